@@ -1,0 +1,108 @@
+# criu-lite: one Makefile.
+#   make          install missing Debian packages, build build/criu-lite
+#   make test     build and run every test (what the README and .ci/run call)
+#   make asan     build in build-san/ with ASan+UBSan and run the tests
+#   make bench    run the benchmarks in tests/bench
+#   make demo     dump a sample program and restore it
+# B=DIR puts every output in DIR (default build/).
+
+B        ?= build
+CC       ?= gcc
+SAN      ?=
+OPT      ?= -O2
+
+DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libnl-3-dev libnl-route-3-dev \
+            libcap-dev libseccomp-dev check pkg-config
+PKGS     := libnl-3.0 libnl-route-3.0 libprotobuf-c libcap libseccomp
+
+# Install what is missing before anything else is evaluated (we are root on
+# the build machines; a developer machine without root gets a clear message).
+ifeq ($(filter clean fmt,$(MAKECMDGOALS)),)
+DEPS_MISSING := $(shell for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)
+ifneq ($(strip $(DEPS_MISSING)),)
+$(info installing missing packages: $(DEPS_MISSING))
+DEPS_RC := $(shell (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEPS_MISSING)) >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error could not install $(DEPS_MISSING) (apt-get exit $(DEPS_RC)); install them and run make again)
+endif
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CHECK_LIBS := $(shell pkg-config --libs check)
+CHECK_CFLAGS := $(shell pkg-config --cflags check)
+endif
+
+WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wformat=2 -Wno-missing-field-initializers
+CFLAGS  := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE -I. -Iinclude -I$(B) $(PKG_CFLAGS) $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
+LIBS    := $(PKG_LIBS) -lpthread
+
+PROTOS     := $(wildcard images/*.proto)
+PB_C       := $(patsubst images/%.proto,$(B)/images/%.pb-c.c,$(PROTOS))
+PB_H       := $(PB_C:.c=.h)
+
+# Files ending in -noasan.c call clone() with their own stack: no sanitizers.
+LIB_SRCS   := $(filter-out criu-lite/main.c,$(wildcard criu-lite/*.c)) \
+              $(wildcard lazy-pages/*.c) $(wildcard images/*.c)
+LIB_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS)) $(PB_C:.c=.o)
+LIB        := $(B)/libcriulite.a
+BIN        := $(B)/criu-lite
+
+UNIT_SRCS  := $(wildcard tests/unit/check_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
+
+# Fragments owned by the test suites and the restorer blob; they may add to
+# EXTRA_TESTS, RESTORER_BLOB_H and their own targets.
+-include tests/integration/rules.mk
+-include tests/uffd/rules.mk
+-include tests/bench/rules.mk
+-include criu-lite/restorer/rules.mk
+
+all: $(BIN)
+
+$(B)/images/%.pb-c.c $(B)/images/%.pb-c.h: images/%.proto
+	@mkdir -p $(B)/images
+	protoc-c --proto_path=images --c_out=$(B)/images $<
+
+$(B)/images/%.pb-c.o: $(B)/images/%.pb-c.c $(PB_H)
+	$(CC) $(filter-out -Wextra,$(CFLAGS)) -c $< -o $@
+
+$(B)/obj/%-noasan.o: %-noasan.c $(PB_H) $(RESTORER_BLOB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -fsanitize=%,$(CFLAGS)) -MMD -MP -c $< -o $@
+
+$(B)/obj/%.o: %.c $(PB_H) $(RESTORER_BLOB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(B)/obj/criu-lite/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+$(B)/tests/unit/%: tests/unit/%.c $(LIB) $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB) $(LIBS) $(CHECK_LIBS) $(LDFLAGS)
+
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+test: all unit $(EXTRA_TESTS)
+	@echo "make test: all suites passed"
+
+asan:
+	$(MAKE) B=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit test asan fmt clean bench demo
+.SECONDARY:
+
+-include $(LIB_OBJS:.o=.d) $(B)/obj/criu-lite/main.d

@@ -1,0 +1,88 @@
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "include/log.h"
+
+static int log_level = LOG_WARN;
+static int log_fd = STDERR_FILENO;
+static struct timespec log_start;
+
+int log_init(int level, const char *path)
+{
+	if (level < 0)
+		level = 0;
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	log_level = level;
+	clock_gettime(CLOCK_MONOTONIC, &log_start);
+	if (path && strcmp(path, "-") != 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			int e = errno;
+			dprintf(STDERR_FILENO, "Error: can't open log file %s: %s\n", path, strerror(e));
+			errno = e;
+			return -1;
+		}
+		if (log_fd != STDERR_FILENO)
+			close(log_fd);
+		log_fd = fd;
+	}
+	return 0;
+}
+
+void log_fini(void)
+{
+	if (log_fd != STDERR_FILENO) {
+		close(log_fd);
+		log_fd = STDERR_FILENO;
+	}
+}
+
+int log_get_level(void)
+{
+	return log_level;
+}
+
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
+void log_vprintf(int level, const char *fmt, va_list ap)
+{
+	char buf[4096];
+	int n = 0, e = errno;
+
+	if (level > log_level)
+		return;
+	if (level != LOG_MSG && log_level >= LOG_INFO) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (log_start.tv_sec == 0 && log_start.tv_nsec == 0)
+			log_start = now;
+		double t = (now.tv_sec - log_start.tv_sec) + (now.tv_nsec - log_start.tv_nsec) / 1e9;
+		n = snprintf(buf, sizeof(buf), "(%.6f) %d: ", t, (int)getpid());
+	}
+	int m = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if (n >= (int)sizeof(buf))
+		n = sizeof(buf) - 1;
+	/* One write per message so that messages from several processes don't interleave. */
+	if (write(level == LOG_MSG && log_fd == STDERR_FILENO ? STDOUT_FILENO : log_fd, buf, n) < 0) {
+		/* nowhere left to report it */
+	}
+	errno = e;
+}
+
+void log_printf(int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vprintf(level, fmt, ap);
+	va_end(ap);
+}

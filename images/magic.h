@@ -1,0 +1,20 @@
+/* Per-image magic numbers: explicit, never derived from an enum. */
+#ifndef CRIU_LITE_MAGIC_H
+#define CRIU_LITE_MAGIC_H
+
+#define IMG_FORMAT_VERSION 1
+
+#define INVENTORY_MAGIC 0x4c43494e /* "NICL" */
+#define PSTREE_MAGIC    0x4c435350
+#define CORE_MAGIC      0x4c43524f
+#define TASK_MAGIC      0x4c43534b
+#define CREDS_MAGIC     0x4c434352
+#define MM_MAGIC        0x4c434d4d
+#define PAGEMAP_MAGIC   0x4c43504d
+#define PAGES_MAGIC     0x4c435047
+#define SHMEM_MAGIC     0x4c435348
+#define FILES_MAGIC     0x4c434649
+#define FDINFO_MAGIC    0x4c434644
+#define WS_MAGIC        0x4c435753
+
+#endif

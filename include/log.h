@@ -1,0 +1,51 @@
+/* Logging: one message, once, where the error happens. */
+#ifndef CRIU_LITE_LOG_H
+#define CRIU_LITE_LOG_H
+
+#include <errno.h>
+#include <stdarg.h>
+
+enum log_level {
+	LOG_MSG = 0,   /* always printed, no prefix: user-facing output */
+	LOG_ERROR = 1,
+	LOG_WARN = 2,  /* the default */
+	LOG_INFO = 3,
+	LOG_DEBUG = 4,
+};
+
+#ifndef LOG_PREFIX
+#define LOG_PREFIX ""
+#endif
+
+/* Set the verbosity (0..4) and, if path is non-NULL, send the log there. */
+int log_init(int level, const char *path);
+void log_fini(void);
+int log_get_level(void);
+/* The log fd (stderr unless log_init opened a file). */
+int log_get_fd(void);
+
+void log_printf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vprintf(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+#define pr_msg(fmt, ...) log_printf(LOG_MSG, fmt, ##__VA_ARGS__)
+#define pr_err(fmt, ...) \
+	log_printf(LOG_ERROR, "Error (%s:%d): " LOG_PREFIX fmt, __FILE__, __LINE__, ##__VA_ARGS__)
+#define pr_warn(fmt, ...) log_printf(LOG_WARN, "Warn: " LOG_PREFIX fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...) log_printf(LOG_INFO, LOG_PREFIX fmt, ##__VA_ARGS__)
+#define pr_debug(fmt, ...)                                              \
+	do {                                                            \
+		if (log_get_level() >= LOG_DEBUG)                       \
+			log_printf(LOG_DEBUG, LOG_PREFIX fmt, ##__VA_ARGS__); \
+	} while (0)
+
+/* Log with the current errno appended; errno is preserved. */
+#define pr_perror(fmt, ...)                                                    \
+	do {                                                                   \
+		int __e = errno;                                               \
+		pr_err(fmt ": %s\n", ##__VA_ARGS__, strerror(__e));            \
+		errno = __e;                                                   \
+	} while (0)
+
+#include <string.h>
+
+#endif
