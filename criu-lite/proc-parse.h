@@ -1,0 +1,139 @@
+/*
+ * /proc parsing helpers (dump side; restore may use them too).
+ *
+ * Every function here is non-logging for parse errors of a single line
+ * (proc_parse_maps_line, proc_parse_vmflags) and logging (pr_perror / pr_err,
+ * once) for everything that reads files. All return 0 on success, -1 on error.
+ * Nothing here keeps global state.
+ */
+#ifndef CRIU_LITE_PROC_PARSE_H
+#define CRIU_LITE_PROC_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROC_PATH_MAX 4096
+
+/* VmFlags letters of /proc/PID/smaps as bits (the order of show_smap_vma_flags()). */
+#define PROC_VMF_RD (1ULL << 0)  /* rd */
+#define PROC_VMF_WR (1ULL << 1)  /* wr */
+#define PROC_VMF_EX (1ULL << 2)  /* ex */
+#define PROC_VMF_SH (1ULL << 3)  /* sh */
+#define PROC_VMF_MR (1ULL << 4)  /* mr */
+#define PROC_VMF_MW (1ULL << 5)  /* mw */
+#define PROC_VMF_ME (1ULL << 6)  /* me */
+#define PROC_VMF_MS (1ULL << 7)  /* ms */
+#define PROC_VMF_GD (1ULL << 8)  /* gd: grows down */
+#define PROC_VMF_PF (1ULL << 9)  /* pf: pure PFN range */
+#define PROC_VMF_LF (1ULL << 10) /* lf: locked on fault */
+#define PROC_VMF_IO (1ULL << 11) /* io */
+#define PROC_VMF_SR (1ULL << 12) /* sr: sequential read hint */
+#define PROC_VMF_RR (1ULL << 13) /* rr: random read hint */
+#define PROC_VMF_DC (1ULL << 14) /* dc: do not copy on fork (MADV_DONTFORK) */
+#define PROC_VMF_DE (1ULL << 15) /* de: do not expand on remap */
+#define PROC_VMF_AC (1ULL << 16) /* ac: accountable */
+#define PROC_VMF_NR (1ULL << 17) /* nr: no swap reserve */
+#define PROC_VMF_HT (1ULL << 18) /* ht: hugetlb */
+#define PROC_VMF_SF (1ULL << 19) /* sf: sync fault */
+#define PROC_VMF_AR (1ULL << 20) /* ar: arch specific */
+#define PROC_VMF_WF (1ULL << 21) /* wf: wipe on fork */
+#define PROC_VMF_DD (1ULL << 22) /* dd: do not dump (MADV_DONTDUMP) */
+#define PROC_VMF_BI (1ULL << 23) /* bi: arm64 BTI */
+#define PROC_VMF_MM (1ULL << 24) /* mm: mixed map */
+#define PROC_VMF_HG (1ULL << 25) /* hg: MADV_HUGEPAGE */
+#define PROC_VMF_NH (1ULL << 26) /* nh: MADV_NOHUGEPAGE */
+#define PROC_VMF_MG (1ULL << 27) /* mg: MADV_MERGEABLE */
+#define PROC_VMF_UM (1ULL << 28) /* um: uffd missing */
+#define PROC_VMF_UW (1ULL << 29) /* uw: uffd wp */
+#define PROC_VMF_UI (1ULL << 30) /* ui: uffd minor */
+#define PROC_VMF_SS (1ULL << 31) /* ss: shadow stack */
+#define PROC_VMF_SL (1ULL << 32) /* sl: sealed */
+#define PROC_VMF_LO (1ULL << 33) /* lo: locked (mlock) */
+
+/* One line of /proc/PID/maps (plus VmFlags from smaps). */
+struct proc_vma {
+	uint64_t start, end;
+	uint32_t prot;      /* PROT_* */
+	bool shared;        /* 's' in the perms column */
+	uint64_t pgoff;     /* bytes */
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+	bool deleted;       /* the name ends in " (deleted)" (stripped from name) */
+	uint64_t vmflags;   /* PROC_VMF_* (smaps only, else 0) */
+	char name[PROC_PATH_MAX]; /* "" for anonymous memory */
+};
+
+/*
+ * Parse one maps line (without or with its trailing '\n'). Names may contain
+ * spaces; a trailing " (deleted)" is stripped and sets ->deleted.
+ * Returns 0, or -1 with errno EINVAL (no logging).
+ */
+int proc_parse_maps_line(const char *line, struct proc_vma *ret);
+/* Parse the value of a "VmFlags:" line ("rd wr mr ..."). Unknown letters are ignored. */
+uint64_t proc_parse_vmflags(const char *s);
+
+/* Read /proc/PID/smaps: every VMA with its VmFlags. *ret is a heap array (free()). */
+int proc_parse_smaps(pid_t pid, struct proc_vma **ret, size_t *ret_nr);
+
+/* Fields of /proc/PID/stat (after the comm, which may hold spaces and parens). */
+struct proc_stat {
+	pid_t pid;
+	char comm[64];
+	char state;
+	pid_t ppid, pgid, sid;
+	uint64_t flags;
+	int64_t nice;
+	uint64_t num_threads;
+	uint64_t start_code, end_code, start_stack;
+	uint32_t exit_signal;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+};
+/* Parse the contents of a stat file (pure function, no logging, errno EINVAL). */
+int proc_parse_stat_str(const char *buf, struct proc_stat *ret);
+/* Read /proc/PID/task/TID/stat (tid == 0: /proc/PID/stat). */
+int proc_parse_stat(pid_t pid, pid_t tid, struct proc_stat *ret);
+
+#define PROC_MAX_GROUPS 256
+struct proc_status {
+	char state;            /* the letter of State: */
+	pid_t tgid, tracer_pid;
+	uint32_t uid[4], gid[4]; /* real, effective, saved, fs */
+	uint32_t groups[PROC_MAX_GROUPS];
+	size_t nr_groups;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	bool no_new_privs;
+	uint32_t seccomp;
+	uint32_t umask;
+	bool has_umask;
+	uint64_t sig_pnd, shd_pnd, sig_blk;
+};
+/* Parse the contents of a status file (pure, errno EINVAL when a required field is missing). */
+int proc_parse_status_str(const char *buf, struct proc_status *ret);
+/* Read /proc/PID/task/TID/status (tid == 0: /proc/PID/status). */
+int proc_parse_status(pid_t pid, pid_t tid, struct proc_status *ret);
+
+struct proc_fdinfo {
+	uint64_t pos;
+	uint32_t flags;  /* O_* as fdinfo shows them (O_CLOEXEC included) */
+	int mnt_id;
+};
+int proc_parse_fdinfo_str(const char *buf, struct proc_fdinfo *ret);
+int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *ret);
+
+/*
+ * Numeric entries of a /proc directory, sorted ascending:
+ * /proc/PID/task (tids), /proc/PID/fd (fds). *ret is a heap array.
+ * A directory that vanished (ESRCH/ENOENT) is an error, logged.
+ */
+int proc_list_dir_ints(const char *path, int **ret, size_t *ret_nr);
+int proc_list_tids(pid_t pid, pid_t **ret, size_t *ret_nr);
+/* The children of one thread (/proc/PID/task/TID/children), unsorted. */
+int proc_list_children(pid_t pid, pid_t tid, pid_t **ret, size_t *ret_nr);
+
+/* readlink() into buf (NUL-terminated); -1 (logged) on error or truncation. */
+int proc_readlink(const char *path, char *buf, size_t size);
+
+#endif
