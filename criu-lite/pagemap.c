@@ -325,10 +325,16 @@ int xfer_close(struct page_xfer *x)
 	int ret = x->err ? -1 : 0;
 	if (!x->err && x->pagemap && xfer_flush(x) < 0)
 		ret = -1;
-	if (img_close(x->pagemap) < 0)
-		ret = -1;
-	if (img_close(x->pages) < 0)
-		ret = -1;
+	if (ret < 0) {
+		/* abandoned: no end marker, so a reader rejects the partial pagemap */
+		img_closep(&x->pagemap);
+		img_closep(&x->pages);
+	} else {
+		if (img_close(x->pagemap) < 0)
+			ret = -1;
+		if (img_close(x->pages) < 0)
+			ret = -1;
+	}
 	x->pagemap = x->pages = NULL;
 	free(x->cur_crc);
 	x->cur_crc = NULL;

@@ -1,4 +1,13 @@
+/*
+ * The image reader/writer: the only module that calls protobuf-c pack/unpack.
+ *
+ * Everything read from a file is untrusted: every length and count is bounded
+ * before it is used, unpacking runs under a memory budget, and every error
+ * names the file, the offset and what is wrong.
+ */
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,23 +18,39 @@
 #include "include/log.h"
 #include "include/util.h"
 #include "images/image.h"
+#include "criu-lite/pagemap.h" /* PAGEMAP_ENTRY_MAX_PAGES: the same limits as page_read */
 
 #define WBUF_SIZE (256u << 10)
+
+/* The end-of-image marker: "END!" where a record length would be (always over
+ * IMG_MAX_RECORD, and no single bit flip brings it under), then the record count. */
+#define IMG_END_MARK 0x21444e45u
+
+/* Unpacking a record may allocate at most this much (protobuf-c structures are
+ * bigger than their encoding: a hostile record of tiny sub-messages multiplies). */
+#define UNPACK_BUDGET_BASE (1u << 20)
+#define UNPACK_BUDGET_FACTOR 24u
+#define UNPACK_BUDGET_MAX (64u << 20)
+
+/* A directory listing larger than this is not a dump directory. */
+#define IMG_DIR_MAX_FILES (1u << 20)
 
 struct img {
 	enum img_type type;
 	int fd;
 	int mode;
-	char name[64];
-	uint64_t off;       /* reader: offset of the next record; writer: bytes written */
-	uint64_t size;      /* reader: file size at open */
-	char *wbuf;         /* writer: buffered records */
+	char *name;
+	uint64_t off;  /* reader: offset of the next record; writer: bytes written (pages) */
+	uint64_t size; /* reader: file size at open */
+	uint64_t nrec; /* records read or written */
+	bool eof;      /* reader: the end marker was read and checked */
+	char *wbuf;    /* writer: buffered records */
 	size_t wlen;
-	int werr;           /* writer: a buffered write failed */
+	int werr; /* writer: a write failed, the image is lost */
 };
 
 struct img_desc {
-	const char *name;  /* file name prefix */
+	const char *name; /* file name prefix */
 	bool per_id;
 	uint32_t magic;
 	const ProtobufCMessageDescriptor *desc;
@@ -82,13 +107,13 @@ int img_type_from_name(const char *name)
 		n = strlen(d->name);
 		if (strncmp(base, d->name, n) != 0)
 			continue;
-		if (base[n] == '.' || (d->per_id && base[n] == '-'))
+		if (base[n] == '.' || (d->per_id && base[n] == '-' && base[n + 1] != '\0'))
 			return t;
 	}
 	return -1;
 }
 
-static int img_type_from_magic(uint32_t magic)
+int img_type_from_magic(uint32_t magic)
 {
 	for (int t = 1; t < IMG_TYPE_MAX; t++) {
 		const struct img_desc *d = desc_of(t);
@@ -101,7 +126,8 @@ static int img_type_from_magic(uint32_t magic)
 /* ---- crc32c ---- */
 
 static uint32_t crc_table[8][256];
-static int crc_hw = -1;
+static bool crc_hw;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
 {
@@ -115,14 +141,14 @@ static void crc_init(void)
 		for (int t = 1; t < 8; t++)
 			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 	__builtin_cpu_init();
-	crc_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	crc_hw = __builtin_cpu_supports("sse4.2");
 }
 
 static uint32_t crc_sw(uint32_t crc, const unsigned char *p, size_t len)
 {
 	while (len >= 8) {
 		uint64_t v;
-		memcpy(&v, p, 8);
+		memcpy(&v, p, 8); /* little-endian: the low byte is the first one */
 		v ^= crc;
 		crc = crc_table[7][v & 0xff] ^ crc_table[6][(v >> 8) & 0xff] ^
 		      crc_table[5][(v >> 16) & 0xff] ^ crc_table[4][(v >> 24) & 0xff] ^
@@ -155,17 +181,29 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw_run(uint32_t crc, const
 
 uint32_t img_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	if (crc_hw < 0)
-		crc_init();
+	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
 	crc = crc_hw ? crc_hw_run(crc, buf, len) : crc_sw(crc, buf, len);
 	return ~crc;
+}
+
+uint32_t img_crc32c_sw(uint32_t crc, const void *buf, size_t len)
+{
+	pthread_once(&crc_once, crc_init);
+	return ~crc_sw(~crc, buf, len);
 }
 
 int img_check_pages(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
 		    uint64_t vaddr)
 {
 	const char *p = buf;
+
+	if (nr && (!buf || !crcs)) {
+		pr_err("%s: no pages or no checksums to check at 0x%llx\n", img ? img->name : "pages",
+		       (unsigned long long)vaddr);
+		errno = EINVAL;
+		return -1;
+	}
 	for (size_t i = 0; i < nr; i++) {
 		uint32_t c = img_crc32c(0, p + i * PAGE_SIZE, PAGE_SIZE);
 		if (c != crcs[i]) {
@@ -188,10 +226,15 @@ static struct img *img_alloc(enum img_type type, int mode, const char *name)
 		pr_perror("can't allocate an image for %s", name);
 		return NULL;
 	}
+	img->name = strdup(name);
+	if (!img->name) {
+		pr_perror("can't allocate an image for %s", name);
+		free(img);
+		return NULL;
+	}
 	img->type = type;
 	img->mode = mode;
 	img->fd = -1;
-	snprintf(img->name, sizeof(img->name), "%s", name);
 	return img;
 }
 
@@ -202,32 +245,64 @@ static void img_free(struct img *img)
 	if (img->fd >= 0)
 		close(img->fd);
 	free(img->wbuf);
+	free(img->name);
 	free(img);
 }
 
-static int img_read_header(struct img *img, uint32_t *ret_magic)
+/*
+ * Open name in dfd without ever blocking (a FIFO planted in a dump directory
+ * must not hang us), check that it is a regular file, then make it blocking.
+ */
+static int img_open_fd(int dfd, const char *name, int flags, uint64_t *ret_size)
 {
 	struct stat st;
-	uint32_t hdr[2];
+	cleanup_close int fd = openat(dfd, name, flags | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0600);
 
-	if (fstat(img->fd, &st) < 0) {
-		pr_perror("%s: can't stat", img->name);
-		return -1;
+	if (fd < 0)
+		return -1; /* the caller logs: it knows whether ENOENT is fine */
+	if (fstat(fd, &st) < 0) {
+		pr_perror("%s: can't stat", name);
+		return -2;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		pr_err("%s: not a regular file\n", img->name);
+		pr_err("%s: not a regular file (mode 0%o)\n", name, st.st_mode & S_IFMT);
 		errno = EINVAL;
-		return -1;
+		return -2;
 	}
-	img->size = st.st_size;
-	if (img->size < sizeof(hdr)) {
-		pr_err("%s: truncated: %llu bytes, too short for the image header\n", img->name,
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		pr_perror("%s: can't clear O_NONBLOCK", name);
+		return -2;
+	}
+	*ret_size = st.st_size;
+	return steal_fd(&fd);
+}
+
+/* Read and check the header of img (type already known): magic, version, pages geometry. */
+static int img_read_header(struct img *img)
+{
+	const struct img_desc *d = &img_descs[img->type];
+	uint32_t hdr[3];
+
+	if (img->size < 2 * sizeof(uint32_t)) {
+		pr_err("%s: truncated: %llu bytes, too short for the 8-byte image header\n", img->name,
 		       (unsigned long long)img->size);
 		errno = EBADMSG;
 		return -1;
 	}
-	if (pread_all(img->fd, hdr, sizeof(hdr), 0) < 0) {
+	if (pread_all(img->fd, hdr, 2 * sizeof(uint32_t), 0) < 0) {
 		pr_perror("%s: can't read the image header", img->name);
+		return -1;
+	}
+	if (hdr[0] != d->magic) {
+		int t = img_type_from_magic(hdr[0]);
+		if (t > 0)
+			pr_err("%s: bad magic 0x%08x: this is a %s image, a %s image was expected\n",
+			       img->name, hdr[0], img_descs[t].name, d->name);
+		else
+			pr_err("%s: bad magic 0x%08x, expected 0x%08x (%s image)\n", img->name, hdr[0],
+			       d->magic, d->name);
+		errno = EBADMSG;
 		return -1;
 	}
 	if (hdr[1] != IMG_FORMAT_VERSION) {
@@ -236,27 +311,26 @@ static int img_read_header(struct img *img, uint32_t *ret_magic)
 		errno = EBADMSG;
 		return -1;
 	}
-	*ret_magic = hdr[0];
-	img->off = sizeof(hdr);
-	if (img->type == IMG_PAGES) {
-		uint32_t psz;
-		if (img->size < IMG_PAGES_HDR || (img->size - IMG_PAGES_HDR) % PAGE_SIZE) {
-			pr_err("%s: truncated: %llu bytes is not a header and whole pages\n", img->name,
-			       (unsigned long long)img->size);
-			errno = EBADMSG;
-			return -1;
-		}
-		if (pread_all(img->fd, &psz, sizeof(psz), 8) < 0) {
-			pr_perror("%s: can't read the pages header", img->name);
-			return -1;
-		}
-		if (psz != PAGE_SIZE) {
-			pr_err("%s: page size %u, this machine's is %lu\n", img->name, psz, PAGE_SIZE);
-			errno = EBADMSG;
-			return -1;
-		}
-		img->off = IMG_PAGES_HDR;
+	img->off = 2 * sizeof(uint32_t);
+	if (img->type != IMG_PAGES)
+		return 0;
+
+	if (img->size < IMG_PAGES_HDR || (img->size - IMG_PAGES_HDR) % PAGE_SIZE) {
+		pr_err("%s: truncated or corrupt: %llu bytes is not a %u-byte header and whole %lu-byte pages\n",
+		       img->name, (unsigned long long)img->size, IMG_PAGES_HDR, PAGE_SIZE);
+		errno = EBADMSG;
+		return -1;
 	}
+	if (pread_all(img->fd, hdr, sizeof(hdr), 0) < 0) {
+		pr_perror("%s: can't read the pages header", img->name);
+		return -1;
+	}
+	if (hdr[2] != PAGE_SIZE) {
+		pr_err("%s: page size %u, this machine's is %lu\n", img->name, hdr[2], PAGE_SIZE);
+		errno = EBADMSG;
+		return -1;
+	}
+	img->off = IMG_PAGES_HDR;
 	return 0;
 }
 
@@ -289,10 +363,10 @@ static struct img *img_open_file(int dfd, enum img_type type, int mode, const ch
 	int acc = mode & O_ACCMODE;
 	bool missing_ok = mode & IMG_OPT_MISSING_OK;
 	struct img *img;
-	uint32_t magic;
+	int fd;
 
 	if (!desc_of(type)) {
-		pr_err("unknown image type %d\n", type);
+		pr_err("%s: unknown image type %d\n", name, type);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -305,48 +379,60 @@ static struct img *img_open_file(int dfd, enum img_type type, int mode, const ch
 	if (!img)
 		return NULL;
 	if (acc == O_RDONLY)
-		img->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+		fd = img_open_fd(dfd, name, O_RDONLY, &img->size);
 	else
-		img->fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (img->fd < 0) {
-		if (!(missing_ok && errno == ENOENT))
-			pr_perror("can't open image %s", name);
-		img_free(img);
-		return NULL;
-	}
+		fd = img_open_fd(dfd, name, O_WRONLY | O_CREAT | O_TRUNC, &img->size);
+	if (fd == -1 && !(missing_ok && errno == ENOENT))
+		pr_perror("can't open image %s", name);
+	if (fd < 0)
+		goto err;
+	img->fd = fd;
 	if (acc == O_WRONLY) {
 		if (img_write_header(img) < 0)
 			goto err;
 		return img;
 	}
-	if (img_read_header(img, &magic) < 0)
+	if (img_read_header(img) < 0)
 		goto err;
-	if (magic != img_descs[type].magic) {
-		pr_err("%s: bad magic 0x%08x, expected 0x%08x (%s image)\n", name, magic,
-		       img_descs[type].magic, img_descs[type].name);
-		errno = EBADMSG;
-		goto err;
-	}
 	return img;
 err:
 	img_free(img);
 	return NULL;
 }
 
+static int img_file_name(char *buf, size_t size, const struct img_desc *d, const char *id)
+{
+	int n;
+
+	if (d->per_id && (!id || !*id || strchr(id, '/'))) {
+		pr_err("invalid id '%s' for a %s image\n", id ? id : "(null)", d->name);
+		errno = EINVAL;
+		return -1;
+	}
+	if (d->per_id)
+		n = snprintf(buf, size, "%s-%s.img", d->name, id);
+	else
+		n = snprintf(buf, size, "%s.img", d->name);
+	if (n < 0 || (size_t)n >= size) {
+		pr_err("%s image name for id '%s' is too long\n", d->name, id);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 struct img *img_open_named(int dfd, enum img_type type, int mode, const char *id)
 {
 	const struct img_desc *d = desc_of(type);
-	char name[64];
+	char name[256];
 
 	if (!d) {
 		pr_err("unknown image type %d\n", type);
 		errno = EINVAL;
 		return NULL;
 	}
-	if (d->per_id)
-		snprintf(name, sizeof(name), "%s-%s.img", d->name, id);
-	else
-		snprintf(name, sizeof(name), "%s.img", d->name);
+	if (img_file_name(name, sizeof(name), d, id) < 0)
+		return NULL;
 	return img_open_file(dfd, type, mode, name);
 }
 
@@ -359,35 +445,43 @@ struct img *img_open(int dfd, enum img_type type, int mode, unsigned long id)
 
 struct img *img_open_path(int dfd, const char *path)
 {
-	uint32_t hdr[2];
-	const char *base = strrchr(path, '/');
-	int type;
-	cleanup_close int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		pr_perror("can't open %s", path);
-		return NULL;
-	}
-	if (pread_all(fd, hdr, sizeof(hdr), 0) < 0) {
-		if (errno == ENODATA)
-			pr_err("%s: truncated: too short for an image header\n", path);
-		else
-			pr_perror("can't read %s", path);
-		errno = EBADMSG;
-		return NULL;
-	}
-	type = img_type_from_magic(hdr[0]);
-	if (type < 0) {
-		pr_err("%s: not a criu-lite image (magic 0x%08x)\n", path, hdr[0]);
-		errno = EBADMSG;
-		return NULL;
-	}
-	struct img *img = img_alloc(type, O_RDONLY, base ? base + 1 : path);
-	if (!img)
-		return NULL;
-	img->fd = steal_fd(&fd);
 	uint32_t magic;
-	if (img_read_header(img, &magic) < 0) {
+	uint64_t size;
+	int type;
+	struct img *img;
+	int fd = img_open_fd(dfd, path, O_RDONLY, &size);
+
+	if (fd == -1)
+		pr_perror("can't open %s", path);
+	if (fd < 0)
+		return NULL;
+	if (size < sizeof(magic)) {
+		pr_err("%s: truncated: %llu bytes, too short for an image header\n", path,
+		       (unsigned long long)size);
+		close(fd);
+		errno = EBADMSG;
+		return NULL;
+	}
+	if (pread_all(fd, &magic, sizeof(magic), 0) < 0) {
+		pr_perror("%s: can't read the image magic", path);
+		close(fd);
+		return NULL;
+	}
+	type = img_type_from_magic(magic);
+	if (type < 0) {
+		pr_err("%s: not a criu-lite image (unknown magic 0x%08x)\n", path, magic);
+		close(fd);
+		errno = EBADMSG;
+		return NULL;
+	}
+	img = img_alloc(type, O_RDONLY, path);
+	if (!img) {
+		close(fd);
+		return NULL;
+	}
+	img->fd = fd;
+	img->size = size;
+	if (img_read_header(img) < 0) {
 		img_free(img);
 		return NULL;
 	}
@@ -396,8 +490,10 @@ struct img *img_open_path(int dfd, const char *path)
 
 static int img_flush(struct img *img)
 {
-	if (img->mode != O_WRONLY || !img->wlen || img->werr)
-		return img->werr ? -1 : 0;
+	if (img->werr)
+		return -1;
+	if (img->mode != O_WRONLY || !img->wlen)
+		return 0;
 	if (write_all(img->fd, img->wbuf, img->wlen) < 0) {
 		pr_perror("%s: can't write %zu bytes", img->name, img->wlen);
 		img->werr = 1;
@@ -407,27 +503,52 @@ static int img_flush(struct img *img)
 	return 0;
 }
 
+/* Append the end marker to a record image's buffer. */
+static int img_write_end(struct img *img)
+{
+	uint32_t end[2] = { IMG_END_MARK, (uint32_t)img->nrec };
+
+	if (img->wlen + sizeof(end) > WBUF_SIZE && img_flush(img) < 0)
+		return -1;
+	memcpy(img->wbuf + img->wlen, end, sizeof(end));
+	img->wlen += sizeof(end);
+	return 0;
+}
+
 int img_close(struct img *img)
 {
 	int ret = 0;
 	if (!img)
 		return 0;
 	if (img->mode == O_WRONLY) {
-		if (img_flush(img) < 0)
+		if (img->werr)
+			ret = -1; /* logged when it happened */
+		else if (img->type != IMG_PAGES && img_write_end(img) < 0)
 			ret = -1;
-		else if (close(img->fd) < 0) {
+		else if (img_flush(img) < 0)
+			ret = -1;
+		/* close even after a failure: the fd is released whatever close() says */
+		if (img->fd >= 0 && close(steal_fd(&img->fd)) < 0 && ret == 0) {
 			pr_perror("%s: can't close", img->name);
 			ret = -1;
 		}
-		img->fd = -1;
 	}
 	img_free(img);
 	return ret;
 }
 
+/*
+ * The cleanup path: a writer still open here was abandoned on an error path, so
+ * it gets no end marker (readers then reject the partial image as truncated);
+ * a complete image is committed with an explicit img_close().
+ */
 void img_closep(struct img **img)
 {
 	int e = errno;
+	if (*img && (*img)->mode == O_WRONLY) {
+		(*img)->werr = 1;
+		(*img)->wlen = 0;
+	}
 	img_close(*img);
 	*img = NULL;
 	errno = e;
@@ -450,6 +571,13 @@ int img_fd(const struct img *img)
 
 /* ---- records ---- */
 
+static bool desc_fits(const struct img *img, const ProtobufCMessageDescriptor *desc)
+{
+	if (img->type == IMG_PAGEMAP)
+		return desc == &pagemap_head__descriptor || desc == &pagemap_entry__descriptor;
+	return desc == img_descs[img->type].desc;
+}
+
 int img_write_desc(struct img *img, const ProtobufCMessage *msg)
 {
 	size_t len;
@@ -460,26 +588,48 @@ int img_write_desc(struct img *img, const ProtobufCMessage *msg)
 		errno = EINVAL;
 		return -1;
 	}
-	if (img->werr)
+	if (img->werr) {
+		errno = EIO;
+		return -1; /* logged when it happened */
+	}
+	if (!desc_fits(img, msg->descriptor)) {
+		pr_err("%s: a %s record does not belong in a %s image\n", img->name,
+		       msg->descriptor->name, img_descs[img->type].name);
+		errno = EINVAL;
 		return -1;
-	len = protobuf_c_message_get_packed_size(msg);
-	if (len > IMG_MAX_RECORD) {
-		pr_err("%s: record of %zu bytes exceeds the %u-byte limit\n", img->name, len,
-		       IMG_MAX_RECORD);
+	}
+	if (!protobuf_c_message_check(msg)) {
+		pr_err("%s: %s record #%llu lacks a required field (or has a NULL string or array)\n",
+		       img->name, msg->descriptor->name, (unsigned long long)img->nrec);
+		errno = EINVAL;
+		return -1;
+	}
+	if (img->nrec >= UINT32_MAX) {
+		pr_err("%s: too many records\n", img->name);
 		errno = EFBIG;
 		return -1;
 	}
-	if (img->wlen + sizeof(hdr) + len > WBUF_SIZE) {
-		if (img_flush(img) < 0)
-			return -1;
+	len = protobuf_c_message_get_packed_size(msg);
+	if (len > IMG_MAX_RECORD) {
+		pr_err("%s: %s record of %zu bytes exceeds the %u-byte limit\n", img->name,
+		       msg->descriptor->name, len, IMG_MAX_RECORD);
+		errno = EFBIG;
+		return -1;
 	}
+	if (img->wlen + sizeof(hdr) + len > WBUF_SIZE && img_flush(img) < 0)
+		return -1;
 	if (sizeof(hdr) + len > WBUF_SIZE) {
 		cleanup_free uint8_t *buf = malloc(len);
 		if (!buf) {
 			pr_perror("%s: can't allocate %zu bytes for a record", img->name, len);
 			return -1;
 		}
-		protobuf_c_message_pack(msg, buf);
+		if (protobuf_c_message_pack(msg, buf) != len) {
+			pr_err("%s: %s record packed to an unexpected size\n", img->name,
+			       msg->descriptor->name);
+			errno = EINVAL;
+			return -1;
+		}
 		hdr[0] = len;
 		hdr[1] = img_crc32c(0, buf, len);
 		if (write_all(img->fd, hdr, sizeof(hdr)) < 0 || write_all(img->fd, buf, len) < 0) {
@@ -487,27 +637,69 @@ int img_write_desc(struct img *img, const ProtobufCMessage *msg)
 			img->werr = 1;
 			return -1;
 		}
+		img->nrec++;
 		return 0;
 	}
 	uint8_t *p = (uint8_t *)img->wbuf + img->wlen + sizeof(hdr);
-	protobuf_c_message_pack(msg, p);
+	if (protobuf_c_message_pack(msg, p) != len) {
+		pr_err("%s: %s record packed to an unexpected size\n", img->name, msg->descriptor->name);
+		errno = EINVAL;
+		return -1;
+	}
 	hdr[0] = len;
 	hdr[1] = img_crc32c(0, p, len);
 	memcpy(img->wbuf + img->wlen, hdr, sizeof(hdr));
 	img->wlen += sizeof(hdr) + len;
+	img->nrec++;
 	return 0;
 }
 
 int img_write(struct img *img, const void *msg)
 {
-	const ProtobufCMessage *m = msg;
-	const ProtobufCMessageDescriptor *want = img_descs[img->type].desc;
-	if (img->type != IMG_PAGEMAP && m->descriptor != want) {
-		pr_err("%s: a %s record does not belong in this image\n", img->name, m->descriptor->name);
-		errno = EINVAL;
+	return img_write_desc(img, msg);
+}
+
+/* A protobuf-c allocator that refuses to go over a budget (counted cumulatively). */
+struct unpack_budget {
+	size_t left;
+	bool exceeded;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+	struct unpack_budget *b = data;
+	if (size > b->left) {
+		b->exceeded = true;
+		return NULL;
+	}
+	b->left -= size;
+	return malloc(size);
+}
+
+static void budget_free(void *data, void *ptr)
+{
+	(void)data;
+	free(ptr);
+}
+
+static int img_read_end(struct img *img, const uint32_t *hdr)
+{
+	uint64_t after = img->off + 2 * sizeof(uint32_t);
+
+	if (hdr[1] != img->nrec) {
+		pr_err("%s: the end marker at offset %llu counts %u records, %llu were read\n", img->name,
+		       (unsigned long long)img->off, hdr[1], (unsigned long long)img->nrec);
+		errno = EBADMSG;
 		return -1;
 	}
-	return img_write_desc(img, m);
+	if (after != img->size) {
+		pr_err("%s: %llu bytes of garbage after the end marker at offset %llu\n", img->name,
+		       (unsigned long long)(img->size - after), (unsigned long long)img->off);
+		errno = EBADMSG;
+		return -1;
+	}
+	img->eof = true;
+	return 0;
 }
 
 int img_read_desc(struct img *img, const ProtobufCMessageDescriptor *desc, void **ret_msg)
@@ -516,26 +708,50 @@ int img_read_desc(struct img *img, const ProtobufCMessageDescriptor *desc, void 
 	uint64_t left;
 	cleanup_free uint8_t *buf = NULL;
 	ProtobufCMessage *msg;
+	struct unpack_budget budget;
+	ProtobufCAllocator alloc = { budget_alloc, budget_free, &budget };
 
 	if (img->mode != O_RDONLY || img->type == IMG_PAGES || !desc) {
 		pr_err("%s: not a record image open for reading\n", img->name);
 		errno = EINVAL;
 		return -1;
 	}
-	if (img->off == img->size)
+	if (!desc_fits(img, desc)) {
+		pr_err("%s: can't read a %s record from a %s image\n", img->name, desc->name,
+		       img_descs[img->type].name);
+		errno = EINVAL;
+		return -1;
+	}
+	if (img->eof)
 		return 0;
+	if (img->off > img->size) {
+		pr_err("%s: offset %llu is past the end of the file\n", img->name,
+		       (unsigned long long)img->off);
+		errno = EBADMSG;
+		return -1;
+	}
 	left = img->size - img->off;
 	if (left < sizeof(hdr)) {
-		pr_err("%s: truncated at offset %llu: %llu bytes, too short for a record header\n",
-		       img->name, (unsigned long long)img->off, (unsigned long long)left);
+		if (left == 0)
+			pr_err("%s: truncated after %llu records: no end marker at offset %llu\n",
+			       img->name, (unsigned long long)img->nrec, (unsigned long long)img->off);
+		else
+			pr_err("%s: truncated at offset %llu: %llu bytes, too short for a record header\n",
+			       img->name, (unsigned long long)img->off, (unsigned long long)left);
 		errno = EBADMSG;
 		return -1;
 	}
 	if (pread_all(img->fd, hdr, sizeof(hdr), img->off) < 0) {
-		pr_perror("%s: can't read the record header at offset %llu", img->name,
-			  (unsigned long long)img->off);
+		if (errno == ENODATA)
+			pr_err("%s: the file shrank while being read (offset %llu)\n", img->name,
+			       (unsigned long long)img->off);
+		else
+			pr_perror("%s: can't read the record header at offset %llu", img->name,
+				  (unsigned long long)img->off);
 		return -1;
 	}
+	if (hdr[0] == IMG_END_MARK)
+		return img_read_end(img, hdr) < 0 ? -1 : 0;
 	if (hdr[0] > IMG_MAX_RECORD) {
 		pr_err("%s: record at offset %llu claims %u bytes, over the %u-byte limit\n", img->name,
 		       (unsigned long long)img->off, hdr[0], IMG_MAX_RECORD);
@@ -555,8 +771,12 @@ int img_read_desc(struct img *img, const ProtobufCMessageDescriptor *desc, void 
 		return -1;
 	}
 	if (pread_all(img->fd, buf, hdr[0], img->off + sizeof(hdr)) < 0) {
-		pr_perror("%s: can't read the record at offset %llu", img->name,
-			  (unsigned long long)img->off);
+		if (errno == ENODATA)
+			pr_err("%s: the file shrank while being read (record at offset %llu)\n",
+			       img->name, (unsigned long long)img->off);
+		else
+			pr_perror("%s: can't read the record at offset %llu", img->name,
+				  (unsigned long long)img->off);
 		return -1;
 	}
 	if (img_crc32c(0, buf, hdr[0]) != hdr[1]) {
@@ -565,14 +785,24 @@ int img_read_desc(struct img *img, const ProtobufCMessageDescriptor *desc, void 
 		errno = EBADMSG;
 		return -1;
 	}
-	msg = protobuf_c_message_unpack(desc, NULL, hdr[0], buf);
+	budget.left = MIN((size_t)UNPACK_BUDGET_BASE + (size_t)hdr[0] * UNPACK_BUDGET_FACTOR,
+			  (size_t)UNPACK_BUDGET_MAX);
+	budget.exceeded = false;
+	msg = protobuf_c_message_unpack(desc, &alloc, hdr[0], buf);
 	if (!msg) {
-		pr_err("%s: record at offset %llu is not a valid %s\n", img->name,
-		       (unsigned long long)img->off, desc->name);
+		if (budget.exceeded)
+			pr_err("%s: record at offset %llu (%u bytes) would need more than %zu bytes to decode\n",
+			       img->name, (unsigned long long)img->off, hdr[0],
+			       MIN((size_t)UNPACK_BUDGET_BASE + (size_t)hdr[0] * UNPACK_BUDGET_FACTOR,
+				   (size_t)UNPACK_BUDGET_MAX));
+		else
+			pr_err("%s: record at offset %llu is not a valid %s\n", img->name,
+			       (unsigned long long)img->off, desc->name);
 		errno = EBADMSG;
 		return -1;
 	}
 	img->off += sizeof(hdr) + hdr[0];
+	img->nrec++;
 	*ret_msg = msg;
 	return 1;
 }
@@ -584,13 +814,28 @@ int img_read(struct img *img, void **ret_msg)
 
 int img_read_one(struct img *img, void **ret_msg)
 {
-	int ret = img_read(img, ret_msg);
+	void *msg, *extra;
+	int ret = img_read(img, &msg);
+
 	if (ret == 0) {
 		pr_err("%s: empty image, one record expected\n", img->name);
 		errno = EBADMSG;
 		return -1;
 	}
-	return ret < 0 ? -1 : 0;
+	if (ret < 0)
+		return -1;
+	ret = img_read(img, &extra);
+	if (ret != 0) {
+		if (ret > 0) {
+			pr_err("%s: more than the one record expected\n", img->name);
+			img_free_msg(img, extra);
+			errno = EBADMSG;
+		}
+		img_free_msg(img, msg);
+		return -1;
+	}
+	*ret_msg = msg;
+	return 0;
 }
 
 void img_free_msg(struct img *img, void *msg)
@@ -605,12 +850,17 @@ void img_free_msg(struct img *img, void *msg)
 int img_pages_write(struct img *img, const void *buf, size_t len)
 {
 	if (img->type != IMG_PAGES || img->mode != O_WRONLY || len % PAGE_SIZE) {
-		pr_err("%s: pages are written whole to a pages image\n", img->name);
+		pr_err("%s: pages are written whole to a pages image open for writing\n", img->name);
 		errno = EINVAL;
+		return -1;
+	}
+	if (img->werr) {
+		errno = EIO;
 		return -1;
 	}
 	if (write_all(img->fd, buf, len) < 0) {
 		pr_perror("%s: can't write %zu bytes of pages", img->name, len);
+		img->werr = 1;
 		return -1;
 	}
 	img->off += len;
@@ -619,22 +869,29 @@ int img_pages_write(struct img *img, const void *buf, size_t len)
 
 int img_pages_read(struct img *img, void *buf, size_t nr_pages, uint64_t page_idx)
 {
-	uint64_t have = (img->size - IMG_PAGES_HDR) / PAGE_SIZE;
+	uint64_t have;
+
 	if (img->type != IMG_PAGES || img->mode != O_RDONLY) {
 		pr_err("%s: not a pages image open for reading\n", img->name);
 		errno = EINVAL;
 		return -1;
 	}
+	have = (img->size - IMG_PAGES_HDR) / PAGE_SIZE; /* size checked at open */
 	if (page_idx > have || nr_pages > have - page_idx) {
 		pr_err("%s: pages %llu..%llu requested, the image holds %llu\n", img->name,
-		       (unsigned long long)page_idx, (unsigned long long)(page_idx + nr_pages),
+		       (unsigned long long)page_idx,
+		       (unsigned long long)(page_idx + (uint64_t)nr_pages - (nr_pages ? 1 : 0)),
 		       (unsigned long long)have);
 		errno = EBADMSG;
 		return -1;
 	}
 	if (pread_all(img->fd, buf, nr_pages * PAGE_SIZE, IMG_PAGES_HDR + page_idx * PAGE_SIZE) < 0) {
-		pr_perror("%s: can't read %zu pages at page %llu", img->name, nr_pages,
-			  (unsigned long long)page_idx);
+		if (errno == ENODATA)
+			pr_err("%s: the file shrank while being read (page %llu)\n", img->name,
+			       (unsigned long long)page_idx);
+		else
+			pr_perror("%s: can't read %zu pages at page %llu", img->name, nr_pages,
+				  (unsigned long long)page_idx);
 		return -1;
 	}
 	return 0;
@@ -653,11 +910,12 @@ int64_t img_pages_count(struct img *img)
 
 InventoryEntry *img_read_inventory(int dfd)
 {
-	cleanup_img struct img *img = img_open(dfd, IMG_INVENTORY, O_RDONLY, 0);
+	cleanup_img struct img *img = img_open(dfd, IMG_INVENTORY, O_RDONLY | IMG_OPT_MISSING_OK, 0);
 	InventoryEntry *inv;
 
 	if (!img) {
-		pr_err("no inventory.img: not a complete dump directory\n");
+		if (errno == ENOENT)
+			pr_err("no inventory.img: not a dump directory, or the dump did not complete\n");
 		return NULL;
 	}
 	if (img_read_one(img, (void **)&inv) < 0)
@@ -681,4 +939,305 @@ bad:
 	inventory_entry__free_unpacked(inv, NULL);
 	errno = EBADMSG;
 	return NULL;
+}
+
+/* ---- directories ---- */
+
+void img_free_names(char **names, size_t nr)
+{
+	if (!names)
+		return;
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_img_suffix(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && !strcmp(name + n - 4, ".img");
+}
+
+int img_list_dir(int dfd, char ***ret_names, size_t *ret_nr)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char **names = NULL;
+	size_t nr = 0, cap = 0;
+	struct dirent *de;
+	DIR *dir;
+
+	if (fd < 0) {
+		pr_perror("can't open the image directory");
+		return -1;
+	}
+	dir = fdopendir(fd);
+	if (!dir) {
+		pr_perror("can't read the image directory");
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno) {
+				pr_perror("can't read the image directory");
+				goto err;
+			}
+			break;
+		}
+		if (!has_img_suffix(de->d_name) || img_type_from_name(de->d_name) < 0)
+			continue;
+		if (nr == cap) {
+			if (cap >= IMG_DIR_MAX_FILES) {
+				pr_err("the image directory holds more than %u images\n", IMG_DIR_MAX_FILES);
+				errno = EFBIG;
+				goto err;
+			}
+			size_t ncap = cap ? cap * 2 : 32;
+			char **n = realloc(names, ncap * sizeof(*names));
+			if (!n) {
+				pr_perror("can't allocate the list of images");
+				goto err;
+			}
+			names = n;
+			cap = ncap;
+		}
+		names[nr] = strdup(de->d_name);
+		if (!names[nr]) {
+			pr_perror("can't allocate the list of images");
+			goto err;
+		}
+		nr++;
+	}
+	closedir(dir);
+	if (nr)
+		qsort(names, nr, sizeof(*names), cmp_names);
+	*ret_names = names;
+	*ret_nr = nr;
+	return 0;
+err:
+	closedir(dir);
+	img_free_names(names, nr);
+	return -1;
+}
+
+/* Read every record of a record image (not a pagemap). */
+static int check_records(int dfd, enum img_type type, const char *name)
+{
+	cleanup_img struct img *img = img_open_file(dfd, type, O_RDONLY, name);
+	void *msg;
+	int ret;
+
+	if (!img)
+		return -1;
+	while ((ret = img_read(img, &msg)) > 0)
+		img_free_msg(img, msg);
+	return ret;
+}
+
+static int check_pagemap_entry(const struct img *img, const PagemapEntry *pe, uint64_t *prev_end,
+			       uint64_t *next_off, uint64_t *need)
+{
+	uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE;
+	bool present = pe->flags & PE_PRESENT, zero = pe->flags & PE_ZERO;
+	const char *n = img->name;
+	unsigned long long va = pe->vaddr;
+
+	if (pe->nr_pages == 0 || pe->nr_pages > PAGEMAP_ENTRY_MAX_PAGES) {
+		pr_err("%s: entry at 0x%llx has %u pages (1..%u allowed)\n", n, va, pe->nr_pages,
+		       PAGEMAP_ENTRY_MAX_PAGES);
+		return -1;
+	}
+	if (pe->vaddr % PAGE_SIZE) {
+		pr_err("%s: entry at 0x%llx is not page-aligned\n", n, va);
+		return -1;
+	}
+	if (pe->vaddr > UINT64_MAX - len) {
+		pr_err("%s: entry at 0x%llx with %u pages wraps around the address space\n", n, va,
+		       pe->nr_pages);
+		return -1;
+	}
+	if (pe->vaddr < *prev_end) {
+		pr_err("%s: entry at 0x%llx overlaps the previous one or is out of order\n", n, va);
+		return -1;
+	}
+	if (pe->flags & ~PE_FLAGS_ALL) {
+		pr_err("%s: entry at 0x%llx has unknown flags 0x%x\n", n, va, pe->flags);
+		return -1;
+	}
+	if (present == zero) {
+		pr_err("%s: entry at 0x%llx must be either present or zero (flags 0x%x)\n", n, va,
+		       pe->flags);
+		return -1;
+	}
+	if (zero && (pe->n_crc || pe->has_pages_off)) {
+		pr_err("%s: zero entry at 0x%llx carries page data references\n", n, va);
+		return -1;
+	}
+	if (present) {
+		uint64_t off = pe->pages_off;
+		if (!pe->has_pages_off) {
+			pr_err("%s: present entry at 0x%llx has no pages offset\n", n, va);
+			return -1;
+		}
+		if (pe->n_crc != pe->nr_pages) {
+			pr_err("%s: entry at 0x%llx has %zu crcs for %u pages\n", n, va, pe->n_crc,
+			       pe->nr_pages);
+			return -1;
+		}
+		if (off > UINT64_MAX / PAGE_SIZE - pe->nr_pages) {
+			pr_err("%s: entry at 0x%llx has an absurd pages offset %llu\n", n, va,
+			       (unsigned long long)off);
+			return -1;
+		}
+		*next_off = off + pe->nr_pages;
+		*need = MAX(*need, *next_off);
+	}
+	*prev_end = pe->vaddr + len;
+	return 0;
+}
+
+/* A pagemap-ID.img: head, ordered sane entries, and the data within pages-ID.img. */
+static int check_pagemap(int dfd, const char *name)
+{
+	cleanup_img struct img *img = img_open_file(dfd, IMG_PAGEMAP, O_RDONLY, name);
+	cleanup_img struct img *pages = NULL;
+	uint64_t prev_end = 0, next_off = 0, need = 0;
+	PagemapHead *head;
+	PagemapEntry *pe;
+	char pname[256];
+	size_t plen = strlen("pagemap-");
+	int ret;
+
+	if (!img)
+		return -1;
+	ret = img_read_desc(img, &pagemap_head__descriptor, (void **)&head);
+	if (ret <= 0) {
+		if (ret == 0)
+			pr_err("%s: empty pagemap, a pagemap_head record was expected\n", name);
+		errno = EBADMSG;
+		return -1;
+	}
+	img_free_msg(img, head);
+	while ((ret = img_read_desc(img, &pagemap_entry__descriptor, (void **)&pe)) > 0) {
+		int r = check_pagemap_entry(img, pe, &prev_end, &next_off, &need);
+		img_free_msg(img, pe);
+		if (r < 0) {
+			errno = EBADMSG;
+			return -1;
+		}
+	}
+	if (ret < 0)
+		return -1;
+	/* pagemap-ID.img -> pages-ID.img (page_read opens it even with no data pages) */
+	if (strlen(name) <= plen ||
+	    (size_t)snprintf(pname, sizeof(pname), "pages-%s", name + plen) >= sizeof(pname)) {
+		pr_err("%s: can't make the name of its pages image\n", name);
+		errno = EINVAL;
+		return -1;
+	}
+	pages = img_open_file(dfd, IMG_PAGES, O_RDONLY | IMG_OPT_MISSING_OK, pname);
+	if (!pages) {
+		if (errno == ENOENT)
+			pr_err("%s: its pages image %s is missing\n", name, pname);
+		return -1;
+	}
+	if ((uint64_t)img_pages_count(pages) < need) {
+		pr_err("%s: entries need %llu pages, %s holds %lld\n", name, (unsigned long long)need,
+		       pname, (long long)img_pages_count(pages));
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
+}
+
+static int check_core_exists(int dfd, uint32_t tid)
+{
+	char name[64];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "core-%u.img", tid);
+	if (fstatat(dfd, name, &st, 0) < 0) {
+		pr_perror("pstree.img lists thread %u, but %s is missing", tid, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* pstree.img exists, is not empty, and every thread it lists has its core image. */
+static int check_pstree(int dfd)
+{
+	cleanup_img struct img *img = img_open(dfd, IMG_PSTREE, O_RDONLY, 0);
+	PstreeEntry *pe;
+	uint64_t nr = 0;
+	int ret;
+
+	if (!img)
+		return -1;
+	while ((ret = img_read(img, (void **)&pe)) > 0) {
+		int r = 0;
+		nr++;
+		if (!pe->pid) {
+			pr_err("pstree.img: record %llu has pid 0\n", (unsigned long long)nr);
+			errno = EBADMSG;
+			r = -1;
+		} else if (!pe->n_threads) {
+			r = check_core_exists(dfd, pe->pid);
+		}
+		for (size_t i = 0; !r && i < pe->n_threads; i++)
+			r = check_core_exists(dfd, pe->threads[i]);
+		img_free_msg(img, pe);
+		if (r < 0)
+			return -1;
+	}
+	if (ret < 0)
+		return -1;
+	if (!nr) {
+		pr_err("pstree.img: no tasks\n");
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
+}
+
+int img_check_dir(int dfd)
+{
+	InventoryEntry *inv = img_read_inventory(dfd);
+	char **names = NULL;
+	size_t nr = 0;
+	int ret = -1;
+
+	if (!inv)
+		return -1;
+	inventory_entry__free_unpacked(inv, NULL);
+	if (img_list_dir(dfd, &names, &nr) < 0)
+		return -1;
+	for (size_t i = 0; i < nr; i++) {
+		enum img_type type = img_type_from_name(names[i]);
+		int r;
+
+		if (type == IMG_PAGES) {
+			struct img *img = img_open_file(dfd, IMG_PAGES, O_RDONLY, names[i]);
+			r = img ? 0 : -1;
+			img_close(img);
+		} else if (type == IMG_PAGEMAP) {
+			r = check_pagemap(dfd, names[i]);
+		} else {
+			r = check_records(dfd, type, names[i]);
+		}
+		if (r < 0)
+			goto out;
+	}
+	if (check_pstree(dfd) < 0)
+		goto out;
+	ret = 0;
+out:
+	img_free_names(names, nr);
+	return ret;
 }

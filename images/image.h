@@ -1,8 +1,10 @@
 /*
  * The image reader/writer: the only module that calls protobuf-c pack/unpack.
  *
- * A record image is:   u32 magic | u32 format version | records...
+ * A record image is:   u32 magic | u32 format version | records... | end marker
  * and each record:     u32 payload length | u32 crc32c(payload) | payload (protobuf)
+ * The end marker:      u32 0x21444e45 ("END!") | u32 number of records; img_close()
+ *                      writes it, and a reader reports a file without it as truncated.
  * A pages image is:    a 4096-byte header (u32 magic, u32 version, u32 page size, zeros)
  *                      followed by raw pages; each page's crc32c is in the pagemap entry.
  *
@@ -97,6 +99,8 @@ uint32_t img_type_magic(enum img_type type);
 const ProtobufCMessageDescriptor *img_type_desc(enum img_type type);
 /* Guess the type of a file from its name ("core-12.img" -> IMG_CORE); -1 if unknown. */
 int img_type_from_name(const char *name);
+/* The type whose magic this is; -1 if none. */
+int img_type_from_magic(uint32_t magic);
 
 /*
  * Open an image in directory dfd. The file name is made from the type and id:
@@ -111,8 +115,11 @@ struct img *img_open(int dfd, enum img_type type, int mode, unsigned long id);
 struct img *img_open_named(int dfd, enum img_type type, int mode, const char *id);
 /* Open an existing file by path, the type taken from its magic (for `show`). */
 struct img *img_open_path(int dfd, const char *path);
-/* Flush (writers), close and free. Returns -1 if a buffered write failed. NULL is fine. */
+/* Flush (writers), close and free. Returns -1 if a buffered write failed. NULL is fine.
+ * For a writer this commits the image (writes its end marker). */
 int img_close(struct img *img);
+/* cleanup_img: close and free; a writer not committed with img_close() is abandoned
+ * (no end marker is written, so readers reject the partial image). */
 void img_closep(struct img **img);
 #define cleanup_img __attribute__((cleanup(img_closep)))
 
@@ -127,7 +134,7 @@ int img_write(struct img *img, const void *msg);
  * 0 at a clean end of file, -1 on any error (logged, naming the file and offset).
  */
 int img_read(struct img *img, void **ret_msg);
-/* Read exactly one message (a singleton image); an empty image is an error. */
+/* Read exactly one message (a singleton image); an empty image, or a second record, is an error. */
 int img_read_one(struct img *img, void **ret_msg);
 void img_free_msg(struct img *img, void *msg);
 /* Generic variants taking any descriptor (pagemap images hold two message types). */
@@ -142,6 +149,8 @@ int64_t img_pages_count(struct img *img);
 
 /* crc32c (Castagnoli), hardware-accelerated where the CPU has SSE4.2. */
 uint32_t img_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The portable table-driven implementation (tests compare the two). */
+uint32_t img_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* Check the crcs of nr consecutive pages against an entry's crc array.
  * Returns 0, or -1 (logged with the page's address) on a mismatch. */
 int img_check_pages(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
@@ -153,5 +162,20 @@ int img_check_pages(const struct img *img, const void *buf, size_t nr, const uin
  * or inventory_entry__free_unpacked) or NULL (logged).
  */
 InventoryEntry *img_read_inventory(int dfd);
+
+/*
+ * Read and validate every image of a dump directory before anything is restored:
+ * the inventory (as img_read_inventory), every record image read fully (end marker
+ * and record count included), every pages image's header and size, every pagemap's
+ * entries (aligned, ordered, non-overlapping, known flags, crc counts, data within
+ * its pages-ID.img), pstree.img and a core image for every thread it lists.
+ * Unknown *.img names are ignored. Returns 0 or -1 (logged, naming the file).
+ */
+int img_check_dir(int dfd);
+
+/* The names of the image files (*.img of a known type) in dfd, sorted by name.
+ * 0 or -1 (logged). Free with img_free_names. */
+int img_list_dir(int dfd, char ***ret_names, size_t *ret_nr);
+void img_free_names(char **names, size_t nr);
 
 #endif
