@@ -7,6 +7,7 @@
 # B=DIR puts every output in DIR (default build/).
 
 B        ?= build
+.DEFAULT_GOAL := all
 CC       ?= gcc
 SAN      ?=
 OPT      ?= -O2
