@@ -58,6 +58,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 -include tests/uffd/rules.mk
 -include tests/bench/rules.mk
 -include criu-lite/restorer/rules.mk
+-include tests/demo/rules.mk
 
 all: $(BIN)
 
