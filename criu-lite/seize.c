@@ -1,0 +1,342 @@
+/* Seize and release a process tree with ptrace. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#define LOG_PREFIX "seize: "
+#include "include/log.h"
+#include "include/util.h"
+#include "criu-lite/proc-parse.h"
+#include "criu-lite/seize.h"
+
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+/* Exit stops: a thread that dies while seized stops before it is gone, so that we
+ * never block waiting for a group leader whose other threads wait for us. */
+#define SEIZE_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXIT)
+
+#ifndef PTRACE_O_SUSPEND_SECCOMP
+#define PTRACE_O_SUSPEND_SECCOMP (1 << 21)
+#endif
+
+struct seize_task *seize_find(struct seize_tree *tree, pid_t pid)
+{
+	for (size_t i = 0; i < tree->nr_tasks; i++)
+		if (tree->tasks[i].pid == pid)
+			return &tree->tasks[i];
+	return NULL;
+}
+
+/*
+ * Wait until tid reports the PTRACE_INTERRUPT stop. A signal that arrives first
+ * (signal-delivery stop) is delivered as it would have been, and we wait on.
+ * Returns 0 (stopped), 1 (the thread is gone) or -1 (logged).
+ */
+static int wait_interrupt_stop(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(tid, &status, __WALL);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD)
+				return 1;
+			pr_perror("can't wait for thread %d", tid);
+			return -1;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return 1;
+		if (!WIFSTOPPED(status)) {
+			pr_err("thread %d: unexpected wait status 0x%x\n", tid, status);
+			errno = EIO;
+			return -1;
+		}
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			return 0;
+		if ((status >> 16) == PTRACE_EVENT_EXIT) {
+			/* exiting: let it finish, it is not ours to dump */
+			ptrace(PTRACE_DETACH, tid, NULL, NULL);
+			return 1;
+		}
+		/* A signal-delivery stop (or another event): let it go on as it would. */
+		int sig = (status >> 16) ? 0 : WSTOPSIG(status);
+		pr_debug("thread %d: signal %d arrived before the interrupt; delivering it\n", tid, sig);
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig) < 0) {
+			if (errno == ESRCH)
+				continue; /* dying: wait for the exit */
+			pr_perror("can't resume thread %d with signal %d", tid, sig);
+			return -1;
+		}
+	}
+}
+
+/*
+ * Seize and stop one thread. Returns 0 (seized and stopped), 1 (gone or a zombie
+ * thread: not seized) or -1 (logged).
+ */
+static int seize_one(pid_t pid, pid_t tid)
+{
+	struct proc_stat st;
+	int ret;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS) < 0) {
+		int e = errno;
+		if (e == ESRCH)
+			return 1;
+		if (proc_parse_stat(pid, tid, &st) == 0 && (st.state == 'Z' || st.state == 'X')) {
+			if (tid == pid) {
+				pr_err("pid %d is a zombie (or its leader exited): not supported\n", pid);
+				errno = EINVAL;
+				return -1;
+			}
+			return 1;
+		}
+		struct proc_status ps;
+		if (proc_parse_status(pid, tid, &ps) == 0 && ps.tracer_pid) {
+			pr_err("thread %d of pid %d is already traced by pid %d\n", tid, pid, ps.tracer_pid);
+			errno = EBUSY;
+			return -1;
+		}
+		errno = e;
+		pr_perror("can't seize thread %d of pid %d", tid, pid);
+		return -1;
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
+		if (errno != ESRCH) {
+			pr_perror("can't interrupt thread %d", tid);
+			ptrace(PTRACE_DETACH, tid, NULL, NULL);
+			return -1;
+		}
+	}
+	ret = wait_interrupt_stop(tid);
+	if (ret < 0)
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+	if (ret != 0)
+		return ret;
+	/* Injected syscalls must not meet the thread's seccomp filter (it could kill it). */
+	struct proc_status ps;
+	if (proc_parse_status(pid, tid, &ps) < 0) {
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return -1;
+	}
+	if (ps.seccomp &&
+	    ptrace(PTRACE_SETOPTIONS, tid, NULL,
+		   (void *)(long)(SEIZE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP)) < 0) {
+		pr_perror("thread %d of pid %d runs under seccomp, which can't be suspended", tid, pid);
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static bool has_tid(const struct seize_task *t, pid_t tid)
+{
+	for (size_t i = 0; i < t->nr_tids; i++)
+		if (t->tids[i] == tid)
+			return true;
+	return false;
+}
+
+/* Seize every thread of t->pid, looping until a pass finds no new thread. */
+static int seize_threads(struct seize_task *t)
+{
+	bool leader_done = false;
+
+	for (;;) {
+		cleanup_free pid_t *tids = NULL;
+		size_t nr, added = 0;
+
+		if (proc_list_tids(t->pid, &tids, &nr) < 0)
+			return -1;
+		/* The leader first, so that tids[0] is always the leader. */
+		if (!leader_done) {
+			int r = seize_one(t->pid, t->pid);
+			if (r < 0)
+				return -1;
+			if (r > 0) {
+				pr_err("pid %d exited while being seized\n", t->pid);
+				errno = ESRCH;
+				return -1;
+			}
+			t->tids = malloc(sizeof(pid_t));
+			if (!t->tids) {
+				pr_perror("can't allocate a thread list");
+				ptrace(PTRACE_DETACH, t->pid, NULL, NULL);
+				return -1;
+			}
+			t->tids[0] = t->pid;
+			t->nr_tids = 1;
+			leader_done = true;
+			added++;
+		}
+		for (size_t i = 0; i < nr; i++) {
+			if (has_tid(t, tids[i]))
+				continue;
+			int r = seize_one(t->pid, tids[i]);
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				continue;
+			pid_t *nt = realloc(t->tids, (t->nr_tids + 1) * sizeof(pid_t));
+			if (!nt) {
+				pr_perror("can't grow a thread list");
+				ptrace(PTRACE_DETACH, tids[i], NULL, NULL);
+				return -1;
+			}
+			t->tids = nt;
+			t->tids[t->nr_tids++] = tids[i];
+			added++;
+		}
+		if (!added)
+			return 0;
+	}
+}
+
+static void detach_task(struct seize_task *t)
+{
+	/* A task that was stopped gets its SIGSTOP queued before the detach, so that it
+	 * stops again before it returns to user mode. */
+	if (t->was_stopped && kill(t->pid, SIGSTOP) < 0)
+		pr_warn("can't stop pid %d again: %s\n", t->pid, strerror(errno));
+	for (size_t i = 0; i < t->nr_tids; i++)
+		if (ptrace(PTRACE_DETACH, t->tids[i], NULL, NULL) < 0 && errno != ESRCH)
+			pr_warn("can't detach thread %d: %s\n", t->tids[i], strerror(errno));
+}
+
+static void kill_task_wait(struct seize_task *t)
+{
+	/* Non-leader threads first: the leader reports only once they are all gone. */
+	for (size_t i = t->nr_tids; i-- > 0;) {
+		for (;;) {
+			int status;
+			pid_t r = waitpid(t->tids[i], &status, __WALL);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				break; /* ECHILD: reaped or no longer ours */
+			}
+			if (!WIFSTOPPED(status))
+				break;
+			/* an exit stop (or a stop that raced the kill): let it go on dying */
+			if (ptrace(PTRACE_DETACH, t->tids[i], NULL, NULL) < 0)
+				break;
+			break;
+		}
+	}
+}
+
+void seize_release(struct seize_tree *tree, int how)
+{
+	if (how == SEIZE_KILL) {
+		/* no exit stops while they die */
+		for (size_t i = 0; i < tree->nr_tasks; i++)
+			for (size_t k = 0; k < tree->tasks[i].nr_tids; k++)
+				ptrace(PTRACE_SETOPTIONS, tree->tasks[i].tids[k], NULL,
+				       (void *)(long)PTRACE_O_TRACESYSGOOD);
+		for (size_t i = 0; i < tree->nr_tasks; i++)
+			if (kill(tree->tasks[i].pid, SIGKILL) < 0)
+				pr_warn("can't kill pid %d: %s\n", tree->tasks[i].pid, strerror(errno));
+		for (size_t i = tree->nr_tasks; i-- > 0;)
+			kill_task_wait(&tree->tasks[i]);
+	} else {
+		for (size_t i = 0; i < tree->nr_tasks; i++)
+			detach_task(&tree->tasks[i]);
+	}
+	for (size_t i = 0; i < tree->nr_tasks; i++)
+		free(tree->tasks[i].tids);
+	free(tree->tasks);
+	tree->tasks = NULL;
+	tree->nr_tasks = 0;
+}
+
+static int add_task(struct seize_tree *tree, pid_t pid, pid_t ppid, size_t *cap)
+{
+	if (tree->nr_tasks == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct seize_task *nt = realloc(tree->tasks, ncap * sizeof(*nt));
+		if (!nt) {
+			pr_perror("can't grow the task list");
+			return -1;
+		}
+		tree->tasks = nt;
+		*cap = ncap;
+	}
+	struct seize_task *t = &tree->tasks[tree->nr_tasks];
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->ppid = ppid;
+	tree->nr_tasks++;
+	return 0;
+}
+
+int seize_tree(pid_t root, struct seize_tree *ret)
+{
+	struct seize_tree tree = { 0 };
+	size_t cap = 0;
+
+	if (root <= 0) {
+		pr_err("bad pid %d\n", root);
+		errno = EINVAL;
+		return -1;
+	}
+	if (root == getpid()) {
+		pr_err("pid %d is criu-lite itself\n", root);
+		errno = EINVAL;
+		return -1;
+	}
+	if (add_task(&tree, root, 0, &cap) < 0)
+		return -1;
+	for (size_t i = 0; i < tree.nr_tasks; i++) {
+		struct seize_task *t = &tree.tasks[i];
+		struct proc_status ps;
+		struct proc_stat st;
+
+		if (t->pid == getpid()) {
+			pr_err("criu-lite (pid %d) is inside the tree to dump\n", t->pid);
+			errno = EINVAL;
+			goto err;
+		}
+		if (proc_parse_status(t->pid, 0, &ps) < 0)
+			goto err;
+		if (ps.tgid != t->pid) {
+			pr_err("%d is a thread, not a process; dump its thread group %d\n", t->pid, ps.tgid);
+			errno = EINVAL;
+			goto err;
+		}
+		t->was_stopped = ps.state == 'T';
+		if (seize_threads(t) < 0) {
+			/* Whatever seize_threads seized stays in t->tids: detached below. */
+			goto err;
+		}
+		if (proc_parse_stat(t->pid, 0, &st) < 0)
+			goto err;
+		t->pgid = st.pgid;
+		t->sid = st.sid;
+		pr_debug("seized pid %d (%zu threads)\n", t->pid, t->nr_tids);
+		/* Children: the task is stopped now, so the lists are final. */
+		for (size_t k = 0; k < t->nr_tids; k++) {
+			cleanup_free pid_t *kids = NULL;
+			size_t nk;
+			pid_t pid = t->pid, tid = t->tids[k];
+			if (proc_list_children(pid, tid, &kids, &nk) < 0)
+				goto err;
+			for (size_t j = 0; j < nk; j++) {
+				if (seize_find(&tree, kids[j]))
+					continue;
+				if (add_task(&tree, kids[j], pid, &cap) < 0)
+					goto err;
+				t = &tree.tasks[i]; /* the array may have moved */
+			}
+		}
+	}
+	*ret = tree;
+	return 0;
+err:
+	seize_release(&tree, SEIZE_DETACH);
+	return -1;
+}
