@@ -14,7 +14,10 @@ rm -rf "$D"; mkdir -p "$D/img"
 echo "== criu-lite check"
 "$CRIU" check
 echo "== starting the sample program (output in $D/demo.out)"
-setsid "$PROG" > "$D/demo.out" 2>&1 < /dev/null &
+# Start it with nothing but stdio: descriptors inherited from whatever ran make
+# (pipes, sockets) are not part of the demo, and the dump would refuse them.
+(for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+ exec setsid "$PROG" > "$D/demo.out" 2>&1 < /dev/null) &
 pid=$!; pids+=("$pid")
 sleep 1.2; cat "$D/demo.out"
 echo "== criu-lite dump -t $pid -D $D/img"
