@@ -1,0 +1,112 @@
+/*
+ * userfaultfd for the lazy-pages daemon.
+ *
+ * The uffd_* ioctl wrappers are non-logging and return 0 or -errno; the copy-like
+ * ones report how many bytes were done in *ret_done even when they fail (a partial
+ * copy fails with -EAGAIN).
+ *
+ * struct lp_task is one userfaultfd: one restored task's mm (or a child's, seen
+ * through UFFD_EVENT_FORK). It holds the pages still to come (pending: runtime
+ * address -> image address), its shmem mappings (shm: runtime address -> object
+ * offset, tag = object index + 1), the faults it could not serve yet (deferred),
+ * and a reference to its parent. Its fd is in the loop's epoll as a struct lp_fd.
+ */
+#ifndef CRIU_LITE_LP_UFFD_H
+#define CRIU_LITE_LP_UFFD_H
+
+#include <linux/userfaultfd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lazy-pages/ranges.h"
+
+/* What the daemon needs from the kernel. */
+#define LP_UFFD_FEATURES                                                                   \
+	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |  \
+	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM)
+
+/* A new userfaultfd (O_CLOEXEC | O_NONBLOCK and flags), through the syscall or
+ * /dev/userfaultfd. fd or -errno. */
+int uffd_open(int flags);
+/* UFFDIO_API: ask for features; returns what the kernel granted. */
+int uffd_api(int fd, uint64_t features, uint64_t *ret_features, uint64_t *ret_ioctls);
+/* Which features this kernel offers (opens a scratch uffd). 0 or -errno. */
+int uffd_probe_features(uint64_t *ret_features);
+int uffd_register(int fd, uint64_t start, uint64_t len, uint64_t mode, uint64_t *ret_ioctls);
+int uffd_unregister(int fd, uint64_t start, uint64_t len);
+int uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, uint64_t mode,
+	      int64_t *ret_done);
+int uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done);
+int uffd_continue(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done);
+int uffd_wake(int fd, uint64_t start, uint64_t len);
+
+struct lp_loop;
+struct lp_pages;
+
+/* An fd in the loop's epoll. Handlers return <0 error, 0 continue, >0 re-plan. */
+struct lp_fd {
+	int fd;
+	int (*on_read)(struct lp_fd *f);
+	int (*on_hup)(struct lp_fd *f);
+};
+
+struct lp_fault {
+	uint64_t addr;  /* page aligned */
+	uint32_t flags; /* UFFD_PAGEFAULT_FLAG_* */
+	uint64_t t0;    /* when it was read (ns) */
+};
+
+struct lp_task {
+	struct lp_fd ufd;        /* the userfaultfd */
+	struct lp_fd pfd;        /* pidfd (-1: pid unknown, a child seen through FORK) */
+	struct lp_loop *loop;
+	pid_t pid;
+	struct lp_task *parent;
+	struct lp_pages *pages;  /* private pages, shared with forked children */
+	struct lp_rset pending;  /* private pages not in yet */
+	struct lp_rset shm;      /* shmem mappings */
+	struct lp_fault *deferred;
+	size_t nr_deferred, cap_deferred;
+	bool retry_soon;         /* a deferred fault got EAGAIN */
+	bool exited;
+	bool in_epoll;
+	unsigned id;             /* for logs */
+	struct lp_task *next;
+};
+
+/* A task for a uffd (ownership of uffd and pidfd passes to the task, even on error;
+ * pidfd may be -1). pages: a reference is taken. NULL (logged) on error. The task is
+ * not in the loop yet: see lp_loop_add_task(). */
+struct lp_task *lp_task_new(struct lp_loop *l, pid_t pid, int uffd, int pidfd,
+			    struct lp_pages *pages);
+/* Free a task: it must have no pending pages, or have exited (or the loop is failing
+ * and has killed it). NULL is fine. */
+void lp_task_free(struct lp_task *t);
+/* A lazy private VMA [start, end): its pages in the page set become pending. 0 or -1. */
+int lp_task_add_anon(struct lp_task *t, uint64_t start, uint64_t end);
+/* A lazy shmem VMA [start, end) of object shm_idx (lp_loop_add_shm) at byte offset pgoff. */
+int lp_task_add_shm(struct lp_task *t, uint64_t start, uint64_t end, unsigned shm_idx,
+		    uint64_t pgoff);
+
+/* Read and dispatch everything the uffd has. <0 fatal, 0 ok. */
+int lp_task_on_read(struct lp_fd *f);
+/* Serve one fault: <0 fatal, 0 served or dropped, 1 deferred (kept in the task). */
+int lp_task_fault(struct lp_task *t, struct lp_fault *f);
+/* Retry the deferred faults. <0 fatal. */
+int lp_task_retry_deferred(struct lp_task *t);
+/* Read what the uffd still has, keeping only FORK events (the task is gone). */
+int lp_task_drain(struct lp_task *t);
+/* The task's mm is gone: drop everything, leave epoll, close its fds. */
+void lp_task_exited(struct lp_task *t, const char *why);
+/* SIGKILL it (through the pidfd) if we know it. 0 or -1. */
+int lp_task_kill(struct lp_task *t);
+
+/* Copy [addr, addr + len) of the task's pending pages from the page set: COPY or
+ * ZEROPAGE per extent, one ioctl. Returns pages done (>= 0), or <0 fatal; stops early
+ * (returning what was done) on EAGAIN, setting t->retry_soon. */
+int64_t lp_task_fill(struct lp_task *t, uint64_t addr, uint64_t len, void *buf, bool fault);
+
+bool lp_task_complete(const struct lp_task *t);
+
+#endif

@@ -1,0 +1,1790 @@
+/*
+ * tests/uffd: the lazy-pages engine against real userfaultfds.
+ *
+ * Each case forks a child with real memory (private anonymous, a memfd or a
+ * MAP_SHARED|MAP_ANONYMOUS object mapped twice), which creates its own uffd,
+ * registers the memory (MISSING; MISSING|MINOR for shmem) and passes the uffd to
+ * the parent over a socketpair. The parent serves it with the real lp_loop/lp_task
+ * code from page images written with page_xfer. The child touches pages and checks
+ * every byte; the parent checks the statistics.
+ *
+ *   uffd_tests [-l] [-f NAME] [-v] [-b]
+ *     -l list the cases, -f run the cases whose name contains NAME, -v verbose log,
+ *     -b run the latency/bandwidth benchmark instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "include/log.h"
+#include "include/util.h"
+#include "criu-lite/cmd.h"
+#include "criu-lite/pagemap.h"
+#include "images/image.h"
+#include "lazy-pages/handshake.h"
+#include "lazy-pages/loop.h"
+#include "lazy-pages/uffd.h"
+#include "lazy-pages/watchdog.h"
+#include "tests/uffd/uffd_tests.h"
+
+#define P PAGE_SIZE
+#define NA 64 /* private pages */
+#define NS 64 /* shmem object pages */
+#define ANON_SET "1000"
+#define SHM_ID 1
+#define TIMEOUT_MS 15000
+
+enum { K_DATA, K_ZERO, K_HOLE };
+
+/* Image layout: some pages recorded as zero, some not in the image at all. */
+static int anon_kind(unsigned i)
+{
+	return i % 16 == 5 ? K_HOLE : i % 8 == 3 ? K_ZERO : K_DATA;
+}
+
+static int shm_kind(unsigned j)
+{
+	return j % 16 == 7 ? K_HOLE : j % 8 == 1 ? K_ZERO : K_DATA;
+}
+
+static void pattern(void *page, uint64_t seed, uint64_t pg)
+{
+	uint64_t *w = page;
+	for (unsigned k = 0; k < P / 8; k++)
+		w[k] = (seed << 56) ^ (pg << 20) ^ (k * 0x9e3779b97f4a7c15ULL) ^ 0x5a5a;
+}
+
+/* 0 if the page at addr holds what page pg of the anon (seed 1) or shmem (seed 2)
+ * image says. */
+static int check_page(const void *addr, uint64_t seed, uint64_t pg)
+{
+	static __thread uint64_t want[P / 8];
+	int kind = seed == 1 ? anon_kind(pg) : shm_kind(pg);
+
+	if (kind == K_DATA)
+		pattern(want, seed, pg);
+	else
+		memset(want, 0, P);
+	if (memcmp(addr, want, P)) {
+		fprintf(stderr, "  child %d: page %" PRIu64 " of %s is wrong (kind %d, first word %#" PRIx64 ")\n",
+			(int)getpid(), pg, seed == 1 ? "anon" : "shmem", kind, *(const uint64_t *)addr);
+		return 1;
+	}
+	return 0;
+}
+
+static bool is_zero(const void *addr, size_t len)
+{
+	const char *p = addr;
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* ---- test context ---- */
+
+enum shm_type { SHM_NONE, SHM_MEMFD, SHM_SHARED_ANON };
+
+struct tc;
+typedef int (*child_fn)(struct tc *c);
+
+struct tc {
+	const struct tcase *tcase;
+	char dir[64];
+	int dfd;
+	char *anon;       /* NA pages, private */
+	char *s1, *s2;    /* two mappings of one shmem object, NS pages each */
+	enum shm_type shm;
+	int memfd;
+	char *spare;      /* NA + NS pages reserved (PROT_NONE) for mremap */
+	pid_t pid;
+	int ctl;          /* parent: socket to the child; child: to the parent */
+	int uffd;         /* parent's copy, before the loop takes it */
+	struct lp_loop l;
+	bool loop_ready;
+	struct lp_fd ctlfd;
+	int child_result; /* -1 until the child reports */
+	int acks;         /* 'A' messages seen */
+	bool child_gone;
+	child_fn child;
+};
+
+static int verbose;
+
+/* ---- ctl messages: one byte of type and one of argument ---- */
+
+static int ctl_send(int fd, char type, int arg)
+{
+	char m[2] = { type, (char)arg };
+	return send(fd, m, 2, MSG_NOSIGNAL) == 2 ? 0 : -1;
+}
+
+/* child side: wait for a message of that type; its argument, or -1 on EOF. */
+static int ctl_wait(int fd, char type)
+{
+	char m[2];
+	for (;;) {
+		ssize_t n = recv(fd, m, 2, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 2)
+			return -1;
+		if (m[0] == type)
+			return (unsigned char)m[1];
+	}
+}
+
+static int ctl_read(struct lp_fd *f)
+{
+	struct tc *c = (struct tc *)((char *)f - offsetof(struct tc, ctlfd));
+	char m[2];
+	ssize_t n = recv(f->fd, m, 2, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n != 2) {
+		c->child_gone = true;
+		lp_loop_del_fd(&c->l, f);
+		f->fd = -1; /* c->ctl stays open until teardown */
+		return 0;
+	}
+	if (m[0] == 'R')
+		c->child_result = (unsigned char)m[1];
+	else if (m[0] == 'A')
+		c->acks++;
+	return 0;
+}
+
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char b = 'U';
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	char b;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct pollfd p = { sock, POLLIN, 0 };
+
+	if (poll(&p, 1, TIMEOUT_MS) != 1 || recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+#define FAIL(fmt, ...)                                                              \
+	do {                                                                        \
+		fprintf(stderr, "  %s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__); \
+		return -1;                                                          \
+	} while (0)
+#define CHECK(cond, fmt, ...)                                                   \
+	do {                                                                        \
+		if (!(cond))                                                        \
+			FAIL("%s: " fmt, #cond, ##__VA_ARGS__);                     \
+	} while (0)
+
+/* ---- images ---- */
+
+static int write_anon_image(struct tc *c, const char *id)
+{
+	struct page_xfer x;
+	char buf[P];
+
+	if (xfer_open(&x, c->dfd, id, 1))
+		return -1;
+	for (unsigned i = 0; i < NA; i++) {
+		uint64_t va = (uint64_t)(uintptr_t)c->anon + i * P;
+		int k = anon_kind(i), ret = 0;
+		if (k == K_DATA) {
+			pattern(buf, 1, i);
+			ret = xfer_write_pages(&x, va, buf, 1, PE_LAZY);
+		} else if (k == K_ZERO) {
+			ret = xfer_write_zero(&x, va, 1, PE_LAZY);
+		}
+		if (ret) {
+			xfer_close(&x);
+			return -1;
+		}
+	}
+	return xfer_close(&x);
+}
+
+static int write_shm_image(struct tc *c)
+{
+	struct page_xfer x;
+	char buf[P], id[32];
+
+	snprintf(id, sizeof(id), "shmem-%d", SHM_ID);
+	if (xfer_open(&x, c->dfd, id, 1))
+		return -1;
+	for (unsigned j = 0; j < NS; j++) {
+		int k = shm_kind(j), ret = 0;
+		if (k == K_DATA) {
+			pattern(buf, 2, j);
+			ret = xfer_write_pages(&x, j * P, buf, 1, PE_LAZY);
+		} else if (k == K_ZERO) {
+			ret = xfer_write_zero(&x, j * P, 1, PE_LAZY);
+		}
+		if (ret) {
+			xfer_close(&x);
+			return -1;
+		}
+	}
+	return xfer_close(&x);
+}
+
+/* ---- setup and teardown ---- */
+
+static int tc_setup(struct tc *c, enum shm_type shm)
+{
+	c->dfd = c->memfd = c->ctl = c->uffd = -1;
+	c->pid = -1;
+	c->child_result = -1;
+	c->shm = shm;
+	snprintf(c->dir, sizeof(c->dir), "/tmp/lp-uffd-XXXXXX");
+	if (!mkdtemp(c->dir))
+		FAIL("mkdtemp: %m");
+	c->dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c->anon = mmap(NULL, NA * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	c->spare = mmap(NULL, (NA + NS) * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->dfd < 0 || c->anon == MAP_FAILED || c->spare == MAP_FAILED) {
+		c->anon = c->spare = NULL;
+		FAIL("setup: %m");
+	}
+	if (shm == SHM_MEMFD) {
+		c->memfd = memfd_create("lp-test", MFD_CLOEXEC);
+		if (c->memfd < 0 || ftruncate(c->memfd, NS * P))
+			FAIL("memfd: %m");
+		c->s1 = mmap(NULL, NS * P, PROT_READ | PROT_WRITE, MAP_SHARED, c->memfd, 0);
+		c->s2 = mmap(NULL, NS * P, PROT_READ | PROT_WRITE, MAP_SHARED, c->memfd, 0);
+	} else if (shm == SHM_SHARED_ANON) {
+		c->s1 = mmap(NULL, NS * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		/* a second mapping of the same object */
+		c->s2 = c->s1 == MAP_FAILED ? MAP_FAILED : mremap(c->s1, 0, NS * P, MREMAP_MAYMOVE);
+	}
+	if (c->s1 == MAP_FAILED || c->s2 == MAP_FAILED) {
+		c->s1 = c->s2 = NULL;
+		FAIL("shmem mappings: %m");
+	}
+	if (write_anon_image(c, ANON_SET))
+		FAIL("can't write the anon image");
+	if (shm != SHM_NONE && write_shm_image(c))
+		FAIL("can't write the shmem image");
+	return 0;
+}
+
+static void tc_teardown(struct tc *c)
+{
+	if (c->loop_ready) {
+		lp_loop_fini(&c->l); /* kills a child that still has pages pending */
+		c->loop_ready = false;
+	}
+	killpidp(&c->pid);
+	closep(&c->ctl);
+	closep(&c->uffd);
+	closep(&c->memfd);
+	if (c->anon)
+		munmap(c->anon, NA * P);
+	if (c->spare)
+		munmap(c->spare, (NA + NS) * P);
+	if (c->s1)
+		munmap(c->s1, NS * P);
+	if (c->s2)
+		munmap(c->s2, NS * P);
+	if (c->dfd >= 0) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
+		if (system(cmd)) {
+			/* nothing more to do */
+		}
+		closep(&c->dfd);
+	}
+}
+
+/* In the child: a uffd on its own mm, memory registered, handed to the parent. */
+static int child_register(struct tc *c, int sock)
+{
+	uint64_t ioctls, feat;
+	int uffd = uffd_open(0);
+
+	if (uffd < 0 || uffd_api(uffd, LP_UFFD_FEATURES, &feat, NULL))
+		return 91;
+	if (uffd_register(uffd, (uintptr_t)c->anon, NA * P, UFFDIO_REGISTER_MODE_MISSING, &ioctls))
+		return 92;
+	uint64_t need = (1ULL << _UFFDIO_COPY) | (1ULL << _UFFDIO_ZEROPAGE) | (1ULL << _UFFDIO_WAKE);
+	if ((ioctls & need) != need)
+		return 93;
+	if (c->s1) {
+		for (int i = 0; i < 2; i++) {
+			char *s = i ? c->s2 : c->s1;
+			if (uffd_register(uffd, (uintptr_t)s, NS * P,
+					  UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR, &ioctls))
+				return 94;
+			if (!(ioctls & (1ULL << _UFFDIO_CONTINUE)))
+				return 95;
+		}
+	}
+	if (send_fd(sock, uffd))
+		return 96;
+	close(uffd);
+	return 0;
+}
+
+static void child_main(struct tc *c, int sock)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	int r = child_register(c, sock);
+	if (r)
+		_exit(r);
+	if (ctl_wait(sock, 'G') < 0)
+		_exit(97);
+	c->ctl = sock;
+	r = c->child(c);
+	ctl_send(sock, 'R', r);
+	ctl_wait(sock, 'B');
+	_exit(r);
+}
+
+struct start_opts {
+	enum lp_prefetch mode;
+	bool give_fd;     /* the daemon gets the memfd */
+	bool no_pidfd;    /* exits are seen only through ESRCH */
+	bool finished;    /* "restore finished" before the child runs */
+};
+
+static int tc_start(struct tc *c, child_fn fn, const struct start_opts *o)
+{
+	int sv[2];
+
+	c->child = fn;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		FAIL("socketpair: %m");
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0)
+		FAIL("fork: %m");
+	if (c->pid == 0) {
+		close(sv[0]);
+		child_main(c, sv[1]);
+	}
+	close(sv[1]);
+	c->ctl = sv[0];
+	int uffd = recv_fd(c->ctl);
+	if (uffd < 0)
+		FAIL("no uffd from the child");
+
+	if (lp_loop_init(&c->l, c->dfd, o->mode)) {
+		close(uffd);
+		FAIL("lp_loop_init");
+	}
+	c->loop_ready = true;
+	struct lp_pages *ap = lp_pages_open_image(c->dfd, ANON_SET);
+	if (!ap) {
+		close(uffd);
+		FAIL("anon page set");
+	}
+	int idx = -1;
+	if (c->s1) {
+		char id[32];
+		snprintf(id, sizeof(id), "shmem-%d", SHM_ID);
+		struct lp_pages *sp = lp_pages_open_image(c->dfd, id);
+		int fd = o->give_fd && c->memfd >= 0 ? fcntl(c->memfd, F_DUPFD_CLOEXEC, 0) : -1;
+		idx = sp ? lp_loop_add_shm(&c->l, SHM_ID, NS * P, fd, sp) : -1;
+		lp_pages_put(sp);
+	}
+	int pidfd = o->no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, c->pid, 0);
+	struct lp_task *t = lp_task_new(&c->l, c->pid, uffd, pidfd, ap);
+	lp_pages_put(ap);
+	if (!t)
+		FAIL("lp_task_new");
+	if (lp_task_add_anon(t, (uintptr_t)c->anon, (uintptr_t)c->anon + NA * P) ||
+	    (c->s1 && (idx < 0 || lp_task_add_shm(t, (uintptr_t)c->s1, (uintptr_t)c->s1 + NS * P, idx, 0) ||
+		       lp_task_add_shm(t, (uintptr_t)c->s2, (uintptr_t)c->s2 + NS * P, idx, 0))) ||
+	    lp_loop_add_task(&c->l, t)) {
+		lp_task_kill(t);
+		lp_task_free(t);
+		FAIL("task setup");
+	}
+	c->ctlfd = (struct lp_fd){ c->ctl, ctl_read, ctl_read };
+	if (lp_loop_add_fd(&c->l, &c->ctlfd))
+		FAIL("ctl");
+	if (o->finished)
+		lp_loop_finish(&c->l);
+	return 0;
+}
+
+static uint64_t ms_now(void)
+{
+	return now_ns() / 1000000;
+}
+
+/* One loop round, with the timeout lp_loop_run would use (at most 5 ms). */
+static int step(struct tc *c)
+{
+	int to = lp_loop_timeout(&c->l);
+	return lp_loop_step(&c->l, to < 0 || to > 5 ? 5 : to);
+}
+
+/* Run the loop until cond holds. */
+static int run_until(struct tc *c, bool (*cond)(struct tc *c), const char *what)
+{
+	uint64_t end = ms_now() + TIMEOUT_MS;
+
+	while (!cond(c)) {
+		if (ms_now() > end)
+			FAIL("timeout waiting for %s", what);
+		if (step(c) < 0)
+			FAIL("the loop failed waiting for %s", what);
+	}
+	return 0;
+}
+
+static bool child_replied(struct tc *c)
+{
+	return c->child_result >= 0 || c->child_gone;
+}
+
+static bool loop_done(struct tc *c)
+{
+	return lp_loop_done(&c->l);
+}
+
+static int wait_child(struct tc *c, int *ret_status)
+{
+	uint64_t end = ms_now() + TIMEOUT_MS;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(c->pid, &st, WNOHANG);
+		if (r == c->pid)
+			break;
+		if (r < 0)
+			FAIL("waitpid: %m");
+		if (ms_now() > end)
+			FAIL("the child does not exit");
+		if (c->loop_ready)
+			lp_loop_step(&c->l, 5);
+		else
+			usleep(5000);
+	}
+	c->pid = -1;
+	*ret_status = st;
+	return 0;
+}
+
+/*
+ * The common end: the child ran; wait for its verdict, then (must_finish) check that
+ * the loop completes while the child is still alive, let the child go, and check it
+ * exited 0.
+ */
+static int tc_finish(struct tc *c, bool must_finish)
+{
+	int st;
+
+	if (run_until(c, child_replied, "the child's verdict"))
+		return -1;
+	CHECK(c->child_result == 0, "child reported %d", c->child_result);
+	if (must_finish) {
+		lp_loop_finish(&c->l);
+		if (run_until(c, loop_done, "every page in"))
+			return -1;
+	}
+	ctl_send(c->ctl, 'B', 0);
+	if (wait_child(c, &st))
+		return -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	lp_loop_finish(&c->l);
+	if (run_until(c, loop_done, "the end of the loop"))
+		return -1;
+	return 0;
+}
+
+static void print_stats(struct tc *c)
+{
+	if (!verbose)
+		return;
+	struct lp_stats *s = &c->l.st;
+	fprintf(stderr,
+		"  stats: missing %" PRIu64 " minor %" PRIu64 " copied %" PRIu64 " zeroed %" PRIu64
+		" continued %" PRIu64 " prefetched %" PRIu64 " total %" PRIu64 " eexist %" PRIu64
+		" waited %" PRIu64 " fork %" PRIu64 " remap %" PRIu64 " remove %" PRIu64
+		" unmap %" PRIu64 " exit %" PRIu64 "\n",
+		s->faults_missing, s->faults_minor, s->pages_copied, s->pages_zeroed,
+		s->pages_continued, s->pages_prefetched, s->pages_total, s->eexist, s->faults_waited,
+		s->forks, s->remaps, s->removes, s->unmaps, s->exits);
+}
+
+static unsigned count_kind(int (*kind)(unsigned), unsigned n, int k)
+{
+	unsigned c = 0;
+	for (unsigned i = 0; i < n; i++)
+		c += kind(i) == k;
+	return c;
+}
+
+static int wait_pid(pid_t pid, int *st, int ms)
+{
+	uint64_t end = ms_now() + ms;
+	for (;;) {
+		pid_t r = waitpid(pid, st, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 || ms_now() > end)
+			return -1;
+		usleep(2000);
+	}
+}
+
+/* ---- child bodies ---- */
+
+static int touch_all_anon(struct tc *c)
+{
+	int bad = 0;
+	/* an odd order, so that neighbours are not served in sequence */
+	for (unsigned n = 0; n < NA; n++) {
+		unsigned i = (n * 37) % NA;
+		bad |= check_page(c->anon + i * P, 1, i);
+	}
+	return bad;
+}
+
+static int touch_all_shm(struct tc *c, char *map)
+{
+	int bad = 0;
+	(void)c;
+	for (unsigned n = 0; n < NS; n++) {
+		unsigned j = (n * 29) % NS;
+		bad |= check_page(map + j * P, 2, j);
+	}
+	return bad;
+}
+
+static int child_anon(struct tc *c)
+{
+	int bad = touch_all_anon(c);
+	/* writes land in the task's own pages */
+	for (unsigned i = 0; i < NA; i += 4)
+		c->anon[i * P + 100] = 'x';
+	for (unsigned i = 0; i < NA; i += 4)
+		bad |= c->anon[i * P + 100] != 'x';
+	return bad;
+}
+
+static int child_zero_only(struct tc *c)
+{
+	int bad = 0;
+	for (unsigned i = 0; i < NA; i++)
+		if (anon_kind(i) != K_DATA)
+			bad |= check_page(c->anon + i * P, 1, i);
+	return bad;
+}
+
+static int child_shm_two_maps(struct tc *c)
+{
+	int bad = touch_all_shm(c, c->s1) | touch_all_shm(c, c->s2);
+	/* one object: a write through one mapping shows in the other */
+	c->s2[3 * P + 8] ^= 0x7f;
+	bad |= c->s1[3 * P + 8] != c->s2[3 * P + 8];
+	c->s2[3 * P + 8] ^= 0x7f;
+	return bad;
+}
+
+static int child_anon_and_two_maps(struct tc *c)
+{
+	return touch_all_anon(c) | child_shm_two_maps(c);
+}
+
+/* s1 then s2 page by page: the s2 access comes while other pages are still due */
+static int child_interleaved(struct tc *c)
+{
+	int bad = touch_all_anon(c);
+	for (unsigned j = 0; j < NS; j++)
+		bad |= check_page(c->s1 + j * P, 2, j) | check_page(c->s2 + j * P, 2, j);
+	return bad;
+}
+
+static int child_all(struct tc *c)
+{
+	return touch_all_anon(c) | (c->s1 ? touch_all_shm(c, c->s1) | touch_all_shm(c, c->s2) : 0);
+}
+
+/* ---- cases ---- */
+
+static int case_anon_missing(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_NONE) || tc_start(c, child_anon, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	unsigned data = count_kind(anon_kind, NA, K_DATA), zero = count_kind(anon_kind, NA, K_ZERO);
+	CHECK(s->faults_missing >= data + zero, "%" PRIu64, s->faults_missing);
+	CHECK(s->pages_copied == data, "%" PRIu64 " != %u", s->pages_copied, data);
+	CHECK(s->pages_zeroed >= zero, "%" PRIu64, s->pages_zeroed);
+	CHECK(s->pages_prefetched == 0, "%" PRIu64, s->pages_prefetched);
+	CHECK(s->pages_total == data + zero, "%" PRIu64, s->pages_total);
+	CHECK(s->faults_minor == 0, "%" PRIu64, s->faults_minor);
+	return 0;
+}
+
+static int case_anon_zeropage(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_NONE) || tc_start(c, child_zero_only, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	unsigned nz = count_kind(anon_kind, NA, K_ZERO) + count_kind(anon_kind, NA, K_HOLE);
+	CHECK(s->pages_copied == 0, "%" PRIu64, s->pages_copied);
+	CHECK(s->pages_zeroed == nz, "%" PRIu64 " != %u", s->pages_zeroed, nz);
+	CHECK(s->faults_missing == nz, "%" PRIu64, s->faults_missing);
+	return 0;
+}
+
+static int shm_missing_minor(struct tc *c, enum shm_type type)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, type) || tc_start(c, child_anon_and_two_maps, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	/* first touch through s1: MISSING (COPY or ZEROPAGE); through s2: MINOR (CONTINUE) */
+	CHECK(s->faults_missing == NS + NA, "%" PRIu64, s->faults_missing);
+	CHECK(s->faults_minor == NS, "%" PRIu64, s->faults_minor);
+	CHECK(s->pages_continued == NS, "%" PRIu64, s->pages_continued);
+	CHECK(s->pages_copied == count_kind(shm_kind, NS, K_DATA) + count_kind(anon_kind, NA, K_DATA),
+	      "%" PRIu64, s->pages_copied);
+	return 0;
+}
+
+static int case_shm_memfd(struct tc *c)
+{
+	return shm_missing_minor(c, SHM_MEMFD);
+}
+
+static int case_shm_shared_anon(struct tc *c)
+{
+	return shm_missing_minor(c, SHM_SHARED_ANON);
+}
+
+/* Hot shmem pages are written into the memfd before the child runs: its first
+ * accesses to them are MINOR faults. */
+static int case_shm_prepopulated(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_HOT, true, false, false };
+	struct lp_ws_rec hot[NS];
+	size_t nh = 0;
+
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_shm_two_maps, &o))
+		return -1;
+	for (unsigned j = 0; j < NS; j++)
+		if (shm_kind(j) == K_DATA && j % 3)
+			hot[nh++] = (struct lp_ws_rec){ LP_WS_SHMEM, 0, SHM_ID, j * P };
+	if (lp_loop_set_hot(&c->l, hot, nh))
+		return -1;
+	uint64_t end = ms_now() + TIMEOUT_MS;
+	while (!lp_loop_hot_ready(&c->l)) {
+		CHECK(ms_now() < end, "hot pages never arrived");
+		CHECK(step(c) == 0, "loop");
+	}
+	/* they are in the object already, and only they */
+	char buf[P];
+	for (unsigned j = 0; j < NS; j++) {
+		bool is_hot = shm_kind(j) == K_DATA && j % 3;
+		CHECK(pread(c->memfd, buf, P, j * P) == (ssize_t)P, "pread");
+		if (is_hot)
+			CHECK(!check_page(buf, 2, j), "hot page %u", j);
+		else
+			CHECK(is_zero(buf, P), "page %u should not be there yet", j);
+	}
+	ctl_send(c->ctl, 'G', 0);
+	/* "restore finished" only after the child's touches: nothing else streams meanwhile */
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->faults_minor == nh + NS, "%" PRIu64 " != %zu", s->faults_minor, nh + NS);
+	CHECK(s->faults_missing == NS - nh, "%" PRIu64 " != %zu", s->faults_missing, NS - nh);
+	CHECK(s->pages_prefetched >= nh, "%" PRIu64, s->pages_prefetched);
+	return 0;
+}
+
+/* Child for the forced races: touch what the parent names, one at a time. */
+static int child_touch_cmd(struct tc *c)
+{
+	int bad = 0, k;
+	while ((k = ctl_wait(c->ctl, 'T')) >= 0 && k != 255) {
+		if (k == 0)
+			bad |= check_page(c->anon + 2 * P, 1, 2);
+		else if (k == 1)
+			bad |= check_page(c->s1 + 4 * P, 2, 4);
+		else if (k == 2)
+			bad |= check_page(c->s2 + 6 * P, 2, 6);
+		ctl_send(c->ctl, 'A', k);
+	}
+	return bad;
+}
+
+static bool uffd_readable(struct lp_task *t)
+{
+	struct pollfd p = { t->ufd.fd, POLLIN, 0 };
+	return poll(&p, 1, TIMEOUT_MS) == 1;
+}
+
+/* A page arrives by another way while its fault waits: COPY and CONTINUE get EEXIST. */
+static bool acked_n(struct tc *c, int n)
+{
+	uint64_t end = ms_now() + TIMEOUT_MS;
+	while (c->acks < n && !c->child_gone) {
+		if (ms_now() > end || lp_loop_step(&c->l, 5) < 0)
+			return false;
+	}
+	return c->acks >= n;
+}
+
+static int case_eexist_forced(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	char buf[P];
+	int64_t done;
+
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_touch_cmd, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	struct lp_task *t = c->l.tasks;
+	int fd = t->ufd.fd;
+
+	/* anon page 2: the fault waits; a racing copy puts the page in first */
+	ctl_send(c->ctl, 'T', 0);
+	CHECK(uffd_readable(t), "no fault");
+	pattern(buf, 1, 2);
+	CHECK(uffd_copy(fd, (uintptr_t)c->anon + 2 * P, buf, P, UFFDIO_COPY_MODE_DONTWAKE, &done) == 0,
+	      "racer copy");
+	CHECK(acked_n(c, 1), "touch 0");
+	/* shmem page 4 through s1: MISSING; the page cache gets it meanwhile */
+	ctl_send(c->ctl, 'T', 1);
+	CHECK(uffd_readable(t), "no fault");
+	pattern(buf, 2, 4);
+	CHECK(pwrite(c->memfd, buf, P, 4 * P) == (ssize_t)P, "pwrite");
+	CHECK(acked_n(c, 2), "touch 1");
+	/* shmem page 6 is in the page cache: the s2 access is a MINOR fault; a racing
+	 * CONTINUE maps it first */
+	pattern(buf, 2, 6);
+	CHECK(pwrite(c->memfd, buf, P, 6 * P) == (ssize_t)P, "pwrite");
+	ctl_send(c->ctl, 'T', 2);
+	CHECK(uffd_readable(t), "no fault");
+	CHECK(uffd_continue(fd, (uintptr_t)c->s2 + 6 * P, P, UFFDIO_CONTINUE_MODE_DONTWAKE, &done) == 0,
+	      "racer continue");
+	CHECK(acked_n(c, 3), "touch 2");
+	ctl_send(c->ctl, 'T', 255);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->eexist >= 3, "%" PRIu64, s->eexist);
+	CHECK(s->faults_minor == 1, "%" PRIu64, s->faults_minor);
+	CHECK(s->faults_missing == 2, "%" PRIu64, s->faults_missing);
+	return 0;
+}
+
+/* A fault on a page the prefetcher is still writing waits for the write, then is
+ * continued: the page is never mapped half-written. (The test plays the writer.) */
+static int case_wait_for_write(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, true, false, true };
+	char buf[P];
+
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_touch_cmd, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	struct lp_shm *sh = c->l.shms[0];
+
+	/* s1 page 4 (not in the page cache yet) and s2 page 6 (in it, half-written) are
+	 * "being written" */
+	lp_pmap_set(&sh->map, 4, 1, LP_PAGE_WRITING);
+	lp_pmap_set(&sh->map, 6, 1, LP_PAGE_WRITING);
+	memset(buf, 0xcc, P);
+	CHECK(pwrite(c->memfd, buf, P, 6 * P) == (ssize_t)P, "pwrite");
+
+	ctl_send(c->ctl, 'T', 1); /* MISSING on a page being written */
+	uint64_t end = ms_now() + 50;
+	while (ms_now() < end)
+		CHECK(step(c) == 0, "loop");
+	CHECK(c->acks == 0, "served before its page was whole");
+	CHECK(c->l.st.faults_waited == 1, "%" PRIu64, c->l.st.faults_waited);
+	/* the write ends */
+	pattern(buf, 2, 4);
+	CHECK(pwrite(c->memfd, buf, P, 4 * P) == (ssize_t)P, "pwrite");
+	lp_pmap_set(&sh->map, 4, 1, LP_PAGE_PRESENT);
+	CHECK(acked_n(c, 1), "touch 1");
+
+	ctl_send(c->ctl, 'T', 2); /* MINOR on a page being written */
+	end = ms_now() + 50;
+	while (ms_now() < end)
+		CHECK(step(c) == 0, "loop");
+	CHECK(c->acks == 1, "served before its page was whole");
+	CHECK(c->l.st.faults_waited == 2, "%" PRIu64, c->l.st.faults_waited);
+	pattern(buf, 2, 6);
+	CHECK(pwrite(c->memfd, buf, P, 6 * P) == (ssize_t)P, "pwrite");
+	lp_pmap_set(&sh->map, 6, 1, LP_PAGE_PRESENT);
+	CHECK(acked_n(c, 2), "touch 2");
+	ctl_send(c->ctl, 'T', 255);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->faults_minor == 1 && s->faults_missing == 1, "%" PRIu64 "/%" PRIu64, s->faults_minor,
+	      s->faults_missing);
+	CHECK(s->pages_continued == 2, "%" PRIu64, s->pages_continued);
+	CHECK(s->pages_copied == 0, "%" PRIu64, s->pages_copied);
+	return 0;
+}
+
+/* Prefetch streams forward while the child touches backward: both race for pages. */
+static int child_backward(struct tc *c)
+{
+	int bad = 0;
+	for (int i = NA - 1; i >= 0; i--) {
+		bad |= check_page(c->anon + i * P, 1, i);
+		if (i % 8 == 0)
+			usleep(300); /* let the prefetcher in */
+	}
+	for (int j = NS - 1; j >= 0; j--) {
+		bad |= check_page(c->s2 + j * P, 2, j) | check_page(c->s1 + j * P, 2, j);
+		if (j % 8 == 0)
+			usleep(300);
+	}
+	return bad;
+}
+
+static int prefetch_all(struct tc *c, enum shm_type type, bool fd)
+{
+	struct start_opts o = { LP_PREFETCH_ALL, fd, false, true };
+	if (tc_setup(c, type) || tc_start(c, child_backward, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->pages_prefetched > 0, "%" PRIu64, s->pages_prefetched);
+	CHECK(s->pages_total == count_kind(anon_kind, NA, K_DATA) + count_kind(anon_kind, NA, K_ZERO) +
+					 count_kind(shm_kind, NS, K_DATA) + count_kind(shm_kind, NS, K_ZERO),
+	      "%" PRIu64, s->pages_total);
+	return 0;
+}
+
+static int case_prefetch_all_fd(struct tc *c)
+{
+	return prefetch_all(c, SHM_MEMFD, true);
+}
+
+static int case_prefetch_all_mapped(struct tc *c)
+{
+	return prefetch_all(c, SHM_SHARED_ANON, false);
+}
+
+/* Everything arrives without a single fault; then the child finds it all. */
+static int child_wait_then_check(struct tc *c)
+{
+	if (ctl_wait(c->ctl, 'C') < 0)
+		return 1;
+	return child_all(c);
+}
+
+static int case_prefetch_all_nofault(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_ALL, true, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_wait_then_check, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (run_until(c, loop_done, "every page in"))
+		return -1;
+	ctl_send(c->ctl, 'C', 0);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	/* nothing was missing; shmem pages written into the object are mapped by MINOR
+	 * faults while the uffd is open (the daemon closes it once everything is in) */
+	unsigned holes = count_kind(anon_kind, NA, K_HOLE) + count_kind(shm_kind, NS, K_HOLE);
+	/* holes (in no image) are not owed: they fault in as zero pages */
+	CHECK(s->faults_missing == holes, "%" PRIu64 " missing faults", s->faults_missing);
+	CHECK(s->pages_zeroed >= holes, "%" PRIu64, s->pages_zeroed);
+	CHECK(s->pages_prefetched == s->pages_total, "%" PRIu64 " != %" PRIu64, s->pages_prefetched,
+	      s->pages_total);
+	CHECK(s->t_all_ns > 0, "not complete");
+	return 0;
+}
+
+static int case_prefetch_none(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, true, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_all, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->pages_prefetched == 0, "%" PRIu64, s->pages_prefetched);
+	CHECK(s->faults_missing > 0 && s->faults_minor > 0, "faults");
+	return 0;
+}
+
+/* Record the first-touch order, write and read it back, then use it as the hot set. */
+static int child_some(struct tc *c)
+{
+	static const unsigned order[] = { 9, 2, 33, 34, 35, 60 };
+	int bad = 0;
+	for (size_t n = 0; n < ARRAY_SIZE(order); n++)
+		bad |= check_page(c->anon + order[n] * P, 1, order[n]);
+	bad |= check_page(c->s1 + 10 * P, 2, 10) | check_page(c->s2 + 10 * P, 2, 10);
+	bad |= check_page(c->s2 + 12 * P, 2, 12);
+	return bad;
+}
+
+static int case_prefetch_hot(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, true, false, true };
+	char ws[128];
+	struct lp_ws_rec *recs = NULL;
+	size_t nr = 0;
+
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_some, &o))
+		return -1;
+	c->l.recording = true;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, false))
+		return -1;
+	snprintf(ws, sizeof(ws), "%s/ws.bin", c->dir);
+	CHECK(lp_ws_write(ws, c->l.rec, c->l.nr_rec) == 0, "write ws");
+	CHECK(lp_ws_read(ws, &recs, &nr) == 0, "read ws");
+	cleanup_free struct lp_ws_rec *r = recs;
+	/* 6 anon pages (35 is recorded as zero: still a page of the image) + 2 shmem pages
+	 * (the second touch of shmem page 10 is not a first touch) */
+	CHECK(nr == 8, "%zu records", nr);
+	CHECK(r[0].kind == LP_WS_ANON && r[0].id == 1000 && r[0].addr == (uintptr_t)c->anon + 9 * P, "rec 0");
+	CHECK(r[1].addr == (uintptr_t)c->anon + 2 * P, "rec 1");
+	CHECK(r[6].kind == LP_WS_SHMEM && r[6].id == SHM_ID && r[6].addr == 10 * P, "rec 6");
+	CHECK(r[7].kind == LP_WS_SHMEM && r[7].addr == 12 * P, "rec 7");
+	CHECK(c->l.st.faults_minor == 1, "%" PRIu64, c->l.st.faults_minor);
+
+	/* second run, same images, hot set from the file */
+	uintptr_t old_base = (uintptr_t)c->anon;
+	tc_teardown(c);
+	memset(c, 0, sizeof(*c));
+	struct start_opts o2 = { LP_PREFETCH_HOT, true, false, false };
+	if (tc_setup(c, SHM_MEMFD))
+		return -1;
+	/* the new run's anon region is elsewhere: rewrite the addresses */
+	for (size_t i = 0; i < nr; i++)
+		if (r[i].kind == LP_WS_ANON)
+			r[i].addr = (uintptr_t)c->anon + (r[i].addr - old_base);
+	if (tc_start(c, child_some, &o2) || lp_loop_set_hot(&c->l, r, nr))
+		return -1;
+	uint64_t end = ms_now() + TIMEOUT_MS;
+	while (!lp_loop_hot_ready(&c->l)) {
+		CHECK(ms_now() < end, "hot pages never arrived");
+		CHECK(step(c) == 0, "loop");
+	}
+	/* "restore finished": hot private pages first, then the rest */
+	lp_loop_finish(&c->l);
+	if (run_until(c, loop_done, "every page in"))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	CHECK(c->l.st.faults_missing == 0, "%" PRIu64 " missing faults after everything arrived",
+	      c->l.st.faults_missing);
+	CHECK(c->l.st.pages_prefetched == c->l.st.pages_total, "prefetched");
+	return 0;
+}
+
+/* EVENT_FORK: the child's child gets its own uffd, served with the parent's pages. */
+static int child_fork(struct tc *c)
+{
+	pid_t g = fork();
+	if (g < 0)
+		return 1;
+	if (g == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(child_all(c));
+	}
+	int st, bad = 0;
+	if (waitpid(g, &st, 0) != g || !WIFEXITED(st) || WEXITSTATUS(st))
+		bad = 1;
+	/* the parent's own pages are still to come */
+	return bad | child_all(c);
+}
+
+static int case_fork(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_fork, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	unsigned data = count_kind(anon_kind, NA, K_DATA);
+	CHECK(s->forks == 1, "%" PRIu64, s->forks);
+	/* both mms got every private data page */
+	CHECK(s->pages_copied >= 2 * data, "%" PRIu64, s->pages_copied);
+	CHECK(s->faults_minor > 0, "%" PRIu64, s->faults_minor);
+	return 0;
+}
+
+/* Forks while prefetch streams: copies into a forking mm get EAGAIN (retried), the
+ * children (pid unknown to the loop) are served and their exits seen through ESRCH. */
+static int child_fork_many(struct tc *c)
+{
+	pid_t g[4];
+	int bad = 0;
+
+	for (int k = 0; k < 4; k++) {
+		g[k] = fork();
+		if (g[k] < 0)
+			return 1;
+		if (g[k] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			_exit(child_all(c));
+		}
+		/* touch a little between forks, so the pages differ in who has them */
+		bad |= check_page(c->anon + (k * 9) * P, 1, k * 9);
+	}
+	for (int k = 0; k < 4; k++) {
+		int st;
+		if (waitpid(g[k], &st, 0) != g[k] || !WIFEXITED(st) || WEXITSTATUS(st))
+			bad = 1;
+	}
+	return bad | child_all(c);
+}
+
+static int case_fork_prefetch(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_ALL, true, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_fork_many, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	CHECK(c->l.st.forks == 4, "%" PRIu64, c->l.st.forks);
+	return 0;
+}
+
+/* EVENT_REMAP: pages moved before they arrived come from their image address. */
+static int child_mremap(struct tc *c)
+{
+	char *na = c->spare, *ns = c->spare + NA * P;
+	int bad = 0;
+
+	if (mremap(c->anon + 8 * P, 8 * P, 8 * P, MREMAP_MAYMOVE | MREMAP_FIXED, na) != na)
+		return 2;
+	if (mremap(c->s1, 8 * P, 8 * P, MREMAP_MAYMOVE | MREMAP_FIXED, ns) != ns)
+		return 3;
+	for (unsigned i = 0; i < NA; i++)
+		bad |= check_page((i >= 8 && i < 16 ? na + (i - 8) * P : c->anon + i * P), 1, i);
+	for (unsigned j = 0; j < NS; j++)
+		bad |= check_page(j < 8 ? ns + j * P : c->s1 + j * P, 2, j);
+	return bad;
+}
+
+static int case_mremap(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_mremap, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	CHECK(c->l.st.remaps == 2, "%" PRIu64, c->l.st.remaps);
+	return 0;
+}
+
+/* EVENT_REMOVE: after MADV_DONTNEED private pages read as zero (the range is dropped);
+ * shmem pages keep their content (the page cache stays). */
+static int child_dontneed(struct tc *c)
+{
+	int bad = 0;
+	for (unsigned i = 0; i < 4; i++)
+		bad |= check_page(c->anon + i * P, 1, i);
+	memset(c->anon, 0xee, 4 * P);
+	if (madvise(c->anon, 8 * P, MADV_DONTNEED))
+		return 2;
+	bad |= !is_zero(c->anon, 8 * P);
+	for (unsigned i = 8; i < NA; i++)
+		bad |= check_page(c->anon + i * P, 1, i);
+	bad |= check_page(c->s1 + 2 * P, 2, 2);
+	if (madvise(c->s1, 4 * P, MADV_DONTNEED))
+		return 3;
+	bad |= touch_all_shm(c, c->s1) | touch_all_shm(c, c->s2);
+	return bad;
+}
+
+static int case_dontneed(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_dontneed, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	CHECK(c->l.st.removes == 2, "%" PRIu64, c->l.st.removes);
+	return 0;
+}
+
+/* EVENT_UNMAP: unmapped pages are no longer owed; the loop completes without them. */
+static int child_munmap(struct tc *c)
+{
+	int bad = 0;
+	if (munmap(c->anon + 32 * P, 16 * P) || munmap(c->s2, NS * P))
+		return 2;
+	for (unsigned i = 0; i < NA; i++)
+		if (i < 32 || i >= 48)
+			bad |= check_page(c->anon + i * P, 1, i);
+	bad |= touch_all_shm(c, c->s1);
+	return bad;
+}
+
+static int case_munmap(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_munmap, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	CHECK(c->l.st.unmaps == 2, "%" PRIu64, c->l.st.unmaps);
+	return 0;
+}
+
+/* The task exits with pages pending; no pidfd: the loop learns it from ESRCH. */
+static int child_exit_now(struct tc *c)
+{
+	(void)c;
+	_exit(0);
+}
+
+static int case_exit_esrch(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_ALL, false, true, false };
+	int st;
+
+	if (tc_setup(c, SHM_NONE) || tc_start(c, child_exit_now, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	/* the mm is gone before the loop looks at the task again */
+	CHECK(wait_pid(c->pid, &st, TIMEOUT_MS) == 0, "child");
+	c->pid = -1;
+	lp_loop_finish(&c->l);
+	if (run_until(c, loop_done, "the end of the loop"))
+		return -1;
+	print_stats(c);
+	CHECK(c->l.st.exits == 1, "%" PRIu64, c->l.st.exits);
+	CHECK(c->l.st.pages_copied == 0, "%" PRIu64, c->l.st.pages_copied);
+	CHECK(c->l.tasks == NULL, "the task was not reaped");
+	return 0;
+}
+
+/* The task exits half-way through; the pidfd says so. */
+static int child_half(struct tc *c)
+{
+	for (unsigned i = 0; i < NA / 2; i++)
+		if (check_page(c->anon + i * P, 1, i))
+			_exit(1);
+	_exit(0);
+}
+
+static int case_exit_pidfd(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	int st;
+
+	if (tc_setup(c, SHM_NONE) || tc_start(c, child_half, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (wait_child(c, &st))
+		return -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	if (run_until(c, loop_done, "the end of the loop"))
+		return -1;
+	print_stats(c);
+	CHECK(c->l.st.exits == 1, "%" PRIu64, c->l.st.exits);
+	CHECK(c->l.st.faults_missing > 0, "%" PRIu64, c->l.st.faults_missing);
+	return 0;
+}
+
+/* ---- the daemon, end to end: handshake, images, watchdog ---- */
+
+static int write_mm_image(struct tc *c, pid_t pid)
+{
+	VmaEntry va = VMA_ENTRY__INIT, v1 = VMA_ENTRY__INIT, v2 = VMA_ENTRY__INIT;
+	VmaEntry *vmas[3] = { &va, &v1, &v2 };
+	MmEntry mm = MM_ENTRY__INIT;
+	ShmemEntry se = SHMEM_ENTRY__INIT;
+
+	va.start = (uintptr_t)c->anon;
+	va.end = va.start + NA * P;
+	va.prot = PROT_READ | PROT_WRITE;
+	va.flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	va.kind = VMA_KIND_ANON_PRIVATE;
+	va.has_status = true;
+	va.status = VMA_STATUS_LAZY;
+	v1 = va;
+	v1.start = (uintptr_t)c->s1;
+	v1.end = v1.start + NS * P;
+	v1.flags = MAP_SHARED;
+	v1.kind = VMA_KIND_SHMEM;
+	v1.has_shmem_id = true;
+	v1.shmem_id = SHM_ID;
+	v1.has_pgoff = true;
+	v1.pgoff = 0;
+	v2 = v1;
+	v2.start = (uintptr_t)c->s2;
+	v2.end = v2.start + NS * P;
+	mm.pid = pid;
+	mm.n_vmas = 3;
+	mm.vmas = vmas;
+	se.id = SHM_ID;
+	se.kind = SHMEM_KIND_MEMFD;
+	se.size = NS * P;
+
+	struct img *img = img_open(c->dfd, IMG_MM, O_WRONLY, pid);
+	if (!img || img_write(img, &mm) || img_close(img))
+		return -1;
+	img = img_open(c->dfd, IMG_SHMEM, O_WRONLY, 0);
+	if (!img || img_write(img, &se) || img_close(img))
+		return -1;
+	char id[32];
+	snprintf(id, sizeof(id), "%d", (int)pid);
+	return write_anon_image(c, id);
+}
+
+static pid_t start_daemon(struct tc *c, const char *prefetch)
+{
+	fflush(NULL);
+	pid_t d = fork();
+	if (d == 0) {
+		char log[128];
+		snprintf(log, sizeof(log), "%s/lazy-pages.log", c->dir);
+		char *argv[] = { "lazy-pages", "-D", c->dir, "--prefetch", (char *)prefetch,
+				 "-vv", "-o", log, NULL };
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(cmd_lazy_pages(ARRAY_SIZE(argv) - 1, argv));
+	}
+	return d;
+}
+
+/* Act as the restore: send the object, the task, "restore finished". */
+static int act_as_restore(struct tc *c)
+{
+	int sock = lp_client_connect(c->dir);
+	if (sock < 0)
+		FAIL("connect");
+	int ret = lp_client_send_shmem(sock, SHM_ID, c->memfd) ||
+		  lp_client_send_task(sock, c->pid, c->uffd) || lp_client_sync(sock) ||
+		  lp_client_restore_finished(sock);
+	close(sock);
+	/* the daemon holds the uffd now: ours must not keep it alive */
+	closep(&c->uffd);
+	CHECK(ret == 0, "handshake");
+	return 0;
+}
+
+static int start_child_only(struct tc *c, child_fn fn)
+{
+	int sv[2];
+
+	c->child = fn;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		FAIL("socketpair: %m");
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0)
+		FAIL("fork: %m");
+	if (c->pid == 0) {
+		close(sv[0]);
+		child_main(c, sv[1]);
+	}
+	close(sv[1]);
+	c->ctl = sv[0];
+	c->uffd = recv_fd(c->ctl);
+	if (c->uffd < 0)
+		FAIL("no uffd from the child");
+	return 0;
+}
+
+static int case_daemon(struct tc *c)
+{
+	int st;
+	char buf[4096];
+
+	if (tc_setup(c, SHM_MEMFD) || start_child_only(c, child_interleaved))
+		return -1;
+	if (write_mm_image(c, c->pid))
+		FAIL("mm image");
+	cleanup_pid pid_t d = start_daemon(c, "none");
+	if (act_as_restore(c))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (wait_pid(d, &st, TIMEOUT_MS))
+		FAIL("the daemon did not finish");
+	d = -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon status %#x", st);
+	ctl_send(c->ctl, 'B', 0);
+	if (wait_pid(c->pid, &st, TIMEOUT_MS))
+		FAIL("child");
+	c->pid = -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	int fd = openat(c->dfd, "lazy-pages-stats.json", O_RDONLY);
+	CHECK(fd >= 0, "no stats file");
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	CHECK(n > 0, "empty stats");
+	buf[n] = 0;
+	if (verbose)
+		fprintf(stderr, "%s", buf);
+	unsigned long long fm = 0, fmi = 0;
+	char *p = strstr(buf, "\"faults_missing\": "), *q = strstr(buf, "\"faults_minor\": ");
+	CHECK(p && q && sscanf(p, "\"faults_missing\": %llu", &fm) == 1 &&
+		      sscanf(q, "\"faults_minor\": %llu", &fmi) == 1,
+	      "stats format");
+	CHECK(fm > 0 && fmi > 0, "faults_missing %llu faults_minor %llu", fm, fmi);
+	CHECK(strstr(buf, "\"complete\": true"), "not complete");
+	CHECK(strstr(buf, "\"ended\": \"every page is in\""), "ended otherwise");
+	return 0;
+}
+
+static int json_u64(struct tc *c, const char *key, unsigned long long *ret)
+{
+	char buf[4096], pat[64];
+	int fd = openat(c->dfd, "lazy-pages-stats.json", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	char *p = strstr(buf, pat);
+	return p && sscanf(p + strlen(pat), "%llu", ret) == 1 ? 0 : -1;
+}
+
+/* --record-ws, then --prefetch hot --hot-ws: the hot shmem pages are in the object
+ * when lp_client_sync returns, before "restore finished". */
+static int case_daemon_hot(struct tc *c)
+{
+	char ws[128], hot_arg[160];
+	int st;
+
+	snprintf(ws, sizeof(ws), "%s/ws.bin", c->dir);
+	if (tc_setup(c, SHM_MEMFD) || start_child_only(c, child_some))
+		return -1;
+	if (write_mm_image(c, c->pid))
+		FAIL("mm image");
+	fflush(NULL);
+	cleanup_pid pid_t d = fork();
+	if (d == 0) {
+		char log[128];
+		snprintf(log, sizeof(log), "%s/lazy-pages-1.log", c->dir);
+		char *argv[] = { "lazy-pages", "-D", c->dir, "--prefetch", "none", "--record-ws", ws, "-o", log, NULL };
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(cmd_lazy_pages(ARRAY_SIZE(argv) - 1, argv));
+	}
+	if (act_as_restore(c))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	char m[2];
+	struct pollfd pf = { c->ctl, POLLIN, 0 };
+	CHECK(poll(&pf, 1, TIMEOUT_MS) == 1 && recv(c->ctl, m, 2, 0) == 2 && m[0] == 'R' && m[1] == 0,
+	      "run 1: child");
+	ctl_send(c->ctl, 'B', 0);
+	CHECK(wait_pid(c->pid, &st, TIMEOUT_MS) == 0 && WIFEXITED(st) && !WEXITSTATUS(st), "run 1 child");
+	c->pid = -1;
+	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0 && WIFEXITED(st) && !WEXITSTATUS(st), "run 1 daemon %#x", st);
+	d = -1;
+	closep(&c->ctl);
+
+	/* run 2: a fresh object, a new task (its pid stands for the restored one) */
+	CHECK(ftruncate(c->memfd, 0) == 0 && ftruncate(c->memfd, NS * P) == 0, "truncate");
+	if (start_child_only(c, child_some) || write_mm_image(c, c->pid))
+		FAIL("run 2 setup");
+	struct lp_ws_rec *recs;
+	size_t nr;
+	CHECK(lp_ws_read(ws, &recs, &nr) == 0 && nr == 8, "ws file");
+	for (size_t i = 0; i < nr; i++)
+		if (recs[i].kind == LP_WS_ANON)
+			recs[i].id = c->pid;
+	int wret = lp_ws_write(ws, recs, nr);
+	free(recs);
+	CHECK(wret == 0, "ws rewrite");
+	snprintf(hot_arg, sizeof(hot_arg), "%s", ws);
+	d = fork();
+	if (d == 0) {
+		char log[128];
+		snprintf(log, sizeof(log), "%s/lazy-pages-2.log", c->dir);
+		char *argv[] = { "lazy-pages", "-D", c->dir, "--prefetch", "hot", "--hot-ws", hot_arg, "-o", log, NULL };
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(cmd_lazy_pages(ARRAY_SIZE(argv) - 1, argv));
+	}
+	int sock = lp_client_connect(c->dir);
+	CHECK(sock >= 0, "connect");
+	CHECK(lp_client_send_shmem(sock, SHM_ID, c->memfd) == 0 && lp_client_send_task(sock, c->pid, c->uffd) == 0,
+	      "send");
+	closep(&c->uffd);
+	CHECK(lp_client_sync(sock) == 0, "sync");
+	/* before the task runs: exactly the recorded shmem pages (10, 12) are in */
+	char buf[P];
+	for (unsigned j = 0; j < NS; j++) {
+		CHECK(pread(c->memfd, buf, P, j * P) == (ssize_t)P, "pread");
+		if (j == 10 || j == 12)
+			CHECK(!check_page(buf, 2, j), "hot page %u missing after sync", j);
+		else
+			CHECK(is_zero(buf, P), "page %u in before its time", j);
+	}
+	CHECK(lp_client_restore_finished(sock) == 0, "finished");
+	close(sock);
+	ctl_send(c->ctl, 'G', 0);
+	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0 && WIFEXITED(st) && !WEXITSTATUS(st), "run 2 daemon %#x", st);
+	d = -1;
+	ctl_send(c->ctl, 'B', 0);
+	CHECK(wait_pid(c->pid, &st, TIMEOUT_MS) == 0 && WIFEXITED(st) && !WEXITSTATUS(st), "run 2 child %#x", st);
+	c->pid = -1;
+	unsigned long long pre = 0, tot = 0;
+	CHECK(json_u64(c, "pages_prefetched", &pre) == 0 && json_u64(c, "pages_total", &tot) == 0, "json");
+	CHECK(pre > 0 && pre <= tot, "prefetched %llu of %llu", pre, tot);
+	return 0;
+}
+
+/* The daemon is SIGKILLed mid-restore: the watchdog kills the faulting task, which
+ * never sees a zero page where data was due. */
+static int child_half_then_rest(struct tc *c)
+{
+	int bad = 0;
+	for (unsigned i = 0; i < NA / 2; i++)
+		bad |= check_page(c->anon + i * P, 1, i);
+	ctl_send(c->ctl, 'A', bad);
+	if (ctl_wait(c->ctl, 'C') < 0)
+		return 1;
+	for (unsigned i = NA / 2; i < NA; i++)
+		bad |= check_page(c->anon + i * P, 1, i);
+	return bad ? 1 : 0; /* exit 0 would mean it ran on */
+}
+
+static int case_watchdog(struct tc *c)
+{
+	int st;
+	char m[2];
+
+	if (tc_setup(c, SHM_MEMFD) || start_child_only(c, child_half_then_rest))
+		return -1;
+	if (write_mm_image(c, c->pid))
+		FAIL("mm image");
+	cleanup_pid pid_t d = start_daemon(c, "none");
+	if (act_as_restore(c))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	struct pollfd pf = { c->ctl, POLLIN, 0 };
+	CHECK(poll(&pf, 1, TIMEOUT_MS) == 1 && recv(c->ctl, m, 2, 0) == 2 && m[0] == 'A' && m[1] == 0,
+	      "first half");
+	/* the daemon dies without a word */
+	kill(d, SIGKILL);
+	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0, "daemon");
+	d = -1;
+	ctl_send(c->ctl, 'C', 0);
+	/* the child either dies, or (wrongly) runs on and reports */
+	uint64_t until = ms_now() + TIMEOUT_MS;
+	for (;;) {
+		pid_t r = waitpid(c->pid, &st, WNOHANG);
+		if (r == c->pid)
+			break;
+		CHECK(r == 0 && ms_now() < until, "the child was not killed");
+		if (recv(c->ctl, m, 2, MSG_DONTWAIT) == 2 && m[0] == 'R')
+			FAIL("the child ran on after the daemon died (its check said %d)", m[1]);
+		usleep(2000);
+	}
+	c->pid = -1;
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %#x: it ran on", st);
+	/* the watchdog, reparented to us, exits */
+	pid_t w;
+	uint64_t end = ms_now() + TIMEOUT_MS;
+	while ((w = waitpid(-1, &st, WNOHANG)) == 0 && ms_now() < end)
+		usleep(2000);
+	CHECK(w > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1, "watchdog status %#x", st);
+	return 0;
+}
+
+/* The daemon fails (a corrupt page in the image): it kills the task itself. */
+static int case_daemon_fatal(struct tc *c)
+{
+	int st;
+
+	if (tc_setup(c, SHM_MEMFD) || start_child_only(c, child_all))
+		return -1;
+	if (write_mm_image(c, c->pid))
+		FAIL("mm image");
+	/* flip a byte of the first data page of the task's pages file */
+	char name[64];
+	snprintf(name, sizeof(name), "pages-%d.img", (int)c->pid);
+	int fd = openat(c->dfd, name, O_RDWR);
+	CHECK(fd >= 0, "pages file");
+	char b = 0x42;
+	CHECK(pwrite(fd, &b, 1, IMG_PAGES_HDR + 10) == 1, "corrupt");
+	close(fd);
+	cleanup_pid pid_t d = start_daemon(c, "none");
+	if (act_as_restore(c))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	CHECK(wait_pid(c->pid, &st, TIMEOUT_MS) == 0, "the child was not killed");
+	c->pid = -1;
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %#x", st);
+	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0, "daemon");
+	d = -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0, "daemon status %#x", st);
+	return 0;
+}
+
+/* The daemon is handed a task it has no images for: the task is killed, the daemon
+ * fails, and the restore sees the connection drop. */
+static int case_daemon_no_image(struct tc *c)
+{
+	int st;
+
+	if (tc_setup(c, SHM_MEMFD) || start_child_only(c, child_all))
+		return -1;
+	cleanup_pid pid_t d = start_daemon(c, "all");
+	int sock = lp_client_connect(c->dir);
+	CHECK(sock >= 0, "connect");
+	int r = lp_client_send_task(sock, c->pid, c->uffd);
+	closep(&c->uffd);
+	CHECK(r == 0, "send");
+	/* the daemon hangs up on the restore */
+	struct pollfd pf = { sock, POLLIN, 0 };
+	char b;
+	CHECK(poll(&pf, 1, TIMEOUT_MS) == 1 && recv(sock, &b, 1, 0) <= 0, "connection not dropped");
+	close(sock);
+	CHECK(wait_pid(c->pid, &st, TIMEOUT_MS) == 0, "the task was not killed");
+	c->pid = -1;
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "task status %#x", st);
+	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0, "daemon");
+	d = -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "daemon status %#x", st);
+	return 0;
+}
+
+/* ---- negative handshake checks on the API (no child) ---- */
+static int case_api(struct tc *c)
+{
+	uint64_t f = 0;
+	(void)c;
+	int fd = uffd_open(0);
+	CHECK(fd >= 0, "uffd_open: %s", strerror(-fd));
+	/* a wrong API version is refused */
+	struct uffdio_api bad = { .api = 0x1234 };
+	CHECK(ioctl(fd, UFFDIO_API, &bad) < 0 && errno == EINVAL, "bad api accepted");
+	close(fd);
+	fd = uffd_open(0);
+	CHECK(uffd_api(fd, LP_UFFD_FEATURES, &f, NULL) == 0, "api");
+	CHECK((f & LP_UFFD_FEATURES) == LP_UFFD_FEATURES, "features %#" PRIx64, f);
+	/* a second UFFDIO_API on the same fd fails */
+	CHECK(uffd_api(fd, 0, NULL, NULL) == -EINVAL, "second api");
+	/* copy into nothing registered: ENOENT, the triage's "drop the range" */
+	char *m = mmap(NULL, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char buf[P] = { 1 };
+	int64_t done;
+	CHECK(uffd_copy(fd, (uintptr_t)m, buf, P, 0, &done) == -ENOENT, "copy unregistered");
+	CHECK(uffd_register(fd, (uintptr_t)m, P, UFFDIO_REGISTER_MODE_MISSING, NULL) == 0, "register");
+	CHECK(uffd_copy(fd, (uintptr_t)m, buf, P, 0, &done) == 0 && done == (int64_t)P, "copy");
+	CHECK(uffd_copy(fd, (uintptr_t)m, buf, P, 0, &done) == -EEXIST && done == 0, "copy twice");
+	CHECK(uffd_zeropage(fd, (uintptr_t)m, P, 0, &done) == -EEXIST, "zeropage over a page");
+	CHECK(m[0] == 1, "content");
+	CHECK(uffd_unregister(fd, (uintptr_t)m, P) == 0, "unregister");
+	munmap(m, P);
+	close(fd);
+	return 0;
+}
+
+static const struct tcase cases[] = {
+	{ "api", case_api, "anon", 0, "ioctl wrappers: versions, EEXIST, ENOENT" },
+	{ "anon_missing", case_anon_missing, "anon", 0, "MISSING on private memory: COPY" },
+	{ "anon_zeropage", case_anon_zeropage, "anon", 0, "zero pages and holes: ZEROPAGE" },
+	{ "shm_memfd", case_shm_memfd, "shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "memfd mapped twice: MISSING (COPY) then MINOR (CONTINUE)" },
+	{ "shm_shared_anon", case_shm_shared_anon, "shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "MAP_SHARED|MAP_ANONYMOUS mapped twice: MISSING then MINOR" },
+	{ "shm_prepopulated", case_shm_prepopulated, "shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "hot pages written into the memfd first: MINOR faults" },
+	{ "eexist_forced", case_eexist_forced, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "a page arrives while its fault waits: COPY/CONTINUE EEXIST" },
+	{ "wait_for_write", case_wait_for_write, "shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "faults on pages being written wait, then CONTINUE" },
+	{ "prefetch_all_fd", case_prefetch_all_fd, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "prefetch (writer thread) racing faults" },
+	{ "prefetch_all_mapped", case_prefetch_all_mapped, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "prefetch through a mapping racing faults" },
+	{ "prefetch_all_nofault", case_prefetch_all_nofault, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "everything arrives before the first access" },
+	{ "prefetch_none", case_prefetch_none, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "faults only" },
+	{ "prefetch_hot", case_prefetch_hot, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "record the working set, then replay it as the hot set" },
+	{ "fork", case_fork, "anon+shmem", UFFD_FEATURE_EVENT_FORK, "EVENT_FORK" },
+	{ "fork_prefetch", case_fork_prefetch, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
+	  "EVENT_FORK four times while prefetch streams" },
+	{ "mremap", case_mremap, "anon+shmem", UFFD_FEATURE_EVENT_REMAP, "EVENT_REMAP" },
+	{ "dontneed", case_dontneed, "anon+shmem", UFFD_FEATURE_EVENT_REMOVE, "EVENT_REMOVE" },
+	{ "munmap", case_munmap, "anon+shmem", UFFD_FEATURE_EVENT_UNMAP, "EVENT_UNMAP" },
+	{ "exit_esrch", case_exit_esrch, "anon", 0, "task gone, seen through ESRCH" },
+	{ "exit_pidfd", case_exit_pidfd, "anon", 0, "task exits half-way, seen through its pidfd" },
+	{ "daemon", case_daemon, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "criu-lite lazy-pages end to end: handshake, images, stats file" },
+	{ "daemon_hot", case_daemon_hot, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "--record-ws then --prefetch hot: hot shmem pages in before the task runs" },
+	{ "daemon_fatal", case_daemon_fatal, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "a corrupt page: the daemon kills the task" },
+	{ "daemon_no_image", case_daemon_no_image, "anon+shmem", 0,
+	  "a task without images: killed, the daemon fails" },
+	{ "watchdog", case_watchdog, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "the daemon SIGKILLed mid-restore: the watchdog kills the task" },
+};
+
+/* Descendants orphaned by a case (a daemon's watchdog) are reparented to us: reap
+ * them; what is still around after a grace period is killed, then reaped. */
+static void reap_strays(void)
+{
+	uint64_t end = ms_now() + 3000;
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+		if (p > 0)
+			continue;
+		if (p < 0)
+			return; /* no children left */
+		if (ms_now() > end)
+			break;
+		usleep(2000);
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	FILE *f = fopen(path, "re");
+	int pid;
+	while (f && fscanf(f, "%d", &pid) == 1) {
+		fprintf(stderr, "  killing stray child %d\n", pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (f)
+		fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *filter = NULL;
+	bool list = false, bench = false;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "lf:vb")) != -1) {
+		switch (opt) {
+		case 'l': list = true; break;
+		case 'f': filter = optarg; break;
+		case 'v': verbose++; break;
+		case 'b': bench = true; break;
+		default:
+			fprintf(stderr, "usage: %s [-l] [-f NAME] [-v] [-b]\n", argv[0]);
+			return 2;
+		}
+	}
+	if (list) {
+		for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+			printf("%-22s %-11s %s\n", cases[i].name, cases[i].mem, cases[i].desc);
+		return 0;
+	}
+	log_init(verbose > 1 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_ERROR, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* orphaned descendants (watchdogs) come back to us to be reaped */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	uint64_t features = 0;
+	int pr = uffd_probe_features(&features);
+	if (bench)
+		return pr ? 77 : uffd_bench(verbose);
+
+	int passed = 0, failed = 0, skipped = 0, n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct tcase *t = &cases[i];
+		if (filter && !strstr(t->name, filter))
+			continue;
+		n++;
+		if (pr || (features & t->features) != t->features ||
+		    (features & LP_UFFD_FEATURES) != LP_UFFD_FEATURES) {
+			printf("ok %d - %s # SKIP userfaultfd lacks features %#llx\n", n, t->name,
+			       (unsigned long long)t->features);
+			skipped++;
+			continue;
+		}
+		struct tc c;
+		memset(&c, 0, sizeof(c));
+		c.tcase = t;
+		uint64_t t0 = now_ns();
+		int ret = t->fn(&c);
+		tc_teardown(&c);
+		reap_strays();
+		printf("%s %d - %s (%.0f ms)\n", ret ? "not ok" : "ok", n, t->name, (now_ns() - t0) / 1e6);
+		fflush(stdout);
+		if (ret)
+			failed++;
+		else
+			passed++;
+	}
+	printf("1..%d\n", n);
+	printf("uffd: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,20 @@
+/* tests/uffd: the case table and the benchmark. */
+#ifndef CRIU_LITE_TESTS_UFFD_H
+#define CRIU_LITE_TESTS_UFFD_H
+
+#include <stdint.h>
+
+struct tc;
+
+struct tcase {
+	const char *name;
+	int (*fn)(struct tc *c);
+	const char *mem;   /* anon, shmem, anon+shmem */
+	uint64_t features; /* UFFD_FEATURE_* the case needs: skipped without them */
+	const char *desc;
+};
+
+/* uffd_bench.c: fault latency (raw floor vs lp_loop) and bandwidth. Exit status. */
+int uffd_bench(int verbose);
+
+#endif
