@@ -825,13 +825,7 @@ int cmd_dump(int argc, char **argv)
 			log_file = optarg;
 			break;
 		case 'v':
-			if (!optarg)
-				level = LOG_WARN + 1;
-			else if (optarg[strspn(optarg, "v")] == '\0')
-				level = LOG_WARN + 1 + (int)strlen(optarg);
-			else if (parse_u64(optarg, 10, &v) == 0 && v <= LOG_DEBUG)
-				level = (int)v;
-			else {
+			if (log_parse_verbosity(optarg, &level) < 0) {
 				fprintf(stderr, "criu-lite dump: bad verbosity '%s'\n", optarg);
 				return 1;
 			}

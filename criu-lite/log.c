@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "include/log.h"
+#include "include/util.h"
 
 static int log_level = LOG_WARN;
 static int log_fd = STDERR_FILENO;
@@ -39,6 +40,26 @@ void log_fini(void)
 		close(log_fd);
 		log_fd = STDERR_FILENO;
 	}
+}
+
+int log_parse_verbosity(const char *arg, int *ret_level)
+{
+	size_t nv;
+
+	if (!arg) {
+		*ret_level = LOG_WARN + 1;
+		return 0;
+	}
+	nv = strspn(arg, "v");
+	if (arg[nv] == '\0' && nv > 0) {
+		*ret_level = MIN(LOG_WARN + 1 + (int)nv, LOG_DEBUG);
+		return 0;
+	}
+	if (arg[0] >= '0' && arg[0] <= '0' + LOG_DEBUG && arg[1] == '\0') {
+		*ret_level = arg[0] - '0';
+		return 0;
+	}
+	return -1;
 }
 
 int log_get_level(void)

@@ -21,6 +21,12 @@ enum log_level {
 int log_init(int level, const char *path);
 void log_fini(void);
 int log_get_level(void);
+/*
+ * Parse CRIU's verbosity option: "-v" alone (optarg NULL) is one step above the
+ * default, "-vv"/"-vvv" (optarg "v"/"vv") add a step each, "-v0".."-v4" set it.
+ * Returns 0 with *ret_level set, or -1 (not logged) for anything else.
+ */
+int log_parse_verbosity(const char *optarg, int *ret_level);
 /* The log fd (stderr unless log_init opened a file). */
 int log_get_fd(void);
 

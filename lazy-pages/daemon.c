@@ -31,7 +31,7 @@ static void usage(FILE *f)
 		"                           before the tasks run, then everything)\n"
 		"      --hot-ws FILE        working set for --prefetch hot\n"
 		"      --record-ws FILE     write the pages in the order they were first faulted\n"
-		"  -v                       more verbose (repeat)\n"
+		"  -v[0-4], -vv            verbosity (as CRIU: -v4 logs everything)\n"
 		"  -o, --log-file FILE      log there\n"
 		"Exits 0 once every page is in (statistics in DIR/" STATS_FILE ").\n");
 }
@@ -45,6 +45,7 @@ int cmd_lazy_pages(int argc, char **argv)
 		{ "hot-ws", required_argument, NULL, 'H' },
 		{ "record-ws", required_argument, NULL, 'R' },
 		{ "log-file", required_argument, NULL, 'o' },
+		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -54,14 +55,19 @@ int cmd_lazy_pages(int argc, char **argv)
 	char path[PATH_MAX];
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "D:vo:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "D:v::o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D': dir = optarg; break;
 		case 'a': addr = optarg; break;
 		case 'H': hot = optarg; break;
 		case 'R': rec = optarg; break;
 		case 'o': log = optarg; break;
-		case 'v': verbose++; break;
+		case 'v':
+			if (log_parse_verbosity(optarg, &verbose) < 0) {
+				fprintf(stderr, "criu-lite lazy-pages: bad verbosity '%s'\n", optarg);
+				return 1;
+			}
+			break;
 		case 'p':
 			if (!strcmp(optarg, "none"))
 				mode = LP_PREFETCH_NONE;
