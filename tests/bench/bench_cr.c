@@ -98,6 +98,57 @@ static pid_t read_pid(const char *path)
 	return pid;
 }
 
+/* The number after "key": inside the object that follows "section" (or anywhere if NULL). */
+static double json_num(const char *buf, const char *section, const char *key)
+{
+	char k[128];
+	const char *p = buf;
+	if (section) {
+		snprintf(k, sizeof(k), "\"%s\"", section);
+		p = strstr(buf, k);
+		if (!p)
+			return -1;
+	}
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(p, k);
+	return p ? strtod(p + strlen(k), NULL) : -1;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[65536];
+	size_t n;
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return buf;
+}
+
+/* SIGTERM the restored target and read its verdict; 0 if it says PASS. */
+static int verdict(pid_t rpid, const char *result, const char *what)
+{
+	char line[256] = "";
+	kill(rpid, SIGTERM);
+	if (wait_file(result, 60) < 0) {
+		fprintf(stderr, "bench: the %s target gave no verdict\n", what);
+		kill(rpid, SIGKILL);
+		return -1;
+	}
+	wait_gone(rpid, 10);
+	FILE *f = fopen(result, "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	unlink(result);
+	printf("verify (%s): %s", what, line[0] ? line : "no verdict\n");
+	return strncmp(line, "PASS", 4) == 0 ? 0 : -1;
+}
+
 /* Ceiling: write total bytes to a file in dir, as a dump writes its pages. */
 static double ceil_write(const char *dir, size_t total, char *buf)
 {
@@ -195,27 +246,29 @@ int main(int argc, char **argv)
 	const char *criu = "build/criu-lite", *target = "build/tests/bench/bench_target";
 	const char *dir = "/tmp/criu-lite-bench";
 	size_t mb = 1024;
-	int opt;
+	int opt, no_lazy = 0;
 	static const struct option longopts[] = {
 		{ "mb", required_argument, NULL, 'm' },
 		{ "criu", required_argument, NULL, 'c' },
 		{ "target", required_argument, NULL, 't' },
 		{ "dir", required_argument, NULL, 'D' },
+		{ "no-lazy", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	while ((opt = getopt_long(argc, argv, "m:c:t:D:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "m:c:t:D:n", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm': mb = strtoul(optarg, NULL, 0); break;
 		case 'c': criu = optarg; break;
 		case 't': target = optarg; break;
 		case 'D': dir = optarg; break;
+		case 'n': no_lazy = 1; break;
 		default:
-			fprintf(stderr, "usage: bench_cr [--mb N] [--criu BIN] [--target BIN] [--dir DIR]\n");
+			fprintf(stderr, "usage: bench_cr [--mb N] [--criu BIN] [--target BIN] [--dir DIR] [--no-lazy]\n");
 			return 2;
 		}
 	}
 	size_t total = mb * MB, priv = total / 2, shm = total - priv;
-	char imgdir[4096], pidfile[4200], rpidfile[4200], result[4300], mbs[32], pmb[32], smb[32];
+	char imgdir[4096], pidfile[4200], rpidfile[4200], result[4300], pmb[32], smb[32];
 	snprintf(imgdir, sizeof(imgdir), "%s/images", dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/target.pid", dir);
 	snprintf(rpidfile, sizeof(rpidfile), "%s/restored.pid", dir);
@@ -238,6 +291,8 @@ int main(int argc, char **argv)
 	snprintf(smb, sizeof(smb), "%zu", shm / MB);
 	pid_t tpid = fork();
 	if (tpid == 0) {
+		/* only stdio: inherited pipes or sockets would make the dump refuse it */
+		closefrom(3);
 		setsid();
 		execl(target, target, pmb, smb, pidfile, (char *)NULL);
 		perror("exec target");
@@ -297,22 +352,72 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: no restored pid in %s\n", rpidfile);
 		return 1;
 	}
-	kill(rpid, SIGTERM);
-	if (wait_file(result, 60) < 0) {
-		fprintf(stderr, "bench: the restored target gave no verdict\n");
-		kill(rpid, SIGKILL);
+	if (verdict(rpid, result, "eager") < 0)
+		return 1;
+	if (no_lazy) {
+		free(buf);
+		return 0;
+	}
+
+	/* Lazy restore from the same images: the daemon serves, prefetching everything. */
+	char statsf[4200];
+	snprintf(statsf, sizeof(statsf), "%s/lazy-pages-stats.json", imgdir);
+	unlink(statsf);
+	unlink(rpidfile);
+	double tl0 = now();
+	pid_t lp = fork();
+	if (lp == 0) {
+		execl(criu, criu, "lazy-pages", "-D", imgdir, "--prefetch", "all", "-o", "lazy-pages.log",
+		      "-v3", (char *)NULL);
+		perror("exec lazy-pages");
+		_exit(127);
+	}
+	char *lrst_argv[] = { (char *)criu, "restore", "-D", imgdir, "--lazy-pages", "-d", "--pidfile", rpidfile, "-o", "restore-lazy.log", "-v4", NULL };
+	double t_lrun;
+	rc = run(lrst_argv, &t_lrun, NULL);
+	t_lrun = now() - tl0;
+	if (rc != 0) {
+		fprintf(stderr, "bench: lazy restore failed (exit %d); see %s/restore-lazy.log\n", rc, imgdir);
+		kill(lp, SIGKILL);
+		waitpid(lp, NULL, 0);
 		return 1;
 	}
-	wait_gone(rpid, 10);
-	FILE *f = fopen(result, "r");
-	char verdict[256] = "";
-	if (f) {
-		if (!fgets(verdict, sizeof(verdict), f))
-			verdict[0] = 0;
-		fclose(f);
+	struct rusage ru;
+	int lst;
+	if (wait4(lp, &lst, 0, &ru) < 0 || !WIFEXITED(lst) || WEXITSTATUS(lst) != 0) {
+		fprintf(stderr, "bench: the lazy-pages daemon failed; see %s/lazy-pages.log\n", imgdir);
+		return 1;
 	}
-	printf("verify:   %s", verdict[0] ? verdict : "no verdict\n");
-	(void)mbs;
+	double t_lall = now() - tl0;
+	char *js = slurp(statsf);
+	if (!js) {
+		fprintf(stderr, "bench: no %s\n", statsf);
+		return 1;
+	}
+	printf("lazy restore vs eager (same images):\n");
+	printf("                               eager        lazy\n");
+	printf("  restore start -> running  %8.1f ms  %8.1f ms\n", t_rst * 1e3, t_lrun * 1e3);
+	printf("  restore start -> all in   %8.1f ms  %8.1f ms  (daemon: %.0f ms)\n", t_rst * 1e3,
+	       t_lall * 1e3, json_num(js, NULL, "time_to_all_pages_ms"));
+	printf("  faults: MISSING %.0f (p50 %.1f us, p99 %.1f us), MINOR %.0f (p50 %.1f us, p99 %.1f us)\n",
+	       json_num(js, NULL, "faults_missing"), json_num(js, "missing", "p50"),
+	       json_num(js, "missing", "p99"), json_num(js, NULL, "faults_minor"),
+	       json_num(js, "minor", "p50"), json_num(js, "minor", "p99"));
+	double copied = json_num(js, NULL, "bytes_copied");
+	printf("  pages: copied %.0f, continued %.0f, zeroed %.0f, prefetched %.0f of %.0f\n",
+	       json_num(js, NULL, "pages_copied"), json_num(js, NULL, "pages_continued"),
+	       json_num(js, NULL, "pages_zeroed"), json_num(js, NULL, "pages_prefetched"),
+	       json_num(js, NULL, "pages_total"));
+	printf("  lazy delivery rate %.2f GB/s (%.0f MiB in %.0f ms after running)\n",
+	       t_lall > t_lrun ? copied / (t_lall - t_lrun) / 1e9 : 0, copied / MB, (t_lall - t_lrun) * 1e3);
+	printf("  daemon peak RSS %ld MiB  (target: under 64 MiB + a few bits per page)\n", ru.ru_maxrss / 1024);
+	rpid = read_pid(rpidfile);
+	if (rpid <= 0) {
+		fprintf(stderr, "bench: no restored pid in %s\n", rpidfile);
+		return 1;
+	}
+	if (verdict(rpid, result, "lazy") < 0)
+		return 1;
 	free(buf);
-	return strncmp(verdict, "PASS", 4) != 0;
+	return 0;
 }
