@@ -104,7 +104,17 @@ struct img_pages {
 	bool opened;
 	const char *map;   /* the pages file, mapped read-only (NULL: use pread) */
 	size_t map_len;
+	uint64_t mapped;   /* bytes handed out since the mapping was last released */
 };
+
+/*
+ * Pages handed out from the mapping stay resident in the daemon until released:
+ * every this many bytes, drop the mapping's page tables (MADV_DONTNEED on a shared
+ * file mapping only zaps PTEs: the data stays in the page cache, and a pointer
+ * still in use, by another thread too, simply faults it back in). This keeps the
+ * daemon's RSS bounded however large the image.
+ */
+#define IMG_MAP_RELEASE (16ull << 20)
 
 static int img_read_pages(struct lp_pages *p, uint64_t addr, size_t nr, void *buf)
 {
@@ -132,6 +142,10 @@ static int64_t img_map_pages(struct lp_pages *p, uint64_t addr, size_t nr, const
 	uint64_t off = IMG_PAGES_HDR + (e->pages_off + first) * PAGE_SIZE;
 	if (off + n * PAGE_SIZE > ip->map_len)
 		return 0; /* validated at open; the file changed since: take the slow path */
+	if (__atomic_add_fetch(&ip->mapped, n * PAGE_SIZE, __ATOMIC_RELAXED) > IMG_MAP_RELEASE) {
+		__atomic_store_n(&ip->mapped, 0, __ATOMIC_RELAXED);
+		madvise((void *)ip->map, ip->map_len, MADV_DONTNEED);
+	}
 	if (img_check_pages(ip->pr.pages, ip->map + off, n, e->crc + first, addr))
 		return -EBADMSG;
 	*ret = ip->map + off;

@@ -293,6 +293,13 @@ int main(int argc, char **argv)
 	if (tpid == 0) {
 		/* only stdio: inherited pipes or sockets would make the dump refuse it */
 		closefrom(3);
+		char tlog[4300];
+		snprintf(tlog, sizeof(tlog), "%s/target.out", dir);
+		int in = open("/dev/null", O_RDONLY), out = open(tlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(127);
+		close(in);
+		close(out);
 		setsid();
 		execl(target, target, pmb, smb, pidfile, (char *)NULL);
 		perror("exec target");
