@@ -1,9 +1,1055 @@
+/*
+ * criu-lite restore: read and validate every image, recreate the process tree with
+ * the dumped pids (clone3 + set_tid), give every task its fds, cwd, root, umask,
+ * rlimits and signal handlers, then jump into the restorer blob, which rebuilds the
+ * address space and the threads and sigreturns into the dumped registers.
+ *
+ * The parent (this process) waits on a shared page (struct rst_sync) until every
+ * task is ready, lets them all go at once, and then either exits (-d) or waits for
+ * the root task and exits with its status. Any failure kills every task created.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/user.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#define LOG_PREFIX "restore: "
+#include "include/log.h"
+#include "include/util.h"
 #include "criu-lite/cmd.h"
+#include "criu-lite/restore.h"
+#include "criu-lite/kerndat.h"
+#include "lazy-pages/handshake.h"
+#include "lazy-pages/uffd.h"
+#include "restorer-blob.h" /* generated in $(B) by criu-lite/restorer/rules.mk */
+
+#define RST_WAIT_STEP_MS 50
+
+/* ---- images ---- */
+
+static int read_all_records(struct img *img, void ***ret, size_t *ret_n)
+{
+	void **v = NULL;
+	size_t n = 0, cap = 0;
+	void *msg;
+	int r;
+
+	while ((r = img_read(img, &msg)) == 1) {
+		if (n == cap) {
+			void **nv;
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				pr_perror("can't grow a record array");
+				img_free_msg(img, msg);
+				r = -1;
+				break;
+			}
+			v = nv;
+		}
+		v[n++] = msg;
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			img_free_msg(img, v[i]);
+		free(v);
+		return -1;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static struct rst_task *task_by_pid(struct rst_ctx *ctx, uint32_t pid)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pe->pid == pid)
+			return &ctx->tasks[i];
+	return NULL;
+}
+
+static int read_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	uint32_t pid = t->pe->pid;
+	struct img *img;
+	char ids[24];
+
+	t->pages_fd = -1;
+	t->exe_fd = -1;
+	t->uffd = -1;
+	t->cores = calloc(t->pe->n_threads, sizeof(*t->cores));
+	if (!t->cores) {
+		pr_perror("can't allocate thread cores");
+		return -1;
+	}
+	for (size_t i = 0; i < t->pe->n_threads; i++) {
+		img = img_open(ctx->dfd, IMG_CORE, O_RDONLY, t->pe->threads[i]);
+		if (!img || img_read_one(img, (void **)&t->cores[i]) < 0) {
+			img_close(img);
+			return -1;
+		}
+		img_close(img);
+		if (t->cores[i]->tid != t->pe->threads[i] || !t->cores[i]->gpregs) {
+			pr_err("core-%u.img: thread %u, no registers or the wrong thread\n", t->pe->threads[i],
+			       t->cores[i]->tid);
+			errno = EBADMSG;
+			return -1;
+		}
+		if (t->cores[i]->has_seccomp_mode && t->cores[i]->seccomp_mode) {
+			pr_err("core-%u.img: thread %u runs under seccomp (mode %u): not supported yet\n",
+			       t->pe->threads[i], t->cores[i]->tid, t->cores[i]->seccomp_mode);
+			errno = ENOTSUP;
+			return -1;
+		}
+		if (t->cores[i]->has_xsave && t->cores[i]->xsave.len > (64u << 10)) {
+			pr_err("core-%u.img: XSAVE area of %zu bytes is too large\n", t->pe->threads[i],
+			       t->cores[i]->xsave.len);
+			errno = EBADMSG;
+			return -1;
+		}
+	}
+	img = img_open(ctx->dfd, IMG_TASK, O_RDONLY, pid);
+	if (!img || img_read_one(img, (void **)&t->task) < 0) {
+		img_close(img);
+		return -1;
+	}
+	img_close(img);
+	img = img_open(ctx->dfd, IMG_CREDS, O_RDONLY | IMG_OPT_MISSING_OK, pid);
+	if (img) {
+		int r = img_read_one(img, (void **)&t->creds);
+		img_close(img);
+		if (r < 0)
+			return -1;
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+	img = img_open(ctx->dfd, IMG_MM, O_RDONLY, pid);
+	if (!img || img_read_one(img, (void **)&t->mm) < 0) {
+		img_close(img);
+		return -1;
+	}
+	img_close(img);
+	if (t->mm->n_auxv % 2 || t->mm->n_auxv > 2 * 64) {
+		pr_err("mm-%u.img: bad auxv (%zu words)\n", pid, t->mm->n_auxv);
+		errno = EBADMSG;
+		return -1;
+	}
+	img = img_open(ctx->dfd, IMG_FDINFO, O_RDONLY | IMG_OPT_MISSING_OK, pid);
+	if (img) {
+		int r = read_all_records(img, (void ***)&t->fds, &t->nr_fds);
+		img_close(img);
+		if (r < 0)
+			return -1;
+		for (size_t i = 0; i < t->nr_fds; i++)
+			if (t->fds[i]->fd > (1u << 20)) {
+				pr_err("fdinfo-%u.img: fd %u is out of range\n", pid, t->fds[i]->fd);
+				errno = EBADMSG;
+				return -1;
+			}
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+	snprintf(ids, sizeof(ids), "%u", pid);
+	if (page_read_open(&t->pr, ctx->dfd, ids, IMG_OPT_MISSING_OK) == 0)
+		t->has_pages = true;
+	else if (errno != ENOENT)
+		return -1;
+	return rst_mm_validate(ctx, t);
+}
+
+static int read_images(struct rst_ctx *ctx)
+{
+	cleanup_img struct img *ps = NULL;
+	PstreeEntry **pes = NULL;
+	size_t n = 0;
+	struct img *img;
+
+	ctx->inv = img_read_inventory(ctx->dfd);
+	if (!ctx->inv)
+		return -1;
+	ps = img_open(ctx->dfd, IMG_PSTREE, O_RDONLY, 0);
+	if (!ps || read_all_records(ps, (void ***)&pes, &n) < 0)
+		return -1;
+	if (!n) {
+		pr_err("pstree.img: no tasks\n");
+		free(pes);
+		errno = EBADMSG;
+		return -1;
+	}
+	ctx->tasks = calloc(n, sizeof(*ctx->tasks));
+	if (!ctx->tasks) {
+		pr_perror("can't allocate tasks");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		ctx->tasks[i].pe = pes[i];
+	ctx->nr_tasks = n;
+	free(pes);
+
+	for (size_t i = 0; i < n; i++) {
+		PstreeEntry *pe = ctx->tasks[i].pe;
+		if (pe->pid < 2 || !pe->n_threads || pe->threads[0] != pe->pid) {
+			pr_err("pstree.img: task %u: bad pid or thread list\n", pe->pid);
+			errno = EBADMSG;
+			return -1;
+		}
+		if ((i == 0) != (pe->ppid == 0)) {
+			pr_err("pstree.img: the root must come first and be the only task without a parent\n");
+			errno = EBADMSG;
+			return -1;
+		}
+		if (i && !task_by_pid(ctx, pe->ppid)) {
+			pr_err("pstree.img: task %u's parent %u is not in the tree\n", pe->pid, pe->ppid);
+			errno = EBADMSG;
+			return -1;
+		}
+		for (size_t k = 0; k <= i; k++)
+			for (size_t a = 0; a < ctx->tasks[k].pe->n_threads; a++)
+				for (size_t b = 0; b < pe->n_threads; b++)
+					if ((k < i || a < b) && ctx->tasks[k].pe->threads[a] == pe->threads[b]) {
+						pr_err("pstree.img: tid %u appears twice\n", pe->threads[b]);
+						errno = EBADMSG;
+						return -1;
+					}
+		if (pe->n_threads > 4096) {
+			pr_err("pstree.img: task %u has %zu threads, more than 4096\n", pe->pid, pe->n_threads);
+			errno = EBADMSG;
+			return -1;
+		}
+		/* parents before children */
+		if (i) {
+			bool before = false;
+			for (size_t k = 0; k < i; k++)
+				before |= ctx->tasks[k].pe->pid == pe->ppid;
+			if (!before) {
+				pr_err("pstree.img: task %u comes before its parent %u\n", pe->pid, pe->ppid);
+				errno = EBADMSG;
+				return -1;
+			}
+		}
+	}
+	if (ctx->inv->has_root_pid && ctx->inv->root_pid != ctx->tasks[0].pe->pid) {
+		pr_err("inventory.img says the root is %u, pstree.img says %u\n", ctx->inv->root_pid,
+		       ctx->tasks[0].pe->pid);
+		errno = EBADMSG;
+		return -1;
+	}
+
+	img = img_open(ctx->dfd, IMG_FILES, O_RDONLY | IMG_OPT_MISSING_OK, 0);
+	if (img) {
+		int r = read_all_records(img, (void ***)&ctx->files, &ctx->nr_files);
+		img_close(img);
+		if (r < 0)
+			return -1;
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+	img = img_open(ctx->dfd, IMG_SHMEM, O_RDONLY | IMG_OPT_MISSING_OK, 0);
+	if (img) {
+		int r = read_all_records(img, (void ***)&ctx->shmems, &ctx->nr_shmems);
+		img_close(img);
+		if (r < 0)
+			return -1;
+	} else if (errno != ENOENT) {
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (read_task(ctx, &ctx->tasks[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void ctx_fini(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		for (size_t k = 0; t->cores && k < t->pe->n_threads; k++)
+			img_free_msg(NULL, t->cores[k]);
+		free(t->cores);
+		img_free_msg(NULL, t->task);
+		img_free_msg(NULL, t->creds);
+		img_free_msg(NULL, t->mm);
+		for (size_t k = 0; k < t->nr_fds; k++)
+			img_free_msg(NULL, t->fds[k]);
+		free(t->fds);
+		if (t->has_pages)
+			page_read_close(&t->pr);
+		free(t->vma_fds);
+		img_free_msg(NULL, t->pe);
+	}
+	free(ctx->tasks);
+	for (size_t i = 0; i < ctx->nr_files; i++)
+		img_free_msg(NULL, ctx->files[i]);
+	free(ctx->files);
+	for (size_t i = 0; i < ctx->nr_shmems; i++)
+		img_free_msg(NULL, ctx->shmems[i]);
+	free(ctx->shmems);
+	free(ctx->file_fds);
+	free(ctx->shmem_fds);
+	free(ctx->pipes);
+	rst_svc_close_all(ctx);
+	img_free_msg(NULL, ctx->inv);
+	if (ctx->dfd >= 0)
+		close(ctx->dfd);
+}
+
+/* ---- the tasks ---- */
+
+static uint32_t *created_of(struct rst_ctx *ctx)
+{
+	return (uint32_t *)((char *)ctx->sync + sizeof(struct rst_sync));
+}
+
+static size_t sync_size(size_t nr_tasks)
+{
+	return ALIGN_UP(sizeof(struct rst_sync) + nr_tasks * sizeof(uint32_t), PAGE_SIZE);
+}
+
+static void sync_bump(struct rst_sync *s)
+{
+	__atomic_add_fetch(&s->seq, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &s->seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* In a task: report the failure to the parent (first one wins) and exit. */
+static void task_fail(struct rst_ctx *ctx, uint32_t pid, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
+static void task_fail(struct rst_ctx *ctx, uint32_t pid, const char *fmt, ...)
+{
+	struct rst_sync *s = ctx->sync;
+	uint32_t zero = 0;
+	va_list ap;
+
+	if (__atomic_compare_exchange_n(&s->abort, &zero, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		va_start(ap, fmt);
+		vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+		va_end(ap);
+		s->err_pid = pid;
+	}
+	sync_bump(s);
+	_exit(1);
+}
+
+static void unregister_glibc_rseq(void)
+{
+	if (__rseq_size) {
+		void *area = (char *)__builtin_thread_pointer() + __rseq_offset;
+		if (syscall(SYS_rseq, area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) < 0)
+			syscall(SYS_rseq, area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+	}
+}
+
+static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
+{
+	const TaskEntry *te = t->task;
+	uint32_t pid = t->pe->pid;
+
+	if (te->has_umask)
+		umask(te->umask);
+	if (te->root && strcmp(te->root, "/") != 0 && chroot(te->root) < 0)
+		task_fail(ctx, pid, "pid %u: can't chroot to %s: %s", pid, te->root, strerror(errno));
+	if (te->cwd && chdir(te->cwd) < 0)
+		task_fail(ctx, pid, "pid %u: can't chdir to %s: %s", pid, te->cwd, strerror(errno));
+	if (te->has_personality && personality(te->personality) < 0)
+		task_fail(ctx, pid, "pid %u: can't set personality 0x%x: %s", pid, te->personality,
+			  strerror(errno));
+	if (te->has_dumpable)
+		prctl(PR_SET_DUMPABLE, te->dumpable ? 1 : 0, 0, 0, 0);
+	if (te->has_child_subreaper && te->child_subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if (te->has_timerslack_ns && te->timerslack_ns)
+		prctl(PR_SET_TIMERSLACK, te->timerslack_ns, 0, 0, 0);
+	if (te->has_thp_disabled && te->thp_disabled)
+		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	if (te->has_no_new_privs && te->no_new_privs)
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	/* signal handlers: raw, with the dumped restorer (glibc's sigaction would replace it) */
+	for (size_t i = 0; i < te->n_sigactions; i++) {
+		const SigactionEntry *sa = te->sigactions[i];
+		struct {
+			uint64_t handler, flags, restorer, mask;
+		} ksa = { sa->handler, sa->flags, sa->restorer, sa->mask };
+		if (sa->sig < 1 || sa->sig > 64 || sa->sig == SIGKILL || sa->sig == SIGSTOP)
+			continue;
+		if (syscall(SYS_rt_sigaction, sa->sig, &ksa, NULL, 8) < 0)
+			task_fail(ctx, pid, "pid %u: can't restore the handler of signal %u: %s", pid, sa->sig,
+				  strerror(errno));
+	}
+}
+
+static void task_set_rlimits(struct rst_ctx *ctx, struct rst_task *t)
+{
+	const TaskEntry *te = t->task;
+	uint32_t pid = t->pe->pid;
+
+	for (size_t i = 0; i < te->n_rlimits; i++) {
+		const RlimitEntry *r = te->rlimits[i];
+		struct rlimit rl = { r->cur, r->max }, now;
+		if (r->resource >= RLIM_NLIMITS)
+			continue;
+		if (getrlimit(r->resource, &now) == 0 && now.rlim_cur == rl.rlim_cur && now.rlim_max == rl.rlim_max)
+			continue;
+		if (setrlimit(r->resource, &rl) < 0) {
+			/* without CAP_SYS_RESOURCE a hard limit can't be raised: keep ours, lower the soft one */
+			if (errno == EPERM && getrlimit(r->resource, &now) == 0 && rl.rlim_max > now.rlim_max) {
+				rl.rlim_max = now.rlim_max;
+				rl.rlim_cur = MIN(rl.rlim_cur, rl.rlim_max);
+				if (setrlimit(r->resource, &rl) == 0)
+					continue;
+			}
+			task_fail(ctx, pid, "pid %u: can't set rlimit %u to %" PRIu64 "/%" PRIu64 ": %s", pid,
+				  r->resource, r->cur, r->max, strerror(errno));
+		}
+	}
+}
+
+/* --lazy-pages: the task's userfaultfd, handed to the daemon; the blob registers the
+ * lazy VMAs with it and closes it. 0 or -1 (logged). */
+static int task_lazy_setup(struct rst_ctx *ctx, struct rst_task *t)
+{
+	uint64_t feat = 0;
+	int fd = uffd_open(0), r;
+
+	if (fd < 0) {
+		errno = -fd;
+		pr_perror("pid %u: can't create a userfaultfd", t->pe->pid);
+		return -1;
+	}
+	t->uffd = rst_svc_fd(ctx, fd);
+	if (t->uffd < 0)
+		return -1;
+	r = uffd_api(t->uffd, LP_UFFD_FEATURES, &feat, NULL);
+	if (r < 0 || (feat & LP_UFFD_FEATURES) != LP_UFFD_FEATURES) {
+		errno = r < 0 ? -r : ENOTSUP;
+		pr_perror("pid %u: UFFDIO_API (features 0x%llx, granted 0x%" PRIx64 ")", t->pe->pid,
+			  (unsigned long long)LP_UFFD_FEATURES, feat);
+		return -1;
+	}
+	return lp_client_send_task(ctx->lazy_sock, t->pe->pid, t->uffd);
+}
+
+static int lazy_prepare(struct rst_ctx *ctx)
+{
+	struct kerndat kd;
+	int sock;
+
+	memset(&kd, 0, sizeof(kd));
+	if (kerndat_require(&kd, KD_NEED_LAZY) < 0) {
+		pr_err("--lazy-pages: this kernel lacks what lazy restore needs\n");
+		return -1;
+	}
+	/* a daemon that goes away must be an error, not a SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
+	sock = lp_client_connect(ctx->opts->dir);
+	if (sock < 0)
+		return -1;
+	ctx->lazy_sock = rst_svc_fd(ctx, sock);
+	if (ctx->lazy_sock < 0)
+		return -1;
+	for (size_t i = 0; i < ctx->nr_shmems; i++)
+		if (lp_client_send_shmem(ctx->lazy_sock, ctx->shmems[i]->id, ctx->shmem_fds[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void task_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
+
+static void create_children(struct rst_ctx *ctx, struct rst_task *t)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		pid_t pid;
+		if (ctx->tasks[i].pe->ppid != t->pe->pid)
+			continue;
+		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
+			_exit(1);
+		pid = rst_clone_pid(ctx->tasks[i].pe->pid, ctx->tasks[i].task->has_exit_signal ?
+								   (int)ctx->tasks[i].task->exit_signal : SIGCHLD);
+		if (pid < 0)
+			task_fail(ctx, t->pe->pid, "can't create task %u (clone3 with set_tid): %s",
+				  ctx->tasks[i].pe->pid, strerror(errno));
+		if (pid == 0)
+			task_main(ctx, i);
+		if ((uint32_t)pid != ctx->tasks[i].pe->pid) {
+			kill(pid, SIGKILL);
+			task_fail(ctx, t->pe->pid, "task %u came back as pid %d", ctx->tasks[i].pe->pid, pid);
+		}
+	}
+}
+
+static void task_main(struct rst_ctx *ctx, size_t idx)
+{
+	struct rst_task *t = &ctx->tasks[idx];
+	const PstreeEntry *pe = t->pe;
+	uint32_t pid = pe->pid;
+	char err[256];
+	sigset_t all;
+	uint64_t blob_addr, args_addr;
+	void *p;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	signal(SIGPIPE, SIG_DFL); /* the parent may ignore it (lazy socket); the task must not */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	__atomic_store_n(&created_of(ctx)[idx], 1, __ATOMIC_SEQ_CST);
+	if ((uint32_t)getpid() != pid)
+		task_fail(ctx, pid, "task %u runs as pid %d", pid, getpid());
+
+	/* session, then group: children inherit both */
+	if (pe->has_sid && pe->sid == pid && getsid(0) != (pid_t)pid && setsid() < 0)
+		task_fail(ctx, pid, "pid %u: setsid: %s", pid, strerror(errno));
+	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
+		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
+	create_children(ctx, t);
+	if (pe->has_pgid && pe->pgid != pid && getpgid(0) != (pid_t)pe->pgid &&
+	    task_by_pid(ctx, pe->pgid)) {
+		/* a group led by another task of the tree: it may not exist yet. Groups and
+		 * sessions led by processes outside the tree are inherited from criu-lite. */
+		int tries = 0;
+		while (setpgid(0, pe->pgid) < 0) {
+			if (errno != EPERM || ++tries > 400)
+				task_fail(ctx, pid, "pid %u: can't join process group %u: %s", pid, pe->pgid,
+					  strerror(errno));
+			usleep(5000);
+		}
+	}
+
+	task_set_state(ctx, t);
+	if (ctx->lazy_sock >= 0 && task_lazy_setup(ctx, t) < 0)
+		task_fail(ctx, pid, "pid %u: can't hand a userfaultfd to the lazy-pages daemon", pid);
+	if (rst_files_install(ctx, t, err, sizeof(err)) < 0)
+		task_fail(ctx, pid, "pid %u: %s", pid, err);
+	/* from here on, stderr may be the task's: failures go through the sync page only */
+	log_init(LOG_MSG, NULL);
+
+	blob_addr = ctx->area_start + sync_size(ctx->nr_tasks);
+	args_addr = blob_addr + ctx->blob_size;
+	p = mmap((void *)(uintptr_t)blob_addr, ctx->blob_size + t->args_size,
+		 PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED)
+		task_fail(ctx, pid, "pid %u: can't map the restorer at 0x%" PRIx64 ": %s", pid, blob_addr,
+			  strerror(errno));
+	memcpy(p, rst_blob, sizeof(rst_blob));
+	if (rst_args_build(ctx, t, (void *)(uintptr_t)args_addr, err, sizeof(err)) < 0)
+		task_fail(ctx, pid, "pid %u: %s", pid, err);
+
+	task_set_rlimits(ctx, t);
+	unregister_glibc_rseq();
+	rst_jump(blob_addr + RST_BLOB_ENTRY, args_addr,
+		 ((struct rst_args *)(uintptr_t)args_addr)->blob_stack_top);
+}
+
+/* ---- the parent ---- */
+
+static bool pid_exists(uint32_t pid)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/%u", pid);
+	return access(path, F_OK) == 0;
+}
+
+static bool task_dead(uint32_t pid)
+{
+	char path[40], buf[512];
+	cleanup_close int fd = -1;
+	ssize_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+static void kill_created(struct rst_ctx *ctx)
+{
+	for (size_t i = ctx->nr_tasks; i-- > 0;)
+		if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST))
+			kill(ctx->tasks[i].pe->pid, SIGKILL);
+}
+
+#define RST_WAIT_TIMEOUT_S 120
+
+static int wait_restored(struct rst_ctx *ctx, pid_t root)
+{
+	struct rst_sync *s = ctx->sync;
+	uint64_t deadline = now_ns() + RST_WAIT_TIMEOUT_S * 1000000000ULL;
+
+	for (;;) {
+		uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_SEQ_CST);
+		struct timespec ts = { 0, RST_WAIT_STEP_MS * 1000000L };
+		int status;
+
+		if (__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
+			/* let the failing task finish writing its message */
+			usleep(1000);
+			pr_err("restore failed%s%.*s\n", s->errmsg[0] ? ": " : "", (int)sizeof(s->errmsg),
+			       s->errmsg);
+			return -1;
+		}
+		if (__atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST) == ctx->nr_tasks)
+			return 0;
+		if (waitpid(root, &status, WNOHANG) == root) {
+			pr_err("restore failed: task %d %s %d before it was restored\n", root,
+			       WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+			       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			return -1;
+		}
+		for (size_t i = 1; i < ctx->nr_tasks; i++)
+			if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
+			    task_dead(ctx->tasks[i].pe->pid) && !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
+				pr_err("restore failed: task %u died before it was restored\n", ctx->tasks[i].pe->pid);
+				return -1;
+			}
+		if (now_ns() > deadline) {
+			pr_err("restore failed: %u of %zu task(s) ready after %d s; giving up\n",
+			       __atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST), ctx->nr_tasks, RST_WAIT_TIMEOUT_S);
+			return -1;
+		}
+		syscall(SYS_futex, &s->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
+	}
+}
+
+/*
+ * The last stage: let every thread go, and remove the restorer's area from every
+ * task. Each thread is traced (PTRACE_SEIZE) while it still waits in the blob and
+ * runs up to the exit of its rt_sigreturn, where it no longer needs the area; when
+ * all threads of a task are there, its leader is pointed at the blob's syscall
+ * gadget to munmap() the area, its registers are put back, and the task is detached.
+ */
+struct tracee {
+	pid_t tid;
+	size_t task;
+	int state; /* 0: before rt_sigreturn, 1: in it, 2: stopped at its exit, 3: detached */
+};
+
+static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
+{
+	struct user_regs_struct saved, r;
+	uint64_t gadget = ctx->area_start + sync_size(ctx->nr_tasks) + RST_BLOB_GADGET;
+	int st;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) < 0) {
+		pr_perror("can't read the registers of %d", tid);
+		return -1;
+	}
+	r = saved;
+	r.rip = gadget;
+	r.rax = __NR_munmap;
+	r.orig_rax = (unsigned long long)-1;
+	r.rdi = ctx->area_start;
+	r.rsi = ctx->area_size;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &r) < 0) {
+		pr_perror("can't set the registers of %d", tid);
+		return -1;
+	}
+	/* syscall entry, then exit */
+	for (int i = 0; i < 2; i++) {
+		if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0 || waitpid(tid, &st, __WALL) != tid) {
+			pr_perror("can't run munmap in %d", tid);
+			return -1;
+		}
+		if (!WIFSTOPPED(st) || WSTOPSIG(st) != (SIGTRAP | 0x80)) {
+			pr_err("task %d did not stop at munmap (status 0x%x)\n", tid, st);
+			return -1;
+		}
+	}
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) < 0) {
+		pr_perror("can't read the registers of %d", tid);
+		return -1;
+	}
+	if ((long long)r.rax < 0)
+		pr_warn("task %d: munmap of the restorer area failed: %s, ignoring\n", tid,
+			strerror((int)-(long long)r.rax));
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0) {
+		pr_perror("can't put back the registers of %d", tid);
+		return -1;
+	}
+	return 0;
+}
+
+static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n, size_t task)
+{
+	pid_t leader = ctx->tasks[task].pe->pid;
+
+	for (size_t i = 0; i < n; i++)
+		if (tr[i].task == task && tr[i].state != 2)
+			return 0;
+	if (inject_munmap(ctx, leader) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (tr[i].task == task) {
+			if (ptrace(PTRACE_DETACH, tr[i].tid, NULL, NULL) < 0) {
+				pr_perror("can't detach from %d", tr[i].tid);
+				return -1;
+			}
+			tr[i].state = 3;
+		}
+	return 0;
+}
+
+static int rst_finish(struct rst_ctx *ctx)
+{
+	cleanup_free struct tracee *tr = NULL;
+	size_t n = 0, left;
+	uint64_t deadline = now_ns() + 30ULL * 1000000000ULL;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		n += ctx->tasks[i].pe->n_threads;
+	tr = calloc(n, sizeof(*tr));
+	if (!tr) {
+		pr_perror("can't allocate the tracee table");
+		return -1;
+	}
+	n = 0;
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		for (size_t k = 0; k < ctx->tasks[i].pe->n_threads; k++) {
+			pid_t tid = ctx->tasks[i].pe->threads[k];
+			int st;
+			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0 ||
+			    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
+				pr_perror("can't seize restored thread %d", tid);
+				return -1;
+			}
+			if (waitpid(tid, &st, __WALL) != tid || !WIFSTOPPED(st)) {
+				pr_err("restored thread %d did not stop (status 0x%x)\n", tid, st);
+				return -1;
+			}
+			tr[n++] = (struct tracee){ tid, i, 0 };
+			if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0) {
+				pr_perror("can't resume restored thread %d", tid);
+				return -1;
+			}
+		}
+	__atomic_store_n(&ctx->sync->go, 1, __ATOMIC_SEQ_CST);
+	sync_bump(ctx->sync);
+
+	for (left = n; left;) {
+		int st;
+		pid_t tid = waitpid(-1, &st, __WALL | WNOHANG);
+		struct tracee *t = NULL;
+
+		if (tid < 0) {
+			pr_perror("waiting for the restored threads");
+			return -1;
+		}
+		if (tid == 0) {
+			if (now_ns() > deadline) {
+				pr_err("restored threads did not leave the restorer within 30 s\n");
+				return -1;
+			}
+			usleep(200);
+			continue;
+		}
+		for (size_t i = 0; i < n && !t; i++)
+			if (tr[i].tid == tid)
+				t = &tr[i];
+		if (!t)
+			continue;
+		if (t->state == 3) {
+			/* a detached root that already ended: keep its status for the caller */
+			if (tid == (pid_t)ctx->tasks[0].pe->pid && !WIFSTOPPED(st)) {
+				ctx->root_reaped = true;
+				ctx->root_status = st;
+			}
+			continue;
+		}
+		if (!WIFSTOPPED(st)) {
+			pr_err("restored thread %d %s %d while leaving the restorer\n", tid,
+			       WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
+			       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
+				pr_err("restore failed: %.*s\n", (int)sizeof(ctx->sync->errmsg), ctx->sync->errmsg);
+			return -1;
+		}
+		if (WSTOPSIG(st) == (SIGTRAP | 0x80)) {
+			struct __ptrace_syscall_info info;
+			memset(&info, 0, sizeof(info));
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof(info), &info) < 0) {
+				pr_perror("can't get the syscall of %d", tid);
+				return -1;
+			}
+			if (info.op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr == __NR_rt_sigreturn) {
+				t->state = 1;
+			} else if (info.op == PTRACE_SYSCALL_INFO_EXIT && t->state == 1) {
+				t->state = 2;
+				left--;
+				if (finish_task_if_ready(ctx, tr, n, t->task) < 0)
+					return -1;
+				continue;
+			}
+			if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0) {
+				pr_perror("can't resume restored thread %d", tid);
+				return -1;
+			}
+			continue;
+		}
+		/* an event stop resumes as is; a signal is passed on */
+		if (ptrace(PTRACE_SYSCALL, tid, NULL,
+			   (void *)(long)((st >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(st))) < 0) {
+			pr_perror("can't resume restored thread %d", tid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_pids_free(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const PstreeEntry *pe = ctx->tasks[i].pe;
+		for (size_t k = 0; k < pe->n_threads; k++)
+			if (pid_exists(pe->threads[k])) {
+				pr_err("pid %u is taken: the dumped %s %u can't be restored while it runs\n",
+				       pe->threads[k], k ? "thread" : "task", pe->threads[k]);
+				errno = EEXIST;
+				return -1;
+			}
+	}
+	return 0;
+}
+
+static int reserve_area(struct rst_ctx *ctx)
+{
+	size_t max_args = 0, ssz = sync_size(ctx->nr_tasks);
+	void *p;
+
+	ctx->blob_size = ALIGN_UP(sizeof(rst_blob), PAGE_SIZE);
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		ctx->tasks[i].args_size = rst_args_size(ctx, &ctx->tasks[i]);
+		max_args = MAX(max_args, ctx->tasks[i].args_size);
+	}
+	ctx->area_size = ALIGN_UP(ssz + ctx->blob_size + max_args, PAGE_SIZE);
+	if (rst_find_area(ctx, ctx->area_size, &ctx->area_start) < 0)
+		return -1;
+	p = mmap((void *)(uintptr_t)ctx->area_start, ctx->area_size, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED) {
+		pr_perror("can't reserve 0x%" PRIx64 " bytes at 0x%" PRIx64 " for the restorer", ctx->area_size,
+			  ctx->area_start);
+		return -1;
+	}
+	p = mmap(p, ssz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED) {
+		pr_perror("can't map the restore sync page");
+		munmap((void *)(uintptr_t)ctx->area_start, ctx->area_size);
+		return -1;
+	}
+	ctx->sync = p;
+	pr_info("restorer area at 0x%" PRIx64 ", %" PRIu64 " bytes\n", ctx->area_start, ctx->area_size);
+	return 0;
+}
+
+static int write_pidfile(const char *path, pid_t pid)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%d", pid);
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write_all(fd, buf, n) < 0) {
+		pr_perror("can't write the pid file %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+int rst_restore(struct rst_opts *opts)
+{
+	struct rst_ctx ctx = { .opts = opts, .dfd = -1, .tty_fd = -1, .lazy_sock = -1 };
+	pid_t root = -1;
+	int status, ret = 1;
+	uint64_t t0 = now_ns();
+
+	ctx.dfd = open(opts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx.dfd < 0) {
+		pr_perror("can't open the images directory %s", opts->dir);
+		return 1;
+	}
+	if (read_images(&ctx) < 0)
+		goto out;
+	__builtin_cpu_init();
+	ctx.crc_hw = __builtin_cpu_supports("sse4.2");
+	if (!ctx.crc_hw)
+		pr_warn("no SSE4.2: page checksums are not verified during restore\n");
+	if (rst_probe_xstate(&ctx.xstate_size, &ctx.xfeatures) < 0)
+		goto out;
+	if (rst_vdso_check(&ctx) < 0)
+		goto out;
+	if (check_pids_free(&ctx) < 0)
+		goto out;
+	if (rst_files_prepare(&ctx) < 0)
+		goto out;
+	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)
+		goto out;
+	if (reserve_area(&ctx) < 0)
+		goto out;
+	pr_info("images read and validated in %.1f ms\n", (now_ns() - t0) / 1e6);
+
+	/* the root always signals us with SIGCHLD: we wait for it */
+	root = rst_clone_pid(ctx.tasks[0].pe->pid, SIGCHLD);
+	if (root < 0) {
+		pr_perror("can't create the root task %u (clone3 with set_tid)", ctx.tasks[0].pe->pid);
+		goto out;
+	}
+	if (root == 0)
+		task_main(&ctx, 0);
+	if ((uint32_t)root != ctx.tasks[0].pe->pid) {
+		pr_err("the root task came back as pid %d, not %u\n", root, ctx.tasks[0].pe->pid);
+		goto fail;
+	}
+	if (wait_restored(&ctx, root) < 0 || rst_finish(&ctx) < 0)
+		goto fail;
+	{
+		uint64_t pages = 0, dt = now_ns() - t0;
+		for (size_t i = 0; i < ctx.nr_tasks; i++)
+			if (ctx.tasks[i].has_pages)
+				pages += ctx.tasks[i].pr.nr_present;
+		pr_info("restored %zu task(s) in %.1f ms: %.1f MiB of private pages (%.0f MiB/s overall)\n",
+			ctx.nr_tasks, dt / 1e6, pages * PAGE_SIZE / 1048576.0,
+			dt ? pages * PAGE_SIZE / 1048576.0 / (dt / 1e9) : 0.0);
+	}
+	if (ctx.lazy_sock >= 0) {
+		if (lp_client_restore_finished(ctx.lazy_sock) < 0)
+			pr_warn("can't tell the lazy-pages daemon the restore finished, ignoring\n");
+		ctx.lazy_sock = -1; /* a service fd: closed with the others */
+	}
+	if (opts->pidfile && write_pidfile(opts->pidfile, root) < 0) {
+		/* the tree runs: don't kill it for a pid file */
+		ret = 1;
+		root = -1;
+		goto out;
+	}
+	if (opts->detached) {
+		ret = 0;
+		root = -1;
+		goto out;
+	}
+	ctx_fini(&ctx);
+	ctx.nr_tasks = 0;
+	ctx.tasks = NULL;
+	ctx.dfd = -1;
+	status = ctx.root_status;
+	while (!ctx.root_reaped && waitpid(root, &status, 0) < 0) {
+		if (errno != EINTR) {
+			pr_perror("can't wait for the restored task %d", root);
+			return 1;
+		}
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+
+fail:
+	kill_created(&ctx);
+	if (root > 0)
+		waitpid(root, NULL, 0);
+	root = -1;
+out:
+	ctx_fini(&ctx);
+	return ret;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: criu-lite restore -D DIR [options]\n"
+		   "  -D, --images-dir DIR     the dump directory\n"
+		   "  -d, --restore-detached   exit once the tree runs (default: wait for the root)\n"
+		   "      --pidfile FILE       write the root's pid to FILE\n"
+		   "  -j, --shell-job          tty fds become criu-lite's terminal\n"
+		   "      --lazy-pages         memory is served by criu-lite lazy-pages\n"
+		   "  -v[0-4]                  verbosity\n"
+		   "  -o, --log-file FILE      log to FILE\n");
+}
 
 int cmd_restore(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "criu-lite %s: not implemented yet\n", argv[0]);
-	return 1;
+	enum { OPT_PIDFILE = 256, OPT_LAZY };
+	static const struct option longopts[] = {
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "restore-detached", no_argument, NULL, 'd' },
+		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+		{ "shell-job", no_argument, NULL, 'j' },
+		{ "lazy-pages", no_argument, NULL, OPT_LAZY },
+		{ "log-file", required_argument, NULL, 'o' },
+		{ "verbosity", optional_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rst_opts opts = { .verbosity = LOG_WARN };
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "D:djo:v::h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			opts.dir = optarg;
+			break;
+		case 'd':
+			opts.detached = true;
+			break;
+		case 'j':
+			opts.shell_job = true;
+			break;
+		case 'o':
+			opts.log_file = optarg;
+			break;
+		case 'v':
+			if (!optarg)
+				opts.verbosity = LOG_INFO;
+			else if (optarg[0] >= '0' && optarg[0] <= '4' && !optarg[1])
+				opts.verbosity = optarg[0] - '0';
+			else if (optarg[strspn(optarg, "v")] == 0)
+				opts.verbosity = MIN(LOG_DEBUG, LOG_INFO + (int)strlen(optarg));
+			else {
+				fprintf(stderr, "criu-lite restore: bad verbosity '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case OPT_PIDFILE:
+			opts.pidfile = optarg;
+			break;
+		case OPT_LAZY:
+			opts.lazy_pages = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "criu-lite restore: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	if (!opts.dir) {
+		fprintf(stderr, "criu-lite restore: -D DIR is required\n");
+		usage(stderr);
+		return 1;
+	}
+	if (log_init(opts.verbosity, opts.log_file) < 0)
+		return 1;
+	return rst_restore(&opts);
 }

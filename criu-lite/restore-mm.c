@@ -1,0 +1,924 @@
+/*
+ * restore-mm: everything about the restored address space that is prepared on the
+ * C side: the sigframes (registers + XSAVE), the VMA plan and the page runs the blob
+ * fills, the vdso check, and where the restorer's own area goes.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <linux/userfaultfd.h>
+
+#define LOG_PREFIX "restore: "
+#include "include/log.h"
+#include "include/util.h"
+#include "criu-lite/restore.h"
+
+#define RST_TASK_SIZE 0x7ffffffff000ULL
+#define RST_THREAD_STACK (32u << 10)
+#define RST_LEADER_STACK (64u << 10)
+
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+
+static void set_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- registers and sigframe ---- */
+
+void rst_fixup_syscall_restart(uint64_t *ax, uint64_t orig_ax, uint64_t *ip)
+{
+	int64_t r = (int64_t)*ax;
+
+	if ((int64_t)orig_ax < 0)
+		return;
+	switch (r) {
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+		*ax = orig_ax;
+		*ip -= 2;
+		break;
+	case -ERESTART_RESTARTBLOCK:
+		*ax = (uint64_t)-EINTR;
+		break;
+	}
+}
+
+size_t rst_sigframe_size(uint32_t xstate_size)
+{
+	return ALIGN_UP(sizeof(struct rst_sigframe), 64) + xstate_size + RST_FP_XSTATE_MAGIC2_SIZE;
+}
+
+long rst_build_sigframe(void *buf, size_t len, uint64_t buf_addr, const ThreadCoreEntry *core,
+			uint32_t xstate_size, uint64_t xfeatures, char *err, size_t errlen)
+{
+	struct rst_sigframe *f = buf;
+	struct rst_sigcontext *sc = &f->uc.uc_mcontext;
+	const UserRegsX86 *r = core->gpregs;
+	size_t fp_off = ALIGN_UP(sizeof(*f), 64);
+	size_t need = rst_sigframe_size(xstate_size);
+	uint64_t ax, ip;
+
+	if (buf_addr % 64) {
+		set_err(err, errlen, "sigframe address 0x%" PRIx64 " is not 64-byte aligned", buf_addr);
+		return -1;
+	}
+	if (!r) {
+		set_err(err, errlen, "thread %u: no registers", core->tid);
+		return -1;
+	}
+	if (xstate_size < RST_XSAVE_MIN_SIZE || len < need) {
+		set_err(err, errlen, "no room for the sigframe (%zu bytes, XSAVE %u)", len, xstate_size);
+		return -1;
+	}
+	memset(buf, 0, need);
+
+	ax = r->ax;
+	ip = r->ip;
+	rst_fixup_syscall_restart(&ax, r->orig_ax, &ip);
+	sc->r8 = r->r8;
+	sc->r9 = r->r9;
+	sc->r10 = r->r10;
+	sc->r11 = r->r11;
+	sc->r12 = r->r12;
+	sc->r13 = r->r13;
+	sc->r14 = r->r14;
+	sc->r15 = r->r15;
+	sc->rdi = r->di;
+	sc->rsi = r->si;
+	sc->rbp = r->bp;
+	sc->rbx = r->bx;
+	sc->rdx = r->dx;
+	sc->rax = ax;
+	sc->rcx = r->cx;
+	sc->rsp = r->sp;
+	sc->rip = ip;
+	sc->eflags = r->flags;
+	sc->cs = r->cs ? r->cs : 0x33;
+	sc->ss = r->ss ? r->ss : 0x2b;
+	f->uc.uc_flags = RST_UC_SIGCONTEXT_SS | RST_UC_STRICT_RESTORE_SS;
+	f->uc.uc_sigmask = core->has_sigmask ? core->sigmask : 0;
+	f->uc.uc_sigmask &= ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+	if (core->sigaltstack && !(core->sigaltstack->ss_flags & RST_SS_DISABLE) &&
+	    core->sigaltstack->ss_size) {
+		f->uc.ss_sp = core->sigaltstack->ss_sp;
+		f->uc.ss_size = core->sigaltstack->ss_size;
+		f->uc.ss_flags = core->sigaltstack->ss_flags & ~1 /* SS_ONSTACK is a state, not a flag */;
+	} else {
+		f->uc.ss_flags = RST_SS_DISABLE;
+	}
+
+	if (core->has_xsave && core->xsave.len >= RST_XSAVE_MIN_SIZE) {
+		unsigned char *fp = (unsigned char *)buf + fp_off;
+		struct rst_fpx_sw_bytes sw;
+		uint64_t xstate_bv;
+		uint64_t feats = core->has_xfeatures ? core->xfeatures : xfeatures;
+		uint32_t magic2 = RST_FP_XSTATE_MAGIC2;
+
+		feats &= xfeatures;
+		memcpy(fp, core->xsave.data, MIN((size_t)core->xsave.len, (size_t)xstate_size));
+		/* The XSAVE header: components not in the kernel's set come back in init state. */
+		memcpy(&xstate_bv, fp + RST_FXSAVE_SIZE, 8);
+		xstate_bv &= feats;
+		memcpy(fp + RST_FXSAVE_SIZE, &xstate_bv, 8);
+		memset(fp + RST_FXSAVE_SIZE + 8, 0, RST_XSAVE_HDR_SIZE - 8); /* xcomp_bv: standard form */
+		memset(&sw, 0, sizeof(sw));
+		sw.magic1 = RST_FP_XSTATE_MAGIC1;
+		sw.extended_size = xstate_size + RST_FP_XSTATE_MAGIC2_SIZE;
+		sw.xfeatures = feats;
+		sw.xstate_size = xstate_size;
+		memcpy(fp + RST_FPX_SW_OFF, &sw, sizeof(sw));
+		memcpy(fp + xstate_size, &magic2, sizeof(magic2));
+		sc->fpstate = buf_addr + fp_off;
+		f->uc.uc_flags |= RST_UC_FP_XSTATE;
+	} else if (core->has_xsave && core->xsave.len) {
+		set_err(err, errlen, "thread %u: XSAVE area of %zu bytes is too short", core->tid,
+			core->xsave.len);
+		return -1;
+	}
+	return (long)need;
+}
+
+static volatile uint32_t probe_size;
+static volatile uint64_t probe_feat;
+
+static void probe_handler(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+	const unsigned char *fp = (const unsigned char *)uc->uc_mcontext.fpregs;
+	struct rst_fpx_sw_bytes sw;
+
+	(void)sig;
+	(void)si;
+	if (!fp)
+		return;
+	memcpy(&sw, fp + RST_FPX_SW_OFF, sizeof(sw));
+	if (sw.magic1 != RST_FP_XSTATE_MAGIC1)
+		return;
+	probe_size = sw.xstate_size;
+	probe_feat = sw.xfeatures;
+}
+
+int rst_probe_xstate(uint32_t *ret_size, uint64_t *ret_xfeatures)
+{
+	struct sigaction sa, old;
+	sigset_t set, oldset;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = probe_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	probe_size = 0;
+	if (sigaction(SIGUSR2, &sa, &old) < 0) {
+		pr_perror("can't install the XSAVE probe handler");
+		return -1;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_UNBLOCK, &set, &oldset);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR2);
+	sigprocmask(SIG_SETMASK, &oldset, NULL);
+	sigaction(SIGUSR2, &old, NULL);
+	if (probe_size < RST_XSAVE_MIN_SIZE) {
+		pr_err("the kernel's signal frames carry no XSAVE state: not supported\n");
+		errno = ENOTSUP;
+		return -1;
+	}
+	*ret_size = probe_size;
+	*ret_xfeatures = probe_feat;
+	return 0;
+}
+
+/* ---- vdso ---- */
+
+int rst_vdso_parse(struct rst_vdso_now *v)
+{
+	cleanup_free char *maps = read_file_str(AT_FDCWD, "/proc/self/maps", 16u << 20, NULL);
+	char *line, *save = NULL;
+
+	memset(v, 0, sizeof(*v));
+	if (!maps)
+		return -1;
+	for (line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long s, e;
+		char name[64] = "";
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %63s", &s, &e, name) < 2)
+			continue;
+		if (!strcmp(name, "[vdso]"))
+			v->vdso = (struct rst_range){ s, e };
+		else if (!strcmp(name, "[vvar]"))
+			v->vvar = (struct rst_range){ s, e };
+		else if (!strcmp(name, "[vvar_vclock]"))
+			v->vclock = (struct rst_range){ s, e };
+	}
+	return 0;
+}
+
+static const VmaEntry *find_kind(const MmEntry *mm, uint32_t kind)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (mm->vmas[i]->kind == kind)
+			return mm->vmas[i];
+	return NULL;
+}
+
+static uint64_t rlen(const struct rst_range *r)
+{
+	return r->end - r->start;
+}
+
+int rst_vdso_check(struct rst_ctx *ctx)
+{
+	struct rst_vdso_now *now = &ctx->vdso_now;
+	InventoryEntry *inv = ctx->inv;
+
+	if (rst_vdso_parse(now) < 0)
+		return -1;
+	if (inv->has_vdso_size && inv->vdso_size && inv->vdso_size != rlen(&now->vdso)) {
+		pr_err("the dumped vDSO is %" PRIu64 " bytes, this kernel's is %" PRIu64
+		       ": a different kernel's vDSO can't be restored\n",
+		       inv->vdso_size, rlen(&now->vdso));
+		return -1;
+	}
+	if (inv->has_vdso_digest && inv->vdso_digest.len == 4 && rlen(&now->vdso)) {
+		uint32_t want, have = img_crc32c(0, (void *)(uintptr_t)now->vdso.start, rlen(&now->vdso));
+		memcpy(&want, inv->vdso_digest.data, 4);
+		if (want != have) {
+			pr_err("the dumped vDSO differs from this kernel's (crc32c %08x, ours %08x): not supported\n",
+			       want, have);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const MmEntry *mm = ctx->tasks[i].mm;
+		const VmaEntry *vd = find_kind(mm, VMA_KIND_VDSO);
+		const VmaEntry *vv = find_kind(mm, VMA_KIND_VVAR);
+		const VmaEntry *vc = find_kind(mm, VMA_KIND_VVAR_VCLOCK);
+		int64_t delta;
+
+		if (!vd)
+			continue;
+		if (vd->end - vd->start != rlen(&now->vdso)) {
+			pr_err("pid %u: the dumped [vdso] is %" PRIu64 " bytes, this kernel's is %" PRIu64 "\n",
+			       mm->pid, vd->end - vd->start, rlen(&now->vdso));
+			return -1;
+		}
+		delta = (int64_t)(vd->start - now->vdso.start);
+		if ((vv && (vv->start - delta != now->vvar.start || vv->end - vv->start != rlen(&now->vvar))) ||
+		    (vc && (vc->start - delta != now->vclock.start ||
+			    vc->end - vc->start != rlen(&now->vclock)))) {
+			pr_err("pid %u: the dumped [vvar]/[vvar_vclock] layout around [vdso] differs from this kernel's\n",
+			       mm->pid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the restorer's area ---- */
+
+struct busy {
+	uint64_t s, e;
+};
+
+static int busy_cmp(const void *a, const void *b)
+{
+	const struct busy *x = a, *y = b;
+	return x->s < y->s ? -1 : x->s > y->s;
+}
+
+int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
+{
+	cleanup_free char *maps = read_file_str(AT_FDCWD, "/proc/self/maps", 16u << 20, NULL);
+	cleanup_free struct busy *b = NULL;
+	size_t n = 0, cap = 64;
+	char *line, *save = NULL;
+	const uint64_t below = 64ULL << 20, above = 1ULL << 20; /* room for stacks growing down */
+	uint64_t cur = 1ULL << 32;
+
+	if (!maps)
+		return -1;
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		cap += ctx->tasks[i].mm->n_vmas;
+	for (char *p = maps; *p; p++)
+		cap += *p == '\n';
+	b = calloc(cap, sizeof(*b));
+	if (!b) {
+		pr_perror("can't allocate the address-space map");
+		return -1;
+	}
+	for (line = strtok_r(maps, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long s, e;
+		if (sscanf(line, "%llx-%llx", &s, &e) == 2 && s < RST_TASK_SIZE)
+			b[n++] = (struct busy){ s, e };
+	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const MmEntry *mm = ctx->tasks[i].mm;
+		for (size_t k = 0; k < mm->n_vmas && n < cap; k++)
+			b[n++] = (struct busy){ mm->vmas[k]->start, mm->vmas[k]->end };
+		/* the brk area may grow */
+		if (mm->has_brk && n < cap)
+			b[n++] = (struct busy){ mm->start_brk, mm->brk + (256ULL << 20) };
+	}
+	qsort(b, n, sizeof(*b), busy_cmp);
+	for (size_t i = 0; i <= n; i++) {
+		uint64_t next = i < n ? b[i].s : RST_TASK_SIZE;
+		if (next > cur && next - cur >= size + below + above) {
+			*ret_start = ALIGN_UP(cur + above, 1ULL << 21);
+			if (*ret_start + size + below <= next)
+				return 0;
+		}
+		if (i < n && b[i].e > cur)
+			cur = b[i].e;
+	}
+	pr_err("no free place of %" PRIu64 " bytes for the restorer in the restored address space\n", size);
+	errno = ENOMEM;
+	return -1;
+}
+
+/* ---- the VMA plan and page runs ---- */
+
+static bool vma_is_private_anon(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_STACK || v->kind == VMA_KIND_HEAP;
+}
+
+static bool vma_restored(const VmaEntry *v)
+{
+	return v->kind != VMA_KIND_VDSO && v->kind != VMA_KIND_VVAR && v->kind != VMA_KIND_VVAR_VCLOCK &&
+	       v->kind != VMA_KIND_VSYSCALL;
+}
+
+static bool vma_fillable(const VmaEntry *v)
+{
+	return (vma_is_private_anon(v) || v->kind == VMA_KIND_FILE_PRIVATE) &&
+	       !(v->has_status && (v->status & VMA_STATUS_GUARD));
+}
+
+/* The VMA holding [addr, addr + len), or NULL. VMAs are sorted. */
+static const VmaEntry *vma_covering(const MmEntry *mm, uint64_t addr, uint64_t len, size_t *hint)
+{
+	for (size_t i = *hint; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (v->end <= addr)
+			continue;
+		if (v->start > addr)
+			return NULL;
+		*hint = i;
+		/* a run may span adjacent fillable VMAs */
+		uint64_t end = v->end;
+		for (size_t k = i + 1; end < addr + len && k < mm->n_vmas && mm->vmas[k]->start == end &&
+				       vma_fillable(mm->vmas[k]);
+		     k++)
+			end = mm->vmas[k]->end;
+		return end >= addr + len ? v : NULL;
+	}
+	return NULL;
+}
+
+int rst_mm_validate(struct rst_ctx *ctx, struct rst_task *t)
+{
+	const MmEntry *mm = t->mm;
+	uint32_t pid = t->pe->pid;
+	uint64_t prev_end = 0;
+	size_t hint = 0;
+
+	(void)ctx;
+	{
+		/* what PR_SET_MM_MAP will check, checked before anything is created */
+		const uint64_t f[] = { mm->start_code, mm->end_code, mm->start_data, mm->end_data,
+				       mm->start_brk, mm->brk, mm->start_stack, mm->arg_start,
+				       mm->arg_end, mm->env_start, mm->env_end };
+		bool bad = mm->start_code > mm->end_code || mm->start_data > mm->end_data ||
+			   mm->start_brk > mm->brk || mm->arg_start > mm->arg_end || mm->env_start > mm->env_end;
+		for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+			bad |= f[i] >= RST_TASK_SIZE;
+		if (bad) {
+			pr_err("mm-%u.img: the code/data/brk/arg/env bounds are out of order or out of range\n", pid);
+			errno = EBADMSG;
+			return -1;
+		}
+	}
+	for (size_t k = 0; k < t->pe->n_threads; k++) {
+		const UserRegsX86 *r = t->cores[k]->gpregs;
+		if (r->cs != 0x33 || r->ss != 0x2b) {
+			pr_err("core-%u.img: cs/ss 0x%" PRIx64 "/0x%" PRIx64 ": only 64-bit tasks can be restored\n",
+			       t->cores[k]->tid, r->cs, r->ss);
+			errno = ENOTSUP;
+			return -1;
+		}
+		if (r->fs_base >= RST_TASK_SIZE || r->gs_base >= RST_TASK_SIZE || r->ip >= RST_TASK_SIZE) {
+			pr_err("core-%u.img: fs/gs base or ip out of the user address space\n", t->cores[k]->tid);
+			errno = EBADMSG;
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (v->start % PAGE_SIZE || v->end % PAGE_SIZE || v->end <= v->start ||
+		    (v->kind != VMA_KIND_VSYSCALL && v->end > RST_TASK_SIZE) || v->start < prev_end) {
+			pr_err("mm-%u.img: VMA %" PRIx64 "-%" PRIx64 " is misaligned, empty, out of range or overlaps\n",
+			       pid, v->start, v->end);
+			errno = EBADMSG;
+			return -1;
+		}
+		if (v->kind < 1 || v->kind > VMA_KIND_MAX) {
+			pr_err("mm-%u.img: VMA %" PRIx64 " has unknown kind %u\n", pid, v->start, v->kind);
+			errno = EBADMSG;
+			return -1;
+		}
+		if (v->has_pgoff && v->pgoff % PAGE_SIZE) {
+			pr_err("mm-%u.img: VMA %" PRIx64 " has a misaligned file offset\n", pid, v->start);
+			errno = EBADMSG;
+			return -1;
+		}
+		if (v->kind != VMA_KIND_VSYSCALL)
+			prev_end = v->end;
+	}
+	if (!t->has_pages)
+		return 0;
+	for (size_t i = 0; i < t->pr.nr_entries; i++) {
+		const PagemapEntry *pe = t->pr.entries[i];
+		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE;
+		const VmaEntry *v = vma_covering(mm, pe->vaddr, len, &hint);
+		if (!v || !vma_fillable(v)) {
+			pr_err("pagemap-%u.img: pages at 0x%" PRIx64 "-0x%" PRIx64 " are in no private VMA\n", pid,
+			       pe->vaddr, pe->vaddr + len);
+			errno = EBADMSG;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Is [addr, addr+len) in a VMA that is not private anonymous (needs explicit zeroing)? */
+static bool range_needs_zeroing(const MmEntry *mm, uint64_t addr)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (addr >= v->start && addr < v->end)
+			return !vma_is_private_anon(v);
+	}
+	return false;
+}
+
+static const VmaEntry *vma_at(const MmEntry *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->n_vmas;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const VmaEntry *v = mm->vmas[mid];
+		if (addr < v->start)
+			hi = mid;
+		else if (addr >= v->end)
+			lo = mid + 1;
+		else
+			return v;
+	}
+	return NULL;
+}
+
+/* A private anonymous VMA whose pages the lazy-pages daemon serves (MISSING faults). */
+static bool vma_lazy_anon(struct rst_ctx *ctx, const VmaEntry *v)
+{
+	return ctx->opts->lazy_pages && v && vma_is_private_anon(v) && v->has_status &&
+	       (v->status & VMA_STATUS_LAZY) && !(v->status & VMA_STATUS_GUARD);
+}
+
+bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *pe)
+{
+	return ctx->opts->lazy_pages && (pe->flags & PE_LAZY) && vma_lazy_anon(ctx, vma_at(mm, pe->vaddr));
+}
+
+/* Count the runs (merged data runs + zero runs) and data pages of a task. */
+static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs, size_t *ret_crcs)
+{
+	size_t runs = 0, crcs = 0;
+	uint64_t next_va = 0, next_off = 0;
+	bool open = false;
+
+	if (!t->has_pages) {
+		*ret_runs = *ret_crcs = 0;
+		return;
+	}
+	for (size_t i = 0; i < t->pr.nr_entries; i++) {
+		const PagemapEntry *pe = t->pr.entries[i];
+		if (rst_entry_lazy(ctx, t->mm, pe)) {
+			open = false;
+			continue;
+		}
+		if (pe->flags & PE_PRESENT) {
+			crcs += pe->nr_pages;
+			if (!(open && pe->vaddr == next_va && pe->pages_off == next_off))
+				runs++;
+			open = true;
+			next_va = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+			next_off = pe->pages_off + pe->nr_pages;
+		} else {
+			open = false;
+			if (range_needs_zeroing(t->mm, pe->vaddr))
+				runs++;
+		}
+	}
+	*ret_runs = runs;
+	*ret_crcs = crcs;
+}
+
+struct layout {
+	size_t vmas_off, runs_off, crcs_off, auxv_off, threads_off, pending_off, shared_off, groups_off;
+	size_t frames_off, stacks_off, total;
+	size_t nr_runs, nr_crcs, nr_pending, frame_size;
+};
+
+static size_t nr_restored_vmas(const MmEntry *mm)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		n += vma_restored(mm->vmas[i]);
+	return n;
+}
+
+static void layout_of(struct rst_ctx *ctx, struct rst_task *t, struct layout *l)
+{
+	size_t off = ALIGN_UP(sizeof(struct rst_args), 64);
+	size_t nthreads = t->pe->n_threads;
+
+	memset(l, 0, sizeof(*l));
+	count_runs(ctx, t, &l->nr_runs, &l->nr_crcs);
+	for (size_t i = 0; i < nthreads; i++)
+		l->nr_pending += t->cores[i]->n_pending;
+	l->vmas_off = off;
+	off += ALIGN_UP(nr_restored_vmas(t->mm) * sizeof(struct rst_vma), 64);
+	l->runs_off = off;
+	off += ALIGN_UP(l->nr_runs * sizeof(struct rst_run), 64);
+	l->crcs_off = off;
+	off += ALIGN_UP(l->nr_crcs * sizeof(uint32_t), 64);
+	l->auxv_off = off;
+	off += ALIGN_UP(t->mm->n_auxv * sizeof(uint64_t), 64);
+	l->threads_off = off;
+	off += ALIGN_UP(nthreads * sizeof(struct rst_thread), 64);
+	l->pending_off = off;
+	off += l->nr_pending * 128;
+	l->shared_off = off;
+	off += t->task->n_shared_pending * 128;
+	l->groups_off = ALIGN_UP(off, 64);
+	off = l->groups_off + ALIGN_UP((t->creds ? t->creds->n_groups : 0) * sizeof(uint32_t), 64);
+	l->frame_size = ALIGN_UP(rst_sigframe_size(ctx->xstate_size), 64);
+	l->frames_off = ALIGN_UP(off, 64);
+	off = l->frames_off + nthreads * l->frame_size;
+	l->stacks_off = ALIGN_UP(off, PAGE_SIZE);
+	off = l->stacks_off + RST_LEADER_STACK + (nthreads - 1) * RST_THREAD_STACK;
+	l->total = ALIGN_UP(off, PAGE_SIZE);
+}
+
+size_t rst_args_size(struct rst_ctx *ctx, struct rst_task *t)
+{
+	struct layout l;
+	layout_of(ctx, t, &l);
+	return l.total;
+}
+
+static uint32_t madv_of(const VmaEntry *v)
+{
+	uint32_t m = 0;
+	if (!v->has_madv)
+		return 0;
+	if (v->madv & (1ULL << MADV_HUGEPAGE))
+		m |= RST_MADV_HUGEPAGE;
+	if (v->madv & (1ULL << MADV_NOHUGEPAGE))
+		m |= RST_MADV_NOHUGEPAGE;
+	if (v->madv & (1ULL << MADV_DONTFORK))
+		m |= RST_MADV_DONTFORK;
+	if (v->madv & (1ULL << MADV_DONTDUMP))
+		m |= RST_MADV_DONTDUMP;
+	if (v->madv & (1ULL << MADV_WIPEONFORK))
+		m |= RST_MADV_WIPEONFORK;
+	return m;
+}
+
+static void fill_vdso(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a)
+{
+	const struct rst_vdso_now *now = &ctx->vdso_now;
+	const struct rst_range *pieces[3] = { &now->vvar, &now->vclock, &now->vdso };
+	const VmaEntry *vd = find_kind(t->mm, VMA_KIND_VDSO);
+	struct rst_range r[3];
+	size_t n = 0;
+
+	for (int i = 0; i < 3; i++)
+		if (rlen(pieces[i]))
+			r[n++] = *pieces[i];
+	/* sort by address */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && r[j].start < r[j - 1].start; j--) {
+			struct rst_range x = r[j];
+			r[j] = r[j - 1];
+			r[j - 1] = x;
+		}
+	a->nr_vdso = n;
+	if (n)
+		memcpy(a->vdso_now, r, n * sizeof(r[0]));
+	if (!vd) {
+		a->vdso_move = 2;
+		return;
+	}
+	a->vdso_move = 1;
+	a->vdso_delta = vd->start - now->vdso.start;
+}
+
+int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *err, size_t errlen)
+{
+	struct rst_args *a = area;
+	char *base = area;
+	const MmEntry *mm = t->mm;
+	struct layout l;
+	uint64_t area_addr = (uint64_t)(uintptr_t)area;
+	struct rst_vma *rv;
+	struct rst_run *run;
+	uint32_t *crcs;
+	size_t nv = 0, nrun = 0, ncrc = 0, npend = 0;
+
+	layout_of(ctx, t, &l);
+	if (l.total > t->args_size) {
+		set_err(err, errlen, "args area too small (%zu > %zu)", l.total, t->args_size);
+		return -1;
+	}
+	memset(a, 0, sizeof(*a));
+	a->magic = RST_ARGS_MAGIC;
+	a->version = RST_ARGS_VERSION;
+	a->args_size = sizeof(*a);
+	a->total_size = l.total;
+	a->pid = t->pe->pid;
+	a->log_level = log_get_level();
+	a->sync_addr = (uint64_t)(uintptr_t)ctx->sync;
+	a->keep_start = ctx->area_start;
+	a->keep_end = ctx->area_start + ctx->area_size;
+	fill_vdso(ctx, t, a);
+
+	/* VMAs */
+	rv = (struct rst_vma *)(base + l.vmas_off);
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		struct rst_vma *o;
+		if (!vma_restored(v))
+			continue;
+		o = &rv[nv++];
+		o->start = v->start;
+		o->end = v->end;
+		o->pgoff = v->has_pgoff ? v->pgoff : 0;
+		o->prot = v->prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+		o->flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN | MAP_NORESERVE);
+		if (v->kind == VMA_KIND_STACK)
+			o->flags |= MAP_GROWSDOWN;
+		o->fd = t->vma_fds[i];
+		o->madv = madv_of(v);
+		o->fill = vma_fillable(v) ? RST_FILL_PAGES : RST_FILL_NONE;
+		if (v->kind == VMA_KIND_SHMEM || v->kind == VMA_KIND_FILE_SHARED)
+			o->flags = (o->flags & ~MAP_PRIVATE) | MAP_SHARED;
+		else
+			o->flags = (o->flags & ~MAP_SHARED) | MAP_PRIVATE;
+		if (v->has_status && (v->status & VMA_STATUS_GUARD))
+			o->prot = PROT_NONE;
+	}
+	a->nr_vmas = nv;
+	a->vmas_off = l.vmas_off;
+
+	/* page runs */
+	run = (struct rst_run *)(base + l.runs_off);
+	crcs = (uint32_t *)(base + l.crcs_off);
+	if (t->has_pages) {
+		uint64_t next_va = 0, next_off = 0;
+		bool open = false;
+		for (size_t i = 0; i < t->pr.nr_entries; i++) {
+			const PagemapEntry *pe = t->pr.entries[i];
+			if (rst_entry_lazy(ctx, t->mm, pe)) {
+				open = false;
+				continue;
+			}
+			if (pe->flags & PE_PRESENT) {
+				if (open && pe->vaddr == next_va && pe->pages_off == next_off) {
+					run[nrun - 1].nr_pages += pe->nr_pages;
+				} else {
+					struct rst_run *r = &run[nrun++];
+					r->vaddr = pe->vaddr;
+					r->file_off = IMG_PAGES_HDR + pe->pages_off * PAGE_SIZE;
+					r->nr_pages = pe->nr_pages;
+					r->crc_idx = ncrc;
+					r->flags = RST_RUN_DATA;
+				}
+				if (pe->n_crc == pe->nr_pages && pe->nr_pages)
+					memcpy(crcs + ncrc, pe->crc, pe->nr_pages * sizeof(uint32_t));
+				ncrc += pe->nr_pages;
+				open = true;
+				next_va = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+				next_off = pe->pages_off + pe->nr_pages;
+			} else {
+				open = false;
+				if (range_needs_zeroing(mm, pe->vaddr)) {
+					struct rst_run *r = &run[nrun++];
+					r->vaddr = pe->vaddr;
+					r->nr_pages = pe->nr_pages;
+					r->flags = RST_RUN_ZERO;
+				}
+			}
+		}
+	}
+	if (nrun != l.nr_runs || ncrc != l.nr_crcs) {
+		set_err(err, errlen, "page runs miscounted (%zu/%zu, %zu/%zu)", nrun, l.nr_runs, ncrc, l.nr_crcs);
+		return -1;
+	}
+	/* Map writable first what gets filled, and what was accountable (written to before, or
+	 * writable once): a VMA's VM_ACCOUNT decides whether it merges with its neighbours. */
+	for (size_t i = 0, k = 0; i < nv; i++) {
+		struct rst_vma *o = &rv[i];
+		const VmaEntry *v = NULL;
+		bool has_pages = false;
+		for (size_t j = 0; j < mm->n_vmas && !v; j++)
+			if (mm->vmas[j]->start == o->start)
+				v = mm->vmas[j];
+		while (k < nrun && run[k].vaddr + run[k].nr_pages * PAGE_SIZE <= o->start)
+			k++;
+		for (size_t j = k; j < nrun && run[j].vaddr < o->end; j++)
+			has_pages = true;
+		if (!has_pages)
+			o->fill = RST_FILL_NONE;
+		if (vma_lazy_anon(ctx, v)) {
+			o->uffd_mode = UFFDIO_REGISTER_MODE_MISSING;
+			if (!has_pages)
+				o->fill = RST_FILL_LAZY;
+		} else if (ctx->opts->lazy_pages && v && v->kind == VMA_KIND_SHMEM) {
+			o->uffd_mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR;
+		}
+		if (o->uffd_mode)
+			a->nr_lazy++;
+		o->map_prot = o->prot;
+		if (o->fill == RST_FILL_PAGES ||
+		    (v && v->has_vm_flags && (v->vm_flags & (1ULL << 16) /* ac */) && o->prot != PROT_NONE &&
+		     !(o->flags & MAP_SHARED)))
+			o->map_prot |= PROT_READ | PROT_WRITE;
+	}
+	a->nr_runs = nrun;
+	a->runs_off = l.runs_off;
+	a->crcs_off = l.crcs_off;
+	a->nr_crcs = ncrc;
+	a->pages_fd = t->pages_fd;
+	a->check_crc = ctx->crc_hw;
+
+	/* mm */
+	a->mm[0] = mm->start_code;
+	a->mm[1] = mm->end_code;
+	a->mm[2] = mm->start_data;
+	a->mm[3] = mm->end_data;
+	a->mm[4] = mm->start_brk;
+	a->mm[5] = mm->brk;
+	a->mm[6] = mm->start_stack;
+	a->mm[7] = mm->arg_start;
+	a->mm[8] = mm->arg_end;
+	a->mm[9] = mm->env_start;
+	a->mm[10] = mm->env_end;
+	if (mm->n_auxv)
+		memcpy(base + l.auxv_off, mm->auxv, mm->n_auxv * sizeof(uint64_t));
+	a->auxv_off = l.auxv_off;
+	a->auxv_size = mm->n_auxv * sizeof(uint64_t);
+	a->exe_fd = t->exe_fd;
+
+	/* threads */
+	struct rst_thread *th = (struct rst_thread *)(base + l.threads_off);
+	a->nr_threads = t->pe->n_threads;
+	a->threads_off = l.threads_off;
+	for (size_t i = 0; i < t->pe->n_threads; i++) {
+		const ThreadCoreEntry *c = t->cores[i];
+		struct rst_thread *o = &th[i];
+		size_t foff = l.frames_off + i * l.frame_size;
+		long n;
+
+		o->tid = c->tid;
+		o->fs_base = c->gpregs->fs_base;
+		o->gs_base = c->gpregs->gs_base;
+		if (c->rseq && c->rseq->rseq_abi_pointer) {
+			o->has_rseq = 1;
+			o->rseq_addr = c->rseq->rseq_abi_pointer;
+			o->rseq_len = c->rseq->rseq_abi_size;
+			o->rseq_sig = c->rseq->signature;
+		}
+		if (c->has_clear_tid_addr) {
+			o->has_clear_tid = 1;
+			o->clear_tid_addr = c->clear_tid_addr;
+		}
+		if (c->has_nice) {
+			o->has_nice = 1;
+			o->nice = c->nice;
+		}
+		if (c->has_sched_policy) {
+			o->has_sched = 1;
+			o->sched_policy = c->sched_policy;
+			o->sched_prio = c->has_sched_prio ? c->sched_prio : 0;
+		}
+		if (c->comm)
+			snprintf(o->comm, sizeof(o->comm), "%s", c->comm);
+		else if (i == 0 && t->task->comm)
+			snprintf(o->comm, sizeof(o->comm), "%s", t->task->comm);
+		o->pending_off = l.pending_off + npend * 128;
+		for (size_t k = 0; k < c->n_pending; k++) {
+			if (c->pending[k]->siginfo.len != 128) {
+				set_err(err, errlen, "thread %u: a pending siginfo is not 128 bytes", c->tid);
+				return -1;
+			}
+			memcpy(base + l.pending_off + (npend + k) * 128, c->pending[k]->siginfo.data, 128);
+		}
+		o->nr_pending = c->n_pending;
+		npend += c->n_pending;
+		o->frame_off = foff;
+		n = rst_build_sigframe(base + foff, l.frame_size, area_addr + foff, c, ctx->xstate_size,
+				       ctx->xfeatures, err, errlen);
+		if (n < 0)
+			return -1;
+		if (i == 0)
+			o->stack_off = l.stacks_off + RST_LEADER_STACK;
+		else
+			o->stack_off = l.stacks_off + RST_LEADER_STACK + i * RST_THREAD_STACK;
+	}
+	a->blob_stack_top = area_addr + l.stacks_off + RST_LEADER_STACK - 64;
+
+	/* shared pending signals */
+	a->nr_shared_pending = t->task->n_shared_pending;
+	a->shared_pending_off = l.shared_off;
+	for (size_t k = 0; k < t->task->n_shared_pending; k++) {
+		if (t->task->shared_pending[k]->siginfo.len != 128) {
+			set_err(err, errlen, "a shared pending siginfo is not 128 bytes");
+			return -1;
+		}
+		memcpy(base + l.shared_off + k * 128, t->task->shared_pending[k]->siginfo.data, 128);
+	}
+
+	/* itimers */
+	for (size_t k = 0; k < t->task->n_itimers; k++) {
+		const ItimerEntry *it = t->task->itimers[k];
+		if (it->which > 2)
+			continue;
+		a->itimers[it->which].which = it->which;
+		a->itimers[it->which].set = it->value_us || it->interval_us;
+		a->itimers[it->which].interval_us = it->interval_us;
+		a->itimers[it->which].value_us = it->value_us;
+	}
+
+	/* creds */
+	if (t->creds) {
+		const CredsEntry *c = t->creds;
+		a->creds.set = 1;
+		a->creds.uid = c->uid;
+		a->creds.gid = c->gid;
+		a->creds.euid = c->euid;
+		a->creds.egid = c->egid;
+		a->creds.suid = c->suid;
+		a->creds.sgid = c->sgid;
+		a->creds.fsuid = c->fsuid;
+		a->creds.fsgid = c->fsgid;
+		a->creds.nr_groups = c->n_groups;
+		if (c->has_cap_prm && c->has_cap_eff && c->has_cap_inh && c->has_cap_bnd) {
+			int kernel_last = 40;
+			FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+			if (f) {
+				if (fscanf(f, "%d", &kernel_last) != 1)
+					kernel_last = 40;
+				fclose(f);
+			}
+			a->creds.has_caps = 1;
+			a->creds.last_cap = MIN((uint32_t)kernel_last, c->has_last_cap ? c->last_cap : 63u);
+			a->creds.cap_inh = c->cap_inh;
+			a->creds.cap_prm = c->cap_prm;
+			a->creds.cap_eff = c->cap_eff;
+			a->creds.cap_bnd = c->cap_bnd;
+			a->creds.cap_amb = c->has_cap_amb ? c->cap_amb : 0;
+		}
+		if (c->has_securebits) {
+			a->creds.has_securebits = 1;
+			a->creds.securebits = c->securebits;
+		}
+		a->creds.groups_off = l.groups_off;
+		if (c->n_groups)
+			memcpy(base + l.groups_off, c->groups, c->n_groups * sizeof(uint32_t));
+	}
+	a->pdeath_sig = t->task->has_pdeath_sig ? t->task->pdeath_sig : 0;
+	a->uffd = t->uffd;
+	if (t->uffd < 0) {
+		for (size_t i = 0; i < nv; i++)
+			rv[i].uffd_mode = 0;
+		a->nr_lazy = 0;
+	}
+	a->svc_fd_base = ctx->svc_base;
+	return 0;
+}
