@@ -798,7 +798,6 @@ int cmd_dump(int argc, char **argv)
 	};
 	struct dump_opts o = { 0 };
 	const char *log_file = NULL;
-	cleanup_free char *log_path = NULL;
 	int level = LOG_WARN, c;
 	uint64_t v;
 
@@ -842,19 +841,12 @@ int cmd_dump(int argc, char **argv)
 		dump_usage(stderr);
 		return 1;
 	}
-	if (log_file && log_file[0] != '/' && strcmp(log_file, "-")) {
-		if (mkdir(o.dir, 0700) < 0 && errno != EEXIST) {
-			fprintf(stderr, "criu-lite dump: can't create %s: %s\n", o.dir, strerror(errno));
-			return 1;
-		}
-		if (asprintf(&log_path, "%s/%s", o.dir, log_file) < 0) {
-			log_path = NULL;
-			fprintf(stderr, "criu-lite dump: out of memory\n");
-			return 1;
-		}
-		log_file = log_path;
+	if (log_file && log_file[0] != '/' && strcmp(log_file, "-") &&
+	    mkdir(o.dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "criu-lite dump: can't create %s: %s\n", o.dir, strerror(errno));
+		return 1;
 	}
-	if (log_init(level, log_file) < 0)
+	if (log_init_in_dir(level, o.dir, log_file) < 0)
 		return 1;
 	int ret = dump_tree(&o);
 	if (ret == 0)

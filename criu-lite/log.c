@@ -34,6 +34,21 @@ int log_init(int level, const char *path)
 	return 0;
 }
 
+int log_init_in_dir(int level, const char *dir, const char *path)
+{
+	char full[4096];
+
+	if (path && dir && path[0] != '/' && strcmp(path, "-") != 0) {
+		if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, path) >= sizeof(full)) {
+			dprintf(STDERR_FILENO, "Error: log file path %s/%s is too long\n", dir, path);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		path = full;
+	}
+	return log_init(level, path);
+}
+
 void log_fini(void)
 {
 	if (log_fd != STDERR_FILENO) {

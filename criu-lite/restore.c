@@ -448,11 +448,19 @@ static int lazy_prepare(struct rst_ctx *ctx)
 	struct kerndat kd;
 	int sock;
 
+	/* Only the cheap probes: the uffd features the daemon relies on (each task's
+	 * UFFDIO_API checks them again); `criu-lite check` runs the end-to-end ones. */
+	static const enum kd_feat need[] = {
+		KD_UFFD, KD_UFFD_EVENT_FORK, KD_UFFD_EVENT_REMAP, KD_UFFD_EVENT_REMOVE,
+		KD_UFFD_EVENT_UNMAP, KD_UFFD_MISSING_SHMEM, KD_UFFD_MINOR_SHMEM,
+	};
 	memset(&kd, 0, sizeof(kd));
-	if (kerndat_require(&kd, KD_NEED_LAZY) < 0) {
-		pr_err("--lazy-pages: this kernel lacks what lazy restore needs\n");
-		return -1;
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(need); i++)
+		if (kerndat_probe(&kd, need[i]) != KD_OK) {
+			pr_err("--lazy-pages: this kernel lacks %s (%s); see criu-lite check --all\n",
+			       kerndat_feature(need[i])->name, kd.detail[need[i]]);
+			return -1;
+		}
 	/* a daemon that goes away must be an error, not a SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
 	sock = lp_client_connect(ctx->opts->dir);
@@ -1014,13 +1022,7 @@ int cmd_restore(int argc, char **argv)
 			opts.log_file = optarg;
 			break;
 		case 'v':
-			if (!optarg)
-				opts.verbosity = LOG_INFO;
-			else if (optarg[0] >= '0' && optarg[0] <= '4' && !optarg[1])
-				opts.verbosity = optarg[0] - '0';
-			else if (optarg[strspn(optarg, "v")] == 0)
-				opts.verbosity = MIN(LOG_DEBUG, LOG_INFO + (int)strlen(optarg));
-			else {
+			if (log_parse_verbosity(optarg, &opts.verbosity) < 0) {
 				fprintf(stderr, "criu-lite restore: bad verbosity '%s'\n", optarg);
 				return 1;
 			}
@@ -1049,7 +1051,7 @@ int cmd_restore(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (log_init(opts.verbosity, opts.log_file) < 0)
+	if (log_init_in_dir(opts.verbosity, opts.dir, opts.log_file) < 0)
 		return 1;
 	return rst_restore(&opts);
 }

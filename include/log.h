@@ -19,6 +19,9 @@ enum log_level {
 
 /* Set the verbosity (0..4) and, if path is non-NULL, send the log there. */
 int log_init(int level, const char *path);
+/* As log_init, but a relative path is taken in dir (the images directory), as
+ * CRIU does; dir may be NULL. */
+int log_init_in_dir(int level, const char *dir, const char *path);
 void log_fini(void);
 int log_get_level(void);
 /*

@@ -96,7 +96,7 @@ int cmd_lazy_pages(int argc, char **argv)
 		fprintf(stderr, "lazy-pages: --prefetch hot needs --hot-ws FILE\n");
 		return 1;
 	}
-	if (log_init(verbose, log))
+	if (log_init_in_dir(verbose, dir, log))
 		return 1;
 
 	uint64_t features = 0;
