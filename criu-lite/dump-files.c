@@ -222,6 +222,8 @@ static int dump_one_fd(struct dump_ctx *ctx, pid_t pid, int fd, uint32_t *ret_id
 		}
 		if (dump_shmem_add(ctx, steal_fd(&ofd), SHMEM_KIND_MEMFD, link + 7, true, 0, &sid) < 0)
 			return -1;
+		/* read() through the descriptor bypasses userfaultfd: no lazy pages */
+		ctx->shmems[sid - 1].fd_open = true;
 		fe = new_file_entry(FILE_TYPE_MEMFD);
 		m = fe ? malloc(sizeof(*m)) : NULL;
 		if (!m) {

@@ -667,6 +667,19 @@ int dump_shmem_add(struct dump_ctx *ctx, int fd, uint32_t kind, const char *name
 }
 
 /* Dump the data of one object: SEEK_DATA/SEEK_HOLE, big preads, zero pages as zero. */
+/* Only what nothing but mappings can reach may arrive lazily (see shmem.proto). */
+static bool shmem_lazy(const struct dump_shmem *s)
+{
+	switch (s->kind) {
+	case SHMEM_KIND_ANON:
+		return true;
+	case SHMEM_KIND_MEMFD:
+		return !s->fd_open;
+	default:
+		return s->unlinked;
+	}
+}
+
 static int dump_shmem_pages(struct dump_ctx *ctx, struct dump_shmem *s, struct page_xfer *x)
 {
 	uint64_t end = ALIGN_UP(s->size, PAGE_SIZE);
@@ -707,7 +720,7 @@ static int dump_shmem_pages(struct dump_ctx *ctx, struct dump_shmem *s, struct p
 				got += n;
 			}
 			memset(ctx->buf + got, 0, len - got);
-			if (emit_pages(ctx, x, a, ctx->buf, len / PAGE_SIZE, PE_LAZY) < 0)
+			if (emit_pages(ctx, x, a, ctx->buf, len / PAGE_SIZE, shmem_lazy(s) ? PE_LAZY : 0) < 0)
 				return -1;
 			ctx->stats.bytes_read += len;
 			dump_progress(ctx);
@@ -749,6 +762,8 @@ int dump_shmem_write(struct dump_ctx *ctx)
 		e.pages_id = (uint32_t)s->id;
 		e.has_seals = s->has_seals;
 		e.seals = s->seals;
+		e.has_lazy = true;
+		e.lazy = shmem_lazy(s);
 		if (img_write(img, &e) < 0)
 			return -1;
 	}

@@ -91,6 +91,7 @@ struct dump_shmem {
 	uint32_t seals;
 	bool has_seals;
 	uint32_t mode;
+	bool fd_open;         /* some task holds it as a descriptor */
 	int fd;               /* the object, open O_RDONLY, to read its pages */
 };
 

@@ -94,6 +94,12 @@ static ssize_t shmem_index(struct rst_ctx *ctx, uint64_t id)
 	return -1;
 }
 
+bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id)
+{
+	ssize_t i = shmem_index(ctx, id);
+	return i >= 0 && ctx->shmems[i]->has_lazy && ctx->shmems[i]->lazy;
+}
+
 /* ---- shmem objects ---- */
 
 static int shmem_fill(struct rst_ctx *ctx, const ShmemEntry *se, int fd)
@@ -118,7 +124,7 @@ static int shmem_fill(struct rst_ctx *ctx, const ShmemEntry *se, int fd)
 		const PagemapEntry *pe = pr.entries[i];
 		if (!(pe->flags & PE_PRESENT))
 			continue; /* zero pages stay holes */
-		if (ctx->opts->lazy_pages && (pe->flags & PE_LAZY))
+		if (ctx->opts->lazy_pages && (pe->flags & PE_LAZY) && se->has_lazy && se->lazy)
 			continue; /* served by the lazy-pages daemon */
 		if (pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > se->size) {
 			pr_err("pagemap-%s.img: pages at offset 0x%" PRIx64 " lie beyond the object's %" PRIu64

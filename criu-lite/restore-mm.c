@@ -759,7 +759,8 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 			o->uffd_mode = UFFDIO_REGISTER_MODE_MISSING;
 			if (!has_pages)
 				o->fill = RST_FILL_LAZY;
-		} else if (ctx->opts->lazy_pages && v && v->kind == VMA_KIND_SHMEM) {
+		} else if (ctx->opts->lazy_pages && v && v->kind == VMA_KIND_SHMEM &&
+			   rst_shmem_lazy(ctx, v->shmem_id)) {
 			o->uffd_mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR;
 		}
 		if (o->uffd_mode)

@@ -470,7 +470,8 @@ static int lazy_prepare(struct rst_ctx *ctx)
 	if (ctx->lazy_sock < 0)
 		return -1;
 	for (size_t i = 0; i < ctx->nr_shmems; i++)
-		if (lp_client_send_shmem(ctx->lazy_sock, ctx->shmems[i]->id, ctx->shmem_fds[i]) < 0)
+		if (rst_shmem_lazy(ctx, ctx->shmems[i]->id) &&
+		    lp_client_send_shmem(ctx->lazy_sock, ctx->shmems[i]->id, ctx->shmem_fds[i]) < 0)
 			return -1;
 	return 0;
 }

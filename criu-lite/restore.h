@@ -119,6 +119,8 @@ int rst_vdso_check(struct rst_ctx *ctx);
 
 /* Is the page set entry served by the lazy-pages daemon (and so not filled)? */
 bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *pe);
+/* Whether shmem object id is served lazily under --lazy-pages (shmem_entry.lazy). */
+bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
 
 /* restore-files.c */
 /* In the parent: create shmem objects (filled), open files and mapping fds as service fds. */

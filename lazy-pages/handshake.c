@@ -204,6 +204,11 @@ int lp_load_shm(struct lp_loop *l, int dfd, uint64_t id, int fd)
 		pr_err("shmem object %" PRIu64 " is not in shmem.img\n", id);
 		return -1;
 	}
+	if (se->has_lazy && !se->lazy) {
+		/* reachable through a descriptor or a path: the restore filled it */
+		img_free_msg(img, se);
+		return LP_SHM_EAGER;
+	}
 	char pid_s[32];
 	snprintf(pid_s, sizeof(pid_s), "shmem-%" PRIu64, se->has_pages_id ? (uint64_t)se->pages_id : id);
 	uint64_t size = se->size;
@@ -271,6 +276,8 @@ int lp_load_task(struct lp_loop *l, int dfd, pid_t pid, int uffd, int pidfd)
 				goto err;
 			}
 			int idx = lp_load_shm(l, dfd, v->shmem_id, -1);
+			if (idx == LP_SHM_EAGER)
+				continue;
 			if (idx < 0 || lp_task_add_shm(t, v->start, v->end, idx, v->has_pgoff ? v->pgoff : 0))
 				goto err;
 		} else if (v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_STACK ||
@@ -335,7 +342,7 @@ static int conn_read(struct lp_fd *f)
 				return -1;
 			break;
 		case LP_HS_SHMEM:
-			if (lp_load_shm(s->loop, s->dfd, m.id, fd) < 0)
+			if (lp_load_shm(s->loop, s->dfd, m.id, fd) == -1)
 				return -1;
 			break;
 		case LP_HS_FINISHED:

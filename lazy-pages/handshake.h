@@ -73,7 +73,10 @@ void lp_server_fini(struct lp_server *s);
 /* Daemon side, also usable without a socket: a task from DIR/mm-PID.img (takes
  * uffd and pidfd). 0 or -1 (logged). */
 int lp_load_task(struct lp_loop *l, int dfd, pid_t pid, int uffd, int pidfd);
-/* A shmem object from DIR/shmem.img (takes fd, may be -1): its loop index or -1. */
+/* A shmem object from DIR/shmem.img (takes fd, may be -1): its loop index, -1
+ * (logged), or LP_SHM_EAGER for an object the restore fills eagerly (not lazy in
+ * shmem.img), which the daemon leaves alone. */
+#define LP_SHM_EAGER (-2)
 int lp_load_shm(struct lp_loop *l, int dfd, uint64_t id, int fd);
 
 #endif

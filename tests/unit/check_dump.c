@@ -534,11 +534,14 @@ START_TEST(test_dump_leave_running)
 				ck_assert_uint_eq(se->kind, SHMEM_KIND_MEMFD);
 				ck_assert_str_eq(se->name, "check dump");
 				ck_assert_uint_eq(se->size, MEMFD_PAGES * PAGE_SIZE);
+				/* held as a descriptor: read() would bypass userfaultfd */
+				ck_assert(se->has_lazy && !se->lazy);
 			}
 			if (se->id == shanon_id) {
 				saw_anon = true;
 				ck_assert_uint_eq(se->kind, SHMEM_KIND_ANON);
 				ck_assert_uint_eq(se->size, SHANON_PAGES * PAGE_SIZE);
+				ck_assert(se->has_lazy && se->lazy); /* reachable only by its mappings */
 			}
 			img_free_msg(si, se);
 		}
@@ -548,12 +551,14 @@ START_TEST(test_dump_leave_running)
 		snprintf(ids, sizeof(ids), "shmem-%llu", (unsigned long long)memfd_id);
 		ck_assert_int_eq(page_read_open(&pr, dfd, ids, 0), 0);
 		check_page(&pr, 0, 0x5a);
+		ck_assert(!(page_read_find(&pr, 0)->flags & PE_LAZY));
 		check_page(&pr, 2 * PAGE_SIZE, 0x5c);
 		ck_assert_ptr_null(page_read_find(&pr, PAGE_SIZE)); /* a hole */
 		page_read_close(&pr);
 		snprintf(ids, sizeof(ids), "shmem-%llu", (unsigned long long)shanon_id);
 		ck_assert_int_eq(page_read_open(&pr, dfd, ids, 0), 0);
 		check_page(&pr, 0, 0x33);
+		ck_assert(page_read_find(&pr, 0)->flags & PE_LAZY);
 		page_read_close(&pr);
 
 		/* fds: the file with its position, the memfd pointing at its shmem object */
