@@ -14,6 +14,7 @@
 
 #define LOG_PREFIX "dump-mm: "
 #include "include/log.h"
+#include "include/pagemap-scan.h"
 #include "include/util.h"
 #include "criu-lite/dump.h"
 #include "criu-lite/infect.h"
@@ -24,19 +25,6 @@
 
 #define PROGRESS_STEP (256ULL << 20)
 
-/* The PAGEMAP_SCAN ioctl (Linux 6.7 UAPI; Debian 12 headers predate it). */
-#define DUMP_PAGEMAP_SCAN _IOWR('f', 16, struct dump_pm_scan_arg)
-#define DUMP_PAGE_IS_FILE (1 << 2)
-#define DUMP_PAGE_IS_PRESENT (1 << 3)
-#define DUMP_PAGE_IS_SWAPPED (1 << 4)
-#define DUMP_PAGE_IS_PFNZERO (1 << 5)
-struct dump_page_region {
-	uint64_t start, end, categories;
-};
-struct dump_pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
 #define SCAN_VEC 256
 
 bool dump_page_is_zero(const void *page)
@@ -135,24 +123,24 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 			      struct page_xfer *x, const struct proc_vma *v, bool file, uint32_t flags)
 {
 	const size_t max_pages = DUMP_BUF_SIZE / PAGE_SIZE;
-	struct dump_page_region regs[SCAN_VEC];
+	struct pms_page_region regs[SCAN_VEC];
 	struct iovec riov[SCAN_VEC];
 	int64_t recorded = 0;
 
 	for (uint64_t addr = v->start; addr < v->end;) {
-		struct dump_pm_scan_arg a = {
+		struct pms_scan_arg a = {
 			.size = sizeof(a),
 			.start = addr,
 			.end = v->end,
 			.vec = (uintptr_t)regs,
 			.vec_len = SCAN_VEC,
 			.max_pages = max_pages,
-			.category_inverted = file ? DUMP_PAGE_IS_FILE : 0,
-			.category_mask = file ? DUMP_PAGE_IS_FILE : 0,
-			.category_anyof_mask = DUMP_PAGE_IS_PRESENT | DUMP_PAGE_IS_SWAPPED,
-			.return_mask = DUMP_PAGE_IS_PFNZERO,
+			.category_inverted = file ? PMS_PAGE_IS_FILE : 0,
+			.category_mask = file ? PMS_PAGE_IS_FILE : 0,
+			.category_anyof_mask = PMS_PAGE_IS_PRESENT | PMS_PAGE_IS_SWAPPED,
+			.return_mask = PMS_PAGE_IS_PFNZERO,
 		};
-		long n = ioctl(pmfd, DUMP_PAGEMAP_SCAN, &a);
+		long n = ioctl(pmfd, PMS_IOC_PAGEMAP_SCAN, &a);
 		size_t nr_iov = 0, total = 0;
 
 		if (n < 0) {
@@ -175,7 +163,7 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 				errno = EIO;
 				return -1;
 			}
-			if (regs[i].categories & DUMP_PAGE_IS_PFNZERO)
+			if (regs[i].categories & PMS_PAGE_IS_PFNZERO)
 				continue;
 			riov[nr_iov++] = (struct iovec){ (void *)(uintptr_t)regs[i].start,
 							 regs[i].end - regs[i].start };
@@ -193,7 +181,7 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 		size_t off = 0;
 		for (long i = 0; i < n; i++) {
 			size_t np = (regs[i].end - regs[i].start) / PAGE_SIZE;
-			if (regs[i].categories & DUMP_PAGE_IS_PFNZERO) {
+			if (regs[i].categories & PMS_PAGE_IS_PFNZERO) {
 				if (xfer_write_zero(x, regs[i].start, np, flags) < 0)
 					return -1;
 				ctx->stats.pages_zero += np;

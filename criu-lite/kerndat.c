@@ -34,6 +34,7 @@
 #include <linux/userfaultfd.h>
 
 #include "include/log.h"
+#include "include/pagemap-scan.h"
 #include "include/util.h"
 #include "criu-lite/kerndat.h"
 
@@ -69,16 +70,6 @@
 #define PTRACE_EVENT_STOP 128
 #endif
 
-/* linux/fs.h PAGEMAP_SCAN (6.7) */
-#define KD_PAGE_IS_PRESENT (1 << 3)
-struct kd_page_region {
-	uint64_t start, end, categories;
-};
-struct kd_pm_scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define KD_IOC_PAGEMAP_SCAN _IOWR('f', 16, struct kd_pm_scan_arg)
 
 /* linux/sched.h struct clone_args, up to set_tid (CLONE_ARGS_SIZE_VER1) */
 struct kd_clone_args {
@@ -436,18 +427,18 @@ static void probe_pagemap(struct kerndat *kd, struct kd_child *c)
 			kd_set(kd, KD_PAGEMAP_PFN, false, "PFNs read as 0 (they need CAP_SYS_ADMIN)");
 	}
 
-	struct kd_page_region reg[KD_CHILD_PAGES];
-	struct kd_pm_scan_arg arg = {
+	struct pms_page_region reg[KD_CHILD_PAGES];
+	struct pms_scan_arg arg = {
 		.size = sizeof(arg),
 		.start = base,
 		.end = base + KD_CHILD_PAGES * PAGE_SIZE,
 		.vec = (uintptr_t)reg,
 		.vec_len = ARRAY_SIZE(reg),
-		.category_mask = KD_PAGE_IS_PRESENT,
-		.return_mask = KD_PAGE_IS_PRESENT,
+		.category_mask = PMS_PAGE_IS_PRESENT,
+		.return_mask = PMS_PAGE_IS_PRESENT,
 	};
 	memset(reg, 0, sizeof(reg));
-	int n = ioctl(fd, KD_IOC_PAGEMAP_SCAN, &arg);
+	int n = ioctl(fd, PMS_IOC_PAGEMAP_SCAN, &arg);
 	if (n < 0)
 		kd_set(kd, KD_PAGEMAP_SCAN, false, "ioctl PAGEMAP_SCAN: %s", strerror(errno));
 	else if (n == 2 && reg[0].start == base && reg[0].end == base + PAGE_SIZE &&
