@@ -54,12 +54,26 @@ static int read_comm(pid_t pid, pid_t tid, char **ret)
 	return 0;
 }
 
-/* Queued signals (PTRACE_PEEKSIGINFO): thread-private, or the process-wide queue. */
-static int peek_siginfos(pid_t tid, bool shared, ProtobufCBinaryData **ret, size_t *ret_nr)
+/* One queued signal as an image entry, with its siginfo in the same allocation. */
+struct pending_sig {
+	SiginfoEntry e;
+	siginfo_t si;
+};
+
+static void free_siginfos(SiginfoEntry **v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		free(v[i]); /* the entry is the first member of its struct pending_sig */
+	free(v);
+}
+
+/* Queued signals (PTRACE_PEEKSIGINFO): thread-private, or the process-wide queue,
+ * as image entries (free with free_siginfos). */
+static int peek_siginfos(pid_t tid, bool shared, SiginfoEntry ***ret, size_t *ret_nr)
 {
 	struct __ptrace_peeksiginfo_args a = { .off = 0, .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
 					       .nr = 1 };
-	ProtobufCBinaryData *v = NULL;
+	SiginfoEntry **v = NULL;
 	size_t nr = 0;
 
 	for (;;) {
@@ -71,29 +85,29 @@ static int peek_siginfos(pid_t tid, bool shared, ProtobufCBinaryData **ret, size
 		}
 		if (n == 0)
 			break;
-		ProtobufCBinaryData *nv = realloc(v, (nr + 1) * sizeof(*v));
+		SiginfoEntry **nv = realloc(v, (nr + 1) * sizeof(*v));
 		if (!nv) {
 			pr_perror("can't grow a signal list");
 			goto err;
 		}
 		v = nv;
-		v[nr].len = sizeof(si);
-		v[nr].data = malloc(sizeof(si));
-		if (!v[nr].data) {
+		struct pending_sig *ps = malloc(sizeof(*ps));
+		if (!ps) {
 			pr_perror("can't allocate a siginfo");
 			goto err;
 		}
-		memcpy(v[nr].data, &si, sizeof(si));
-		nr++;
+		siginfo_entry__init(&ps->e);
+		ps->si = si;
+		ps->e.siginfo.len = sizeof(ps->si);
+		ps->e.siginfo.data = (uint8_t *)&ps->si;
+		v[nr++] = &ps->e;
 		a.off++;
 	}
 	*ret = v;
 	*ret_nr = nr;
 	return 0;
 err:
-	for (size_t i = 0; i < nr; i++)
-		free(v[i].data);
-	free(v);
+	free_siginfos(v, nr);
 	return -1;
 }
 
@@ -209,9 +223,6 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	struct proc_status pst;
 	cleanup_free uint8_t *xsave = NULL;
 	cleanup_free char *comm = NULL;
-	ProtobufCBinaryData *pend = NULL;
-	SiginfoEntry *pe = NULL, **pep = NULL;
-	size_t nr_pend = 0;
 	struct iovec iov;
 	cleanup_img struct img *img = NULL;
 	int ret = -1;
@@ -284,23 +295,8 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	c.sched_policy = (uint32_t)pol;
 	c.sched_prio = (uint32_t)sp.sched_priority;
 
-	if (peek_siginfos(tid, false, &pend, &nr_pend) < 0)
+	if (peek_siginfos(tid, false, &c.pending, &c.n_pending) < 0)
 		return -1;
-	if (nr_pend) {
-		pe = calloc(nr_pend, sizeof(*pe));
-		pep = calloc(nr_pend, sizeof(*pep));
-		if (!pe || !pep) {
-			pr_perror("can't allocate pending signals");
-			goto out;
-		}
-		for (size_t i = 0; i < nr_pend; i++) {
-			siginfo_entry__init(&pe[i]);
-			pe[i].siginfo = pend[i];
-			pep[i] = &pe[i];
-		}
-		c.pending = pep;
-		c.n_pending = nr_pend;
-	}
 
 	/*
 	 * Injection is safe in a thread sleeping with a temporary mask (sigsuspend, ppoll...):
@@ -322,11 +318,7 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 		goto out;
 	ret = img_close(steal_pointer(&img));
 out:
-	for (size_t i = 0; i < nr_pend; i++)
-		free(pend[i].data);
-	free(pend);
-	free(pe);
-	free(pep);
+	free_siginfos(c.pending, c.n_pending);
 	return ret;
 }
 
@@ -407,9 +399,7 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	RlimitEntry rl[RLIM_NLIMITS], *rlp[RLIM_NLIMITS];
 	SigactionEntry sa[NSIG_MAX], *sap[NSIG_MAX];
 	ItimerEntry it[3], *itp[3];
-	SiginfoPending *sp = NULL, **spp = NULL;
-	ProtobufCBinaryData *pend = NULL;
-	size_t nr_pend = 0, n = 0;
+	size_t n = 0;
 	cleanup_free char *comm = NULL;
 	char cwd[PROC_PATH_MAX], root[PROC_PATH_MAX], path[64];
 	cleanup_img struct img *img = NULL;
@@ -481,33 +471,14 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	t.no_new_privs = ps->no_new_privs;
 	t.thp_disabled = ti->thp_disabled;
 
-	if (peek_siginfos(pid, true, &pend, &nr_pend) < 0)
+	if (peek_siginfos(pid, true, &t.shared_pending, &t.n_shared_pending) < 0)
 		return -1;
-	if (nr_pend) {
-		sp = calloc(nr_pend, sizeof(*sp));
-		spp = calloc(nr_pend, sizeof(*spp));
-		if (!sp || !spp) {
-			pr_perror("can't allocate pending signals");
-			goto out;
-		}
-		for (size_t i = 0; i < nr_pend; i++) {
-			siginfo_pending__init(&sp[i]);
-			sp[i].siginfo = pend[i];
-			spp[i] = &sp[i];
-		}
-		t.shared_pending = spp;
-		t.n_shared_pending = nr_pend;
-	}
 	img = img_open(ctx->dfd, IMG_TASK, O_WRONLY, pid);
 	if (!img || img_write(img, &t) < 0)
 		goto out;
 	ret = img_close(steal_pointer(&img));
 out:
-	for (size_t i = 0; i < nr_pend; i++)
-		free(pend[i].data);
-	free(pend);
-	free(sp);
-	free(spp);
+	free_siginfos(t.shared_pending, t.n_shared_pending);
 	return ret;
 }
 

@@ -203,8 +203,8 @@ static TaskEntry *mk_task(uint32_t pid)
 		e->sigactions[i]->mask = 1ull << i;
 	}
 	e->n_shared_pending = 1;
-	e->shared_pending = tz(sizeof(SiginfoPending *));
-	e->shared_pending[0] = TNEW(SiginfoPending, SIGINFO_PENDING__INIT);
+	e->shared_pending = tz(sizeof(SiginfoEntry *));
+	e->shared_pending[0] = TNEW(SiginfoEntry, SIGINFO_ENTRY__INIT);
 	e->shared_pending[0]->siginfo = tbytes(128, 77);
 	e->n_itimers = 1;
 	e->itimers = tz(sizeof(ItimerEntry *));
