@@ -473,7 +473,8 @@ static int reap_tasks(struct lp_loop *l)
 
 /* ---- prefetch ---- */
 
-/* A task mapping object idx at offset off: its runtime address, or NULL. */
+/* A task mapping object idx at offset off: its runtime address and how much of that
+ * mapping (one VMA) follows, or NULL. */
 static struct lp_task *shm_mapper(struct lp_loop *l, unsigned idx, uint64_t off, uint64_t *ret_addr,
 				  uint64_t *ret_room)
 {
@@ -482,7 +483,7 @@ static struct lp_task *shm_mapper(struct lp_loop *l, unsigned idx, uint64_t off,
 			continue;
 		for (size_t i = 0; i < t->shm.nr; i++) {
 			const struct lp_range *r = lp_rset_at(&t->shm, i);
-			if (r->tag != idx + 1 || off < r->img || off >= r->img + (r->end - r->start))
+			if (lp_shm_tag_idx(r->tag) != idx || off < r->img || off >= r->img + (r->end - r->start))
 				continue;
 			*ret_addr = r->start + (off - r->img);
 			*ret_room = r->end - *ret_addr;
@@ -522,16 +523,24 @@ static int shm_fill_mapped(struct lp_loop *l, unsigned idx, uint64_t off, uint64
 	uint64_t nr = shm_run(l, o, off, MIN(max, room / PAGE_SIZE), &zero);
 	if (!nr)
 		return 0;
-	if (zero) {
-		ret = uffd_zeropage(t->ufd.fd, addr, nr * PAGE_SIZE, 0, &done);
-	} else {
+	if (!zero) {
 		ret = lp_pages_read(o->pages, off, nr, l->buf);
 		if (ret) {
 			pr_err("can't read pages %#" PRIx64 "+%" PRIu64 " of %s: %s\n", off, nr,
 			       o->pages->id, strerror(-ret));
 			return -1;
 		}
-		ret = uffd_copy(t->ufd.fd, addr, l->buf, nr * PAGE_SIZE, 0, &done);
+	}
+	for (;;) {
+		if (zero)
+			ret = uffd_zeropage(t->ufd.fd, addr, nr * PAGE_SIZE, 0, &done);
+		else
+			ret = uffd_copy(t->ufd.fd, addr, l->buf, nr * PAGE_SIZE, 0, &done);
+		/* the mapping may have split since (no event): halve before giving up on it */
+		if (ret != -ENOENT || done >= (int64_t)PAGE_SIZE || nr == 1)
+			break;
+		l->st.enoent_retries++;
+		nr /= 2;
 	}
 	uint64_t ok = done / PAGE_SIZE;
 	lp_pmap_set(&o->map, off / PAGE_SIZE, ok, LP_PAGE_PRESENT);
@@ -555,8 +564,11 @@ static int shm_fill_mapped(struct lp_loop *l, unsigned idx, uint64_t off, uint64
 		t->retry_soon = true;
 		return ok ? 1 : 0;
 	case -ENOENT:
-		/* the mapping went away; its UNMAP event may still be queued */
-		lp_rset_remove(&t->shm, addr, addr + nr * PAGE_SIZE);
+		if (nr - ok > 1)
+			return 1; /* some pages went in: retry the rest (in halves) */
+		/* this very page is not mapped there any more (its UNMAP event may still be
+		 * queued): forget that page of the mapping, only */
+		lp_rset_remove(&t->shm, addr + ok * PAGE_SIZE, addr + (ok + 1) * PAGE_SIZE);
 		return 1;
 	case -ESRCH:
 	case -ENOSPC:

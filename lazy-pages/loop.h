@@ -68,6 +68,9 @@ struct lp_stats {
 	uint64_t pages_total, bytes_copied;
 	uint64_t eexist, eagain, faults_waited, forks, remaps, removes, unmaps, exits;
 	uint64_t tasks_killed;     /* killed because their memory could not be served */
+	uint64_t enoent_retries;   /* multi-page requests retried in halves after ENOENT */
+	uint64_t pages_dropped;    /* single pages with no mapping any more (ENOENT) */
+	uint64_t faults_unpending; /* faults on image data pages no longer pending */
 	uint64_t t_start_ns, t_finished_ns, t_all_ns;
 	bool ended_by_exit;       /* the loop ended because every task exited */
 	struct lp_lat lat_missing, lat_minor;

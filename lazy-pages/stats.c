@@ -74,6 +74,9 @@ int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 			 "  \"eexist\": %" PRIu64 ",\n"
 			 "  \"eagain\": %" PRIu64 ",\n"
 			 "  \"faults_waited\": %" PRIu64 ",\n"
+			 "  \"enoent_retries\": %" PRIu64 ",\n"
+			 "  \"pages_dropped\": %" PRIu64 ",\n"
+			 "  \"faults_unpending\": %" PRIu64 ",\n"
 			 "  \"events\": { \"fork\": %" PRIu64 ", \"remap\": %" PRIu64
 			 ", \"remove\": %" PRIu64 ", \"unmap\": %" PRIu64 ", \"exit\": %" PRIu64 " },\n"
 			 "  \"fault_latency_us\": {\n%s,\n%s\n  },\n"
@@ -85,7 +88,8 @@ int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 			 st->faults_missing, st->faults_minor, st->pages_copied, st->pages_zeroed,
 			 st->pages_continued, st->pages_prefetched, st->pages_total,
 			 st->pages_total * PAGE_SIZE, st->bytes_copied, st->eexist, st->eagain,
-			 st->faults_waited, st->forks, st->remaps, st->removes, st->unmaps, st->exits, lm,
+			 st->faults_waited, st->enoent_retries, st->pages_dropped, st->faults_unpending,
+			 st->forks, st->remaps, st->removes, st->unmaps, st->exits, lm,
 			 ln, ms_since(st->t_start_ns, end), ms_since(st->t_finished_ns, end),
 			 st->t_all_ns ? "true" : "false",
 			 !st->t_all_ns ? "failed" : st->ended_by_exit ? "every task exited" : "every page is in");

@@ -141,6 +141,7 @@ struct lp_task *lp_task_new(struct lp_loop *l, pid_t pid, int uffd, int pidfd,
 	t->ufd = (struct lp_fd){ uffd, lp_task_on_read, lp_task_on_read };
 	t->pfd = (struct lp_fd){ pidfd, task_pidfd_read, task_pidfd_read };
 	t->pages = lp_pages_get(pages);
+	lp_rset_init(&t->vmas);
 	lp_rset_init(&t->pending);
 	lp_rset_init(&t->shm);
 	int fl = fcntl(uffd, F_GETFL);
@@ -158,6 +159,7 @@ void lp_task_free(struct lp_task *t)
 		return;
 	closep(&t->ufd.fd);
 	closep(&t->pfd.fd);
+	lp_rset_fini(&t->vmas);
 	lp_rset_fini(&t->pending);
 	lp_rset_fini(&t->shm);
 	lp_pages_put(t->pages);
@@ -176,12 +178,21 @@ int lp_task_add_anon(struct lp_task *t, uint64_t start, uint64_t end)
 {
 	uint64_t before = lp_rset_pages(&t->pending);
 	const struct lp_extent *e;
+	uint32_t id = t->last_vma + 1;
 
+	/* One tag per VMA: its ranges never merge with a neighbour VMA's, so no request
+	 * crosses the boundary (the kernel fills within one VMA only). */
+	int ret = lp_rset_add(&t->vmas, start, end, start, id);
+	if (ret) {
+		t_err(t, "can't add VMA %#" PRIx64 "-%#" PRIx64 ": %s\n", start, end, strerror(-ret));
+		return -1;
+	}
+	t->last_vma = id;
 	for (uint64_t a = start; a < end && (e = lp_pages_next(t->pages, a)); ) {
 		uint64_t b = MAX(a, e->addr), x = MIN(end, e->addr + e->nr * PAGE_SIZE);
 		if (b >= end)
 			break;
-		int ret = lp_rset_add(&t->pending, b, x, b, 0);
+		ret = lp_rset_add(&t->pending, b, x, b, id);
 		if (ret) {
 			t_err(t, "can't add pages %#" PRIx64 "-%#" PRIx64 ": %s\n", b, x, strerror(-ret));
 			return -1;
@@ -199,12 +210,13 @@ int lp_task_add_shm(struct lp_task *t, uint64_t start, uint64_t end, unsigned sh
 		t_err(t, "no shmem object %u\n", shm_idx);
 		return -1;
 	}
-	int ret = lp_rset_add(&t->shm, start, end, pgoff, shm_idx + 1);
+	int ret = lp_rset_add(&t->shm, start, end, pgoff, LP_SHM_TAG(shm_idx, t->last_vma + 1));
 	if (ret) {
 		t_err(t, "can't add shmem mapping %#" PRIx64 "-%#" PRIx64 ": %s\n", start, end,
 		      strerror(-ret));
 		return -1;
 	}
+	t->last_vma++;
 	return 0;
 }
 
@@ -231,6 +243,7 @@ void lp_task_exited(struct lp_task *t, const char *why)
 	t_info(t, "%s, %" PRIu64 " pages never needed\n", why, lp_rset_pages(&t->pending));
 	t->exited = true;
 	t->loop->st.exits++;
+	lp_rset_fini(&t->vmas);
 	lp_rset_fini(&t->pending);
 	lp_rset_fini(&t->shm);
 	t->nr_deferred = 0;
@@ -306,10 +319,17 @@ static int64_t fill_result(struct lp_task *t, uint64_t addr, uint64_t len, int r
 		t->retry_soon = true;
 		return ok / PAGE_SIZE;
 	case -ENOENT:
-		/* the mapping is gone: drop the range */
-		t_debug(t, "%s %#" PRIx64 ": no mapping, dropped\n", op, addr + ok);
-		lp_rset_remove(&t->pending, addr + ok, addr + len);
-		return len / PAGE_SIZE;
+		if (len - ok > PAGE_SIZE) {
+			/* part of a multi-page request: the rest stays pending, to be retried
+			 * (in halves: it may cross a VMA boundary we did not know of) */
+			return ok / PAGE_SIZE;
+		}
+		/* this very page has no mapping (its UNMAP event may still be queued): only
+		 * now may it be dropped */
+		t_debug(t, "%s %#" PRIx64 ": no mapping, page dropped\n", op, addr + ok);
+		st->pages_dropped++;
+		lp_rset_remove(&t->pending, addr + ok, addr + ok + PAGE_SIZE);
+		return ok / PAGE_SIZE + 1;
 	case -ESRCH:
 	case -ENOSPC:
 		lp_task_exited(t, "exited");
@@ -336,22 +356,79 @@ int64_t lp_task_fill(struct lp_task *t, uint64_t addr, uint64_t len, void *buf, 
 		lp_rset_remove(&t->pending, r.start, r.start + PAGE_SIZE);
 		return 1;
 	}
+	/* r is one run of one VMA (as far as we know): never ask for more */
 	uint64_t n = MIN(r.end - r.start, e->addr + e->nr * PAGE_SIZE - r.img);
 	n = MIN(n, (uint64_t)LP_CHUNK_MAX);
-	if (e->zero) {
-		ret = uffd_zeropage(t->ufd.fd, r.start, n, 0, &done);
-		return fill_result(t, r.start, n, ret, done, true, fault, "UFFDIO_ZEROPAGE");
+	const void *src = NULL;
+	if (!e->zero) {
+		int64_t got = lp_pages_get_data(t->pages, r.img, n / PAGE_SIZE, buf, &src);
+		if (got <= 0) {
+			t_err(t, "can't read pages %#" PRIx64 "+%" PRIu64 " of %s: %s\n", r.img,
+			      n / PAGE_SIZE, t->pages->id, strerror(got ? (int)-got : EIO));
+			return task_fail(t) ? -1 : 0;
+		}
+		n = MIN(n, (uint64_t)got * PAGE_SIZE);
 	}
+	for (;;) {
+		if (e->zero)
+			ret = uffd_zeropage(t->ufd.fd, r.start, n, 0, &done);
+		else
+			ret = uffd_copy(t->ufd.fd, r.start, src, n, 0, &done);
+		/* The VMA may have split since (mprotect, madvise: no event): ENOENT for a
+		 * multi-page request says nothing about its first page. Halve it. */
+		if (ret != -ENOENT || done >= (int64_t)PAGE_SIZE || n <= PAGE_SIZE)
+			break;
+		t->loop->st.enoent_retries++;
+		n = ALIGN_DOWN(n / 2, PAGE_SIZE);
+	}
+	return fill_result(t, r.start, n, ret, done, e->zero, fault,
+			   e->zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY");
+}
+
+/* A fault on a page that is not pending, but which the image has data for: it came in
+ * meanwhile (EEXIST), or it was lost on the way. Either way it gets the image's data,
+ * never zeros. 0 served, 1 defer, -1 fatal. */
+static int anon_fault_unpending(struct lp_task *t, struct lp_fault *f, uint64_t img)
+{
+	struct lp_stats *st = &t->loop->st;
 	const void *src;
-	int64_t got = lp_pages_get_data(t->pages, r.img, n / PAGE_SIZE, buf, &src);
+	int64_t done;
+
+	int64_t got = lp_pages_get_data(t->pages, img, 1, t->loop->buf, &src);
 	if (got <= 0) {
-		t_err(t, "can't read pages %#" PRIx64 "+%" PRIu64 " of %s: %s\n", r.img, n / PAGE_SIZE,
-		      t->pages->id, strerror(got ? (int)-got : EIO));
-		return task_fail(t) ? -1 : 0;
+		t_err(t, "can't read page %#" PRIx64 " of %s: %s\n", img, t->pages->id,
+		      strerror(got ? (int)-got : EIO));
+		return task_fail(t);
 	}
-	n = MIN(n, (uint64_t)got * PAGE_SIZE);
-	ret = uffd_copy(t->ufd.fd, r.start, src, n, 0, &done);
-	return fill_result(t, r.start, n, ret, done, false, fault, "UFFDIO_COPY");
+	int ret = uffd_copy(t->ufd.fd, f->addr, src, PAGE_SIZE, 0, &done);
+	switch (ret) {
+	case 0:
+		t_warn(t, "page %#" PRIx64 " (image %#" PRIx64 ") was missing but not pending: "
+			  "copied from the image\n", f->addr, img);
+		st->faults_unpending++;
+		st->pages_copied++;
+		st->bytes_copied += PAGE_SIZE;
+		break;
+	case -EEXIST:
+		st->eexist++;
+		uffd_wake(t->ufd.fd, f->addr, PAGE_SIZE);
+		break;
+	case -EAGAIN:
+		st->eagain++;
+		t->retry_soon = true;
+		return 1;
+	case -ENOENT:
+		return 0;
+	case -ESRCH:
+	case -ENOSPC:
+		lp_task_exited(t, "exited");
+		return 0;
+	default:
+		t_err(t, "UFFDIO_COPY at %#" PRIx64 ": %s\n", f->addr, strerror(-ret));
+		return task_fail(t);
+	}
+	fault_served(t, f, false, LP_WS_ANON, task_img_id(t), img, false);
+	return 0;
 }
 
 static int anon_fault(struct lp_task *t, struct lp_fault *f)
@@ -371,7 +448,15 @@ static int anon_fault(struct lp_task *t, struct lp_fault *f)
 		fault_served(t, f, false, LP_WS_ANON, task_img_id(t), img, true);
 		return 0;
 	}
-	/* Not pending: a hole in the image (zero), or it arrived meanwhile. */
+	/* Not pending: it arrived meanwhile, or the image has no data for it (a zero page,
+	 * a hole, memory the task got or dropped itself since). Zeros only then. */
+	const struct lp_range *v = lp_rset_find(&t->vmas, f->addr);
+	if (v) {
+		uint64_t img = v->img + (f->addr - v->start);
+		const struct lp_extent *e = lp_pages_find(t->pages, img);
+		if (e && !e->zero)
+			return anon_fault_unpending(t, f, img);
+	}
 	int ret = uffd_zeropage(t->ufd.fd, f->addr, PAGE_SIZE, 0, &done);
 	switch (ret) {
 	case 0:
@@ -422,7 +507,7 @@ static int shm_triage(struct lp_task *t, struct lp_fault *f, int ret, const char
 static int shm_fault(struct lp_task *t, const struct lp_range *r, struct lp_fault *f)
 {
 	struct lp_loop *l = t->loop;
-	struct lp_shm *o = l->shms[r->tag - 1];
+	struct lp_shm *o = l->shms[lp_shm_tag_idx(r->tag)];
 	uint64_t off = r->img + (f->addr - r->start), idx = off / PAGE_SIZE;
 	bool minor = f->flags & UFFD_PAGEFAULT_FLAG_MINOR;
 	bool first = idx < o->map.nr_pages && !(o->touched[idx / 64] & (1ULL << (idx % 64)));
@@ -578,11 +663,13 @@ static int task_event(struct lp_task *t, const struct uffd_msg *m)
 		if (!c)
 			return -1;
 		c->parent = t;
-		if (lp_rset_copy(&c->pending, &t->pending) || lp_rset_copy(&c->shm, &t->shm)) {
+		if (lp_rset_copy(&c->vmas, &t->vmas) || lp_rset_copy(&c->pending, &t->pending) ||
+		    lp_rset_copy(&c->shm, &t->shm)) {
 			pr_err("out of memory\n");
 			lp_task_free(c);
 			return -1;
 		}
+		c->last_vma = t->last_vma;
 		l->st.forks++;
 		l->st.pages_total += lp_rset_pages(&c->pending);
 		t_info(t, "fork: task %u with uffd %d, %" PRIu64 " pages pending\n", c->id, ufd,
@@ -594,7 +681,8 @@ static int task_event(struct lp_task *t, const struct uffd_msg *m)
 		uint64_t from = m->arg.remap.from, to = m->arg.remap.to, len = m->arg.remap.len;
 		l->st.remaps++;
 		t_debug(t, "remap %#" PRIx64 " -> %#" PRIx64 " (%" PRIu64 ")\n", from, to, len);
-		if ((n = lp_rset_remap(&t->pending, from, to, ALIGN_UP(len, PAGE_SIZE))) < 0 ||
+		if ((n = lp_rset_remap(&t->vmas, from, to, ALIGN_UP(len, PAGE_SIZE))) < 0 ||
+		    (n = lp_rset_remap(&t->pending, from, to, ALIGN_UP(len, PAGE_SIZE))) < 0 ||
 		    (n = lp_rset_remap(&t->shm, from, to, ALIGN_UP(len, PAGE_SIZE))) < 0) {
 			t_err(t, "remap %#" PRIx64 " -> %#" PRIx64 ": %s\n", from, to, strerror((int)-n));
 			return task_fail(t);
@@ -607,6 +695,8 @@ static int task_event(struct lp_task *t, const struct uffd_msg *m)
 		/* The task dropped these pages (MADV_DONTNEED/REMOVE): it expects zeros, not
 		 * the image. shmem mappings keep their page cache and stay registered. */
 		n = lp_rset_remove(&t->pending, start, end);
+		if (n >= 0 && lp_rset_remove(&t->vmas, start, end) < 0)
+			n = -ENOMEM;
 		t_debug(t, "remove %#" PRIx64 "-%#" PRIx64 ": %" PRId64 " pages dropped\n", start, end, n);
 		unregister_private(t, start, end);
 		return n < 0 ? task_fail(t) : 0;
@@ -617,6 +707,8 @@ static int task_event(struct lp_task *t, const struct uffd_msg *m)
 		n = lp_rset_remove(&t->pending, start, end);
 		if (n >= 0)
 			n = lp_rset_remove(&t->shm, start, end);
+		if (n >= 0)
+			n = lp_rset_remove(&t->vmas, start, end);
 		t_debug(t, "unmap %#" PRIx64 "-%#" PRIx64 "\n", start, end);
 		return n < 0 ? task_fail(t) : 0;
 	}

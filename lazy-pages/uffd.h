@@ -6,10 +6,19 @@
  * copy fails with -EAGAIN).
  *
  * struct lp_task is one userfaultfd: one restored task's mm (or a child's, seen
- * through UFFD_EVENT_FORK). It holds the pages still to come (pending: runtime
- * address -> image address), its shmem mappings (shm: runtime address -> object
- * offset, tag = object index + 1), the faults it could not serve yet (deferred),
+ * through UFFD_EVENT_FORK). It holds its lazy private VMAs (vmas: runtime address
+ * -> image address, tag = VMA id), the pages still to come (pending, tag = the id
+ * of their VMA), its shmem mappings (shm: runtime address -> object offset, tag =
+ * LP_SHM_TAG(object index, VMA id)), the faults it could not serve yet (deferred),
  * and a reference to its parent. Its fd is in the loop's epoll as a struct lp_fd.
+ *
+ * VMA boundaries: the kernel fills (COPY, ZEROPAGE, CONTINUE) only within one VMA
+ * (ENOENT otherwise). Ranges of different VMAs carry different tags, so they never
+ * merge, and every request is clamped to one range. VMAs can still split or merge
+ * later without an event (mprotect, madvise): a multi-page request that gets ENOENT
+ * is retried in halves, and only a single page that gets ENOENT is dropped.
+ * Every fault is answered from the image: zeros only where the image says zero (or
+ * has no page, or the task dropped the page itself), never because a page was lost.
  */
 #ifndef CRIU_LITE_LP_UFFD_H
 #define CRIU_LITE_LP_UFFD_H
@@ -44,6 +53,13 @@ int uffd_wake(int fd, uint64_t start, uint64_t len);
 struct lp_loop;
 struct lp_pages;
 
+/* Tags of shmem mappings: the object (index + 1) and the VMA. */
+#define LP_SHM_TAG(idx, vma) (((uint64_t)(vma) << 32) | ((uint64_t)(idx) + 1))
+static inline unsigned lp_shm_tag_idx(uint64_t tag)
+{
+	return (unsigned)(uint32_t)tag - 1;
+}
+
 /* An fd in the loop's epoll. Handlers return <0 error, 0 continue, >0 re-plan. */
 struct lp_fd {
 	int fd;
@@ -64,8 +80,10 @@ struct lp_task {
 	pid_t pid;
 	struct lp_task *parent;
 	struct lp_pages *pages;  /* private pages, shared with forked children */
+	struct lp_rset vmas;     /* lazy private VMAs (as the image has them, then moved) */
 	struct lp_rset pending;  /* private pages not in yet */
 	struct lp_rset shm;      /* shmem mappings */
+	uint32_t last_vma;       /* the last VMA id given */
 	struct lp_fault *deferred;
 	size_t nr_deferred, cap_deferred;
 	bool retry_soon;         /* a deferred fault got EAGAIN */
@@ -83,7 +101,8 @@ struct lp_task *lp_task_new(struct lp_loop *l, pid_t pid, int uffd, int pidfd,
 /* Free a task: it must have no pending pages, or have exited (or the loop is failing
  * and has killed it). NULL is fine. */
 void lp_task_free(struct lp_task *t);
-/* A lazy private VMA [start, end): its pages in the page set become pending. 0 or -1. */
+/* A lazy private VMA [start, end): its pages in the page set become pending. 0 or -1.
+ * Each call is one VMA: its ranges never merge with another's. */
 int lp_task_add_anon(struct lp_task *t, uint64_t start, uint64_t end);
 /* A lazy shmem VMA [start, end) of object shm_idx (lp_loop_add_shm) at byte offset pgoff. */
 int lp_task_add_shm(struct lp_task *t, uint64_t start, uint64_t end, unsigned shm_idx,
@@ -103,8 +122,9 @@ void lp_task_exited(struct lp_task *t, const char *why);
 int lp_task_kill(struct lp_task *t);
 
 /* Copy [addr, addr + len) of the task's pending pages from the page set: COPY or
- * ZEROPAGE per extent, one ioctl. Returns pages done (>= 0), or <0 fatal; stops early
- * (returning what was done) on EAGAIN, setting t->retry_soon. */
+ * ZEROPAGE of the first pending run there (one extent, one VMA); a multi-page request
+ * that gets ENOENT is retried in halves. Returns pages settled (>= 0), or <0 fatal;
+ * stops early (returning what was done) on EAGAIN, setting t->retry_soon. */
 int64_t lp_task_fill(struct lp_task *t, uint64_t addr, uint64_t len, void *buf, bool fault);
 
 bool lp_task_complete(const struct lp_task *t);

@@ -51,9 +51,23 @@
 
 enum { K_DATA, K_ZERO, K_HOLE };
 
+/*
+ * VMA boundaries (the vma_* cases): the private memory is three VMAs, [0, CUT1)
+ * read-write, [CUT1, CUT2) read-only, [CUT2, NA) read-write with MADV_HUGEPAGE; each
+ * shmem mapping is two, the second half read-only. The "dense" image layout has long
+ * extents across those boundaries: zero pages [20, 28) across CUT1, data [28, 50)
+ * across CUT2, a hole at 50.
+ */
+#define CUT1 24
+#define CUT2 40
+#define SCUT (NS / 2)
+static bool dense_layout; /* set by a case before tc_setup, inherited by its child */
+
 /* Image layout: some pages recorded as zero, some not in the image at all. */
 static int anon_kind(unsigned i)
 {
+	if (dense_layout)
+		return i >= 20 && i < 28 ? K_ZERO : i == 50 ? K_HOLE : K_DATA;
 	return i % 16 == 5 ? K_HOLE : i % 8 == 3 ? K_ZERO : K_DATA;
 }
 
@@ -121,6 +135,8 @@ struct tc {
 	struct lp_fd ctlfd;
 	int child_result; /* -1 until the child reports */
 	int acks;         /* 'A' messages seen */
+	bool split;       /* set before tc_setup: VMAs split at CUT1, CUT2, SCUT, and given
+			   * to the task one by one (the vma_* cases) */
 	bool child_gone;
 	child_fn child;
 };
@@ -268,6 +284,48 @@ static int write_shm_image(struct tc *c)
 
 /* ---- setup and teardown ---- */
 
+/* How many VMAs of pid lie in [start, end). -1 on error. */
+static int count_vmas(pid_t pid, const void *start, const void *end)
+{
+	char path[64], line[512];
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < (uintptr_t)end && b > (uintptr_t)start)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Split the private memory at CUT1 and CUT2 and each shmem mapping at SCUT, by
+ * different protections and flags (no uffd event): 0, or a message and -1. */
+static int split_vmas(struct tc *c)
+{
+	char *a = c->anon;
+
+	if (mprotect(a + CUT1 * P, (CUT2 - CUT1) * P, PROT_READ))
+		FAIL("mprotect: %m");
+	if (madvise(a + CUT2 * P, (NA - CUT2) * P, MADV_HUGEPAGE) &&
+	    madvise(a + CUT2 * P, (NA - CUT2) * P, MADV_DONTDUMP))
+		FAIL("madvise: %m");
+	int n = count_vmas(getpid(), a, a + NA * P);
+	CHECK(n == 3, "%d VMAs", n);
+	for (int i = 0; c->s1 && i < 2; i++) {
+		char *s = i ? c->s2 : c->s1;
+		if (mprotect(s + SCUT * P, (NS - SCUT) * P, PROT_READ))
+			FAIL("mprotect: %m");
+		n = count_vmas(getpid(), s, s + NS * P);
+		CHECK(n == 2, "%d VMAs", n);
+	}
+	return 0;
+}
+
 static int tc_setup(struct tc *c, enum shm_type shm)
 {
 	c->dfd = c->memfd = c->ctl = c->uffd = -1;
@@ -299,6 +357,8 @@ static int tc_setup(struct tc *c, enum shm_type shm)
 		c->s1 = c->s2 = NULL;
 		FAIL("shmem mappings: %m");
 	}
+	if (c->split && split_vmas(c))
+		return -1;
 	if (write_anon_image(c, ANON_SET))
 		FAIL("can't write the anon image");
 	if (shm != SHM_NONE && write_shm_image(c))
@@ -378,6 +438,35 @@ static void child_main(struct tc *c, int sock)
 	_exit(r);
 }
 
+/* The memory as the restore would give it: one VMA per call (c->split: as split). */
+static int task_add_vmas(struct tc *c, struct lp_task *t, int idx)
+{
+	uintptr_t a = (uintptr_t)c->anon;
+
+	if (!c->split) {
+		if (lp_task_add_anon(t, a, a + NA * P))
+			return -1;
+	} else if (lp_task_add_anon(t, a, a + CUT1 * P) || lp_task_add_anon(t, a + CUT1 * P, a + CUT2 * P) ||
+		   lp_task_add_anon(t, a + CUT2 * P, a + NA * P)) {
+		return -1;
+	}
+	if (!c->s1)
+		return 0;
+	if (idx < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		uintptr_t s = (uintptr_t)(i ? c->s2 : c->s1);
+		if (!c->split) {
+			if (lp_task_add_shm(t, s, s + NS * P, idx, 0))
+				return -1;
+		} else if (lp_task_add_shm(t, s, s + SCUT * P, idx, 0) ||
+			   lp_task_add_shm(t, s + SCUT * P, s + NS * P, idx, SCUT * P)) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct start_opts {
 	enum lp_prefetch mode;
 	bool give_fd;     /* the daemon gets the memfd */
@@ -430,10 +519,7 @@ static int tc_start(struct tc *c, child_fn fn, const struct start_opts *o)
 	lp_pages_put(ap);
 	if (!t)
 		FAIL("lp_task_new");
-	if (lp_task_add_anon(t, (uintptr_t)c->anon, (uintptr_t)c->anon + NA * P) ||
-	    (c->s1 && (idx < 0 || lp_task_add_shm(t, (uintptr_t)c->s1, (uintptr_t)c->s1 + NS * P, idx, 0) ||
-		       lp_task_add_shm(t, (uintptr_t)c->s2, (uintptr_t)c->s2 + NS * P, idx, 0))) ||
-	    lp_loop_add_task(&c->l, t)) {
+	if (task_add_vmas(c, t, idx) || lp_loop_add_task(&c->l, t)) {
 		lp_task_kill(t);
 		lp_task_free(t);
 		FAIL("task setup");
@@ -1654,6 +1740,120 @@ static int case_api(struct tc *c)
 	return 0;
 }
 
+/* ---- VMA boundaries: no request may cross one, and no page may be lost ---- */
+
+static unsigned holes_all(void)
+{
+	return count_kind(anon_kind, NA, K_HOLE) + count_kind(shm_kind, NS, K_HOLE);
+}
+
+/* Adjacent VMAs (different protections and flags), each given to the task on its own,
+ * extents across their boundaries, prefetch of everything (through the mappings for
+ * shmem) before the child reads a byte. */
+static int case_vma_adjacent(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_ALL, false, false, true };
+
+	dense_layout = true;
+	c->split = true;
+	if (tc_setup(c, SHM_SHARED_ANON) || tc_start(c, child_wait_then_check, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (run_until(c, loop_done, "every page in"))
+		return -1;
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->pages_dropped == 0, "%" PRIu64 " pages dropped", s->pages_dropped);
+	CHECK(s->enoent_retries == 0, "%" PRIu64 " requests crossed a known boundary", s->enoent_retries);
+	ctl_send(c->ctl, 'C', 0);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	CHECK(s->pages_prefetched == s->pages_total, "%" PRIu64 " != %" PRIu64, s->pages_prefetched,
+	      s->pages_total);
+	/* only the holes fault (and get zeros) */
+	CHECK(s->faults_missing == holes_all(), "%" PRIu64 " missing faults", s->faults_missing);
+	CHECK(s->faults_unpending == 0, "%" PRIu64, s->faults_unpending);
+	return 0;
+}
+
+/* The child splits its VMAs itself after the registration (mprotect, madvise: no
+ * event) while every page is still pending; then everything is prefetched. */
+static int child_split_then_check(struct tc *c)
+{
+	if (split_vmas(c))
+		return 2;
+	ctl_send(c->ctl, 'A', 0);
+	return child_wait_then_check(c);
+}
+
+static int case_vma_split_unseen(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_ALL, false, false, false };
+
+	dense_layout = true;
+	if (tc_setup(c, SHM_SHARED_ANON) || tc_start(c, child_split_then_check, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	CHECK(acked_n(c, 1), "the child did not split its VMAs (result %d)", c->child_result);
+	lp_loop_finish(&c->l);
+	if (run_until(c, loop_done, "every page in"))
+		return -1;
+	ctl_send(c->ctl, 'C', 0);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	/* the requests did cross the new boundaries, and got through in halves */
+	CHECK(s->enoent_retries > 0, "no request crossed a boundary: the case tests nothing");
+	CHECK(s->pages_dropped == 0, "%" PRIu64 " pages dropped", s->pages_dropped);
+	CHECK(s->pages_prefetched == s->pages_total, "%" PRIu64 " != %" PRIu64, s->pages_prefetched,
+	      s->pages_total);
+	CHECK(s->faults_missing == holes_all(), "%" PRIu64 " missing faults", s->faults_missing);
+	return 0;
+}
+
+/* Faults right at the boundaries, on pages that are no longer pending though they
+ * never arrived (as a dropped page would be): they get the image's data, not zeros. */
+static int child_boundaries_first(struct tc *c)
+{
+	static const unsigned pa[] = { CUT1 - 1, CUT1, CUT2 - 1, CUT2, 20, 27, 28 };
+	int bad = 0;
+
+	for (size_t n = 0; n < ARRAY_SIZE(pa); n++)
+		bad |= check_page(c->anon + pa[n] * P, 1, pa[n]);
+	bad |= check_page(c->s1 + (SCUT - 1) * P, 2, SCUT - 1) | check_page(c->s1 + SCUT * P, 2, SCUT);
+	bad |= check_page(c->s2 + SCUT * P, 2, SCUT) | check_page(c->s2 + (SCUT - 1) * P, 2, SCUT - 1);
+	return bad | child_all(c);
+}
+
+static int case_vma_boundary_fault(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	/* data pages at CUT2, zero pages at CUT1 */
+	static const unsigned lost[] = { CUT2 - 1, CUT2, CUT1 - 1, CUT1, 20 };
+
+	dense_layout = true;
+	c->split = true;
+	if (tc_setup(c, SHM_SHARED_ANON) || tc_start(c, child_boundaries_first, &o))
+		return -1;
+	struct lp_task *t = c->l.tasks;
+	for (size_t n = 0; n < ARRAY_SIZE(lost); n++) {
+		uint64_t a = (uintptr_t)c->anon + lost[n] * P;
+		CHECK(lp_rset_remove(&t->pending, a, a + P) == 1, "page %u was not pending", lost[n]);
+	}
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	/* the two data pages came from the image; the zero pages are zero either way */
+	CHECK(s->faults_unpending == 2, "%" PRIu64, s->faults_unpending);
+	CHECK(s->pages_copied == count_kind(anon_kind, NA, K_DATA) + count_kind(shm_kind, NS, K_DATA),
+	      "%" PRIu64, s->pages_copied);
+	CHECK(s->pages_dropped == 0, "%" PRIu64, s->pages_dropped);
+	return 0;
+}
+
 static const struct tcase cases[] = {
 	{ "api", case_api, "anon", 0, "ioctl wrappers: versions, EEXIST, ENOENT" },
 	{ "anon_missing", case_anon_missing, "anon", 0, "MISSING on private memory: COPY" },
@@ -1684,6 +1884,12 @@ static const struct tcase cases[] = {
 	{ "mremap", case_mremap, "anon+shmem", UFFD_FEATURE_EVENT_REMAP, "EVENT_REMAP" },
 	{ "dontneed", case_dontneed, "anon+shmem", UFFD_FEATURE_EVENT_REMOVE, "EVENT_REMOVE" },
 	{ "munmap", case_munmap, "anon+shmem", UFFD_FEATURE_EVENT_UNMAP, "EVENT_UNMAP" },
+	{ "vma_adjacent", case_vma_adjacent, "anon+shmem", UFFD_FEATURE_MISSING_SHMEM,
+	  "adjacent VMAs registered one by one, prefetch all: no request crosses them" },
+	{ "vma_split_unseen", case_vma_split_unseen, "anon+shmem", UFFD_FEATURE_MISSING_SHMEM,
+	  "VMAs split after registration (no event): ENOENT requests retried in halves" },
+	{ "vma_boundary_fault", case_vma_boundary_fault, "anon+shmem", UFFD_FEATURE_MISSING_SHMEM,
+	  "faults at VMA boundaries on pages lost from the pending set: image data, not zeros" },
 	{ "exit_esrch", case_exit_esrch, "anon", 0, "task gone, seen through ESRCH" },
 	{ "exit_pidfd", case_exit_pidfd, "anon", 0, "task exits half-way, seen through its pidfd" },
 	{ "daemon", case_daemon, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
@@ -1773,6 +1979,7 @@ int main(int argc, char **argv)
 		struct tc c;
 		memset(&c, 0, sizeof(c));
 		c.tcase = t;
+		dense_layout = false;
 		uint64_t t0 = now_ns();
 		int ret = t->fn(&c);
 		tc_teardown(&c);
