@@ -12,8 +12,10 @@ CC       ?= gcc
 SAN      ?=
 OPT      ?= -O2
 
+# xxd embeds the restorer blob; python3 runs the integration runner and is one of
+# the real programs the tests checkpoint (/usr/bin/python3).
 DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libnl-3-dev libnl-route-3-dev \
-            libcap-dev libseccomp-dev check pkg-config
+            libcap-dev libseccomp-dev check pkg-config xxd binutils python3-minimal
 PKGS     := libnl-3.0 libnl-route-3.0 libprotobuf-c libcap libseccomp
 
 # Install what is missing before anything else is evaluated (we are root on

@@ -27,7 +27,7 @@ $(INTEG_OUT)/static/%: $(INTEG_DIR)/static/%.c $(INTEG_LIBSRC) $(INTEG_LIBHDR)
 integration-bins: $(INTEG_BINS)
 
 integration: $(BIN) $(INTEG_BINS)
-	python3 $(INTEG_DIR)/run.py --criu $(BIN) --bindir $(INTEG_OUT) \
+	/usr/bin/python3 $(INTEG_DIR)/run.py --criu $(BIN) --bindir $(INTEG_OUT) \
 		--cases $(INTEG_CASES) --workdir $(INTEG_OUT)/work $(INTEG_ARGS)
 
 EXTRA_TESTS += integration
