@@ -385,6 +385,37 @@ int64_t lp_task_fill(struct lp_task *t, uint64_t addr, uint64_t len, void *buf, 
 			   e->zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY");
 }
 
+/* Outcomes of page_op_triage(); -1 is fatal (the task was failed). */
+#define LP_OP_IN 0    /* the page is in: ours (ret 0), or already there (EEXIST, woken) */
+#define LP_OP_RETRY 1 /* EAGAIN: the mm changed; read events, then retry the fault */
+#define LP_OP_GONE 2  /* nothing left to do: no mapping (ENOENT) or the task exited */
+
+/* The result triage (STYLE.md) of a single-page UFFDIO_COPY/ZEROPAGE resolving f. */
+static int page_op_triage(struct lp_task *t, struct lp_fault *f, int ret, const char *op)
+{
+	switch (ret) {
+	case 0:
+		return LP_OP_IN;
+	case -EEXIST:
+		t->loop->st.eexist++;
+		uffd_wake(t->ufd.fd, f->addr, PAGE_SIZE);
+		return LP_OP_IN;
+	case -EAGAIN:
+		t->loop->st.eagain++;
+		t->retry_soon = true;
+		return LP_OP_RETRY;
+	case -ENOENT:
+		return LP_OP_GONE;
+	case -ESRCH:
+	case -ENOSPC:
+		lp_task_exited(t, "exited");
+		return LP_OP_GONE;
+	default:
+		t_err(t, "%s at %#" PRIx64 ": %s\n", op, f->addr, strerror(-ret));
+		return task_fail(t) ? -1 : LP_OP_GONE; /* killed: nothing left to serve */
+	}
+}
+
 /* A fault on a page that is not pending, but which the image has data for: it came in
  * meanwhile (EEXIST), or it was lost on the way. Either way it gets the image's data,
  * never zeros. 0 served, 1 defer, -1 fatal. */
@@ -401,31 +432,15 @@ static int anon_fault_unpending(struct lp_task *t, struct lp_fault *f, uint64_t 
 		return task_fail(t);
 	}
 	int ret = uffd_copy(t->ufd.fd, f->addr, src, PAGE_SIZE, 0, &done);
-	switch (ret) {
-	case 0:
+	int r = page_op_triage(t, f, ret, "UFFDIO_COPY");
+	if (r != LP_OP_IN)
+		return r == LP_OP_GONE ? 0 : r;
+	if (ret == 0) {
 		t_warn(t, "page %#" PRIx64 " (image %#" PRIx64 ") was missing but not pending: "
 			  "copied from the image\n", f->addr, img);
 		st->faults_unpending++;
 		st->pages_copied++;
 		st->bytes_copied += PAGE_SIZE;
-		break;
-	case -EEXIST:
-		st->eexist++;
-		uffd_wake(t->ufd.fd, f->addr, PAGE_SIZE);
-		break;
-	case -EAGAIN:
-		st->eagain++;
-		t->retry_soon = true;
-		return 1;
-	case -ENOENT:
-		return 0;
-	case -ESRCH:
-	case -ENOSPC:
-		lp_task_exited(t, "exited");
-		return 0;
-	default:
-		t_err(t, "UFFDIO_COPY at %#" PRIx64 ": %s\n", f->addr, strerror(-ret));
-		return task_fail(t);
 	}
 	fault_served(t, f, false, LP_WS_ANON, task_img_id(t), img, false);
 	return 0;
@@ -458,28 +473,11 @@ static int anon_fault(struct lp_task *t, struct lp_fault *f)
 			return anon_fault_unpending(t, f, img);
 	}
 	int ret = uffd_zeropage(t->ufd.fd, f->addr, PAGE_SIZE, 0, &done);
-	switch (ret) {
-	case 0:
+	int res = page_op_triage(t, f, ret, "UFFDIO_ZEROPAGE");
+	if (res != LP_OP_IN)
+		return res == LP_OP_GONE ? 0 : res;
+	if (ret == 0)
 		t->loop->st.pages_zeroed++;
-		break;
-	case -EEXIST:
-		t->loop->st.eexist++;
-		uffd_wake(t->ufd.fd, f->addr, PAGE_SIZE);
-		break;
-	case -EAGAIN:
-		t->loop->st.eagain++;
-		t->retry_soon = true;
-		return 1;
-	case -ENOENT:
-		return 0;
-	case -ESRCH:
-	case -ENOSPC:
-		lp_task_exited(t, "exited");
-		return 0;
-	default:
-		t_err(t, "UFFDIO_ZEROPAGE at %#" PRIx64 ": %s\n", f->addr, strerror(-ret));
-		return task_fail(t);
-	}
 	fault_served(t, f, false, 0, 0, 0, false);
 	return 0;
 }
@@ -500,7 +498,7 @@ static int shm_triage(struct lp_task *t, struct lp_fault *f, int ret, const char
 		return 0;
 	default:
 		t_err(t, "%s at %#" PRIx64 ": %s\n", op, f->addr, strerror(-ret));
-		return task_fail(t);
+		return task_fail(t) ? -1 : LP_OP_GONE; /* killed: nothing left to serve */
 	}
 }
 
