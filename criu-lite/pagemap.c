@@ -9,6 +9,62 @@
 #include "include/util.h"
 #include "criu-lite/pagemap.h"
 
+/* ---- page checksums ---- */
+
+/*
+ * crc32c of three pages at once: the SSE4.2 crc32 instruction has a latency of three
+ * cycles and a throughput of one, so three independent chains run three times as fast
+ * as one (img_crc32c is a single chain).
+ */
+__attribute__((target("sse4.2"))) static void crc32c_3pages(const unsigned char *p, uint32_t *out)
+{
+	uint64_t c0 = 0xffffffffu, c1 = 0xffffffffu, c2 = 0xffffffffu;
+
+	for (size_t i = 0; i < PAGE_SIZE; i += 8) {
+		uint64_t v0, v1, v2;
+		memcpy(&v0, p + i, 8);
+		memcpy(&v1, p + PAGE_SIZE + i, 8);
+		memcpy(&v2, p + 2 * PAGE_SIZE + i, 8);
+		c0 = __builtin_ia32_crc32di(c0, v0);
+		c1 = __builtin_ia32_crc32di(c1, v1);
+		c2 = __builtin_ia32_crc32di(c2, v2);
+	}
+	out[0] = ~(uint32_t)c0;
+	out[1] = ~(uint32_t)c1;
+	out[2] = ~(uint32_t)c2;
+}
+
+static bool crc_3way_ok(void)
+{
+	static int ok = -1;
+	int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+		__atomic_store_n(&ok, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+int page_check_crcs(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
+		    uint64_t vaddr)
+{
+	const unsigned char *p = buf;
+	size_t i = 0;
+
+	if (crc_3way_ok() && buf && crcs) {
+		for (; i + 3 <= nr; i += 3) {
+			uint32_t got[3];
+			crc32c_3pages(p + i * PAGE_SIZE, got);
+			if (got[0] != crcs[i] || got[1] != crcs[i + 1] || got[2] != crcs[i + 2])
+				break; /* img_check_pages names the page */
+		}
+	}
+	return img_check_pages(img, p + i * PAGE_SIZE, nr - i, crcs ? crcs + i : NULL,
+			       vaddr + i * PAGE_SIZE);
+}
+
 /* ---- page_read ---- */
 
 static int pr_add_entry(struct page_read *pr, PagemapEntry *e, size_t *cap)
@@ -197,7 +253,7 @@ int page_read_pages(struct page_read *pr, uint64_t vaddr, size_t nr, void *buf)
 		} else {
 			if (img_pages_read(pr->pages, p, n, e->pages_off + first) < 0)
 				return -1;
-			if (img_check_pages(pr->pages, p, n, e->crc + first, vaddr) < 0)
+			if (page_check_crcs(pr->pages, p, n, e->crc + first, vaddr) < 0)
 				return -1;
 		}
 		p += n * PAGE_SIZE;

@@ -102,57 +102,116 @@ bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id)
 
 /* ---- shmem objects ---- */
 
-static int shmem_fill(struct rst_ctx *ctx, const ShmemEntry *se, int fd)
+/*
+ * Open and validate the page set of shmem object i, unless nothing of it is restored
+ * here: a lazy object under --lazy-pages is served, every page of it, by the daemon,
+ * which reads and checks its page set itself. 0 or -1 (logged).
+ */
+static int shmem_pages_open(struct rst_ctx *ctx, size_t i)
 {
+	const ShmemEntry *se = ctx->shmems[i];
+	struct rst_shmem_fill *f = &ctx->shmem_fill[i];
 	char id[40];
-	struct page_read pr;
-	cleanup_free char *buf = NULL;
-	int ret = -1;
 
+	if (ctx->opts->lazy_pages && se->has_lazy && se->lazy)
+		return 0;
 	snprintf(id, sizeof(id), "shmem-%" PRIu64, se->has_pages_id ? (uint64_t)se->pages_id : se->id);
-	if (page_read_open(&pr, ctx->dfd, id, IMG_OPT_MISSING_OK) < 0) {
+	if (page_read_open(&f->pr, ctx->dfd, id, IMG_OPT_MISSING_OK) < 0) {
 		if (errno == ENOENT)
 			return 0; /* no pages: all holes */
 		return -1;
 	}
-	buf = malloc(SHMEM_BUF_PAGES * PAGE_SIZE);
-	if (!buf) {
-		pr_perror("can't allocate the shmem fill buffer");
-		goto out;
-	}
-	for (size_t i = 0; i < pr.nr_entries; i++) {
-		const PagemapEntry *pe = pr.entries[i];
+	f->open = true;
+	for (size_t k = 0; k < f->pr.nr_entries; k++) {
+		const PagemapEntry *pe = f->pr.entries[k];
 		if (!(pe->flags & PE_PRESENT))
-			continue; /* zero pages stay holes */
-		if (ctx->opts->lazy_pages && (pe->flags & PE_LAZY) && se->has_lazy && se->lazy)
-			continue; /* served by the lazy-pages daemon */
+			continue;
 		if (pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > se->size) {
 			pr_err("pagemap-%s.img: pages at offset 0x%" PRIx64 " lie beyond the object's %" PRIu64
 			       " bytes\n",
 			       id, pe->vaddr, se->size);
 			errno = EBADMSG;
-			goto out;
+			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Write the pages of shmem object i (validated by shmem_pages_open) into it. */
+static int shmem_fill_one(struct rst_ctx *ctx, size_t i)
+{
+	const ShmemEntry *se = ctx->shmems[i];
+	struct rst_shmem_fill *f = &ctx->shmem_fill[i];
+	struct page_read *pr = &f->pr;
+	cleanup_free char *buf = NULL;
+	int fd = ctx->shmem_fds[i];
+
+	if (!f->open)
+		return 0;
+	buf = malloc(SHMEM_BUF_PAGES * PAGE_SIZE);
+	if (!buf) {
+		pr_perror("can't allocate the shmem fill buffer");
+		return -1;
+	}
+	for (size_t k = 0; k < pr->nr_entries; k++) {
+		const PagemapEntry *pe = pr->entries[k];
+		if (!(pe->flags & PE_PRESENT))
+			continue; /* zero pages stay holes */
 		for (uint32_t done = 0; done < pe->nr_pages;) {
 			uint32_t n = MIN(pe->nr_pages - done, SHMEM_BUF_PAGES);
 			uint64_t off = pe->vaddr + (uint64_t)done * PAGE_SIZE;
-			if (page_read_pages(&pr, off, n, buf) < 0)
-				goto out;
+			if (page_read_pages(pr, off, n, buf) < 0)
+				return -1;
 			if (pwrite_all(fd, buf, n * PAGE_SIZE, off) < 0) {
 				pr_perror("can't write shmem object %" PRIu64 " at offset 0x%" PRIx64, se->id, off);
-				goto out;
+				return -1;
 			}
 			done += n;
 		}
 	}
-	ret = 0;
-out:
-	page_read_close(&pr);
-	return ret;
+	page_read_close(pr);
+	f->open = false;
+	return 0;
 }
 
-static int shmem_open(struct rst_ctx *ctx, const ShmemEntry *se)
+static void shmem_seal(const ShmemEntry *se, int fd)
 {
+	if (se->kind == SHMEM_KIND_MEMFD && se->has_seals && se->seals &&
+	    fcntl(fd, F_ADD_SEALS, se->seals) < 0)
+		pr_warn("can't restore the seals 0x%x of memfd %" PRIu64 ", ignoring\n", se->seals, se->id);
+}
+
+/* An object sealed against writes is filled at once, before its seals; the others
+ * later (F_SEAL_SEAL, GROW and SHRINK do not stop a pwrite within the size). */
+static bool shmem_fill_now(const ShmemEntry *se)
+{
+	return se->kind == SHMEM_KIND_MEMFD && se->has_seals &&
+	       (se->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+}
+
+int rst_shmem_fill(struct rst_ctx *ctx)
+{
+	uint64_t t0 = now_ns();
+
+	for (size_t i = 0; i < ctx->nr_shmems; i++)
+		if (ctx->shmem_fill && shmem_fill_one(ctx, i) < 0)
+			return -1;
+	pr_debug("shmem objects filled in %.1f ms\n", (now_ns() - t0) / 1e6);
+	return 0;
+}
+
+void rst_shmem_fini(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; ctx->shmem_fill && i < ctx->nr_shmems; i++)
+		if (ctx->shmem_fill[i].open)
+			page_read_close(&ctx->shmem_fill[i].pr);
+	free(ctx->shmem_fill);
+	ctx->shmem_fill = NULL;
+}
+
+static int shmem_open(struct rst_ctx *ctx, size_t i)
+{
+	const ShmemEntry *se = ctx->shmems[i];
 	cleanup_close int fd = -1;
 	bool by_path = se->kind == SHMEM_KIND_FILE && se->name && !(se->has_unlinked && se->unlinked);
 
@@ -161,6 +220,8 @@ static int shmem_open(struct rst_ctx *ctx, const ShmemEntry *se)
 		errno = EBADMSG;
 		return -1;
 	}
+	if (shmem_pages_open(ctx, i) < 0)
+		return -1;
 	if (by_path) {
 		fd = open(se->name, O_RDWR | O_CLOEXEC);
 		if (fd < 0) {
@@ -187,12 +248,13 @@ static int shmem_open(struct rst_ctx *ctx, const ShmemEntry *se)
 		pr_perror("can't size shmem object %" PRIu64 " to %" PRIu64 " bytes", se->id, se->size);
 		return -1;
 	}
-	if (shmem_fill(ctx, se, fd) < 0)
+	ctx->shmem_fds[i] = rst_svc_fd(ctx, steal_fd(&fd));
+	if (ctx->shmem_fds[i] < 0)
 		return -1;
-	if (se->kind == SHMEM_KIND_MEMFD && se->has_seals && se->seals &&
-	    fcntl(fd, F_ADD_SEALS, se->seals) < 0)
-		pr_warn("can't restore the seals 0x%x of memfd %" PRIu64 ", ignoring\n", se->seals, se->id);
-	return rst_svc_fd(ctx, steal_fd(&fd));
+	if (shmem_fill_now(se) && shmem_fill_one(ctx, i) < 0)
+		return -1;
+	shmem_seal(se, ctx->shmem_fds[i]);
+	return ctx->shmem_fds[i];
 }
 
 /* ---- pipes ---- */
@@ -536,11 +598,16 @@ int rst_files_prepare(struct rst_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->nr_files; i++)
 		ctx->file_fds[i] = -1;
-	for (size_t i = 0; i < ctx->nr_shmems; i++) {
-		ctx->shmem_fds[i] = shmem_open(ctx, ctx->shmems[i]);
-		if (ctx->shmem_fds[i] < 0)
-			return -1;
+	ctx->shmem_fill = calloc(ctx->nr_shmems ? ctx->nr_shmems : 1, sizeof(*ctx->shmem_fill));
+	if (!ctx->shmem_fill) {
+		pr_perror("can't allocate fd tables");
+		return -1;
 	}
+	for (size_t i = 0; i < ctx->nr_shmems; i++)
+		ctx->shmem_fds[i] = -1;
+	for (size_t i = 0; i < ctx->nr_shmems; i++)
+		if (shmem_open(ctx, i) < 0)
+			return -1;
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 		for (size_t k = 0; k < t->nr_fds; k++) {

@@ -504,15 +504,81 @@ bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *
 	return ctx->opts->lazy_pages && (pe->flags & PE_LAZY) && vma_lazy_anon(ctx, vma_at(mm, pe->vaddr));
 }
 
+/*
+ * --lazy-pages: the pages of lazy memory that the kernel writes before the task runs
+ * are filled eagerly, so that the restorer never waits for the lazy-pages daemon (and
+ * for the time it takes to read its images). That is each thread's rseq area: the
+ * kernel writes cpu_id into it as soon as the blob registers it. The daemon then finds
+ * these pages present (EEXIST: done). At most RST_PREFILL_MAX per thread.
+ */
+#define RST_PREFILL_MAX 2
+
+struct prefill {
+	uint64_t vaddr;
+	const PagemapEntry *pe; /* present lazy entry holding the page, NULL: zero */
+};
+
+static int prefill_cmp(const void *a, const void *b)
+{
+	const struct prefill *x = a, *y = b;
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* The pages to prefill, sorted and unique, into out (RST_PREFILL_MAX per thread). */
+static size_t prefill_pages(struct rst_ctx *ctx, struct rst_task *t, struct prefill *out)
+{
+	size_t n = 0;
+
+	if (!ctx->opts->lazy_pages)
+		return 0;
+	for (size_t i = 0; i < t->pe->n_threads; i++) {
+		const RseqEntry *r = t->cores[i]->rseq;
+		uint64_t first, last;
+		if (!r || !r->rseq_abi_pointer || r->rseq_abi_pointer >= RST_TASK_SIZE)
+			continue;
+		first = ALIGN_DOWN(r->rseq_abi_pointer, PAGE_SIZE);
+		last = ALIGN_DOWN(r->rseq_abi_pointer + MAX(r->rseq_abi_size, 1u) - 1, PAGE_SIZE);
+		for (uint64_t pg = first; pg <= last && pg < first + RST_PREFILL_MAX * PAGE_SIZE;
+		     pg += PAGE_SIZE) {
+			const PagemapEntry *pe = t->has_pages ? page_read_find(&t->pr, pg) : NULL;
+			bool dup = false;
+			if (!vma_lazy_anon(ctx, vma_at(t->mm, pg)))
+				continue; /* not lazy: restored with everything else */
+			if (pe && !rst_entry_lazy(ctx, t->mm, pe))
+				continue; /* an eager entry: already filled */
+			for (size_t k = 0; k < n && !dup; k++)
+				dup = out[k].vaddr == pg;
+			if (dup)
+				continue;
+			out[n++] = (struct prefill){ pg, pe && (pe->flags & PE_PRESENT) ? pe : NULL };
+		}
+	}
+	qsort(out, n, sizeof(*out), prefill_cmp);
+	return n;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+	const struct rst_run *x = a, *y = b;
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
 /* Count the runs (merged data runs + zero runs) and data pages of a task. */
 static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs, size_t *ret_crcs)
 {
 	size_t runs = 0, crcs = 0;
 	uint64_t next_va = 0, next_off = 0;
 	bool open = false;
+	cleanup_free struct prefill *pf = calloc(t->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
+	size_t npf = pf ? prefill_pages(ctx, t, pf) : 0;
 
+	for (size_t i = 0; i < npf; i++) {
+		runs++;
+		crcs += pf[i].pe ? 1 : 0;
+	}
 	if (!t->has_pages) {
-		*ret_runs = *ret_crcs = 0;
+		*ret_runs = runs;
+		*ret_crcs = crcs;
 		return;
 	}
 	for (size_t i = 0; i < t->pr.nr_entries; i++) {
@@ -735,6 +801,27 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 				}
 			}
 		}
+	}
+	{
+		cleanup_free struct prefill *pf = calloc(t->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
+		size_t npf = pf ? prefill_pages(ctx, t, pf) : 0;
+		for (size_t i = 0; i < npf && nrun < l.nr_runs; i++) {
+			struct rst_run *r = &run[nrun++];
+			const PagemapEntry *pe = pf[i].pe;
+			r->vaddr = pf[i].vaddr;
+			r->nr_pages = 1;
+			if (pe && ncrc < l.nr_crcs) {
+				uint64_t idx = (pf[i].vaddr - pe->vaddr) / PAGE_SIZE;
+				r->file_off = IMG_PAGES_HDR + (pe->pages_off + idx) * PAGE_SIZE;
+				r->crc_idx = ncrc;
+				r->flags = RST_RUN_DATA;
+				crcs[ncrc++] = pe->crc[idx];
+			} else {
+				r->flags = RST_RUN_ZERO; /* touching it is what matters: fresh pages are zero */
+			}
+		}
+		if (npf)
+			qsort(run, nrun, sizeof(*run), run_cmp);
 	}
 	if (nrun != l.nr_runs || ncrc != l.nr_crcs) {
 		set_err(err, errlen, "page runs miscounted (%zu/%zu, %zu/%zu)", nrun, l.nr_runs, ncrc, l.nr_crcs);

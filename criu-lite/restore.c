@@ -300,6 +300,7 @@ static void ctx_fini(struct rst_ctx *ctx)
 		img_free_msg(NULL, ctx->shmems[i]);
 	free(ctx->shmems);
 	free(ctx->file_fds);
+	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
 	free(ctx->pipes);
 	rst_svc_close_all(ctx);
@@ -896,6 +897,7 @@ int rst_restore(struct rst_opts *opts)
 	}
 	if (read_images(&ctx) < 0)
 		goto out;
+	pr_debug("images read in %.1f ms\n", (now_ns() - t0) / 1e6);
 	__builtin_cpu_init();
 	ctx.crc_hw = __builtin_cpu_supports("sse4.2");
 	if (!ctx.crc_hw)
@@ -908,6 +910,7 @@ int rst_restore(struct rst_opts *opts)
 		goto out;
 	if (rst_files_prepare(&ctx) < 0)
 		goto out;
+	pr_debug("shmem objects and files ready at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)
 		goto out;
 	if (reserve_area(&ctx) < 0)
@@ -926,7 +929,11 @@ int rst_restore(struct rst_opts *opts)
 		pr_err("the root task came back as pid %d, not %u\n", root, ctx.tasks[0].pe->pid);
 		goto fail;
 	}
-	if (wait_restored(&ctx, root) < 0 || rst_finish(&ctx) < 0)
+	/* the memory of shmem objects, while the tasks restore theirs */
+	if (rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
+		goto fail;
+	pr_debug("every task ready to go at %.1f ms\n", (now_ns() - t0) / 1e6);
+	if (rst_finish(&ctx) < 0)
 		goto fail;
 	{
 		uint64_t pages = 0, dt = now_ns() - t0;

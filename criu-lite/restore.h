@@ -49,6 +49,13 @@ struct rst_pipe {
 	int rfd, wfd;            /* service fds */
 };
 
+/* A shmem object's pages, validated before anything is created and written into the
+ * object while the tasks are being restored (rst_shmem_fill). */
+struct rst_shmem_fill {
+	struct page_read pr;
+	bool open;
+};
+
 struct rst_ctx {
 	struct rst_opts *opts;
 	int dfd;
@@ -61,6 +68,7 @@ struct rst_ctx {
 	ShmemEntry **shmems;
 	size_t nr_shmems;
 	int *shmem_fds;          /* per shmems[i]: service fd of the object */
+	struct rst_shmem_fill *shmem_fill; /* per shmems[i] */
 	struct rst_pipe *pipes;
 	size_t nr_pipes;
 	int *svc_fds;            /* every service fd opened, closed by the parent at the end */
@@ -123,8 +131,13 @@ bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *
 bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
 
 /* restore-files.c */
-/* In the parent: create shmem objects (filled), open files and mapping fds as service fds. */
+/* In the parent: create shmem objects (and validate their pages; only those sealed against
+ * writes are filled here), open files and mapping fds as service fds. */
 int rst_files_prepare(struct rst_ctx *ctx);
+/* In the parent, while the tasks restore their memory: fill the shmem objects that
+ * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
+int rst_shmem_fill(struct rst_ctx *ctx);
+void rst_shmem_fini(struct rst_ctx *ctx);
 /* In a task: install its fds. 0 or -1 (message in err). */
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
 /* Move fd to a service fd (closing fd). Returns the new fd or -1 (logged). */

@@ -121,6 +121,33 @@ START_TEST(test_corrupt_page)
 }
 END_TEST
 
+/* page_check_crcs (three pages at a time) agrees with img_crc32c, and names the bad page
+ * wherever it is in the run. */
+START_TEST(test_check_crcs)
+{
+	const size_t nr = 8;
+	unsigned char *buf = malloc(nr * PAGE_SIZE);
+	uint32_t crcs[8];
+
+	for (size_t i = 0; i < nr * PAGE_SIZE; i++)
+		buf[i] = (unsigned char)(i * 31 + i / 4096);
+	for (size_t i = 0; i < nr; i++)
+		crcs[i] = img_crc32c(0, buf + i * PAGE_SIZE, PAGE_SIZE);
+	for (size_t n = 0; n <= nr; n++)
+		ck_assert_int_eq(page_check_crcs(NULL, buf, n, crcs, 0x1000), 0);
+	for (size_t bad = 0; bad < nr; bad++) {
+		buf[bad * PAGE_SIZE + 4095] ^= 1;
+		errno = 0;
+		ck_assert_int_eq(page_check_crcs(NULL, buf, nr, crcs, 0x1000), -1);
+		ck_assert_int_eq(errno, EBADMSG);
+		/* the pages before it are fine */
+		ck_assert_int_eq(page_check_crcs(NULL, buf, bad, crcs, 0x1000), 0);
+		buf[bad * PAGE_SIZE + 4095] ^= 1;
+	}
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_truncated_pages)
 {
 	struct page_read pr;
@@ -220,6 +247,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_corrupt_page);
+	tcase_add_test(tc, test_check_crcs);
 	tcase_add_test(tc, test_truncated_pages);
 	tcase_add_test(tc, test_hostile_entries);
 	tcase_add_test(tc, test_missing_ok);
