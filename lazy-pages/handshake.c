@@ -220,6 +220,17 @@ int lp_load_shm(struct lp_loop *l, int dfd, uint64_t id, int fd)
 	struct lp_pages *pages = lp_pages_open_image(dfd, pid_s);
 	if (!pages)
 		return -1;
+	/* The restore leaves lazy objects' pagemaps to us: a page past the object's end
+	 * would be written there and grow the object. */
+	if (pages->nr_ext) {
+		const struct lp_extent *last = &pages->ext[pages->nr_ext - 1];
+		if (last->addr + last->nr * PAGE_SIZE > size) {
+			pr_err("pagemap-%s.img: pages up to %#" PRIx64 " lie past the object's %" PRIu64
+			       " bytes\n", pid_s, last->addr + last->nr * PAGE_SIZE, size);
+			lp_pages_put(pages);
+			return -1;
+		}
+	}
 	idx = lp_loop_add_shm(l, id, size, steal_fd(&ofd), pages);
 	lp_pages_put(pages);
 	return idx;

@@ -1708,6 +1708,40 @@ static int case_daemon_no_image(struct tc *c)
 	return 0;
 }
 
+/* A hostile image: the shmem object's pagemap holds pages past the object's size.
+ * The daemon must refuse it (it would otherwise pwrite past the end and grow the
+ * object), fail, and leave the object as it was. */
+static int case_daemon_shm_past_end(struct tc *c)
+{
+	int st;
+	struct stat before, after;
+	ShmemEntry se = SHMEM_ENTRY__INIT;
+
+	if (tc_setup(c, SHM_MEMFD) || start_child_only(c, child_all))
+		return -1;
+	if (write_mm_image(c, c->pid))
+		FAIL("mm image");
+	se.id = SHM_ID;
+	se.kind = SHMEM_KIND_MEMFD;
+	se.size = 8 * P; /* the page set reaches NS pages */
+	struct img *img = img_open(c->dfd, IMG_SHMEM, O_WRONLY, 0);
+	if (!img || img_write(img, &se) || img_close(img))
+		FAIL("shmem image");
+	CHECK(fstat(c->memfd, &before) == 0, "fstat");
+	cleanup_pid pid_t d = start_daemon(c, "all");
+	int sock = lp_client_connect(c->dir);
+	CHECK(sock >= 0, "connect");
+	lp_client_send_shmem(sock, SHM_ID, c->memfd); /* the daemon hangs up on it */
+	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0, "the daemon did not give up");
+	d = -1;
+	close(sock);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0, "daemon status %#x", st);
+	CHECK(fstat(c->memfd, &after) == 0 && after.st_size == before.st_size,
+	      "the object grew from %lld to %lld bytes", (long long)before.st_size,
+	      (long long)after.st_size);
+	return 0;
+}
+
 /* ---- negative handshake checks on the API (no child) ---- */
 static int case_api(struct tc *c)
 {
@@ -1900,6 +1934,8 @@ static const struct tcase cases[] = {
 	  "a corrupt page: the daemon kills the task" },
 	{ "daemon_no_image", case_daemon_no_image, "anon+shmem", 0,
 	  "a task without images: killed, the daemon fails" },
+	{ "daemon_shm_past_end", case_daemon_shm_past_end, "anon+shmem", 0,
+	  "a shmem pagemap past the object's size: refused, the object unchanged" },
 	{ "watchdog", case_watchdog, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "the daemon SIGKILLed mid-restore: the watchdog kills the task" },
 };
