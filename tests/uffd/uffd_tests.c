@@ -187,7 +187,7 @@ static int ctl_read(struct lp_fd *f)
 	return 0;
 }
 
-static int send_fd(int sock, int fd)
+int send_fd(int sock, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	char b = 'U';
@@ -202,7 +202,7 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-static int recv_fd(int sock)
+int recv_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	char b;
