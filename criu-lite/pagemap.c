@@ -203,14 +203,19 @@ static ssize_t pr_find_idx(struct page_read *pr, uint64_t vaddr)
 {
 	size_t lo = 0, hi = pr->nr_entries;
 
-	if (pr->cursor < pr->nr_entries) {
-		const PagemapEntry *c = pr->entries[pr->cursor];
+	/* The cursor is only a hint, shared by the lazy-pages daemon's threads: read and
+	 * written atomically, and checked before use. */
+	size_t cur = __atomic_load_n(&pr->cursor, __ATOMIC_RELAXED);
+	if (cur < pr->nr_entries) {
+		const PagemapEntry *c = pr->entries[cur];
 		if (vaddr >= c->vaddr && vaddr < pe_end(c))
-			return pr->cursor;
-		if (pr->cursor + 1 < pr->nr_entries) {
-			c = pr->entries[pr->cursor + 1];
-			if (vaddr >= c->vaddr && vaddr < pe_end(c))
-				return ++pr->cursor;
+			return cur;
+		if (cur + 1 < pr->nr_entries) {
+			c = pr->entries[cur + 1];
+			if (vaddr >= c->vaddr && vaddr < pe_end(c)) {
+				__atomic_store_n(&pr->cursor, cur + 1, __ATOMIC_RELAXED);
+				return cur + 1;
+			}
 		}
 	}
 	while (lo < hi) {
@@ -221,7 +226,7 @@ static ssize_t pr_find_idx(struct page_read *pr, uint64_t vaddr)
 		else if (vaddr >= pe_end(e))
 			lo = mid + 1;
 		else {
-			pr->cursor = mid;
+			__atomic_store_n(&pr->cursor, mid, __ATOMIC_RELAXED);
 			return mid;
 		}
 	}
