@@ -11,52 +11,18 @@
 
 /* ---- page checksums ---- */
 
-/*
- * crc32c of three pages at once: the SSE4.2 crc32 instruction has a latency of three
- * cycles and a throughput of one, so three independent chains run three times as fast
- * as one (img_crc32c is a single chain).
- */
-__attribute__((target("sse4.2"))) static void crc32c_3pages(const unsigned char *p, uint32_t *out)
-{
-	uint64_t c0 = 0xffffffffu, c1 = 0xffffffffu, c2 = 0xffffffffu;
-
-	for (size_t i = 0; i < PAGE_SIZE; i += 8) {
-		uint64_t v0, v1, v2;
-		memcpy(&v0, p + i, 8);
-		memcpy(&v1, p + PAGE_SIZE + i, 8);
-		memcpy(&v2, p + 2 * PAGE_SIZE + i, 8);
-		c0 = __builtin_ia32_crc32di(c0, v0);
-		c1 = __builtin_ia32_crc32di(c1, v1);
-		c2 = __builtin_ia32_crc32di(c2, v2);
-	}
-	out[0] = ~(uint32_t)c0;
-	out[1] = ~(uint32_t)c1;
-	out[2] = ~(uint32_t)c2;
-}
-
-static bool crc_3way_ok(void)
-{
-	static int ok = -1;
-	int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
-
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-		__atomic_store_n(&ok, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
-
+/* Three pages at a time (img_crc32c_3pages); a mismatch, and the last page or two,
+ * go through img_check_pages, which names the corrupt page. */
 int page_check_crcs(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
 		    uint64_t vaddr)
 {
 	const unsigned char *p = buf;
 	size_t i = 0;
 
-	if (crc_3way_ok() && buf && crcs) {
+	if (buf && crcs) {
 		for (; i + 3 <= nr; i += 3) {
 			uint32_t got[3];
-			crc32c_3pages(p + i * PAGE_SIZE, got);
+			img_crc32c_3pages(p + i * PAGE_SIZE, got);
 			if (got[0] != crcs[i] || got[1] != crcs[i + 1] || got[2] != crcs[i + 2])
 				break; /* img_check_pages names the page */
 		}

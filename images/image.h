@@ -149,6 +149,8 @@ int64_t img_pages_count(struct img *img);
 
 /* crc32c (Castagnoli), hardware-accelerated where the CPU has SSE4.2. */
 uint32_t img_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The crc32c (seed 0) of each of three consecutive pages, computed side by side. */
+void img_crc32c_3pages(const void *pages, uint32_t out[3]);
 /* The portable table-driven implementation (tests compare the two). */
 uint32_t img_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* Check the crcs of nr consecutive pages against an entry's crc array.

@@ -681,6 +681,36 @@ START_TEST(test_crc32c)
 			ck_assert_uint_eq(a, img_crc32c(img_crc32c(0, buf + off, half), buf + off + half,
 							len - half));
 		}
+	/* long buffers go in three lanes (4080-byte blocks): around and across the block
+	 * sizes, from any starting crc */
+	const size_t big = 3 * 4096 + 64;
+	buf = tz(big);
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (uint8_t)(i * 131 + (i >> 7) + 5);
+	const size_t lens[] = { 4079, 4080, 4081, 4088, 4095, 4096, 4097, 8159, 8160, 8161,
+				8192, 3 * 4096, big - 1 };
+	for (size_t k = 0; k < ARRAY_SIZE(lens); k++)
+		for (size_t off = 0; off < 3; off++)
+			for (uint32_t seed = 0; seed < 3; seed++) {
+				size_t len = MIN(lens[k], big - off);
+				uint32_t c0 = seed * 0x9e3779b9u;
+				ck_assert_uint_eq(img_crc32c(c0, buf + off, len),
+						  img_crc32c_sw(c0, buf + off, len));
+			}
+	/* three pages side by side: each as computed alone */
+	uint32_t three[3];
+	img_crc32c_3pages(buf + 1, three);
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(three[i], img_crc32c_sw(0, buf + 1 + i * 4096, 4096));
+	/* a known page: 4096 bytes of 0xff (crc32c as computed bit by bit) */
+	memset(buf, 0xff, 4096);
+	uint32_t bitwise = 0xffffffffu;
+	for (size_t i = 0; i < 4096; i++) {
+		bitwise ^= buf[i];
+		for (int b = 0; b < 8; b++)
+			bitwise = (bitwise >> 1) ^ (0x82f63b78u & (0u - (bitwise & 1)));
+	}
+	ck_assert_uint_eq(img_crc32c(0, buf, 4096), ~bitwise);
 }
 END_TEST
 
