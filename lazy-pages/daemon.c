@@ -31,9 +31,12 @@ static void usage(FILE *f)
 		"                           before the tasks run, then everything)\n"
 		"      --hot-ws FILE        working set for --prefetch hot\n"
 		"      --record-ws FILE     write the pages in the order they were first faulted\n"
+		"      --busy-poll USEC     after a fault, look for the next one without sleeping\n"
+		"                           for USEC microseconds (default %d; 0: never spin)\n"
 		"  -v[0-4], -vv            verbosity (as CRIU: -v4 logs everything)\n"
 		"  -o, --log-file FILE      log there\n"
-		"Exits 0 once every page is in (statistics in DIR/" STATS_FILE ").\n");
+		"Exits 0 once every page is in (statistics in DIR/" STATS_FILE ").\n",
+		LP_BUSY_POLL_US_DEFAULT);
 }
 
 int cmd_lazy_pages(int argc, char **argv)
@@ -44,6 +47,7 @@ int cmd_lazy_pages(int argc, char **argv)
 		{ "prefetch", required_argument, NULL, 'p' },
 		{ "hot-ws", required_argument, NULL, 'H' },
 		{ "record-ws", required_argument, NULL, 'R' },
+		{ "busy-poll", required_argument, NULL, 'B' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -52,6 +56,7 @@ int cmd_lazy_pages(int argc, char **argv)
 	const char *dir = NULL, *addr = NULL, *hot = NULL, *rec = NULL, *log = NULL;
 	enum lp_prefetch mode = LP_PREFETCH_ALL;
 	int verbose = LOG_WARN, c;
+	uint64_t busy_poll_us = LP_BUSY_POLL_US_DEFAULT;
 	char path[PATH_MAX];
 
 	optind = 1;
@@ -62,6 +67,12 @@ int cmd_lazy_pages(int argc, char **argv)
 		case 'H': hot = optarg; break;
 		case 'R': rec = optarg; break;
 		case 'o': log = optarg; break;
+		case 'B':
+			if (parse_u64(optarg, 10, &busy_poll_us) || busy_poll_us > 1000000) {
+				fprintf(stderr, "lazy-pages: --busy-poll takes microseconds, 0 to 1000000\n");
+				return 1;
+			}
+			break;
 		case 'v':
 			if (log_parse_verbosity(optarg, &verbose) < 0) {
 				fprintf(stderr, "criu-lite lazy-pages: bad verbosity '%s'\n", optarg);
@@ -128,6 +139,7 @@ int cmd_lazy_pages(int argc, char **argv)
 	if (lp_loop_init(&loop, dfd, mode))
 		return 1;
 	loop.recording = rec != NULL;
+	loop.busy_poll_ns = busy_poll_us * 1000;
 	if (hot && (lp_ws_read(hot, &hot_recs, &nr_hot) || lp_loop_set_hot(&loop, hot_recs, nr_hot)))
 		goto out;
 	signal(SIGPIPE, SIG_IGN);

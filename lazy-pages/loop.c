@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,7 @@ int lp_loop_init(struct lp_loop *l, int dfd, enum lp_prefetch mode)
 	l->dfd = dfd;
 	l->prefetch = mode;
 	l->chunk = LP_CHUNK_MIN;
+	l->busy_poll_ns = LP_BUSY_POLL_US_DEFAULT * 1000ull;
 	l->wr.done.fd = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0) {
@@ -366,9 +368,10 @@ void lp_loop_finish(struct lp_loop *l)
 	}
 }
 
-void lp_loop_fault_seen(struct lp_loop *l)
+void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns)
 {
 	l->chunk = LP_CHUNK_MIN;
+	l->last_fault_ns = t_ns;
 }
 
 void lp_loop_record(struct lp_loop *l, uint32_t kind, uint64_t id, uint64_t addr)
@@ -765,12 +768,35 @@ static int retry_all(struct lp_loop *l, bool *ret_soon)
 
 static void loop_ended(struct lp_loop *l);
 
+/* epoll_wait, but while the busy-poll window after the last fault is open a wait
+ * that would sleep spins instead (see loop.h). */
+static int loop_wait(struct lp_loop *l, struct epoll_event *ev, int max, int timeout_ms)
+{
+	if (timeout_ms != 0 && l->busy_poll_ns && l->last_fault_ns) {
+		uint64_t until = l->last_fault_ns + l->busy_poll_ns;
+		bool spun = false;
+		while (now_ns() < until) {
+			int n = epoll_wait(l->epfd, ev, max, 0);
+			if (n != 0) {
+				if (spun)
+					l->st.busy_poll_hits += n > 0;
+				return n;
+			}
+			if (!spun)
+				l->st.busy_polls++;
+			spun = true;
+			sched_yield();
+		}
+	}
+	return epoll_wait(l->epfd, ev, max, timeout_ms);
+}
+
 int lp_loop_step(struct lp_loop *l, int timeout_ms)
 {
 	struct epoll_event ev[64];
 	bool soon;
 
-	int n = epoll_wait(l->epfd, ev, ARRAY_SIZE(ev), timeout_ms);
+	int n = loop_wait(l, ev, ARRAY_SIZE(ev), timeout_ms);
 	if (n < 0) {
 		if (errno == EINTR)
 			return 0;

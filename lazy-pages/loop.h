@@ -9,6 +9,14 @@
  * waits for the write to end, then continues it. The loop ends when every page has
  * arrived, or every task has exited.
  *
+ * Busy polling: after a fault the loop looks for the next one without sleeping for
+ * busy_poll_ns (yielding its CPU between looks). A fault whose handler sleeps costs
+ * two wakeups, the handler's and the task's; when they are on different CPUs each is
+ * an IPI, and in a VM whose idle vCPUs halt each is also a VM exit and entry. Faults
+ * come in bursts (a task walking its memory), so while a burst lasts only the task's
+ * wakeup is left. The window ends busy_poll_ns after the last fault: the CPU it burns
+ * is bounded per burst, and sched_yield() gives it to anything runnable meanwhile.
+ *
  * Working-set files (--record-ws, --hot-ws) are binary, little endian:
  *   header: u32 WS_MAGIC, u32 version (1), u32 record size (24), u32 0
  *   records, in first-touch order: u32 kind (1 private page, 2 shmem page), u32 0,
@@ -27,6 +35,7 @@
 #include "lazy-pages/uffd.h"
 
 #define LP_CHUNK_MIN (64u << 10)
+#define LP_BUSY_POLL_US_DEFAULT 100
 #define LP_CHUNK_MAX (4u << 20)
 
 enum lp_prefetch {
@@ -71,6 +80,8 @@ struct lp_stats {
 	uint64_t enoent_retries;   /* multi-page requests retried in halves after ENOENT */
 	uint64_t pages_dropped;    /* single pages with no mapping any more (ENOENT) */
 	uint64_t faults_unpending; /* faults on image data pages no longer pending */
+	uint64_t busy_polls;       /* waits that spun (busy polling) */
+	uint64_t busy_poll_hits;   /* ... and found work before the window closed */
 	uint64_t t_start_ns, t_finished_ns, t_all_ns;
 	bool ended_by_exit;       /* the loop ended because every task exited */
 	struct lp_lat lat_missing, lat_minor;
@@ -111,6 +122,8 @@ struct lp_loop {
 	bool idle;               /* the last prefetch step found nothing to do */
 	bool retry;              /* a deferred fault waits for the mm to settle (EAGAIN) */
 	bool recording;          /* --record-ws */
+	uint64_t busy_poll_ns;   /* 0: sleep as soon as nothing is ready */
+	uint64_t last_fault_ns;  /* when the last fault was read */
 	struct lp_writer wr;
 	/* hot working set: shmem part before the tasks run, private part first after */
 	struct lp_ws_rec *hot;
@@ -160,8 +173,8 @@ int lp_loop_timeout(const struct lp_loop *l);
 bool lp_loop_hot_ready(const struct lp_loop *l);
 void lp_loop_kill_all(struct lp_loop *l);
 
-/* Reset the prefetch chunk (on a fault). */
-void lp_loop_fault_seen(struct lp_loop *l);
+/* A fault was read at t_ns: the prefetch chunk falls back; busy polling goes on. */
+void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns);
 void lp_loop_record(struct lp_loop *l, uint32_t kind, uint64_t id, uint64_t addr);
 void lp_lat_add(struct lp_lat *lat, uint64_t ns);
 

@@ -77,6 +77,8 @@ int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 			 "  \"enoent_retries\": %" PRIu64 ",\n"
 			 "  \"pages_dropped\": %" PRIu64 ",\n"
 			 "  \"faults_unpending\": %" PRIu64 ",\n"
+			 "  \"busy_poll\": { \"window_us\": %" PRIu64 ", \"spins\": %" PRIu64
+			 ", \"hits\": %" PRIu64 " },\n"
 			 "  \"events\": { \"fork\": %" PRIu64 ", \"remap\": %" PRIu64
 			 ", \"remove\": %" PRIu64 ", \"unmap\": %" PRIu64 ", \"exit\": %" PRIu64 " },\n"
 			 "  \"fault_latency_us\": {\n%s,\n%s\n  },\n"
@@ -89,6 +91,7 @@ int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 			 st->pages_continued, st->pages_prefetched, st->pages_total,
 			 st->pages_total * PAGE_SIZE, st->bytes_copied, st->eexist, st->eagain,
 			 st->faults_waited, st->enoent_retries, st->pages_dropped, st->faults_unpending,
+			 l->busy_poll_ns / 1000, st->busy_polls, st->busy_poll_hits,
 			 st->forks, st->remaps, st->removes, st->unmaps, st->exits, lm,
 			 ln, ms_since(st->t_start_ns, end), ms_since(st->t_finished_ns, end),
 			 st->t_all_ns ? "true" : "false",

@@ -744,7 +744,7 @@ static int task_read(struct lp_task *t, bool drain)
 					continue;
 				struct lp_fault f = { m->arg.pagefault.address & ~(PAGE_SIZE - 1),
 						      m->arg.pagefault.flags, t0 };
-				lp_loop_fault_seen(t->loop);
+				lp_loop_fault_seen(t->loop, t0);
 				ret = lp_task_fault(t, &f);
 				if (ret > 0)
 					ret = task_defer(t, &f);

@@ -749,6 +749,45 @@ static int case_anon_missing(struct tc *c)
 	return 0;
 }
 
+/* Busy polling: with a window, the waits after a fault spin and catch the next fault
+ * of a task walking its pages; with none, no wait ever spins. Both serve every page. */
+static int busy_poll_run(struct tc *c, uint64_t window_ns)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_NONE) || tc_start(c, child_anon, &o))
+		return -1;
+	c->l.busy_poll_ns = window_ns;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	unsigned data = count_kind(anon_kind, NA, K_DATA);
+	CHECK(c->l.st.pages_copied == data, "%" PRIu64 " != %u", c->l.st.pages_copied, data);
+	CHECK(c->l.st.faults_missing > 0, "no faults");
+	return 0;
+}
+
+static int case_busy_poll(struct tc *c)
+{
+	/* wide enough that a loaded machine still shows hits */
+	if (busy_poll_run(c, 20ull * 1000 * 1000))
+		return -1;
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->busy_polls > 0, "no wait spun after %" PRIu64 " faults", s->faults_missing);
+	CHECK(s->busy_poll_hits > 0, "%" PRIu64 " spins, none found the next fault", s->busy_polls);
+	CHECK(s->busy_poll_hits <= s->busy_polls, "%" PRIu64 " > %" PRIu64, s->busy_poll_hits,
+	      s->busy_polls);
+	return 0;
+}
+
+static int case_busy_poll_off(struct tc *c)
+{
+	if (busy_poll_run(c, 0))
+		return -1;
+	CHECK(c->l.st.busy_polls == 0, "%" PRIu64 " spins with busy polling off", c->l.st.busy_polls);
+	return 0;
+}
+
 static int case_anon_zeropage(struct tc *c)
 {
 	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
@@ -1891,6 +1930,8 @@ static int case_vma_boundary_fault(struct tc *c)
 static const struct tcase cases[] = {
 	{ "api", case_api, "anon", 0, "ioctl wrappers: versions, EEXIST, ENOENT" },
 	{ "anon_missing", case_anon_missing, "anon", 0, "MISSING on private memory: COPY" },
+	{ "busy_poll", case_busy_poll, "anon", 0, "busy polling: spins after a fault catch the next" },
+	{ "busy_poll_off", case_busy_poll_off, "anon", 0, "busy polling off: never spins" },
 	{ "anon_zeropage", case_anon_zeropage, "anon", 0, "zero pages and holes: ZEROPAGE" },
 	{ "shm_memfd", case_shm_memfd, "shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "memfd mapped twice: MISSING (COPY) then MINOR (CONTINUE)" },
