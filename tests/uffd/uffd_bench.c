@@ -6,6 +6,12 @@
  *   raw floor   a minimal handler: poll, read, one UFFDIO_COPY / UFFDIO_CONTINUE
  *   lp_loop     the real loop and task code, pages from image files (crc checked)
  * for MISSING faults on private memory and MINOR faults on a pre-populated memfd.
+ * Where the handler runs decides most of it: on the faulting task's CPU a fault is
+ * two context switches; on another CPU it is two cross-CPU wakeups, and in a VM
+ * whose idle vCPUs halt at once each of those is an IPI and a VM exit (tens of us).
+ * The scheduler keeps whichever placement the run started with, so an unpinned run
+ * measures a coin toss. Both handlers are therefore measured pinned, the same way:
+ * on the task's CPU, and (with 2+ CPUs) on another one.
  * Bandwidth: bulk UFFDIO_COPY of 4 MiB chunks from memory (the floor) against the
  * loop's prefetch from images (private: UFFDIO_COPY; shmem: the writer's pwrite).
  */
@@ -13,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +51,20 @@ struct bench {
 	uint64_t *lat;    /* shared with the child: ns per access */
 	pid_t pid;
 	int sock;
+	int cpu_task, cpu_handler; /* the placement (-1: free) */
+	cpu_set_t all;             /* the bench's own CPUs, given back after each run */
 };
+
+static int pin_to(int cpu)
+{
+	cpu_set_t s;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	return sched_setaffinity(0, sizeof(s), &s);
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -74,6 +94,8 @@ static int child_start(struct bench *b, uint64_t mode, int touch)
 	if (b->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(sv[0]);
+		if (pin_to(b->cpu_task))
+			_exit(89);
 		int uffd = uffd_open(0);
 		if (uffd < 0 || uffd_api(uffd, LP_UFFD_FEATURES, NULL, NULL) ||
 		    uffd_register(uffd, (uintptr_t)b->mem, b->pages * P, mode, NULL) ||
@@ -251,7 +273,8 @@ static int fill_memfd(struct bench *b)
 	return 0;
 }
 
-static int bench_latency(struct bench *b, bool shm, bool lp)
+/* One latency run; *p50 gets the faulting task's median (us). */
+static int bench_latency(struct bench *b, bool shm, bool lp, double *p50)
 {
 	const char *name = shm ? (lp ? "MINOR   lp_loop (CONTINUE)" : "MINOR   raw floor (CONTINUE)")
 			       : (lp ? "MISSING lp_loop (COPY from image)" : "MISSING raw floor (COPY)");
@@ -264,6 +287,9 @@ static int bench_latency(struct bench *b, bool shm, bool lp)
 	if (lp && write_images(b, LAT_PAGES, shm))
 		goto out;
 	if (shm && !lp && fill_memfd(b))
+		goto out;
+	/* the handler's placement first: the loop's writer thread inherits it */
+	if (pin_to(b->cpu_handler))
 		goto out;
 	int uffd = child_start(b, shm ? UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR
 				       : UFFDIO_REGISTER_MODE_MISSING, 1);
@@ -297,12 +323,15 @@ static int bench_latency(struct bench *b, bool shm, bool lp)
 		/* until the child is done: its pidfd is not given, so run on the page count */
 		uint64_t want = LAT_PAGES;
 		uint64_t end = now_ns() + 20000000000ULL;
-		while ((shm ? l.st.faults_minor : l.st.faults_missing) < want && now_ns() < end)
-			if (lp_loop_step(&l, 10) < 0)
+		while ((shm ? l.st.faults_minor : l.st.faults_missing) < want && now_ns() < end) {
+			int to = lp_loop_timeout(&l);
+			if (lp_loop_step(&l, to < 0 ? 10 : to) < 0)
 				goto out_child;
+		}
 	}
 	if (child_end(b))
 		goto out;
+	*p50 = pct(b->lat, LAT_PAGES, 50);
 	report(name, b, LAT_PAGES, "faults");
 	if (lp) {
 		struct lp_lat *lat = shm ? &l.st.lat_minor : &l.st.lat_missing;
@@ -319,8 +348,28 @@ out:
 	if (loop)
 		lp_loop_fini(&l);
 	unmap_region(b);
+	sched_setaffinity(0, sizeof(b->all), &b->all);
 	if (ret)
 		printf("  %-34s FAILED\n", name);
+	return ret;
+}
+
+/* Raw floor and lp_loop for both fault kinds, in the placement b->cpu_*. */
+static int bench_placement(struct bench *b, const char *where)
+{
+	int ret = 0;
+
+	printf("handler %s (task on CPU %d, handler on CPU %d):\n", where, b->cpu_task,
+	       b->cpu_handler);
+	for (int shm = 0; shm < 2; shm++) {
+		double floor = 0, ours = 0;
+		if (bench_latency(b, shm, false, &floor) || bench_latency(b, shm, true, &ours)) {
+			ret = -1;
+			continue;
+		}
+		printf("  %-34s %.2fx the raw floor (target 1.5x or less)\n",
+		       shm ? "=> MINOR p50:" : "=> MISSING p50:", ours / floor);
+	}
 	return ret;
 }
 
@@ -428,7 +477,7 @@ out:
 
 int uffd_bench(int verbose)
 {
-	struct bench b = { .dfd = -1, .memfd = -1, .pid = -1, .sock = -1 };
+	struct bench b = { .dfd = -1, .memfd = -1, .pid = -1, .sock = -1, .cpu_task = -1, .cpu_handler = -1 };
 	int ret = 0;
 
 	(void)verbose;
@@ -440,11 +489,20 @@ int uffd_bench(int verbose)
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (b.dfd < 0 || b.lat == MAP_FAILED)
 		return 1;
-	printf("fault latency, measured in the faulting task (first access of a page):\n");
-	ret |= bench_latency(&b, false, false);
-	ret |= bench_latency(&b, false, true);
-	ret |= bench_latency(&b, true, false);
-	ret |= bench_latency(&b, true, true);
+	if (sched_getaffinity(0, sizeof(b.all), &b.all))
+		return 1;
+	int cpus[2] = { -1, -1 }, nr = 0;
+	for (int c = 0; c < CPU_SETSIZE && nr < 2; c++)
+		if (CPU_ISSET(c, &b.all))
+			cpus[nr++] = c;
+	printf("fault latency, measured in the faulting task (first access of a page)\n");
+	b.cpu_task = b.cpu_handler = cpus[0];
+	ret |= bench_placement(&b, "on the task's CPU");
+	if (nr > 1) {
+		b.cpu_handler = cpus[1];
+		ret |= bench_placement(&b, "on another CPU");
+	}
+	b.cpu_task = b.cpu_handler = -1;
 	printf("bandwidth:\n");
 	ret |= bench_bandwidth(&b, false, false);
 	ret |= bench_bandwidth(&b, false, true);
