@@ -1,10 +1,13 @@
 /*
- * Dump and eager-restore benchmark. Prints figures, and ratios against this
+ * Dump, eager and lazy restore benchmark. Prints figures, and ratios against this
  * machine's own ceilings measured in the same run:
  *   dump:    the cost of writing the same bytes to the image directory alone,
  *            and process_vm_readv bandwidth;
  *   restore: the rate of filling fresh pages by pwrite into a memfd (and the
- *            fresh anonymous page fill rate).
+ *            fresh anonymous page fill rate);
+ *   lazy:    time to running and to every page, against the eager restore; fault
+ *            service as the restored task sees it (the raw userfaultfd floor is
+ *            measured by tests/uffd in the same `make bench`).
  * It is a benchmark, not a test: it reports, it does not fail on a slow machine.
  * It exits non-zero only if dump or restore fail or the restored memory differs.
  */
@@ -12,6 +15,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,12 +131,15 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* SIGTERM the restored target and read its verdict; 0 if it says PASS. */
-static int verdict(pid_t rpid, const char *result, const char *what)
+/* SIGTERM the restored target and read its verdict; 0 if it says PASS. lat (may be
+ * NULL) gets its first-access percentiles, p50 p99 max (us) of: private, shmem,
+ * shmem through its second mapping. */
+static int verdict(pid_t rpid, const char *result, const char *what, double lat[9])
 {
-	char line[256] = "";
+	char line[256] = "", line2[256] = "";
 	kill(rpid, SIGTERM);
-	if (wait_file(result, 60) < 0) {
+	/* a lazy restore serving every page by fault takes a while at 4 GiB */
+	if (wait_file(result, 600) < 0) {
 		fprintf(stderr, "bench: the %s target gave no verdict\n", what);
 		kill(rpid, SIGKILL);
 		return -1;
@@ -142,11 +149,111 @@ static int verdict(pid_t rpid, const char *result, const char *what)
 	if (f) {
 		if (!fgets(line, sizeof(line), f))
 			line[0] = 0;
+		if (!fgets(line2, sizeof(line2), f))
+			line2[0] = 0;
 		fclose(f);
 	}
 	unlink(result);
+	if (lat && sscanf(line2, "lat %lf %lf %lf %lf %lf %lf %lf %lf %lf", &lat[0], &lat[1], &lat[2],
+			  &lat[3], &lat[4], &lat[5], &lat[6], &lat[7], &lat[8]) != 9)
+		for (int i = 0; i < 9; i++)
+			lat[i] = -1;
 	printf("verify (%s): %s", what, line[0] ? line : "no verdict\n");
 	return strncmp(line, "PASS", 4) == 0 ? 0 : -1;
+}
+
+/* One lazy restore from imgdir with the daemon given extra arguments, then the
+ * verify (every page touched once). */
+struct lazy_run {
+	const char *label;
+	const char *daemon_args[6]; /* NULL-terminated */
+	double t_run, t_all;        /* restore start -> running, -> every page in */
+	long rss_kb;                /* the daemon's peak RSS */
+	double faults_missing, faults_minor, dmiss[2], dminor[2]; /* daemon side p50, p99 */
+	double copied, continued, zeroed, prefetched, total, daemon_ms;
+	double lat[9];              /* task side: p50 p99 max of private, shmem, shmem again */
+};
+
+static int lazy_run(const char *criu, const char *imgdir, const char *rpidfile,
+		    const char *result, struct lazy_run *r)
+{
+	char statsf[4200];
+	snprintf(statsf, sizeof(statsf), "%s/lazy-pages-stats.json", imgdir);
+	unlink(statsf);
+	unlink(rpidfile);
+	double tl0 = now();
+	pid_t lp = fork();
+	if (lp == 0) {
+		char *argv[16];
+		int n = 0;
+		argv[n++] = (char *)criu;
+		argv[n++] = "lazy-pages";
+		argv[n++] = "-D";
+		argv[n++] = (char *)imgdir;
+		for (int i = 0; r->daemon_args[i]; i++)
+			argv[n++] = (char *)r->daemon_args[i];
+		argv[n++] = "-o";
+		argv[n++] = "lazy-pages.log";
+		argv[n++] = "-v3";
+		argv[n] = NULL;
+		execv(criu, argv);
+		perror("exec lazy-pages");
+		_exit(127);
+	}
+	char *lrst_argv[] = { (char *)criu, "restore", "-D", (char *)imgdir, "--lazy-pages", "-d",
+			      "--pidfile", (char *)rpidfile, "-o", "restore-lazy.log", "-v4", NULL };
+	int rc = run(lrst_argv, &r->t_run, NULL);
+	r->t_run = now() - tl0;
+	if (rc != 0) {
+		fprintf(stderr, "bench: lazy restore failed (exit %d); see %s/restore-lazy.log\n", rc, imgdir);
+		kill(lp, SIGKILL);
+		waitpid(lp, NULL, 0);
+		return -1;
+	}
+	pid_t rpid = read_pid(rpidfile);
+	if (rpid <= 0) {
+		fprintf(stderr, "bench: no restored pid in %s\n", rpidfile);
+		kill(lp, SIGKILL);
+		waitpid(lp, NULL, 0);
+		return -1;
+	}
+	/* prefetch all: let the daemon finish first, as before; otherwise verify now,
+	 * while pages are still lazy: the accesses are the faults measured */
+	bool all = !strcmp(r->daemon_args[1], "all");
+	struct rusage ru;
+	int lst;
+	if (all && (wait4(lp, &lst, 0, &ru) < 0 || !WIFEXITED(lst) || WEXITSTATUS(lst) != 0)) {
+		fprintf(stderr, "bench: the lazy-pages daemon failed; see %s/lazy-pages.log\n", imgdir);
+		kill(rpid, SIGKILL);
+		return -1;
+	}
+	r->t_all = now() - tl0;
+	int v = verdict(rpid, result, r->label, r->lat);
+	if (!all && (wait4(lp, &lst, 0, &ru) < 0 || !WIFEXITED(lst) || WEXITSTATUS(lst) != 0)) {
+		fprintf(stderr, "bench: the lazy-pages daemon failed; see %s/lazy-pages.log\n", imgdir);
+		return -1;
+	}
+	if (!all)
+		r->t_all = -1; /* the verify itself pulled the pages in */
+	r->rss_kb = ru.ru_maxrss;
+	char *js = slurp(statsf);
+	if (!js) {
+		fprintf(stderr, "bench: no %s\n", statsf);
+		return -1;
+	}
+	r->faults_missing = json_num(js, NULL, "faults_missing");
+	r->faults_minor = json_num(js, NULL, "faults_minor");
+	r->dmiss[0] = json_num(js, "missing", "p50");
+	r->dmiss[1] = json_num(js, "missing", "p99");
+	r->dminor[0] = json_num(js, "minor", "p50");
+	r->dminor[1] = json_num(js, "minor", "p99");
+	r->copied = json_num(js, NULL, "bytes_copied");
+	r->continued = json_num(js, NULL, "pages_continued");
+	r->zeroed = json_num(js, NULL, "pages_zeroed");
+	r->prefetched = json_num(js, NULL, "pages_prefetched");
+	r->total = json_num(js, NULL, "pages_total");
+	r->daemon_ms = json_num(js, NULL, "time_to_all_pages_ms");
+	return v;
 }
 
 /* Ceiling: write total bytes to a file in dir and make them durable, as a dump
@@ -369,72 +476,55 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: no restored pid in %s\n", rpidfile);
 		return 1;
 	}
-	if (verdict(rpid, result, "eager") < 0)
+	if (verdict(rpid, result, "eager", NULL) < 0)
 		return 1;
 	if (no_lazy) {
 		free(buf);
 		return 0;
 	}
 
-	/* Lazy restore from the same images: the daemon serves, prefetching everything. */
-	char statsf[4200];
-	snprintf(statsf, sizeof(statsf), "%s/lazy-pages-stats.json", imgdir);
-	unlink(statsf);
-	unlink(rpidfile);
-	double tl0 = now();
-	pid_t lp = fork();
-	if (lp == 0) {
-		execl(criu, criu, "lazy-pages", "-D", imgdir, "--prefetch", "all", "-o", "lazy-pages.log",
-		      "-v3", (char *)NULL);
-		perror("exec lazy-pages");
-		_exit(127);
-	}
-	char *lrst_argv[] = { (char *)criu, "restore", "-D", imgdir, "--lazy-pages", "-d", "--pidfile", rpidfile, "-o", "restore-lazy.log", "-v4", NULL };
-	double t_lrun;
-	rc = run(lrst_argv, &t_lrun, NULL);
-	t_lrun = now() - tl0;
-	if (rc != 0) {
-		fprintf(stderr, "bench: lazy restore failed (exit %d); see %s/restore-lazy.log\n", rc, imgdir);
-		kill(lp, SIGKILL);
-		waitpid(lp, NULL, 0);
-		return 1;
-	}
-	struct rusage ru;
-	int lst;
-	if (wait4(lp, &lst, 0, &ru) < 0 || !WIFEXITED(lst) || WEXITSTATUS(lst) != 0) {
-		fprintf(stderr, "bench: the lazy-pages daemon failed; see %s/lazy-pages.log\n", imgdir);
-		return 1;
-	}
-	double t_lall = now() - tl0;
-	char *js = slurp(statsf);
-	if (!js) {
-		fprintf(stderr, "bench: no %s\n", statsf);
-		return 1;
-	}
+	/*
+	 * Lazy restores from the same images:
+	 *   all   the daemon streams everything, then the task verifies: time to
+	 *         running, time until every page is in, delivery rate, daemon RSS;
+	 *   none  faults only: the verify's accesses are the faults, MISSING on the
+	 *         private memory and the shmem's first mapping, MINOR on its second;
+	 *         then again without busy polling, to show what it is worth here.
+	 */
+	struct lazy_run runs[] = {
+		{ .label = "lazy, prefetch all", .daemon_args = { "--prefetch", "all", NULL } },
+		{ .label = "lazy, prefetch none", .daemon_args = { "--prefetch", "none", NULL } },
+		{ .label = "lazy, prefetch none, busy poll 0",
+		  .daemon_args = { "--prefetch", "none", "--busy-poll", "0", NULL } },
+	};
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
+		if (lazy_run(criu, imgdir, rpidfile, result, &runs[i]) < 0)
+			return 1;
+	struct lazy_run *a = &runs[0], *r = &runs[1], *q = &runs[2];
 	printf("lazy restore vs eager (same images):\n");
 	printf("                               eager        lazy\n");
-	printf("  restore start -> running  %8.1f ms  %8.1f ms\n", t_rst * 1e3, t_lrun * 1e3);
+	printf("  restore start -> running  %8.1f ms  %8.1f ms\n", t_rst * 1e3, a->t_run * 1e3);
 	printf("  restore start -> all in   %8.1f ms  %8.1f ms  (daemon: %.0f ms)\n", t_rst * 1e3,
-	       t_lall * 1e3, json_num(js, NULL, "time_to_all_pages_ms"));
-	printf("  faults: MISSING %.0f (p50 %.1f us, p99 %.1f us), MINOR %.0f (p50 %.1f us, p99 %.1f us)\n",
-	       json_num(js, NULL, "faults_missing"), json_num(js, "missing", "p50"),
-	       json_num(js, "missing", "p99"), json_num(js, NULL, "faults_minor"),
-	       json_num(js, "minor", "p50"), json_num(js, "minor", "p99"));
-	double copied = json_num(js, NULL, "bytes_copied");
+	       a->t_all * 1e3, a->daemon_ms);
 	printf("  pages: copied %.0f, continued %.0f, zeroed %.0f, prefetched %.0f of %.0f\n",
-	       json_num(js, NULL, "pages_copied"), json_num(js, NULL, "pages_continued"),
-	       json_num(js, NULL, "pages_zeroed"), json_num(js, NULL, "pages_prefetched"),
-	       json_num(js, NULL, "pages_total"));
+	       a->copied / 4096, a->continued, a->zeroed, a->prefetched, a->total);
 	printf("  lazy delivery rate %.2f GB/s (%.0f MiB in %.0f ms after running)\n",
-	       t_lall > t_lrun ? copied / (t_lall - t_lrun) / 1e9 : 0, copied / MB, (t_lall - t_lrun) * 1e3);
-	printf("  daemon peak RSS %ld MiB  (target: under 64 MiB + a few bits per page)\n", ru.ru_maxrss / 1024);
-	rpid = read_pid(rpidfile);
-	if (rpid <= 0) {
-		fprintf(stderr, "bench: no restored pid in %s\n", rpidfile);
-		return 1;
-	}
-	if (verdict(rpid, result, "lazy") < 0)
-		return 1;
+	       a->t_all > a->t_run ? a->copied / (a->t_all - a->t_run) / 1e9 : 0, a->copied / MB,
+	       (a->t_all - a->t_run) * 1e3);
+	printf("  daemon peak RSS %ld MiB  (target: under 64 MiB + a few bits per page)\n", a->rss_kb / 1024);
+	printf("fault service, prefetch none: the restored task reads every page once (running\n"
+	       "after %.1f ms; %.0f MISSING + %.0f MINOR faults; daemon peak RSS %ld MiB).\n"
+	       "First access as the task sees it; the raw floor is the tests/uffd table above:\n",
+	       r->t_run * 1e3, r->faults_missing, r->faults_minor, r->rss_kb / 1024);
+	printf("  private              (MISSING)  p50 %6.2f us  p99 %7.2f us\n", r->lat[0], r->lat[1]);
+	printf("  shmem                (MISSING)  p50 %6.2f us  p99 %7.2f us\n", r->lat[3], r->lat[4]);
+	printf("  shmem, 2nd mapping   (MINOR)    p50 %6.2f us  p99 %7.2f us\n", r->lat[6], r->lat[7]);
+	printf("  daemon side, read to resolved:  MISSING p50 %.2f us p99 %.2f us, MINOR p50 %.2f us p99 %.2f us\n",
+	       r->dmiss[0], r->dmiss[1], r->dminor[0], r->dminor[1]);
+	printf("  the same with --busy-poll 0:    private p50 %.2f us, shmem p50 %.2f us, MINOR p50 %.2f us\n"
+	       "                                  (busy polling: %.1fx, %.1fx, %.1fx faster)\n",
+	       q->lat[0], q->lat[3], q->lat[6], r->lat[0] > 0 ? q->lat[0] / r->lat[0] : 0,
+	       r->lat[3] > 0 ? q->lat[3] / r->lat[3] : 0, r->lat[6] > 0 ? q->lat[6] / r->lat[6] : 0);
 	free(buf);
 	return 0;
 }
