@@ -769,26 +769,28 @@ static int retry_all(struct lp_loop *l, bool *ret_soon)
 static void loop_ended(struct lp_loop *l);
 
 /* epoll_wait, but while the busy-poll window after the last fault is open a wait
- * that would sleep spins instead (see loop.h). */
+ * that would sleep spins instead (see loop.h); in all no longer than timeout_ms. */
 static int loop_wait(struct lp_loop *l, struct epoll_event *ev, int max, int timeout_ms)
 {
-	if (timeout_ms != 0 && l->busy_poll_ns && l->last_fault_ns) {
-		uint64_t until = l->last_fault_ns + l->busy_poll_ns;
-		bool spun = false;
-		while (now_ns() < until) {
-			int n = epoll_wait(l->epfd, ev, max, 0);
-			if (n != 0) {
-				if (spun)
-					l->st.busy_poll_hits += n > 0;
-				return n;
-			}
-			if (!spun)
-				l->st.busy_polls++;
-			spun = true;
-			sched_yield();
+	if (timeout_ms == 0 || !l->busy_poll_ns || !l->last_fault_ns)
+		return epoll_wait(l->epfd, ev, max, timeout_ms);
+	uint64_t t = now_ns(), until = l->last_fault_ns + l->busy_poll_ns;
+	uint64_t deadline = timeout_ms > 0 ? t + (uint64_t)timeout_ms * 1000000 : UINT64_MAX;
+
+	if (t < until)
+		l->st.busy_polls++;
+	for (until = MIN(until, deadline); t < until; t = now_ns()) {
+		int n = epoll_wait(l->epfd, ev, max, 0);
+		if (n != 0) {
+			l->st.busy_poll_hits += n > 0;
+			return n;
 		}
+		sched_yield();
 	}
-	return epoll_wait(l->epfd, ev, max, timeout_ms);
+	if (deadline == UINT64_MAX)
+		return epoll_wait(l->epfd, ev, max, -1);
+	/* what is left of the timeout, rounded up */
+	return epoll_wait(l->epfd, ev, max, t >= deadline ? 0 : (int)((deadline - t + 999999) / 1000000));
 }
 
 int lp_loop_step(struct lp_loop *l, int timeout_ms)

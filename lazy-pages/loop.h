@@ -80,8 +80,8 @@ struct lp_stats {
 	uint64_t enoent_retries;   /* multi-page requests retried in halves after ENOENT */
 	uint64_t pages_dropped;    /* single pages with no mapping any more (ENOENT) */
 	uint64_t faults_unpending; /* faults on image data pages no longer pending */
-	uint64_t busy_polls;       /* waits that spun (busy polling) */
-	uint64_t busy_poll_hits;   /* ... and found work before the window closed */
+	uint64_t busy_polls;       /* waits made busy polling (in the window after a fault) */
+	uint64_t busy_poll_hits;   /* ... that found work before the window closed */
 	uint64_t t_start_ns, t_finished_ns, t_all_ns;
 	bool ended_by_exit;       /* the loop ended because every task exited */
 	struct lp_lat lat_missing, lat_minor;

@@ -77,7 +77,7 @@ int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 			 "  \"enoent_retries\": %" PRIu64 ",\n"
 			 "  \"pages_dropped\": %" PRIu64 ",\n"
 			 "  \"faults_unpending\": %" PRIu64 ",\n"
-			 "  \"busy_poll\": { \"window_us\": %" PRIu64 ", \"spins\": %" PRIu64
+			 "  \"busy_poll\": { \"window_us\": %" PRIu64 ", \"waits\": %" PRIu64
 			 ", \"hits\": %" PRIu64 " },\n"
 			 "  \"events\": { \"fork\": %" PRIu64 ", \"remap\": %" PRIu64
 			 ", \"remove\": %" PRIu64 ", \"unmap\": %" PRIu64 ", \"exit\": %" PRIu64 " },\n"

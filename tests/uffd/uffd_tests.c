@@ -749,8 +749,9 @@ static int case_anon_missing(struct tc *c)
 	return 0;
 }
 
-/* Busy polling: with a window, the waits after a fault spin and catch the next fault
- * of a task walking its pages; with none, no wait ever spins. Both serve every page. */
+/* Busy polling: with a window, the waits after a fault poll without sleeping and
+ * catch the next fault of a task walking its pages; with none, no wait ever does.
+ * Both serve every page. */
 static int busy_poll_run(struct tc *c, uint64_t window_ns)
 {
 	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
@@ -773,8 +774,9 @@ static int case_busy_poll(struct tc *c)
 	if (busy_poll_run(c, 20ull * 1000 * 1000))
 		return -1;
 	struct lp_stats *s = &c->l.st;
-	CHECK(s->busy_polls > 0, "no wait spun after %" PRIu64 " faults", s->faults_missing);
-	CHECK(s->busy_poll_hits > 0, "%" PRIu64 " spins, none found the next fault", s->busy_polls);
+	CHECK(s->busy_polls > 0, "no wait busy polled after %" PRIu64 " faults", s->faults_missing);
+	CHECK(s->busy_poll_hits > 0, "%" PRIu64 " busy-polling waits, none found the next fault",
+	      s->busy_polls);
 	CHECK(s->busy_poll_hits <= s->busy_polls, "%" PRIu64 " > %" PRIu64, s->busy_poll_hits,
 	      s->busy_polls);
 	return 0;
@@ -784,7 +786,7 @@ static int case_busy_poll_off(struct tc *c)
 {
 	if (busy_poll_run(c, 0))
 		return -1;
-	CHECK(c->l.st.busy_polls == 0, "%" PRIu64 " spins with busy polling off", c->l.st.busy_polls);
+	CHECK(c->l.st.busy_polls == 0, "%" PRIu64 " busy-polling waits with busy polling off", c->l.st.busy_polls);
 	return 0;
 }
 
