@@ -281,6 +281,24 @@ static int fill_memfd(struct bench *b)
 	return 0;
 }
 
+/* The end of a run: kill the child (kill_child), stop the loop (l may be NULL), unmap,
+ * give the bench its CPUs back, say if it failed. Returns ret. */
+static int run_end(struct bench *b, struct lp_loop *l, int ret, bool kill_child, const char *name)
+{
+	if (kill_child) {
+		if (b->pid > 0)
+			kill(b->pid, SIGKILL);
+		child_end(b);
+	}
+	if (l)
+		lp_loop_fini(l);
+	unmap_region(b);
+	sched_setaffinity(0, sizeof(b->all), &b->all);
+	if (ret)
+		printf("  %-34s FAILED\n", name);
+	return ret;
+}
+
 /* One latency run; *p50 gets the faulting task's median (us). spin: the raw handler
  * never sleeps. */
 static int bench_latency(struct bench *b, bool shm, bool lp, bool spin, double *p50)
@@ -352,17 +370,9 @@ static int bench_latency(struct bench *b, bool shm, bool lp, bool spin, double *
 	ret = 0;
 	goto out;
 out_child:
-	if (b->pid > 0)
-		kill(b->pid, SIGKILL);
-	child_end(b);
+	return run_end(b, loop ? &l : NULL, -1, true, name);
 out:
-	if (loop)
-		lp_loop_fini(&l);
-	unmap_region(b);
-	sched_setaffinity(0, sizeof(b->all), &b->all);
-	if (ret)
-		printf("  %-34s FAILED\n", name);
-	return ret;
+	return run_end(b, loop ? &l : NULL, ret, false, name);
 }
 
 /* Raw floor and lp_loop for both fault kinds, in the placement b->cpu_*. */
@@ -439,16 +449,9 @@ static int bench_bandwidth(struct bench *b, bool shm, bool lp)
 	ret = 0;
 	goto out;
 out_child:
-	if (b->pid > 0)
-		kill(b->pid, SIGKILL);
-	child_end(b);
+	return run_end(b, loop ? &l : NULL, -1, true, name);
 out:
-	if (loop)
-		lp_loop_fini(&l);
-	unmap_region(b);
-	if (ret)
-		printf("  %-34s FAILED\n", name);
-	return ret;
+	return run_end(b, loop ? &l : NULL, ret, false, name);
 }
 
 /* The task runs while prefetch streams everything: what its accesses cost. */
@@ -479,16 +482,9 @@ static int bench_under_prefetch(struct bench *b)
 	ret = 0;
 	goto out;
 out_child:
-	if (b->pid > 0)
-		kill(b->pid, SIGKILL);
-	child_end(b);
+	return run_end(b, loop ? &l : NULL, -1, true, name);
 out:
-	if (loop)
-		lp_loop_fini(&l);
-	unmap_region(b);
-	if (ret)
-		printf("  %-34s FAILED\n", name);
-	return ret;
+	return run_end(b, loop ? &l : NULL, ret, false, name);
 }
 
 int uffd_bench(int verbose)
