@@ -36,7 +36,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check)
 endif
 
 WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wformat=2 -Wno-missing-field-initializers
-CFLAGS  := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE -I. -Iinclude -I$(B) $(PKG_CFLAGS) $(SAN) $(EXTRA_CFLAGS)
+CFLAGS  := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE -I. -I$(B) $(PKG_CFLAGS) $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS := $(SAN) $(EXTRA_LDFLAGS)
 LIBS    := $(PKG_LIBS) -lpthread
 
@@ -45,8 +45,10 @@ PB_C       := $(patsubst images/%.proto,$(B)/images/%.pb-c.c,$(PROTOS))
 PB_H       := $(PB_C:.c=.h)
 
 # Files ending in -noasan.c call clone() with their own stack: no sanitizers.
-LIB_SRCS   := $(filter-out criu-lite/main.c,$(wildcard criu-lite/*.c)) \
+LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard lib/*.c) \
               $(wildcard lazy-pages/*.c) $(wildcard images/*.c)
+# The command line: cli.o parses argv; main.o is only main(). Tests link cli.o too.
+CLI_OBJS   := $(B)/obj/cli/cli.o
 LIB_OBJS   := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRCS)) $(PB_C:.c=.o)
 LIB        := $(B)/libcriulite.a
 BIN        := $(B)/criu-lite
@@ -83,18 +85,22 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(B)/obj/criu-lite/main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+$(BIN): $(B)/obj/cli/main.o $(CLI_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(CLI_OBJS) $(LIB) $(LIBS)
 
-$(B)/tests/unit/%: tests/unit/%.c $(LIB) $(PB_H)
+$(B)/tests/unit/%: tests/unit/%.c $(CLI_OBJS) $(LIB) $(PB_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIB) $(LIBS) $(CHECK_LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(CLI_OBJS) $(LIB) $(LIBS) $(CHECK_LIBS) $(LDFLAGS)
 
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-test: all unit $(EXTRA_TESTS)
+# The layering: no include or symbol cycle between modules, folders within their layers.
+deps: $(LIB) $(CLI_OBJS) $(B)/obj/cli/main.o
+	python3 tests/deps/check-deps.py $(B)/obj $(filter $(B)/obj/%,$(LIB_OBJS)) $(CLI_OBJS) $(B)/obj/cli/main.o
+
+test: all deps unit $(EXTRA_TESTS)
 	@echo "make test: all suites passed"
 
 asan:
@@ -106,7 +112,7 @@ fmt:
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit test asan fmt clean bench demo
+.PHONY: all deps unit test asan fmt clean bench demo
 .SECONDARY:
 
--include $(LIB_OBJS:.o=.d) $(B)/obj/criu-lite/main.d
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(B)/obj/cli/main.d

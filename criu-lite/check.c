@@ -1,25 +1,25 @@
 /*
  * criu-lite check: what this kernel and these privileges allow (kerndat.c does
- * the probing; this file only parses options and prints).
+ * the probing; this file only prints).
  *
  *   check                 exit 0 and "Looks good." when dump, eager restore and
  *                         lazy restore can all work; else what is missing, exit 1
  *   check --all           every feature: ok/missing, who needs it, detail
- *   check --feature NAME  one feature (or a comma-separated list): exit 0/1
+ *   check --feature NAME  one feature (or a comma-separated list; criu-lite's names or
+ *                         CRIU's): "NAME is supported", exit 0/1; --feature list
  *   --json                the same as JSON; -v more log output
  */
 #define LOG_PREFIX "check: "
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/cmd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "criu-lite/check.h"
 #include "criu-lite/kerndat.h"
 
 static const struct {
@@ -30,27 +30,6 @@ static const struct {
 	{ KD_NEED_RESTORE, "restore" },
 	{ KD_NEED_LAZY, "lazy restore" },
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: criu-lite check [OPTIONS]\n"
-		"\n"
-		"Probe what this kernel and these privileges allow.\n"
-		"Without options: print \"Looks good.\" and exit 0 when dump, restore and\n"
-		"lazy restore (--lazy-pages) can all work here; otherwise list what is\n"
-		"missing and for which of them, and exit 1.\n"
-		"\n"
-		"Options:\n"
-		"  -a, --all             list every feature with ok/missing and details\n"
-		"                        (exit status as without options)\n"
-		"  -f, --feature NAME    check these features only (comma-separated, or\n"
-		"                        repeat the option); exit 0 when all are ok\n"
-		"  -l, --list            list the feature names and what they are\n"
-		"  -j, --json            print the results as JSON\n"
-		"  -v, --verbose         more log output (repeat for more)\n"
-		"  -h, --help            this help\n");
-}
 
 static void json_str(FILE *f, const char *s)
 {
@@ -153,125 +132,140 @@ static void print_list(FILE *f)
 	}
 }
 
-static void print_known(FILE *f)
-{
-	fprintf(f, "known features:");
-	for (int id = 0; id < KD_NR_FEATURES; id++)
-		fprintf(f, "%s%s", id % 6 ? " " : "\n  ", kerndat_feature(id)->name);
-	fprintf(f, "\n");
-}
+/*
+ * CRIU's `check --feature` names, for what criu-lite probes too: each is the set of
+ * criu-lite's features it takes. A CRIU name criu-lite has no probe for is refused
+ * (exit 1), never answered with a guess.
+ */
+static const struct criu_alias {
+	const char *name;
+	enum kd_feat ids[4];
+	size_t nr;
+	const char *how;
+} criu_aliases[] = {
+	{ "uffd", { KD_UFFD }, 1, "userfaultfd" },
+	{ "uffd-noncoop", { KD_UFFD_EVENT_FORK, KD_UFFD_EVENT_REMAP, KD_UFFD_EVENT_REMOVE, KD_UFFD_EVENT_UNMAP }, 4,
+	  "userfaultfd's fork, remap, remove and unmap events" },
+	{ "clone3_set_tid", { KD_CLONE3_SET_TID }, 1, "clone3 with set_tid" },
+	{ "get_rseq_conf", { KD_PTRACE_RSEQ }, 1, "PTRACE_GET_RSEQ_CONFIGURATION" },
+	{ "pagemap_scan", { KD_PAGEMAP_SCAN }, 1, "the PAGEMAP_SCAN ioctl" },
+	{ "mem_dirty_track", { KD_UFFD_WP_ASYNC, KD_PAGEMAP_SCAN }, 2,
+	  "write tracking (criu-lite: userfaultfd WP_ASYNC and PAGEMAP_SCAN, not soft-dirty)" },
+};
 
-/* Add the comma-separated names in `arg` to sel[]. 0 or -1 (unknown name, reported). */
-static int add_features(const char *arg, const struct kd_feature **sel, size_t *nsel)
+/* One asked-for name: criu-lite's features for it. 0, or -1 (logged) if unknown. */
+static int resolve_feature(const char *name, enum kd_feat *ids, size_t *nr)
 {
-	cleanup_free char *copy = strdup(arg);
-	char *save = NULL;
+	const struct kd_feature *ft = kerndat_find(name);
 
-	if (!copy) {
-		pr_perror("can't copy the feature list");
-		return -1;
+	if (ft) {
+		ids[0] = ft->id;
+		*nr = 1;
+		return 0;
 	}
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		const struct kd_feature *ft = kerndat_find(tok);
-		bool dup = false;
-
-		if (!ft) {
-			pr_err("unknown feature '%s'\n", tok);
-			print_known(stderr);
-			return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(criu_aliases); i++)
+		if (!strcmp(name, criu_aliases[i].name)) {
+			memcpy(ids, criu_aliases[i].ids, criu_aliases[i].nr * sizeof(*ids));
+			*nr = criu_aliases[i].nr;
+			return 0;
 		}
-		for (size_t i = 0; i < *nsel; i++)
-			dup |= sel[i] == ft;
-		if (!dup && *nsel < KD_NR_FEATURES)
-			sel[(*nsel)++] = ft;
-	}
-	return 0;
+	pr_err("unknown feature '%s' (`criu-lite check --feature list` lists them)\n", name);
+	errno = EINVAL;
+	return -1;
 }
 
-int cmd_check(int argc, char **argv)
+static void print_aliases(FILE *f)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },     { "feature", required_argument, NULL, 'f' },
-		{ "list", no_argument, NULL, 'l' },    { "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	fprintf(f, "\nCRIU's names:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(criu_aliases); i++)
+		fprintf(f, "%-26s %s\n", criu_aliases[i].name, criu_aliases[i].how);
+}
+
+/* check --feature A,B: each as CRIU prints it ("A is supported"); 0 when all are. */
+static int check_features(const struct cr_options *o, struct kerndat *kd)
+{
 	const struct kd_feature *sel[KD_NR_FEATURES];
 	size_t nsel = 0;
-	bool all = false, json = false;
-	int verbose = 0, c;
+	int ret = 0;
 
-	optind = 0; /* full getopt reset: cmd_check may run more than once per process */
-	while ((c = getopt_long(argc, argv, "af:ljvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			all = true;
-			break;
-		case 'f':
-			if (add_features(optarg, sel, &nsel))
-				return 1;
-			break;
-		case 'l':
-			print_list(stdout);
-			return 0;
-		case 'j':
-			json = true;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
+	for (size_t i = 0; i < o->nr_features; i++) {
+		enum kd_feat ids[4];
+		size_t nr;
+		if (resolve_feature(o->features[i], ids, &nr) < 0)
+			return -1;
+		for (size_t k = 0; k < nr; k++) {
+			bool dup = false;
+			for (size_t j = 0; j < nsel; j++)
+				dup |= sel[j]->id == ids[k];
+			if (!dup)
+				sel[nsel++] = kerndat_feature(ids[k]);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "criu-lite check: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 1;
+	/* only what was asked for (and what it depends on) */
+	for (size_t i = 0; i < nsel; i++)
+		if (kerndat_probe(kd, sel[i]->id) != KD_OK)
+			ret = -1;
+	if (o->check_json) {
+		print_json(stdout, kd, sel, nsel, false);
+		return ret;
 	}
-	if (all && nsel) {
-		fprintf(stderr, "criu-lite check: --all and --feature don't go together\n");
-		return 1;
+	for (size_t i = 0; i < o->nr_features; i++) {
+		enum kd_feat ids[4];
+		size_t nr;
+		bool ok = true;
+		resolve_feature(o->features[i], ids, &nr);
+		for (size_t k = 0; k < nr; k++)
+			ok &= kd->status[ids[k]] == KD_OK;
+		if (ok) {
+			printf("%s is supported\n", o->features[i]);
+			continue;
+		}
+		printf("%s is not supported:", o->features[i]);
+		for (size_t k = 0; k < nr; k++)
+			if (kd->status[ids[k]] != KD_OK)
+				printf(" %s (%s)", kerndat_feature(ids[k])->name, kd->detail[ids[k]]);
+		printf("\n");
 	}
-	if (verbose && log_init(log_get_level() + verbose, NULL))
-		return 1;
+	return ret;
+}
 
+int cr_check(const struct cr_options *o)
+{
+	const struct kd_feature *sel[KD_NR_FEATURES];
+	size_t nsel = 0;
+	int ret;
+
+	if (o->nr_features == 1 && !strcmp(o->features[0], "list")) {
+		print_list(stdout);
+		print_aliases(stdout);
+		return 0;
+	}
+	if (o->check_all && o->nr_features) {
+		pr_err("--all and --feature don't go together\n");
+		errno = EINVAL;
+		return -1;
+	}
 	struct kerndat *kd = calloc(1, sizeof(*kd));
 	if (!kd) {
 		pr_perror("can't allocate kerndat");
-		return 1;
+		return -1;
 	}
-
-	int ret = 0;
-	if (nsel) {
-		/* Only what was asked for (and what it depends on). */
-		for (size_t i = 0; i < nsel; i++)
-			if (kerndat_probe(kd, sel[i]->id) != KD_OK)
-				ret = 1;
-		if (json)
-			print_json(stdout, kd, sel, nsel, false);
-		else
-			for (size_t i = 0; i < nsel; i++)
-				printf("%s: %s (%s)\n", sel[i]->name, status_str(kd, sel[i]->id),
-				       kd->detail[sel[i]->id]);
+	if (o->nr_features) {
+		ret = check_features(o, kd);
 		free(kd);
 		return ret;
 	}
 
 	kerndat_init(kd);
 	unsigned ok = abilities_ok(kd);
-	ret = ok == KD_NEED_ALL ? 0 : 1;
+	ret = ok == KD_NEED_ALL ? 0 : -1;
 	for (int id = 0; id < KD_NR_FEATURES; id++)
 		sel[nsel++] = kerndat_feature(id);
 
-	if (json) {
+	if (o->check_json) {
 		print_json(stdout, kd, sel, nsel, true);
-	} else if (all) {
-		print_table(stdout, kd, sel, nsel, verbose > 0);
+	} else if (o->check_all) {
+		print_table(stdout, kd, sel, nsel, o->log_level > CR_DEFAULT_LOG_LEVEL);
 		printf("\n");
 		for (size_t a = 0; a < ARRAY_SIZE(abilities); a++)
 			printf("%s%s: %s", a ? ", " : "", abilities[a].name,

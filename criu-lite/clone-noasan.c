@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "criu-lite/restore.h"
+#include "criu-lite/restore-ctx.h"
 
 pid_t rst_clone_pid(pid_t pid, int exit_signal)
 {

@@ -9,9 +9,10 @@
 #include <sys/sysmacros.h>
 
 #define LOG_PREFIX "dump-files: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/dump.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "criu-lite/dump-files.h"
+#include "criu-lite/dump-shmem.h"
 
 #define DELETED_SUFFIX " (deleted)"
 

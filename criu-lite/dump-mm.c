@@ -1,4 +1,4 @@
-/* Dump memory: VMAs (mm-PID.img), private pages, shmem objects. */
+/* Dump memory: VMAs (mm-PID.img) and private pages. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -13,65 +13,21 @@
 #include <sys/uio.h>
 
 #define LOG_PREFIX "dump-mm: "
-#include "include/log.h"
-#include "include/pagemap-scan.h"
-#include "include/util.h"
-#include "criu-lite/dump.h"
-#include "criu-lite/infect.h"
+#include "lib/crc32c.h"
+#include "lib/log.h"
+#include "lib/pagemap-scan.h"
+#include "lib/util.h"
+#include "lib/infect.h"
+#include "criu-lite/dump-files.h"
+#include "criu-lite/dump-mm.h"
+#include "criu-lite/dump-pages.h"
+#include "criu-lite/dump-shmem.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
 #define PM_FILE (1ULL << 61)
 
-#define PROGRESS_STEP (256ULL << 20)
-
 #define SCAN_VEC 256
-
-bool dump_page_is_zero(const void *page)
-{
-	const uint64_t *p = page;
-	for (size_t i = 0; i < PAGE_SIZE / sizeof(uint64_t); i += 8) {
-		if (p[i] | p[i + 1] | p[i + 2] | p[i + 3] | p[i + 4] | p[i + 5] | p[i + 6] | p[i + 7])
-			return false;
-	}
-	return true;
-}
-
-void dump_progress(struct dump_ctx *ctx)
-{
-	struct dump_stats *s = &ctx->stats;
-	if (s->bytes_read < s->next_progress)
-		return;
-	double secs = (double)(now_ns() - s->t_start_ns) / 1e9;
-	pr_info("progress: %.0f MiB read, %" PRIu64 " pages stored, %" PRIu64 " zero, %.1f s\n",
-		(double)s->bytes_read / (1 << 20), s->pages_dumped, s->pages_zero, secs);
-	s->next_progress = s->bytes_read + PROGRESS_STEP;
-}
-
-/* Hand nr pages of buf at vaddr to the xfer, zero pages as zero records. */
-static int emit_pages(struct dump_ctx *ctx, struct page_xfer *x, uint64_t vaddr, const uint8_t *buf,
-		      size_t nr, uint32_t flags)
-{
-	size_t i = 0;
-
-	while (i < nr) {
-		bool zero = dump_page_is_zero(buf + i * PAGE_SIZE);
-		size_t j = i + 1;
-		while (j < nr && dump_page_is_zero(buf + j * PAGE_SIZE) == zero)
-			j++;
-		if (zero) {
-			if (xfer_write_zero(x, vaddr + i * PAGE_SIZE, j - i, flags) < 0)
-				return -1;
-			ctx->stats.pages_zero += j - i;
-		} else {
-			if (xfer_write_pages(x, vaddr + i * PAGE_SIZE, buf + i * PAGE_SIZE, j - i, flags) < 0)
-				return -1;
-			ctx->stats.pages_dumped += j - i;
-		}
-		i = j;
-	}
-	return 0;
-}
 
 /* Read runs of remote pages into buf (contiguous); /proc/PID/mem when the VMA is not readable. */
 static int read_runs(pid_t pid, int memfd, bool readable, const struct iovec *riov, size_t nr_iov,
@@ -186,7 +142,7 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 					return -1;
 				ctx->stats.pages_zero += np;
 			} else {
-				if (emit_pages(ctx, x, regs[i].start, ctx->buf + off, np, flags) < 0)
+				if (dump_emit_pages(ctx, x, regs[i].start, ctx->buf + off, np, flags) < 0)
 					return -1;
 				off += np * PAGE_SIZE;
 			}
@@ -236,7 +192,7 @@ static int64_t read_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 			size_t off = 0;
 			for (size_t k = 0; k < nr_iov; k++) {
 				size_t np = riov[k].iov_len / PAGE_SIZE;
-				if (emit_pages(ctx, x, (uintptr_t)riov[k].iov_base, ctx->buf + off, np, flags) < 0)
+				if (dump_emit_pages(ctx, x, (uintptr_t)riov[k].iov_base, ctx->buf + off, np, flags) < 0)
 					return -1;
 				off += riov[k].iov_len;
 				recorded += np;
@@ -458,7 +414,7 @@ static void vdso_facts(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *v
 				continue;
 			}
 			ctx->vdso_size = len;
-			ctx->vdso_crc = img_crc32c(0, ctx->buf, len);
+			ctx->vdso_crc = crc32c(0, ctx->buf, len);
 			ctx->has_vdso = true;
 		}
 	}
@@ -480,7 +436,7 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 
 	if (proc_parse_stat(pid, 0, &st) < 0)
 		return -1;
-	if (pid == ctx->opts->pid)
+	if (pid == ctx->opts->tree)
 		vdso_facts(ctx, pid, vmas, nr_vmas);
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
@@ -592,179 +548,4 @@ out:
 	free(ve);
 	free(vep);
 	return ret;
-}
-
-/* ---- shmem objects ---- */
-
-int dump_shmem_add(struct dump_ctx *ctx, int fd, uint32_t kind, const char *name, bool unlinked,
-		   uint64_t min_size, uint64_t *ret_id)
-{
-	cleanup_close int ofd = fd;
-	struct stat st;
-	struct dump_shmem *s;
-
-	if (fstat(ofd, &st) < 0) {
-		pr_perror("can't stat the shmem object %s", name);
-		return -1;
-	}
-	for (size_t i = 0; i < ctx->nr_shmems; i++) {
-		s = &ctx->shmems[i];
-		if (s->dev == st.st_dev && s->ino == st.st_ino) {
-			s->size = MAX(s->size, MAX((uint64_t)st.st_size, min_size));
-			*ret_id = s->id;
-			return 0;
-		}
-	}
-	if (ctx->nr_shmems == ctx->cap_shmems) {
-		size_t ncap = ctx->cap_shmems ? ctx->cap_shmems * 2 : 8;
-		struct dump_shmem *ns = realloc(ctx->shmems, ncap * sizeof(*ns));
-		if (!ns) {
-			pr_perror("can't grow the shmem list");
-			return -1;
-		}
-		ctx->shmems = ns;
-		ctx->cap_shmems = ncap;
-	}
-	s = &ctx->shmems[ctx->nr_shmems];
-	memset(s, 0, sizeof(*s));
-	s->name = strdup(name);
-	if (!s->name) {
-		pr_perror("can't copy a name");
-		return -1;
-	}
-	s->id = ctx->nr_shmems + 1;
-	s->kind = kind;
-	s->size = MAX((uint64_t)st.st_size, min_size);
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	s->unlinked = unlinked;
-	s->mode = st.st_mode;
-	if (kind == SHMEM_KIND_MEMFD) {
-		int seals = fcntl(ofd, F_GET_SEALS);
-		if (seals >= 0) {
-			s->seals = seals;
-			s->has_seals = true;
-		}
-	}
-	s->fd = steal_fd(&ofd);
-	ctx->nr_shmems++;
-	*ret_id = s->id;
-	pr_debug("shmem %" PRIu64 ": kind %u '%s' dev %" PRIx64 " ino %" PRIu64 " size %" PRIu64 "\n",
-		 s->id, kind, name, s->dev, s->ino, s->size);
-	return 0;
-}
-
-/* Dump the data of one object: SEEK_DATA/SEEK_HOLE, big preads, zero pages as zero. */
-/* Only what nothing but mappings can reach may arrive lazily (see shmem.proto). */
-static bool shmem_lazy(const struct dump_shmem *s)
-{
-	switch (s->kind) {
-	case SHMEM_KIND_ANON:
-		return true;
-	case SHMEM_KIND_MEMFD:
-		return !s->fd_open;
-	default:
-		return s->unlinked;
-	}
-}
-
-static int dump_shmem_pages(struct dump_ctx *ctx, struct dump_shmem *s, struct page_xfer *x)
-{
-	uint64_t end = ALIGN_UP(s->size, PAGE_SIZE);
-	off_t off = 0;
-
-	while ((uint64_t)off < end) {
-		off_t data = lseek(s->fd, off, SEEK_DATA);
-		if (data < 0) {
-			if (errno == ENXIO)
-				break;
-			pr_perror("shmem %" PRIu64 " (%s): SEEK_DATA at %lld", s->id, s->name, (long long)off);
-			return -1;
-		}
-		off_t hole = lseek(s->fd, data, SEEK_HOLE);
-		if (hole < 0) {
-			pr_perror("shmem %" PRIu64 " (%s): SEEK_HOLE at %lld", s->id, s->name, (long long)data);
-			return -1;
-		}
-		uint64_t a = ALIGN_DOWN((uint64_t)data, PAGE_SIZE);
-		uint64_t b = MIN(ALIGN_UP((uint64_t)hole, PAGE_SIZE), end);
-		if (b <= a) {
-			off = (off_t)MAX(b, a + PAGE_SIZE);
-			continue;
-		}
-		while (a < b) {
-			size_t len = MIN((uint64_t)DUMP_BUF_SIZE, b - a), got = 0;
-			while (got < len) {
-				ssize_t n = pread(s->fd, ctx->buf + got, len - got, (off_t)(a + got));
-				if (n < 0) {
-					if (errno == EINTR)
-						continue;
-					pr_perror("shmem %" PRIu64 " (%s): can't read at %" PRIu64, s->id, s->name,
-						  a + got);
-					return -1;
-				}
-				if (n == 0)
-					break; /* EOF inside the last page: the rest is zero */
-				got += n;
-			}
-			memset(ctx->buf + got, 0, len - got);
-			if (emit_pages(ctx, x, a, ctx->buf, len / PAGE_SIZE, shmem_lazy(s) ? PE_LAZY : 0) < 0)
-				return -1;
-			ctx->stats.bytes_read += len;
-			dump_progress(ctx);
-			a += len;
-		}
-		off = (off_t)b;
-	}
-	return 0;
-}
-
-int dump_shmem_write(struct dump_ctx *ctx)
-{
-	cleanup_img struct img *img = img_open(ctx->dfd, IMG_SHMEM, O_WRONLY, 0);
-
-	if (!img)
-		return -1;
-	for (size_t i = 0; i < ctx->nr_shmems; i++) {
-		struct dump_shmem *s = &ctx->shmems[i];
-		ShmemEntry e = SHMEM_ENTRY__INIT;
-		struct page_xfer x;
-		char ids[32];
-		int r;
-
-		snprintf(ids, sizeof(ids), "shmem-%" PRIu64, s->id);
-		if (xfer_open(&x, ctx->dfd, ids, (uint32_t)s->id) < 0)
-			return -1;
-		r = dump_shmem_pages(ctx, s, &x);
-		if (xfer_close(&x) < 0 || r < 0)
-			return -1;
-		e.id = s->id;
-		e.kind = s->kind;
-		e.size = s->size;
-		e.has_dev = e.has_ino = e.has_unlinked = e.has_mode = e.has_pages_id = true;
-		e.dev = s->dev;
-		e.ino = s->ino;
-		e.name = s->name;
-		e.unlinked = s->unlinked;
-		e.mode = s->mode;
-		e.pages_id = (uint32_t)s->id;
-		e.has_seals = s->has_seals;
-		e.seals = s->seals;
-		e.has_lazy = true;
-		e.lazy = shmem_lazy(s);
-		if (img_write(img, &e) < 0)
-			return -1;
-	}
-	return img_close(steal_pointer(&img));
-}
-
-void dump_shmem_fini(struct dump_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->nr_shmems; i++) {
-		closep(&ctx->shmems[i].fd);
-		free(ctx->shmems[i].name);
-	}
-	free(ctx->shmems);
-	ctx->shmems = NULL;
-	ctx->nr_shmems = ctx->cap_shmems = 0;
 }

@@ -1,6 +1,5 @@
 /* criu-lite dump: the CLI and the orchestration (seize, per-thread and per-task state, images). */
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,11 +17,13 @@
 #include <elf.h>
 
 #define LOG_PREFIX "dump: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/cmd.h"
-#include "criu-lite/dump.h"
-#include "criu-lite/infect.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "criu-lite/dump-ctx.h"
+#include "criu-lite/dump-files.h"
+#include "criu-lite/dump-mm.h"
+#include "criu-lite/dump-shmem.h"
+#include "lib/infect.h"
 
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
@@ -596,7 +597,7 @@ static int dump_inventory(struct dump_ctx *ctx)
 	inv.has_lazy_pages = inv.has_dump_complete = inv.has_dump_time_unix = true;
 	inv.has_pages_dumped = inv.has_pages_zero = true;
 	inv.page_size = PAGE_SIZE;
-	inv.root_pid = ctx->opts->pid;
+	inv.root_pid = ctx->opts->tree;
 	inv.leave_running = ctx->opts->leave_running;
 	inv.shell_job = ctx->opts->shell_job;
 	inv.lazy_pages = true; /* private anonymous and shmem pages are marked lazy */
@@ -655,34 +656,35 @@ static int sync_images(int dfd)
 	return 0;
 }
 
-int dump_tree(const struct dump_opts *opts)
+int cr_dump(const struct cr_options *opts)
 {
 	struct dump_ctx ctx = { 0 };
 	cleanup_close int dfd = -1;
 	int ret = -1;
 	bool seized = false;
+	size_t ntasks = 0;
 
 	ctx.opts = opts;
-	if (!opts->dir || opts->pid <= 0) {
+	if (!opts->images_dir || opts->tree <= 0) {
 		pr_err("dump needs a pid (-t) and an image directory (-D)\n");
 		errno = EINVAL;
 		return -1;
 	}
-	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST) {
-		pr_perror("can't create the image directory %s", opts->dir);
+	if (mkdir(opts->images_dir, 0700) < 0 && errno != EEXIST) {
+		pr_perror("can't create the image directory %s", opts->images_dir);
 		return -1;
 	}
-	dfd = open(opts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(opts->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		pr_perror("can't open the image directory %s", opts->dir);
+		pr_perror("can't open the image directory %s", opts->images_dir);
 		return -1;
 	}
 	if (unlinkat(dfd, "inventory.img", 0) < 0 && errno != ENOENT) {
-		pr_perror("can't remove an old %s/inventory.img", opts->dir);
+		pr_perror("can't remove an old %s/inventory.img", opts->images_dir);
 		return -1;
 	}
 	if (faccessat(dfd, ".", W_OK, AT_EACCESS) < 0) {
-		pr_perror("the image directory %s is not writable", opts->dir);
+		pr_perror("the image directory %s is not writable", opts->images_dir);
 		return -1;
 	}
 	ctx.dfd = dfd;
@@ -701,10 +703,11 @@ int dump_tree(const struct dump_opts *opts)
 		goto out;
 	}
 
-	if (seize_tree(opts->pid, &ctx.tree) < 0)
+	if (seize_tree(opts->tree, opts->timeout, &ctx.tree) < 0)
 		goto out;
 	seized = true;
-	pr_info("seized %zu task(s) under pid %d\n", ctx.tree.nr_tasks, opts->pid);
+	ntasks = ctx.tree.nr_tasks;
+	pr_info("seized %zu task(s) under pid %d\n", ntasks, opts->tree);
 	for (size_t i = 0; i < ctx.tree.nr_tasks; i++)
 		if (dump_one_task(&ctx, &ctx.tree.tasks[i]) < 0)
 			goto out;
@@ -723,11 +726,15 @@ out:
 		double mib = (double)ctx.stats.pages_dumped * PAGE_SIZE / (1 << 20);
 		pr_info("dump of pid %d complete: %" PRIu64 " pages stored (%.1f MiB), %" PRIu64
 			" zero pages, %.3f s, %.1f MiB/s (%.1f MiB read)\n",
-			opts->pid, ctx.stats.pages_dumped, mib, ctx.stats.pages_zero, secs,
+			opts->tree, ctx.stats.pages_dumped, mib, ctx.stats.pages_zero, secs,
 			secs > 0 ? (double)ctx.stats.bytes_read / (1 << 20) / secs : 0.0,
 			(double)ctx.stats.bytes_read / (1 << 20));
+		if (opts->display_stats)
+			pr_msg("Dump: %zu task(s), %" PRIu64 " pages written, %" PRIu64 " zero pages, %.1f MiB read, "
+			       "%.3f s\n", ntasks, ctx.stats.pages_dumped, ctx.stats.pages_zero,
+			       (double)ctx.stats.bytes_read / (1 << 20), secs);
 	} else {
-		pr_err("dump of pid %d failed; the process tree was left running\n", opts->pid);
+		pr_err("dump of pid %d failed; the process tree was left running\n", opts->tree);
 	}
 	dump_shmem_fini(&ctx);
 	dump_files_fini(&ctx);
@@ -735,93 +742,4 @@ out:
 	if (ctx.buf)
 		munmap(ctx.buf, DUMP_BUF_SIZE);
 	return ret;
-}
-
-/* ---- CLI ---- */
-
-static void dump_usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: criu-lite dump -t PID -D DIR [options]\n"
-		"\n"
-		"Checkpoint the process tree rooted at PID into DIR. The tree is killed once\n"
-		"the images are complete, unless --leave-running.\n"
-		"\n"
-		"  -t, --tree PID          root of the tree to dump\n"
-		"  -D, --images-dir DIR    where to write the images (created if missing)\n"
-		"  -R, --leave-running     resume the tree after the dump instead of killing it\n"
-		"  -j, --shell-job         the tree may hold the terminal (restored onto the shell's)\n"
-		"  -v[N]                   verbosity 0..4 (-v alone: one more than the default 2)\n"
-		"  -o, --log-file FILE     log there (relative to DIR unless absolute)\n"
-		"  -h, --help              this text\n");
-}
-
-int cmd_dump(int argc, char **argv)
-{
-	static const struct option lopts[] = {
-		{ "tree", required_argument, NULL, 't' },
-		{ "images-dir", required_argument, NULL, 'D' },
-		{ "leave-running", no_argument, NULL, 'R' },
-		{ "shell-job", no_argument, NULL, 'j' },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct dump_opts o = { 0 };
-	const char *log_file = NULL;
-	int level = LOG_WARN, c;
-	uint64_t v;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:D:Rjo:v::h", lopts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (parse_u64(optarg, 10, &v) < 0 || v == 0 || v > INT32_MAX) {
-				fprintf(stderr, "criu-lite dump: bad pid '%s'\n", optarg);
-				return 1;
-			}
-			o.pid = (pid_t)v;
-			break;
-		case 'D':
-			o.dir = optarg;
-			break;
-		case 'R':
-			o.leave_running = true;
-			break;
-		case 'j':
-			o.shell_job = true;
-			break;
-		case 'o':
-			log_file = optarg;
-			break;
-		case 'v':
-			if (log_parse_verbosity(optarg, &level) < 0) {
-				fprintf(stderr, "criu-lite dump: bad verbosity '%s'\n", optarg);
-				return 1;
-			}
-			break;
-		case 'h':
-			dump_usage(stdout);
-			return 0;
-		default:
-			dump_usage(stderr);
-			return 1;
-		}
-	}
-	if (optind < argc || !o.pid || !o.dir) {
-		dump_usage(stderr);
-		return 1;
-	}
-	if (log_file && log_file[0] != '/' && strcmp(log_file, "-") &&
-	    mkdir(o.dir, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "criu-lite dump: can't create %s: %s\n", o.dir, strerror(errno));
-		return 1;
-	}
-	if (log_init_in_dir(level, o.dir, log_file) < 0)
-		return 1;
-	int ret = dump_tree(&o);
-	if (ret == 0)
-		pr_msg("Dumped pid %d into %s\n", o.pid, o.dir);
-	log_fini();
-	return ret == 0 ? 0 : 1;
 }

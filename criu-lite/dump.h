@@ -1,13 +1,12 @@
 /*
  * criu-lite dump: checkpoint a process tree into a directory of images.
  *
- * dump_tree() is the library entry point (cmd_dump parses argv and calls it).
- * The rest of this header is internal to dump.c, dump-mm.c and dump-files.c.
+ * cr_dump() is the library entry point; dump-ctx.h is internal to dump*.c.
  *
  * Image contract (what restore can rely on):
  *  - inventory.img is written last, after syncfs() of the directory, and fsync'ed; an
  *    old one is unlinked first, so a failed dump never leaves a directory that looks
- *    complete. vdso_digest = crc32c (img_crc32c, seed 0) of the root task's [vdso]
+ *    complete. vdso_digest = crc32c (crc32c, seed 0) of the root task's [vdso]
  *    bytes, 4 bytes little-endian; vdso_size/vvar_size/vvar_vclock_size in bytes.
  *    lazy_pages is always true (anon/shmem pages carry PE_LAZY).
  *  - pstree.img: parents before children, the root first (ppid 0); threads[0] is the
@@ -50,102 +49,13 @@
 #ifndef CRIU_LITE_DUMP_H
 #define CRIU_LITE_DUMP_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
+#include "lib/options.h"
 
-struct dump_opts {
-	pid_t pid;             /* root of the tree */
-	const char *dir;       /* image directory (created if missing) */
-	bool leave_running;    /* resume the tree instead of killing it */
-	bool shell_job;        /* the tree may hold the terminal (tty fds are recorded as such) */
-	bool pagemap_read;     /* read /proc/PID/pagemap instead of the PAGEMAP_SCAN ioctl (tests) */
-};
-
-/* Dump the tree. 0 on success; -1 (logged) on failure, with the tree left running untraced. */
-int dump_tree(const struct dump_opts *opts);
-
-/* ---- internal ---- */
-
-#include "criu-lite/pagemap.h"
-#include "criu-lite/proc-parse.h"
-#include "criu-lite/seize.h"
-
-struct dump_file {
-	uint32_t id;
-	uint64_t dev, ino;
-	pid_t pid;    /* a task holding it (for kcmp) */
-	int fd;       /* its fd there; -1 for a mapping-only or exe entry */
-	uint32_t flags;
-	FileEntry *fe;
-};
-
-struct dump_shmem {
-	uint64_t id;
-	uint32_t kind;        /* SHMEM_KIND_* */
-	uint64_t size;
-	uint64_t dev, ino;
-	char *name;
-	bool unlinked;
-	uint32_t seals;
-	bool has_seals;
-	uint32_t mode;
-	bool fd_open;         /* some task holds it as a descriptor */
-	int fd;               /* the object, open O_RDONLY, to read its pages */
-};
-
-struct dump_stats {
-	uint64_t pages_dumped;  /* stored */
-	uint64_t pages_zero;    /* recorded as zero */
-	uint64_t bytes_read;
-	uint64_t t_start_ns;
-	uint64_t next_progress; /* bytes at which to log progress next */
-};
-
-#define DUMP_BUF_SIZE (4u << 20) /* one batch of page data */
-
-struct dump_ctx {
-	const struct dump_opts *opts;
-	int dfd;
-	struct seize_tree tree;
-	struct dump_file *files;
-	size_t nr_files, cap_files;
-	struct dump_shmem *shmems;
-	size_t nr_shmems, cap_shmems;
-	struct dump_stats stats;
-	uint8_t *buf;          /* DUMP_BUF_SIZE */
-	uint64_t *pm;          /* DUMP_BUF_SIZE / PAGE_SIZE pagemap entries */
-	/* root task's vdso facts for the inventory */
-	uint64_t vdso_size, vvar_size, vvar_vclock_size;
-	uint32_t vdso_crc;
-	bool has_vdso;
-	int no_pagemap_scan;   /* 1: the kernel lacks PAGEMAP_SCAN (or a test forces the pread path) */
-};
-
-/* dump-mm.c */
-/* mm-PID.img + pagemap-PID.img/pages-PID.img. brk: brk(0) of the task (0 if unknown). */
-int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t nr_vmas,
-	    uint64_t brk);
-/* Register a shmem object opened as fd (ownership taken on success and failure).
- * min_size: the object must be at least this large (anonymous shmem: VMA end + pgoff). */
-int dump_shmem_add(struct dump_ctx *ctx, int fd, uint32_t kind, const char *name, bool unlinked,
-		   uint64_t min_size, uint64_t *ret_id);
-/* Dump every registered shmem object's pages and write shmem.img. */
-int dump_shmem_write(struct dump_ctx *ctx);
-void dump_shmem_fini(struct dump_ctx *ctx);
-/* A page-data batch: is the page all zeroes? */
-bool dump_page_is_zero(const void *page);
-/* Log progress if due. */
-void dump_progress(struct dump_ctx *ctx);
-
-/* dump-files.c */
-/* fdinfo-PID.img and the file entries of pid's descriptors. */
-int dump_files_task(struct dump_ctx *ctx, pid_t pid);
-/* A files.img entry for the file behind a path in /proc (map_files link, exe): O_RDONLY or O_RDWR. */
-int dump_file_of_path(struct dump_ctx *ctx, pid_t pid, const char *proc_path, uint32_t flags,
-		      uint32_t *ret_id);
-int dump_files_write(struct dump_ctx *ctx);
-void dump_files_fini(struct dump_ctx *ctx);
+/*
+ * Dump the tree rooted at o->tree into o->images_dir (created if missing). 0 on
+ * success, the tree killed (or resumed with o->leave_running); -1 (logged) on failure,
+ * with the tree left running untraced.
+ */
+int cr_dump(const struct cr_options *o);
 
 #endif

@@ -33,9 +33,10 @@
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 
-#include "include/log.h"
-#include "include/pagemap-scan.h"
-#include "include/util.h"
+#include "lib/log.h"
+#include "lib/pagemap-scan.h"
+#include "lib/util.h"
+#include "lib/uffd.h"
 #include "criu-lite/kerndat.h"
 
 /* ---- constants newer than the build headers (values from the kernel uapi) ---- */
@@ -59,9 +60,6 @@
 #define _UFFDIO_POISON (0x08)
 #endif
 #define KD_UFFD_USER_MODE_ONLY 1 /* UFFD_USER_MODE_ONLY, 5.11 */
-#ifndef USERFAULTFD_IOC_NEW
-#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
-#endif
 
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
@@ -147,25 +145,17 @@ static int kd_mmap(struct kd_map *m, size_t len, int prot, int flags, int fd)
 	return 0;
 }
 
-/* Open a userfaultfd by the syscall, else through /dev/userfaultfd, and do the
- * UFFDIO_API handshake asking for `features`. Returns the fd or -errno; no logging. */
-static int kd_uffd_open(uint64_t features, struct uffdio_api *ret_api)
+/* A userfaultfd (either way) after the UFFDIO_API handshake asking for `features`.
+ * Returns the fd or -errno; no logging. */
+static int kd_uffd_open(uint64_t features)
 {
-	cleanup_close int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	cleanup_close int fd = uffd_open(0);
+	int r;
 
-	if (fd < 0) {
-		cleanup_close int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-		if (dev < 0)
-			return -errno;
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-		if (fd < 0)
-			return -errno;
-	}
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	if (ioctl(fd, UFFDIO_API, &api))
-		return -errno;
-	if (ret_api)
-		*ret_api = api;
+	if (fd < 0)
+		return fd;
+	if ((r = uffd_api(fd, features, NULL, NULL)) < 0)
+		return r;
 	return steal_fd(&fd);
 }
 
@@ -722,40 +712,41 @@ static void probe_memfd(struct kerndat *kd)
 static void probe_uffd(struct kerndat *kd)
 {
 	char feat[KD_DETAIL_LEN] = "", io[160];
-	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	uint64_t features = 0, ioctls = 0;
 	int e_sys = 0, e_dev = 0;
 
-	cleanup_close int sfd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	cleanup_close int sfd = uffd_open_syscall(0);
 	if (sfd < 0) {
-		e_sys = errno;
+		e_sys = -sfd;
 		/* vm.unprivileged_userfaultfd = 0 still allows user-mode-only faults, which
 		 * lazy restore can't live with: a syscall touching lazy memory would fail. */
-		cleanup_close int um = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | KD_UFFD_USER_MODE_ONLY);
+		cleanup_close int um = uffd_open_syscall(KD_UFFD_USER_MODE_ONLY);
 		kd_set(kd, KD_UFFD_SYSCALL, false, "%s%s", strerror(e_sys),
 		       um >= 0 ? " (only UFFD_USER_MODE_ONLY: kernel-mode faults would not be seen)" : "");
 	} else {
 		kd_set(kd, KD_UFFD_SYSCALL, true, "userfaultfd(2) works");
 	}
 
-	cleanup_close int dfd = -1;
-	cleanup_close int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0 || (dfd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK)) < 0)
-		e_dev = errno;
-	kd_set(kd, KD_UFFD_DEV, dfd >= 0, "%s%s",
-	       dfd >= 0 ? "USERFAULTFD_IOC_NEW works" : dev < 0 ? "open /dev/userfaultfd: " : "USERFAULTFD_IOC_NEW: ",
+	cleanup_close int dfd = uffd_open_dev(0);
+	if (dfd < 0)
+		e_dev = -dfd;
+	kd_set(kd, KD_UFFD_DEV, dfd >= 0, "%s%s", dfd >= 0 ? "USERFAULTFD_IOC_NEW works" : "/dev/userfaultfd: ",
 	       dfd >= 0 ? "" : strerror(e_dev));
 
 	/* Features = 0 asks the kernel for everything it supports. */
 	int fd = sfd >= 0 ? sfd : dfd;
-	int e_api = 0;
-	if (fd < 0 || ioctl(fd, UFFDIO_API, &api))
-		e_api = fd < 0 ? (e_sys ? e_sys : e_dev) : errno;
+	int e_api = 0, r;
+	if (fd < 0)
+		e_api = e_sys ? e_sys : e_dev;
+	else if ((r = uffd_api(fd, 0, &features, &ioctls)) < 0)
+		e_api = -r;
 	if (e_api) {
 		kd_set(kd, KD_UFFD, false, "no userfaultfd: %s", strerror(e_api));
 		for (int id = KD_UFFD_FEATURE_FIRST; id <= KD_UFFD_FEATURE_LAST; id++)
 			kd_set(kd, id, false, "no userfaultfd");
 		return;
 	}
+	struct { uint64_t features, ioctls; } api = { features, ioctls };
 	kd->uffd_features = api.features;
 	kd->uffd_api_ioctls = api.ioctls;
 
@@ -780,14 +771,7 @@ static void probe_uffd(struct kerndat *kd)
 /* Register [addr, len) and return the ioctls the kernel says work there, or -errno. */
 static int kd_uffd_register(int fd, void *addr, size_t len, uint64_t mode, uint64_t *ret_ioctls)
 {
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = mode,
-	};
-	if (ioctl(fd, UFFDIO_REGISTER, &reg))
-		return -errno;
-	*ret_ioctls = reg.ioctls;
-	return 0;
+	return uffd_register(fd, (uintptr_t)addr, len, mode, ret_ioctls);
 }
 
 static void probe_uffd_ioctls(struct kerndat *kd)
@@ -803,7 +787,7 @@ static void probe_uffd_ioctls(struct kerndat *kd)
 		kd_set(kd, KD_UFFD_SHMEM_IOCTLS, false, "no userfaultfd");
 		return;
 	}
-	cleanup_close int fd = kd_uffd_open(0, NULL);
+	cleanup_close int fd = kd_uffd_open(0);
 	if (fd < 0) {
 		kd_set(kd, KD_UFFD_ANON_IOCTLS, false, "uffd: %s", strerror(-fd));
 		kd_set(kd, KD_UFFD_SHMEM_IOCTLS, false, "uffd: %s", strerror(-fd));
@@ -879,7 +863,7 @@ int kerndat_uffd_shmem_contract(uint64_t features, char *detail, size_t len)
 		snprintf(detail, len, "memfd setup: %s", strerror(errno));
 		return -1;
 	}
-	cleanup_close int fd = kd_uffd_open(features, NULL);
+	cleanup_close int fd = kd_uffd_open(features);
 	if (fd < 0) {
 		snprintf(detail, len, "uffd with features 0x%llx: %s", (unsigned long long)features,
 			 strerror(-fd));
@@ -945,26 +929,19 @@ int kerndat_uffd_shmem_contract(uint64_t features, char *detail, size_t len)
 		else
 			unexpected = true;
 
+		int64_t done;
 		if (is_minor) {
-			struct uffdio_continue cont = { .range = { page, PAGE_SIZE } };
-			if (ioctl(fd, UFFDIO_CONTINUE, &cont)) {
-				/* EEXIST: mapped meanwhile, but the thread still needs a wake */
-				struct uffdio_range wr = { page, PAGE_SIZE };
-				if (errno != EEXIST || ioctl(fd, UFFDIO_WAKE, &wr)) {
-					snprintf(detail, len, "UFFDIO_CONTINUE: %s", strerror(errno));
-					goto out;
-				}
-			}
+			r = uffd_continue(fd, page, PAGE_SIZE, 0, &done);
 		} else {
 			memset(buf, KD_FILL_NEW, sizeof(buf));
-			struct uffdio_copy copy = { .dst = page, .src = (uintptr_t)buf, .len = PAGE_SIZE };
-			if (ioctl(fd, UFFDIO_COPY, &copy)) {
-				struct uffdio_range wr = { page, PAGE_SIZE };
-				if (errno != EEXIST || ioctl(fd, UFFDIO_WAKE, &wr)) {
-					snprintf(detail, len, "UFFDIO_COPY: %s", strerror(errno));
-					goto out;
-				}
-			}
+			r = uffd_copy(fd, page, buf, PAGE_SIZE, 0, &done);
+		}
+		/* EEXIST: mapped meanwhile, but the thread still needs a wake */
+		if (uffd_triage(r) == UFFD_EXISTS)
+			r = uffd_wake(fd, page, PAGE_SIZE);
+		if (r) {
+			snprintf(detail, len, "UFFDIO_%s: %s", is_minor ? "CONTINUE" : "COPY", strerror(-r));
+			goto out;
 		}
 	}
 	pthread_join(thr, NULL);
@@ -1200,7 +1177,7 @@ static void probe_kvm(struct kerndat *kd)
 		kd_set(kd, KD_GUEST_MEMFD_UFFD_MINOR, false, "no: mmap guest_memfd: %s", strerror(errno));
 		return;
 	}
-	cleanup_close int ufd = kd_uffd_open(0, NULL);
+	cleanup_close int ufd = kd_uffd_open(0);
 	uint64_t ioctls = 0;
 	char io[160];
 	int r;

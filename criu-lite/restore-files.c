@@ -13,16 +13,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #define LOG_PREFIX "restore: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/restore.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "criu-lite/restore-ctx.h"
 
 #define SHMEM_BUF_PAGES 512u
 
@@ -80,73 +79,39 @@ void rst_svc_close_all(struct rst_ctx *ctx)
 
 static ssize_t file_index(struct rst_ctx *ctx, uint32_t id)
 {
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		if (ctx->files[i]->id == id)
-			return i;
-	return -1;
+	return img_set_file_idx(&ctx->img, id);
 }
 
 static ssize_t shmem_index(struct rst_ctx *ctx, uint64_t id)
 {
-	for (size_t i = 0; i < ctx->nr_shmems; i++)
-		if (ctx->shmems[i]->id == id)
-			return i;
-	return -1;
+	return img_set_shmem_idx(&ctx->img, id);
 }
 
 bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id)
 {
 	ssize_t i = shmem_index(ctx, id);
-	return i >= 0 && ctx->shmems[i]->has_lazy && ctx->shmems[i]->lazy;
+	return i >= 0 && ctx->img.shmems[i].se->has_lazy && ctx->img.shmems[i].se->lazy;
 }
 
 /* ---- shmem objects ---- */
 
-/*
- * Open and validate the page set of shmem object i, unless nothing of it is restored
- * here: a lazy object under --lazy-pages is served, every page of it, by the daemon,
- * which reads and checks its page set itself. 0 or -1 (logged).
- */
-static int shmem_pages_open(struct rst_ctx *ctx, size_t i)
+/* Does restore write the pages of shmem object i itself (not the lazy-pages daemon)? */
+static bool shmem_eager(struct rst_ctx *ctx, size_t i)
 {
-	const ShmemEntry *se = ctx->shmems[i];
-	struct rst_shmem_fill *f = &ctx->shmem_fill[i];
-	char id[40];
-
-	if (ctx->opts->lazy_pages && se->has_lazy && se->lazy)
-		return 0;
-	snprintf(id, sizeof(id), "shmem-%" PRIu64, se->has_pages_id ? (uint64_t)se->pages_id : se->id);
-	if (page_read_open(&f->pr, ctx->dfd, id, IMG_OPT_MISSING_OK) < 0) {
-		if (errno == ENOENT)
-			return 0; /* no pages: all holes */
-		return -1;
-	}
-	f->open = true;
-	for (size_t k = 0; k < f->pr.nr_entries; k++) {
-		const PagemapEntry *pe = f->pr.entries[k];
-		if (!(pe->flags & PE_PRESENT))
-			continue;
-		if (pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > se->size) {
-			pr_err("pagemap-%s.img: pages at offset 0x%" PRIx64 " lie beyond the object's %" PRIu64
-			       " bytes\n",
-			       id, pe->vaddr, se->size);
-			errno = EBADMSG;
-			return -1;
-		}
-	}
-	return 0;
+	const ShmemEntry *se = ctx->img.shmems[i].se;
+	return !(ctx->opts->lazy_pages && se->has_lazy && se->lazy);
 }
 
-/* Write the pages of shmem object i (validated by shmem_pages_open) into it. */
+/* Write the pages of shmem object i (validated with the image set) into it, then
+ * release its page set. */
 static int shmem_fill_one(struct rst_ctx *ctx, size_t i)
 {
-	const ShmemEntry *se = ctx->shmems[i];
-	struct rst_shmem_fill *f = &ctx->shmem_fill[i];
-	struct page_read *pr = &f->pr;
+	struct img_shmem *sh = &ctx->img.shmems[i];
+	struct page_read *pr = &sh->pr;
 	cleanup_free char *buf = NULL;
 	int fd = ctx->shmem_fds[i];
 
-	if (!f->open)
+	if (ctx->shmem_filled[i] || !sh->has_pages || !shmem_eager(ctx, i))
 		return 0;
 	buf = malloc(SHMEM_BUF_PAGES * PAGE_SIZE);
 	if (!buf) {
@@ -163,14 +128,15 @@ static int shmem_fill_one(struct rst_ctx *ctx, size_t i)
 			if (page_read_pages(pr, off, n, buf) < 0)
 				return -1;
 			if (pwrite_all(fd, buf, n * PAGE_SIZE, off) < 0) {
-				pr_perror("can't write shmem object %" PRIu64 " at offset 0x%" PRIx64, se->id, off);
+				pr_perror("can't write shmem object %" PRIu64 " at offset 0x%" PRIx64, sh->se->id, off);
 				return -1;
 			}
 			done += n;
 		}
 	}
 	page_read_close(pr);
-	f->open = false;
+	sh->has_pages = false;
+	ctx->shmem_filled[i] = true;
 	return 0;
 }
 
@@ -193,8 +159,8 @@ int rst_shmem_fill(struct rst_ctx *ctx)
 {
 	uint64_t t0 = now_ns();
 
-	for (size_t i = 0; i < ctx->nr_shmems; i++)
-		if (ctx->shmem_fill && shmem_fill_one(ctx, i) < 0)
+	for (size_t i = 0; ctx->shmem_filled && i < ctx->img.nr_shmems; i++)
+		if (shmem_fill_one(ctx, i) < 0)
 			return -1;
 	pr_debug("shmem objects filled in %.1f ms\n", (now_ns() - t0) / 1e6);
 	return 0;
@@ -202,26 +168,16 @@ int rst_shmem_fill(struct rst_ctx *ctx)
 
 void rst_shmem_fini(struct rst_ctx *ctx)
 {
-	for (size_t i = 0; ctx->shmem_fill && i < ctx->nr_shmems; i++)
-		if (ctx->shmem_fill[i].open)
-			page_read_close(&ctx->shmem_fill[i].pr);
-	free(ctx->shmem_fill);
-	ctx->shmem_fill = NULL;
+	free(ctx->shmem_filled);
+	ctx->shmem_filled = NULL;
 }
 
 static int shmem_open(struct rst_ctx *ctx, size_t i)
 {
-	const ShmemEntry *se = ctx->shmems[i];
+	const ShmemEntry *se = ctx->img.shmems[i].se;
 	cleanup_close int fd = -1;
 	bool by_path = se->kind == SHMEM_KIND_FILE && se->name && !(se->has_unlinked && se->unlinked);
 
-	if (se->kind < SHMEM_KIND_ANON || se->kind > SHMEM_KIND_FILE) {
-		pr_err("shmem.img: object %" PRIu64 " has unknown kind %u\n", se->id, se->kind);
-		errno = EBADMSG;
-		return -1;
-	}
-	if (shmem_pages_open(ctx, i) < 0)
-		return -1;
 	if (by_path) {
 		fd = open(se->name, O_RDWR | O_CLOEXEC);
 		if (fd < 0) {
@@ -255,83 +211,6 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 		return -1;
 	shmem_seal(se, ctx->shmem_fds[i]);
 	return ctx->shmem_fds[i];
-}
-
-/* ---- pipes ---- */
-
-/* The pipe with inode ino, created (with its queued data) on first use. */
-static struct rst_pipe *pipe_get(struct rst_ctx *ctx, uint64_t ino)
-{
-	struct rst_pipe *p;
-	int fds[2];
-
-	for (size_t i = 0; i < ctx->nr_pipes; i++)
-		if (ctx->pipes[i].ino == ino)
-			return &ctx->pipes[i];
-	p = realloc(ctx->pipes, (ctx->nr_pipes + 1) * sizeof(*p));
-	if (!p) {
-		pr_perror("can't allocate a pipe");
-		return NULL;
-	}
-	ctx->pipes = p;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		pr_perror("can't create pipe %" PRIu64, ino);
-		return NULL;
-	}
-	p = &ctx->pipes[ctx->nr_pipes];
-	p->ino = ino;
-	p->rfd = rst_svc_fd(ctx, fds[0]);
-	p->wfd = rst_svc_fd(ctx, fds[1]);
-	if (p->rfd < 0 || p->wfd < 0)
-		return NULL;
-	ctx->nr_pipes++;
-	/* size and queued data: from whichever entry of this pipe carries them */
-	for (size_t i = 0; i < ctx->nr_files; i++) {
-		const PipeEntry *pe = ctx->files[i]->pipe;
-		if (ctx->files[i]->type != FILE_TYPE_PIPE || !pe || pe->pipe_ino != ino)
-			continue;
-		if (pe->has_size && pe->size && fcntl(p->wfd, F_SETPIPE_SZ, pe->size) < 0)
-			pr_warn("can't size pipe %" PRIu64 " to %u bytes, ignoring: %s\n", ino, pe->size,
-				strerror(errno));
-		if (pe->has_data && pe->data.len) {
-			int fl = fcntl(p->wfd, F_GETFL);
-			fcntl(p->wfd, F_SETFL, fl | O_NONBLOCK);
-			if (write_all(p->wfd, pe->data.data, pe->data.len) < 0) {
-				pr_perror("can't queue %zu bytes into pipe %" PRIu64, pe->data.len, ino);
-				return NULL;
-			}
-			fcntl(p->wfd, F_SETFL, fl);
-		}
-	}
-	return p;
-}
-
-static int open_pipe(struct rst_ctx *ctx, const FileEntry *fe)
-{
-	const PipeEntry *pe = fe->pipe;
-	struct rst_pipe *p;
-	int flags, fd;
-
-	if (!pe) {
-		pr_err("files.img: pipe %u has no state\n", fe->id);
-		errno = EBADMSG;
-		return -1;
-	}
-	p = pipe_get(ctx, pe->pipe_ino);
-	if (!p)
-		return -1;
-	flags = pe->has_flags ? (int)pe->flags : O_RDONLY;
-	fd = fcntl((flags & O_ACCMODE) == O_WRONLY ? p->wfd : p->rfd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		pr_perror("can't dup pipe %" PRIu64, pe->pipe_ino);
-		return -1;
-	}
-	if ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-		pr_perror("can't make pipe %" PRIu64 " non-blocking", pe->pipe_ino);
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* ---- files ---- */
@@ -438,32 +317,6 @@ static int open_file(struct rst_ctx *ctx, const FileEntry *fe)
 		}
 		return fd;
 	}
-	case FILE_TYPE_PIPE:
-		return open_pipe(ctx, fe);
-	case FILE_TYPE_EVENTFD: {
-		const EventfdEntry *e = fe->eventfd;
-		int flags = EFD_CLOEXEC;
-		if (!e) {
-			errno = EBADMSG;
-			pr_err("files.img: eventfd %u has no state\n", fe->id);
-			return -1;
-		}
-		if (e->has_flags && (e->flags & O_NONBLOCK))
-			flags |= EFD_NONBLOCK;
-		if (e->has_semaphore && e->semaphore)
-			flags |= EFD_SEMAPHORE;
-		fd = eventfd(0, flags);
-		if (fd < 0) {
-			pr_perror("can't create eventfd %u", fe->id);
-			return -1;
-		}
-		if (e->counter && write_all(fd, &e->counter, sizeof(e->counter)) < 0) {
-			pr_perror("can't set eventfd %u's counter", fe->id);
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
 	default:
 		pr_err("file %u: type %u can't be restored: not supported yet\n", fe->id, fe->type);
 		errno = ENOTSUP;
@@ -483,7 +336,7 @@ static int open_for_map(struct rst_ctx *ctx, uint32_t file_id, bool rw)
 		errno = EBADMSG;
 		return -1;
 	}
-	fe = ctx->files[fi];
+	fe = ctx->img.files[fi];
 	if (fe->type == FILE_TYPE_MEMFD && fe->memfd) {
 		ssize_t si = shmem_index(ctx, fe->memfd->shmem_id);
 		if (si >= 0)
@@ -504,7 +357,7 @@ static int open_for_map(struct rst_ctx *ctx, uint32_t file_id, bool rw)
 
 static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 {
-	const MmEntry *mm = t->mm;
+	const MmEntry *mm = t->img->mm;
 
 	t->vma_fds = malloc((mm->n_vmas ? mm->n_vmas : 1) * sizeof(int));
 	if (!t->vma_fds) {
@@ -519,7 +372,7 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 		if (v->kind == VMA_KIND_SHMEM) {
 			ssize_t si = v->has_shmem_id ? shmem_index(ctx, v->shmem_id) : -1;
 			if (si < 0) {
-				pr_err("mm-%u.img: shmem VMA %" PRIx64 " names no shmem object\n", t->pe->pid,
+				pr_err("mm-%u.img: shmem VMA %" PRIx64 " names no shmem object\n", t->img->pe->pid,
 				       v->start);
 				errno = EBADMSG;
 				return -1;
@@ -528,7 +381,7 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 		} else if (v->kind == VMA_KIND_FILE_PRIVATE || v->kind == VMA_KIND_FILE_SHARED) {
 			bool rw = v->kind == VMA_KIND_FILE_SHARED && (v->prot & PROT_WRITE);
 			if (!v->has_file_id) {
-				pr_err("mm-%u.img: file VMA %" PRIx64 " has no file\n", t->pe->pid, v->start);
+				pr_err("mm-%u.img: file VMA %" PRIx64 " has no file\n", t->img->pe->pid, v->start);
 				errno = EBADMSG;
 				return -1;
 			}
@@ -549,17 +402,17 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 	t->exe_fd = -1;
 	if (mm->has_exe_file_id) {
 		ssize_t fi = file_index(ctx, mm->exe_file_id);
-		if (fi >= 0 && ctx->files[fi]->reg && ctx->files[fi]->reg->path) {
-			int fd = open(ctx->files[fi]->reg->path, O_RDONLY | O_CLOEXEC);
+		if (fi >= 0 && ctx->img.files[fi]->reg && ctx->img.files[fi]->reg->path) {
+			int fd = open(ctx->img.files[fi]->reg->path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
-				pr_warn("can't open %s for /proc/%u/exe, ignoring: %s\n", ctx->files[fi]->reg->path,
-					t->pe->pid, strerror(errno));
+				pr_warn("can't open %s for /proc/%u/exe, ignoring: %s\n", ctx->img.files[fi]->reg->path,
+					t->img->pe->pid, strerror(errno));
 			else
 				t->exe_fd = rst_svc_fd(ctx, fd);
 		}
 	}
-	if (t->has_pages) {
-		t->pages_fd = rst_svc_dup(ctx, img_fd(t->pr.pages));
+	if (t->img->has_pages) {
+		t->pages_fd = rst_svc_dup(ctx, img_fd(t->img->pr.pages));
 		if (t->pages_fd < 0)
 			return -1;
 	} else {
@@ -574,8 +427,8 @@ int rst_files_prepare(struct rst_ctx *ctx)
 	struct rlimit rl;
 
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		for (size_t k = 0; k < ctx->tasks[i].nr_fds; k++)
-			max_fd = MAX(max_fd, (int)ctx->tasks[i].fds[k]->fd);
+		for (size_t k = 0; k < ctx->tasks[i].img->nr_fds; k++)
+			max_fd = MAX(max_fd, (int)ctx->tasks[i].img->fds[k]->fd);
 	ctx->svc_base = max_fd + 1;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
 	    rl.rlim_cur < (rlim_t)ctx->svc_base + 4096) {
@@ -590,37 +443,31 @@ int rst_files_prepare(struct rst_ctx *ctx)
 				break;
 			}
 
-	ctx->shmem_fds = calloc(ctx->nr_shmems ? ctx->nr_shmems : 1, sizeof(int));
-	ctx->file_fds = calloc(ctx->nr_files ? ctx->nr_files : 1, sizeof(int));
+	ctx->shmem_fds = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(int));
+	ctx->file_fds = calloc(ctx->img.nr_files ? ctx->img.nr_files : 1, sizeof(int));
 	if (!ctx->shmem_fds || !ctx->file_fds) {
 		pr_perror("can't allocate fd tables");
 		return -1;
 	}
-	for (size_t i = 0; i < ctx->nr_files; i++)
+	for (size_t i = 0; i < ctx->img.nr_files; i++)
 		ctx->file_fds[i] = -1;
-	ctx->shmem_fill = calloc(ctx->nr_shmems ? ctx->nr_shmems : 1, sizeof(*ctx->shmem_fill));
-	if (!ctx->shmem_fill) {
+	ctx->shmem_filled = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(*ctx->shmem_filled));
+	if (!ctx->shmem_filled) {
 		pr_perror("can't allocate fd tables");
 		return -1;
 	}
-	for (size_t i = 0; i < ctx->nr_shmems; i++)
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
 		ctx->shmem_fds[i] = -1;
-	for (size_t i = 0; i < ctx->nr_shmems; i++)
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
 		if (shmem_open(ctx, i) < 0)
 			return -1;
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
-		for (size_t k = 0; k < t->nr_fds; k++) {
-			ssize_t fi = file_index(ctx, t->fds[k]->file_id);
-			if (fi < 0) {
-				pr_err("fdinfo-%u.img: fd %u names file %u, which is not in files.img\n", t->pe->pid,
-				       t->fds[k]->fd, t->fds[k]->file_id);
-				errno = EBADMSG;
-				return -1;
-			}
+		for (size_t k = 0; k < t->img->nr_fds; k++) {
+			ssize_t fi = file_index(ctx, t->img->fds[k]->file_id); /* exists: validated */
 			if (ctx->file_fds[fi] >= 0)
 				continue;
-			ctx->file_fds[fi] = rst_svc_fd(ctx, open_file(ctx, ctx->files[fi]));
+			ctx->file_fds[fi] = rst_svc_fd(ctx, open_file(ctx, ctx->img.files[fi]));
 			if (ctx->file_fds[fi] < 0)
 				return -1;
 		}
@@ -647,15 +494,15 @@ static int fd_cmp(const void *a, const void *b)
 
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)
 {
-	cleanup_free int *want = calloc(t->nr_fds + 1, sizeof(int));
+	cleanup_free int *want = calloc(t->img->nr_fds + 1, sizeof(int));
 	int prev = -1;
 
 	if (!want) {
 		set_err(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t k = 0; k < t->nr_fds; k++) {
-		const FdinfoEntry *fi = t->fds[k];
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		const FdinfoEntry *fi = t->img->fds[k];
 		ssize_t idx = file_index(ctx, fi->file_id);
 		int src = idx >= 0 ? ctx->file_fds[idx] : -1;
 		if (src < 0 || (int)fi->fd >= ctx->svc_base) {
@@ -668,10 +515,10 @@ int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t
 		}
 		want[k] = fi->fd;
 	}
-	qsort(want, t->nr_fds, sizeof(int), fd_cmp);
+	qsort(want, t->img->nr_fds, sizeof(int), fd_cmp);
 	/* close everything below svc_base that the task did not have */
-	for (size_t k = 0; k <= t->nr_fds; k++) {
-		int next = k < t->nr_fds ? want[k] : ctx->svc_base;
+	for (size_t k = 0; k <= t->img->nr_fds; k++) {
+		int next = k < t->img->nr_fds ? want[k] : ctx->svc_base;
 		if (next > prev + 1)
 			syscall(SYS_close_range, prev + 1, next - 1, 0);
 		prev = next;

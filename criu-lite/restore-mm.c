@@ -15,9 +15,10 @@
 #include <linux/userfaultfd.h>
 
 #define LOG_PREFIX "restore: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/restore.h"
+#include "lib/crc32c.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "criu-lite/restore-ctx.h"
 
 #define RST_TASK_SIZE 0x7ffffffff000ULL
 #define RST_THREAD_STACK (32u << 10)
@@ -244,7 +245,7 @@ static uint64_t rlen(const struct rst_range *r)
 int rst_vdso_check(struct rst_ctx *ctx)
 {
 	struct rst_vdso_now *now = &ctx->vdso_now;
-	InventoryEntry *inv = ctx->inv;
+	InventoryEntry *inv = ctx->img.inv;
 
 	if (rst_vdso_parse(now) < 0)
 		return -1;
@@ -255,7 +256,7 @@ int rst_vdso_check(struct rst_ctx *ctx)
 		return -1;
 	}
 	if (inv->has_vdso_digest && inv->vdso_digest.len == 4 && rlen(&now->vdso)) {
-		uint32_t want, have = img_crc32c(0, (void *)(uintptr_t)now->vdso.start, rlen(&now->vdso));
+		uint32_t want, have = crc32c(0, (void *)(uintptr_t)now->vdso.start, rlen(&now->vdso));
 		memcpy(&want, inv->vdso_digest.data, 4);
 		if (want != have) {
 			pr_err("the dumped vDSO differs from this kernel's (crc32c %08x, ours %08x): not supported\n",
@@ -264,7 +265,7 @@ int rst_vdso_check(struct rst_ctx *ctx)
 		}
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		const MmEntry *mm = ctx->tasks[i].mm;
+		const MmEntry *mm = ctx->tasks[i].img->mm;
 		const VmaEntry *vd = find_kind(mm, VMA_KIND_VDSO);
 		const VmaEntry *vv = find_kind(mm, VMA_KIND_VVAR);
 		const VmaEntry *vc = find_kind(mm, VMA_KIND_VVAR_VCLOCK);
@@ -313,7 +314,7 @@ int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 	if (!maps)
 		return -1;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		cap += ctx->tasks[i].mm->n_vmas;
+		cap += ctx->tasks[i].img->mm->n_vmas;
 	for (char *p = maps; *p; p++)
 		cap += *p == '\n';
 	b = calloc(cap, sizeof(*b));
@@ -327,7 +328,7 @@ int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 			b[n++] = (struct busy){ s, e };
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		const MmEntry *mm = ctx->tasks[i].mm;
+		const MmEntry *mm = ctx->tasks[i].img->mm;
 		for (size_t k = 0; k < mm->n_vmas && n < cap; k++)
 			b[n++] = (struct busy){ mm->vmas[k]->start, mm->vmas[k]->end };
 		/* the brk area may grow */
@@ -369,96 +370,15 @@ static bool vma_fillable(const VmaEntry *v)
 	       !(v->has_status && (v->status & VMA_STATUS_GUARD));
 }
 
-/* The VMA holding [addr, addr + len), or NULL. VMAs are sorted. */
-static const VmaEntry *vma_covering(const MmEntry *mm, uint64_t addr, uint64_t len, size_t *hint)
+int rst_mm_check(struct rst_ctx *ctx, struct rst_task *t)
 {
-	for (size_t i = *hint; i < mm->n_vmas; i++) {
-		const VmaEntry *v = mm->vmas[i];
-		if (v->end <= addr)
-			continue;
-		if (v->start > addr)
-			return NULL;
-		*hint = i;
-		/* a run may span adjacent fillable VMAs */
-		uint64_t end = v->end;
-		for (size_t k = i + 1; end < addr + len && k < mm->n_vmas && mm->vmas[k]->start == end &&
-				       vma_fillable(mm->vmas[k]);
-		     k++)
-			end = mm->vmas[k]->end;
-		return end >= addr + len ? v : NULL;
-	}
-	return NULL;
-}
-
-int rst_mm_validate(struct rst_ctx *ctx, struct rst_task *t)
-{
-	const MmEntry *mm = t->mm;
-	uint32_t pid = t->pe->pid;
-	uint64_t prev_end = 0;
-	size_t hint = 0;
-
 	(void)ctx;
-	{
-		/* what PR_SET_MM_MAP will check, checked before anything is created */
-		const uint64_t f[] = { mm->start_code, mm->end_code, mm->start_data, mm->end_data,
-				       mm->start_brk, mm->brk, mm->start_stack, mm->arg_start,
-				       mm->arg_end, mm->env_start, mm->env_end };
-		bool bad = mm->start_code > mm->end_code || mm->start_data > mm->end_data ||
-			   mm->start_brk > mm->brk || mm->arg_start > mm->arg_end || mm->env_start > mm->env_end;
-		for (size_t i = 0; i < ARRAY_SIZE(f); i++)
-			bad |= f[i] >= RST_TASK_SIZE;
-		if (bad) {
-			pr_err("mm-%u.img: the code/data/brk/arg/env bounds are out of order or out of range\n", pid);
-			errno = EBADMSG;
-			return -1;
-		}
-	}
-	for (size_t k = 0; k < t->pe->n_threads; k++) {
-		const UserRegsX86 *r = t->cores[k]->gpregs;
+	for (size_t k = 0; k < t->img->pe->n_threads; k++) {
+		const UserRegsX86 *r = t->img->cores[k]->gpregs;
 		if (r->cs != 0x33 || r->ss != 0x2b) {
 			pr_err("core-%u.img: cs/ss 0x%" PRIx64 "/0x%" PRIx64 ": only 64-bit tasks can be restored\n",
-			       t->cores[k]->tid, r->cs, r->ss);
+			       t->img->cores[k]->tid, r->cs, r->ss);
 			errno = ENOTSUP;
-			return -1;
-		}
-		if (r->fs_base >= RST_TASK_SIZE || r->gs_base >= RST_TASK_SIZE || r->ip >= RST_TASK_SIZE) {
-			pr_err("core-%u.img: fs/gs base or ip out of the user address space\n", t->cores[k]->tid);
-			errno = EBADMSG;
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < mm->n_vmas; i++) {
-		const VmaEntry *v = mm->vmas[i];
-		if (v->start % PAGE_SIZE || v->end % PAGE_SIZE || v->end <= v->start ||
-		    (v->kind != VMA_KIND_VSYSCALL && v->end > RST_TASK_SIZE) || v->start < prev_end) {
-			pr_err("mm-%u.img: VMA %" PRIx64 "-%" PRIx64 " is misaligned, empty, out of range or overlaps\n",
-			       pid, v->start, v->end);
-			errno = EBADMSG;
-			return -1;
-		}
-		if (v->kind < 1 || v->kind > VMA_KIND_MAX) {
-			pr_err("mm-%u.img: VMA %" PRIx64 " has unknown kind %u\n", pid, v->start, v->kind);
-			errno = EBADMSG;
-			return -1;
-		}
-		if (v->has_pgoff && v->pgoff % PAGE_SIZE) {
-			pr_err("mm-%u.img: VMA %" PRIx64 " has a misaligned file offset\n", pid, v->start);
-			errno = EBADMSG;
-			return -1;
-		}
-		if (v->kind != VMA_KIND_VSYSCALL)
-			prev_end = v->end;
-	}
-	if (!t->has_pages)
-		return 0;
-	for (size_t i = 0; i < t->pr.nr_entries; i++) {
-		const PagemapEntry *pe = t->pr.entries[i];
-		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE;
-		const VmaEntry *v = vma_covering(mm, pe->vaddr, len, &hint);
-		if (!v || !vma_fillable(v)) {
-			pr_err("pagemap-%u.img: pages at 0x%" PRIx64 "-0x%" PRIx64 " are in no private VMA\n", pid,
-			       pe->vaddr, pe->vaddr + len);
-			errno = EBADMSG;
 			return -1;
 		}
 	}
@@ -531,8 +451,8 @@ static size_t prefill_pages(struct rst_ctx *ctx, struct rst_task *t, struct pref
 
 	if (!ctx->opts->lazy_pages)
 		return 0;
-	for (size_t i = 0; i < t->pe->n_threads; i++) {
-		const RseqEntry *r = t->cores[i]->rseq;
+	for (size_t i = 0; i < t->img->pe->n_threads; i++) {
+		const RseqEntry *r = t->img->cores[i]->rseq;
 		uint64_t first, last;
 		if (!r || !r->rseq_abi_pointer || r->rseq_abi_pointer >= RST_TASK_SIZE)
 			continue;
@@ -540,11 +460,11 @@ static size_t prefill_pages(struct rst_ctx *ctx, struct rst_task *t, struct pref
 		last = ALIGN_DOWN(r->rseq_abi_pointer + MAX(r->rseq_abi_size, 1u) - 1, PAGE_SIZE);
 		for (uint64_t pg = first; pg <= last && pg < first + RST_PREFILL_MAX * PAGE_SIZE;
 		     pg += PAGE_SIZE) {
-			const PagemapEntry *pe = t->has_pages ? page_read_find(&t->pr, pg) : NULL;
+			const PagemapEntry *pe = t->img->has_pages ? page_read_find(&t->img->pr, pg) : NULL;
 			bool dup = false;
-			if (!vma_lazy_anon(ctx, vma_at(t->mm, pg)))
+			if (!vma_lazy_anon(ctx, vma_at(t->img->mm, pg)))
 				continue; /* not lazy: restored with everything else */
-			if (pe && !rst_entry_lazy(ctx, t->mm, pe))
+			if (pe && !rst_entry_lazy(ctx, t->img->mm, pe))
 				continue; /* an eager entry: already filled */
 			for (size_t k = 0; k < n && !dup; k++)
 				dup = out[k].vaddr == pg;
@@ -569,21 +489,21 @@ static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs
 	size_t runs = 0, crcs = 0;
 	uint64_t next_va = 0, next_off = 0;
 	bool open = false;
-	cleanup_free struct prefill *pf = calloc(t->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
+	cleanup_free struct prefill *pf = calloc(t->img->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
 	size_t npf = pf ? prefill_pages(ctx, t, pf) : 0;
 
 	for (size_t i = 0; i < npf; i++) {
 		runs++;
 		crcs += pf[i].pe ? 1 : 0;
 	}
-	if (!t->has_pages) {
+	if (!t->img->has_pages) {
 		*ret_runs = runs;
 		*ret_crcs = crcs;
 		return;
 	}
-	for (size_t i = 0; i < t->pr.nr_entries; i++) {
-		const PagemapEntry *pe = t->pr.entries[i];
-		if (rst_entry_lazy(ctx, t->mm, pe)) {
+	for (size_t i = 0; i < t->img->pr.nr_entries; i++) {
+		const PagemapEntry *pe = t->img->pr.entries[i];
+		if (rst_entry_lazy(ctx, t->img->mm, pe)) {
 			open = false;
 			continue;
 		}
@@ -596,7 +516,7 @@ static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs
 			next_off = pe->pages_off + pe->nr_pages;
 		} else {
 			open = false;
-			if (range_needs_zeroing(t->mm, pe->vaddr))
+			if (range_needs_zeroing(t->img->mm, pe->vaddr))
 				runs++;
 		}
 	}
@@ -621,28 +541,28 @@ static size_t nr_restored_vmas(const MmEntry *mm)
 static void layout_of(struct rst_ctx *ctx, struct rst_task *t, struct layout *l)
 {
 	size_t off = ALIGN_UP(sizeof(struct rst_args), 64);
-	size_t nthreads = t->pe->n_threads;
+	size_t nthreads = t->img->pe->n_threads;
 
 	memset(l, 0, sizeof(*l));
 	count_runs(ctx, t, &l->nr_runs, &l->nr_crcs);
 	for (size_t i = 0; i < nthreads; i++)
-		l->nr_pending += t->cores[i]->n_pending;
+		l->nr_pending += t->img->cores[i]->n_pending;
 	l->vmas_off = off;
-	off += ALIGN_UP(nr_restored_vmas(t->mm) * sizeof(struct rst_vma), 64);
+	off += ALIGN_UP(nr_restored_vmas(t->img->mm) * sizeof(struct rst_vma), 64);
 	l->runs_off = off;
 	off += ALIGN_UP(l->nr_runs * sizeof(struct rst_run), 64);
 	l->crcs_off = off;
 	off += ALIGN_UP(l->nr_crcs * sizeof(uint32_t), 64);
 	l->auxv_off = off;
-	off += ALIGN_UP(t->mm->n_auxv * sizeof(uint64_t), 64);
+	off += ALIGN_UP(t->img->mm->n_auxv * sizeof(uint64_t), 64);
 	l->threads_off = off;
 	off += ALIGN_UP(nthreads * sizeof(struct rst_thread), 64);
 	l->pending_off = off;
 	off += l->nr_pending * 128;
 	l->shared_off = off;
-	off += t->task->n_shared_pending * 128;
+	off += t->img->task->n_shared_pending * 128;
 	l->groups_off = ALIGN_UP(off, 64);
-	off = l->groups_off + ALIGN_UP((t->creds ? t->creds->n_groups : 0) * sizeof(uint32_t), 64);
+	off = l->groups_off + ALIGN_UP((t->img->creds ? t->img->creds->n_groups : 0) * sizeof(uint32_t), 64);
 	l->frame_size = ALIGN_UP(rst_sigframe_size(ctx->xstate_size), 64);
 	l->frames_off = ALIGN_UP(off, 64);
 	off = l->frames_off + nthreads * l->frame_size;
@@ -680,7 +600,7 @@ static void fill_vdso(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *
 {
 	const struct rst_vdso_now *now = &ctx->vdso_now;
 	const struct rst_range *pieces[3] = { &now->vvar, &now->vclock, &now->vdso };
-	const VmaEntry *vd = find_kind(t->mm, VMA_KIND_VDSO);
+	const VmaEntry *vd = find_kind(t->img->mm, VMA_KIND_VDSO);
 	struct rst_range r[3];
 	size_t n = 0;
 
@@ -709,7 +629,7 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 {
 	struct rst_args *a = area;
 	char *base = area;
-	const MmEntry *mm = t->mm;
+	const MmEntry *mm = t->img->mm;
 	struct layout l;
 	uint64_t area_addr = (uint64_t)(uintptr_t)area;
 	struct rst_vma *rv;
@@ -727,7 +647,7 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 	a->version = RST_ARGS_VERSION;
 	a->args_size = sizeof(*a);
 	a->total_size = l.total;
-	a->pid = t->pe->pid;
+	a->pid = t->img->pe->pid;
 	a->log_level = log_get_level();
 	a->sync_addr = (uint64_t)(uintptr_t)ctx->sync;
 	a->keep_start = ctx->area_start;
@@ -765,12 +685,12 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 	/* page runs */
 	run = (struct rst_run *)(base + l.runs_off);
 	crcs = (uint32_t *)(base + l.crcs_off);
-	if (t->has_pages) {
+	if (t->img->has_pages) {
 		uint64_t next_va = 0, next_off = 0;
 		bool open = false;
-		for (size_t i = 0; i < t->pr.nr_entries; i++) {
-			const PagemapEntry *pe = t->pr.entries[i];
-			if (rst_entry_lazy(ctx, t->mm, pe)) {
+		for (size_t i = 0; i < t->img->pr.nr_entries; i++) {
+			const PagemapEntry *pe = t->img->pr.entries[i];
+			if (rst_entry_lazy(ctx, t->img->mm, pe)) {
 				open = false;
 				continue;
 			}
@@ -803,7 +723,7 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 		}
 	}
 	{
-		cleanup_free struct prefill *pf = calloc(t->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
+		cleanup_free struct prefill *pf = calloc(t->img->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
 		size_t npf = pf ? prefill_pages(ctx, t, pf) : 0;
 		for (size_t i = 0; i < npf && nrun < l.nr_runs; i++) {
 			struct rst_run *r = &run[nrun++];
@@ -885,10 +805,10 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 
 	/* threads */
 	struct rst_thread *th = (struct rst_thread *)(base + l.threads_off);
-	a->nr_threads = t->pe->n_threads;
+	a->nr_threads = t->img->pe->n_threads;
 	a->threads_off = l.threads_off;
-	for (size_t i = 0; i < t->pe->n_threads; i++) {
-		const ThreadCoreEntry *c = t->cores[i];
+	for (size_t i = 0; i < t->img->pe->n_threads; i++) {
+		const ThreadCoreEntry *c = t->img->cores[i];
 		struct rst_thread *o = &th[i];
 		size_t foff = l.frames_off + i * l.frame_size;
 		long n;
@@ -917,8 +837,8 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 		}
 		if (c->comm)
 			snprintf(o->comm, sizeof(o->comm), "%s", c->comm);
-		else if (i == 0 && t->task->comm)
-			snprintf(o->comm, sizeof(o->comm), "%s", t->task->comm);
+		else if (i == 0 && t->img->task->comm)
+			snprintf(o->comm, sizeof(o->comm), "%s", t->img->task->comm);
 		o->pending_off = l.pending_off + npend * 128;
 		for (size_t k = 0; k < c->n_pending; k++) {
 			if (c->pending[k]->siginfo.len != 128) {
@@ -942,19 +862,19 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 	a->blob_stack_top = area_addr + l.stacks_off + RST_LEADER_STACK - 64;
 
 	/* shared pending signals */
-	a->nr_shared_pending = t->task->n_shared_pending;
+	a->nr_shared_pending = t->img->task->n_shared_pending;
 	a->shared_pending_off = l.shared_off;
-	for (size_t k = 0; k < t->task->n_shared_pending; k++) {
-		if (t->task->shared_pending[k]->siginfo.len != 128) {
+	for (size_t k = 0; k < t->img->task->n_shared_pending; k++) {
+		if (t->img->task->shared_pending[k]->siginfo.len != 128) {
 			set_err(err, errlen, "a shared pending siginfo is not 128 bytes");
 			return -1;
 		}
-		memcpy(base + l.shared_off + k * 128, t->task->shared_pending[k]->siginfo.data, 128);
+		memcpy(base + l.shared_off + k * 128, t->img->task->shared_pending[k]->siginfo.data, 128);
 	}
 
 	/* itimers */
-	for (size_t k = 0; k < t->task->n_itimers; k++) {
-		const ItimerEntry *it = t->task->itimers[k];
+	for (size_t k = 0; k < t->img->task->n_itimers; k++) {
+		const ItimerEntry *it = t->img->task->itimers[k];
 		if (it->which > 2)
 			continue;
 		a->itimers[it->which].which = it->which;
@@ -964,8 +884,8 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 	}
 
 	/* creds */
-	if (t->creds) {
-		const CredsEntry *c = t->creds;
+	if (t->img->creds) {
+		const CredsEntry *c = t->img->creds;
 		a->creds.set = 1;
 		a->creds.uid = c->uid;
 		a->creds.gid = c->gid;
@@ -1000,7 +920,7 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 		if (c->n_groups)
 			memcpy(base + l.groups_off, c->groups, c->n_groups * sizeof(uint32_t));
 	}
-	a->pdeath_sig = t->task->has_pdeath_sig ? t->task->pdeath_sig : 0;
+	a->pdeath_sig = t->img->task->has_pdeath_sig ? t->img->task->pdeath_sig : 0;
 	a->uffd = t->uffd;
 	if (t->uffd < 0) {
 		for (size_t i = 0; i < nv; i++)

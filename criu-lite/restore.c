@@ -9,7 +9,6 @@
  * the root task and exits with its status. Any failure kills every task created.
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -29,282 +28,64 @@
 #include <time.h>
 
 #define LOG_PREFIX "restore: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/cmd.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "criu-lite/restore.h"
+#include "criu-lite/restore-ctx.h"
 #include "criu-lite/kerndat.h"
-#include "lazy-pages/handshake.h"
-#include "lazy-pages/uffd.h"
+#include "images/imgset.h"
+#include "lib/lazy-proto.h"
+#include "lib/uffd.h"
 #include "restorer-blob.h" /* generated in $(B) by criu-lite/restorer/rules.mk */
 
 #define RST_WAIT_STEP_MS 50
 
 /* ---- images ---- */
 
-static int read_all_records(struct img *img, void ***ret, size_t *ret_n)
-{
-	void **v = NULL;
-	size_t n = 0, cap = 0;
-	void *msg;
-	int r;
-
-	while ((r = img_read(img, &msg)) == 1) {
-		if (n == cap) {
-			void **nv;
-			cap = cap ? cap * 2 : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				pr_perror("can't grow a record array");
-				img_free_msg(img, msg);
-				r = -1;
-				break;
-			}
-			v = nv;
-		}
-		v[n++] = msg;
-	}
-	if (r < 0) {
-		for (size_t i = 0; i < n; i++)
-			img_free_msg(img, v[i]);
-		free(v);
-		return -1;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
 static struct rst_task *task_by_pid(struct rst_ctx *ctx, uint32_t pid)
 {
-	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].pe->pid == pid)
-			return &ctx->tasks[i];
-	return NULL;
+	ssize_t i = img_set_task_idx(&ctx->img, pid);
+	return i < 0 ? NULL : &ctx->tasks[i];
 }
 
-static int read_task(struct rst_ctx *ctx, struct rst_task *t)
-{
-	uint32_t pid = t->pe->pid;
-	struct img *img;
-	char ids[24];
-
-	t->pages_fd = -1;
-	t->exe_fd = -1;
-	t->uffd = -1;
-	t->cores = calloc(t->pe->n_threads, sizeof(*t->cores));
-	if (!t->cores) {
-		pr_perror("can't allocate thread cores");
-		return -1;
-	}
-	for (size_t i = 0; i < t->pe->n_threads; i++) {
-		img = img_open(ctx->dfd, IMG_CORE, O_RDONLY, t->pe->threads[i]);
-		if (!img || img_read_one(img, (void **)&t->cores[i]) < 0) {
-			img_close(img);
-			return -1;
-		}
-		img_close(img);
-		if (t->cores[i]->tid != t->pe->threads[i] || !t->cores[i]->gpregs) {
-			pr_err("core-%u.img: thread %u, no registers or the wrong thread\n", t->pe->threads[i],
-			       t->cores[i]->tid);
-			errno = EBADMSG;
-			return -1;
-		}
-		if (t->cores[i]->has_seccomp_mode && t->cores[i]->seccomp_mode) {
-			pr_err("core-%u.img: thread %u runs under seccomp (mode %u): not supported yet\n",
-			       t->pe->threads[i], t->cores[i]->tid, t->cores[i]->seccomp_mode);
-			errno = ENOTSUP;
-			return -1;
-		}
-		if (t->cores[i]->has_xsave && t->cores[i]->xsave.len > (64u << 10)) {
-			pr_err("core-%u.img: XSAVE area of %zu bytes is too large\n", t->pe->threads[i],
-			       t->cores[i]->xsave.len);
-			errno = EBADMSG;
-			return -1;
-		}
-	}
-	img = img_open(ctx->dfd, IMG_TASK, O_RDONLY, pid);
-	if (!img || img_read_one(img, (void **)&t->task) < 0) {
-		img_close(img);
-		return -1;
-	}
-	img_close(img);
-	img = img_open(ctx->dfd, IMG_CREDS, O_RDONLY | IMG_OPT_MISSING_OK, pid);
-	if (img) {
-		int r = img_read_one(img, (void **)&t->creds);
-		img_close(img);
-		if (r < 0)
-			return -1;
-	} else if (errno != ENOENT) {
-		return -1;
-	}
-	img = img_open(ctx->dfd, IMG_MM, O_RDONLY, pid);
-	if (!img || img_read_one(img, (void **)&t->mm) < 0) {
-		img_close(img);
-		return -1;
-	}
-	img_close(img);
-	if (t->mm->n_auxv % 2 || t->mm->n_auxv > 2 * 64) {
-		pr_err("mm-%u.img: bad auxv (%zu words)\n", pid, t->mm->n_auxv);
-		errno = EBADMSG;
-		return -1;
-	}
-	img = img_open(ctx->dfd, IMG_FDINFO, O_RDONLY | IMG_OPT_MISSING_OK, pid);
-	if (img) {
-		int r = read_all_records(img, (void ***)&t->fds, &t->nr_fds);
-		img_close(img);
-		if (r < 0)
-			return -1;
-		for (size_t i = 0; i < t->nr_fds; i++)
-			if (t->fds[i]->fd > (1u << 20)) {
-				pr_err("fdinfo-%u.img: fd %u is out of range\n", pid, t->fds[i]->fd);
-				errno = EBADMSG;
-				return -1;
-			}
-	} else if (errno != ENOENT) {
-		return -1;
-	}
-	snprintf(ids, sizeof(ids), "%u", pid);
-	if (page_read_open(&t->pr, ctx->dfd, ids, IMG_OPT_MISSING_OK) == 0)
-		t->has_pages = true;
-	else if (errno != ENOENT)
-		return -1;
-	return rst_mm_validate(ctx, t);
-}
-
+/* Every image, read and validated (images/imgset.c) before anything is created. */
 static int read_images(struct rst_ctx *ctx)
 {
-	cleanup_img struct img *ps = NULL;
-	PstreeEntry **pes = NULL;
-	size_t n = 0;
-	struct img *img;
-
-	ctx->inv = img_read_inventory(ctx->dfd);
-	if (!ctx->inv)
+	if (img_set_load(ctx->dfd, &ctx->img) < 0)
 		return -1;
-	ps = img_open(ctx->dfd, IMG_PSTREE, O_RDONLY, 0);
-	if (!ps || read_all_records(ps, (void ***)&pes, &n) < 0)
-		return -1;
-	if (!n) {
-		pr_err("pstree.img: no tasks\n");
-		free(pes);
-		errno = EBADMSG;
-		return -1;
-	}
-	ctx->tasks = calloc(n, sizeof(*ctx->tasks));
+	ctx->tasks = calloc(ctx->img.nr_tasks, sizeof(*ctx->tasks));
 	if (!ctx->tasks) {
 		pr_perror("can't allocate tasks");
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		ctx->tasks[i].pe = pes[i];
-	ctx->nr_tasks = n;
-	free(pes);
-
-	for (size_t i = 0; i < n; i++) {
-		PstreeEntry *pe = ctx->tasks[i].pe;
-		if (pe->pid < 2 || !pe->n_threads || pe->threads[0] != pe->pid) {
-			pr_err("pstree.img: task %u: bad pid or thread list\n", pe->pid);
-			errno = EBADMSG;
-			return -1;
-		}
-		if ((i == 0) != (pe->ppid == 0)) {
-			pr_err("pstree.img: the root must come first and be the only task without a parent\n");
-			errno = EBADMSG;
-			return -1;
-		}
-		if (i && !task_by_pid(ctx, pe->ppid)) {
-			pr_err("pstree.img: task %u's parent %u is not in the tree\n", pe->pid, pe->ppid);
-			errno = EBADMSG;
-			return -1;
-		}
-		for (size_t k = 0; k <= i; k++)
-			for (size_t a = 0; a < ctx->tasks[k].pe->n_threads; a++)
-				for (size_t b = 0; b < pe->n_threads; b++)
-					if ((k < i || a < b) && ctx->tasks[k].pe->threads[a] == pe->threads[b]) {
-						pr_err("pstree.img: tid %u appears twice\n", pe->threads[b]);
-						errno = EBADMSG;
-						return -1;
-					}
-		if (pe->n_threads > 4096) {
-			pr_err("pstree.img: task %u has %zu threads, more than 4096\n", pe->pid, pe->n_threads);
-			errno = EBADMSG;
-			return -1;
-		}
-		/* parents before children */
-		if (i) {
-			bool before = false;
-			for (size_t k = 0; k < i; k++)
-				before |= ctx->tasks[k].pe->pid == pe->ppid;
-			if (!before) {
-				pr_err("pstree.img: task %u comes before its parent %u\n", pe->pid, pe->ppid);
-				errno = EBADMSG;
+	ctx->nr_tasks = ctx->img.nr_tasks;
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		t->img = &ctx->img.tasks[i];
+		t->pages_fd = t->exe_fd = t->uffd = -1;
+		for (size_t k = 0; k < t->img->pe->n_threads; k++)
+			if (t->img->cores[k]->has_seccomp_mode && t->img->cores[k]->seccomp_mode) {
+				pr_err("thread %u runs under seccomp (mode %u): not supported yet\n",
+				       t->img->cores[k]->tid, t->img->cores[k]->seccomp_mode);
+				errno = ENOTSUP;
 				return -1;
 			}
-		}
-	}
-	if (ctx->inv->has_root_pid && ctx->inv->root_pid != ctx->tasks[0].pe->pid) {
-		pr_err("inventory.img says the root is %u, pstree.img says %u\n", ctx->inv->root_pid,
-		       ctx->tasks[0].pe->pid);
-		errno = EBADMSG;
-		return -1;
-	}
-
-	img = img_open(ctx->dfd, IMG_FILES, O_RDONLY | IMG_OPT_MISSING_OK, 0);
-	if (img) {
-		int r = read_all_records(img, (void ***)&ctx->files, &ctx->nr_files);
-		img_close(img);
-		if (r < 0)
+		if (rst_mm_check(ctx, t) < 0)
 			return -1;
-	} else if (errno != ENOENT) {
-		return -1;
 	}
-	img = img_open(ctx->dfd, IMG_SHMEM, O_RDONLY | IMG_OPT_MISSING_OK, 0);
-	if (img) {
-		int r = read_all_records(img, (void ***)&ctx->shmems, &ctx->nr_shmems);
-		img_close(img);
-		if (r < 0)
-			return -1;
-	} else if (errno != ENOENT) {
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (read_task(ctx, &ctx->tasks[i]) < 0)
-			return -1;
 	return 0;
 }
 
 static void ctx_fini(struct rst_ctx *ctx)
 {
-	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		struct rst_task *t = &ctx->tasks[i];
-		for (size_t k = 0; t->cores && k < t->pe->n_threads; k++)
-			img_free_msg(NULL, t->cores[k]);
-		free(t->cores);
-		img_free_msg(NULL, t->task);
-		img_free_msg(NULL, t->creds);
-		img_free_msg(NULL, t->mm);
-		for (size_t k = 0; k < t->nr_fds; k++)
-			img_free_msg(NULL, t->fds[k]);
-		free(t->fds);
-		if (t->has_pages)
-			page_read_close(&t->pr);
-		free(t->vma_fds);
-		img_free_msg(NULL, t->pe);
-	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		free(ctx->tasks[i].vma_fds);
 	free(ctx->tasks);
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		img_free_msg(NULL, ctx->files[i]);
-	free(ctx->files);
-	for (size_t i = 0; i < ctx->nr_shmems; i++)
-		img_free_msg(NULL, ctx->shmems[i]);
-	free(ctx->shmems);
 	free(ctx->file_fds);
 	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
-	free(ctx->pipes);
 	rst_svc_close_all(ctx);
-	img_free_msg(NULL, ctx->inv);
+	img_set_free(&ctx->img);
 	if (ctx->dfd >= 0)
 		close(ctx->dfd);
 }
@@ -357,8 +138,8 @@ static void unregister_glibc_rseq(void)
 
 static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 {
-	const TaskEntry *te = t->task;
-	uint32_t pid = t->pe->pid;
+	const TaskEntry *te = t->img->task;
+	uint32_t pid = t->img->pe->pid;
 
 	if (te->has_umask)
 		umask(te->umask);
@@ -395,8 +176,8 @@ static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 
 static void task_set_rlimits(struct rst_ctx *ctx, struct rst_task *t)
 {
-	const TaskEntry *te = t->task;
-	uint32_t pid = t->pe->pid;
+	const TaskEntry *te = t->img->task;
+	uint32_t pid = t->img->pe->pid;
 
 	for (size_t i = 0; i < te->n_rlimits; i++) {
 		const RlimitEntry *r = te->rlimits[i];
@@ -428,7 +209,7 @@ static int task_lazy_setup(struct rst_ctx *ctx, struct rst_task *t)
 
 	if (fd < 0) {
 		errno = -fd;
-		pr_perror("pid %u: can't create a userfaultfd", t->pe->pid);
+		pr_perror("pid %u: can't create a userfaultfd", t->img->pe->pid);
 		return -1;
 	}
 	t->uffd = rst_svc_fd(ctx, fd);
@@ -437,11 +218,11 @@ static int task_lazy_setup(struct rst_ctx *ctx, struct rst_task *t)
 	r = uffd_api(t->uffd, LP_UFFD_FEATURES, &feat, NULL);
 	if (r < 0 || (feat & LP_UFFD_FEATURES) != LP_UFFD_FEATURES) {
 		errno = r < 0 ? -r : ENOTSUP;
-		pr_perror("pid %u: UFFDIO_API (features 0x%llx, granted 0x%" PRIx64 ")", t->pe->pid,
+		pr_perror("pid %u: UFFDIO_API (features 0x%llx, granted 0x%" PRIx64 ")", t->img->pe->pid,
 			  (unsigned long long)LP_UFFD_FEATURES, feat);
 		return -1;
 	}
-	return lp_client_send_task(ctx->lazy_sock, t->pe->pid, t->uffd);
+	return lp_client_send_task(ctx->lazy_sock, t->img->pe->pid, t->uffd);
 }
 
 static int lazy_prepare(struct rst_ctx *ctx)
@@ -464,15 +245,15 @@ static int lazy_prepare(struct rst_ctx *ctx)
 		}
 	/* a daemon that goes away must be an error, not a SIGPIPE */
 	signal(SIGPIPE, SIG_IGN);
-	sock = lp_client_connect(ctx->opts->dir);
+	sock = lp_client_connect(ctx->opts->work_dir ? ctx->opts->work_dir : ctx->opts->images_dir);
 	if (sock < 0)
 		return -1;
 	ctx->lazy_sock = rst_svc_fd(ctx, sock);
 	if (ctx->lazy_sock < 0)
 		return -1;
-	for (size_t i = 0; i < ctx->nr_shmems; i++)
-		if (rst_shmem_lazy(ctx, ctx->shmems[i]->id) &&
-		    lp_client_send_shmem(ctx->lazy_sock, ctx->shmems[i]->id, ctx->shmem_fds[i]) < 0)
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
+		if (rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id) &&
+		    lp_client_send_shmem(ctx->lazy_sock, ctx->img.shmems[i].se->id, ctx->shmem_fds[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -483,20 +264,20 @@ static void create_children(struct rst_ctx *ctx, struct rst_task *t)
 {
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		pid_t pid;
-		if (ctx->tasks[i].pe->ppid != t->pe->pid)
+		if (ctx->tasks[i].img->pe->ppid != t->img->pe->pid)
 			continue;
 		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
 			_exit(1);
-		pid = rst_clone_pid(ctx->tasks[i].pe->pid, ctx->tasks[i].task->has_exit_signal ?
-								   (int)ctx->tasks[i].task->exit_signal : SIGCHLD);
+		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, ctx->tasks[i].img->task->has_exit_signal ?
+								   (int)ctx->tasks[i].img->task->exit_signal : SIGCHLD);
 		if (pid < 0)
-			task_fail(ctx, t->pe->pid, "can't create task %u (clone3 with set_tid): %s",
-				  ctx->tasks[i].pe->pid, strerror(errno));
+			task_fail(ctx, t->img->pe->pid, "can't create task %u (clone3 with set_tid): %s",
+				  ctx->tasks[i].img->pe->pid, strerror(errno));
 		if (pid == 0)
 			task_main(ctx, i);
-		if ((uint32_t)pid != ctx->tasks[i].pe->pid) {
+		if ((uint32_t)pid != ctx->tasks[i].img->pe->pid) {
 			kill(pid, SIGKILL);
-			task_fail(ctx, t->pe->pid, "task %u came back as pid %d", ctx->tasks[i].pe->pid, pid);
+			task_fail(ctx, t->img->pe->pid, "task %u came back as pid %d", ctx->tasks[i].img->pe->pid, pid);
 		}
 	}
 }
@@ -504,7 +285,7 @@ static void create_children(struct rst_ctx *ctx, struct rst_task *t)
 static void task_main(struct rst_ctx *ctx, size_t idx)
 {
 	struct rst_task *t = &ctx->tasks[idx];
-	const PstreeEntry *pe = t->pe;
+	const PstreeEntry *pe = t->img->pe;
 	uint32_t pid = pe->pid;
 	char err[256];
 	sigset_t all;
@@ -595,7 +376,7 @@ static void kill_created(struct rst_ctx *ctx)
 {
 	for (size_t i = ctx->nr_tasks; i-- > 0;)
 		if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST))
-			kill(ctx->tasks[i].pe->pid, SIGKILL);
+			kill(ctx->tasks[i].img->pe->pid, SIGKILL);
 }
 
 #define RST_WAIT_TIMEOUT_S 120
@@ -627,8 +408,8 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 		}
 		for (size_t i = 1; i < ctx->nr_tasks; i++)
 			if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
-			    task_dead(ctx->tasks[i].pe->pid) && !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
-				pr_err("restore failed: task %u died before it was restored\n", ctx->tasks[i].pe->pid);
+			    task_dead(ctx->tasks[i].img->pe->pid) && !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
+				pr_err("restore failed: task %u died before it was restored\n", ctx->tasks[i].img->pe->pid);
 				return -1;
 			}
 		if (now_ns() > deadline) {
@@ -700,7 +481,7 @@ static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
 
 static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n, size_t task)
 {
-	pid_t leader = ctx->tasks[task].pe->pid;
+	pid_t leader = ctx->tasks[task].img->pe->pid;
 
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task && tr[i].state != 2)
@@ -725,7 +506,7 @@ static int rst_finish(struct rst_ctx *ctx)
 	uint64_t deadline = now_ns() + 30ULL * 1000000000ULL;
 
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		n += ctx->tasks[i].pe->n_threads;
+		n += ctx->tasks[i].img->pe->n_threads;
 	tr = calloc(n, sizeof(*tr));
 	if (!tr) {
 		pr_perror("can't allocate the tracee table");
@@ -733,8 +514,8 @@ static int rst_finish(struct rst_ctx *ctx)
 	}
 	n = 0;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		for (size_t k = 0; k < ctx->tasks[i].pe->n_threads; k++) {
-			pid_t tid = ctx->tasks[i].pe->threads[k];
+		for (size_t k = 0; k < ctx->tasks[i].img->pe->n_threads; k++) {
+			pid_t tid = ctx->tasks[i].img->pe->threads[k];
 			int st;
 			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0 ||
 			    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
@@ -778,7 +559,7 @@ static int rst_finish(struct rst_ctx *ctx)
 			continue;
 		if (t->state == 3) {
 			/* a detached root that already ended: keep its status for the caller */
-			if (tid == (pid_t)ctx->tasks[0].pe->pid && !WIFSTOPPED(st)) {
+			if (tid == (pid_t)ctx->tasks[0].img->pe->pid && !WIFSTOPPED(st)) {
 				ctx->root_reaped = true;
 				ctx->root_status = st;
 			}
@@ -827,7 +608,7 @@ static int rst_finish(struct rst_ctx *ctx)
 static int check_pids_free(struct rst_ctx *ctx)
 {
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		const PstreeEntry *pe = ctx->tasks[i].pe;
+		const PstreeEntry *pe = ctx->tasks[i].img->pe;
 		for (size_t k = 0; k < pe->n_threads; k++)
 			if (pid_exists(pe->threads[k])) {
 				pr_err("pid %u is taken: the dumped %s %u can't be restored while it runs\n",
@@ -883,17 +664,19 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
-int rst_restore(struct rst_opts *opts)
+int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 {
 	struct rst_ctx ctx = { .opts = opts, .dfd = -1, .tty_fd = -1, .lazy_sock = -1 };
 	pid_t root = -1;
-	int status, ret = 1;
+	int ret = -1;
 	uint64_t t0 = now_ns();
 
-	ctx.dfd = open(opts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	memset(res, 0, sizeof(*res));
+
+	ctx.dfd = open(opts->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dfd < 0) {
-		pr_perror("can't open the images directory %s", opts->dir);
-		return 1;
+		pr_perror("can't open the images directory %s", opts->images_dir);
+		return -1;
 	}
 	if (read_images(&ctx) < 0)
 		goto out;
@@ -918,15 +701,15 @@ int rst_restore(struct rst_opts *opts)
 	pr_info("images read and validated in %.1f ms\n", (now_ns() - t0) / 1e6);
 
 	/* the root always signals us with SIGCHLD: we wait for it */
-	root = rst_clone_pid(ctx.tasks[0].pe->pid, SIGCHLD);
+	root = rst_clone_pid(ctx.tasks[0].img->pe->pid, SIGCHLD);
 	if (root < 0) {
-		pr_perror("can't create the root task %u (clone3 with set_tid)", ctx.tasks[0].pe->pid);
+		pr_perror("can't create the root task %u (clone3 with set_tid)", ctx.tasks[0].img->pe->pid);
 		goto out;
 	}
 	if (root == 0)
 		task_main(&ctx, 0);
-	if ((uint32_t)root != ctx.tasks[0].pe->pid) {
-		pr_err("the root task came back as pid %d, not %u\n", root, ctx.tasks[0].pe->pid);
+	if ((uint32_t)root != ctx.tasks[0].img->pe->pid) {
+		pr_err("the root task came back as pid %d, not %u\n", root, ctx.tasks[0].img->pe->pid);
 		goto fail;
 	}
 	/* the memory of shmem objects, while the tasks restore theirs */
@@ -938,8 +721,8 @@ int rst_restore(struct rst_opts *opts)
 	{
 		uint64_t pages = 0, dt = now_ns() - t0;
 		for (size_t i = 0; i < ctx.nr_tasks; i++)
-			if (ctx.tasks[i].has_pages)
-				pages += ctx.tasks[i].pr.nr_present;
+			if (ctx.tasks[i].img->has_pages)
+				pages += ctx.tasks[i].img->pr.nr_present;
 		pr_info("restored %zu task(s) in %.1f ms: %.1f MiB of private pages (%.0f MiB/s overall)\n",
 			ctx.nr_tasks, dt / 1e6, pages * PAGE_SIZE / 1048576.0,
 			dt ? pages * PAGE_SIZE / 1048576.0 / (dt / 1e9) : 0.0);
@@ -949,31 +732,22 @@ int rst_restore(struct rst_opts *opts)
 			pr_warn("can't tell the lazy-pages daemon the restore finished, ignoring\n");
 		ctx.lazy_sock = -1; /* a service fd: closed with the others */
 	}
-	if (opts->pidfile && write_pidfile(opts->pidfile, root) < 0) {
-		/* the tree runs: don't kill it for a pid file */
-		ret = 1;
-		root = -1;
-		goto out;
+	if (opts->display_stats) {
+		uint64_t pages = 0;
+		for (size_t i = 0; i < ctx.nr_tasks; i++)
+			if (ctx.tasks[i].img->has_pages)
+				pages += ctx.tasks[i].img->pr.nr_present;
+		pr_msg("Restore: %zu task(s), %" PRIu64 " pages restored%s, %.1f ms\n", ctx.nr_tasks, pages,
+		       opts->lazy_pages ? " or served lazily" : "", (now_ns() - t0) / 1e6);
 	}
-	if (opts->detached) {
-		ret = 0;
-		root = -1;
-		goto out;
-	}
-	ctx_fini(&ctx);
-	ctx.nr_tasks = 0;
-	ctx.tasks = NULL;
-	ctx.dfd = -1;
-	status = ctx.root_status;
-	while (!ctx.root_reaped && waitpid(root, &status, 0) < 0) {
-		if (errno != EINTR) {
-			pr_perror("can't wait for the restored task %d", root);
-			return 1;
-		}
-	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
+	res->root = root;
+	res->root_exited = ctx.root_reaped;
+	res->root_status = ctx.root_status;
+	ret = 0;
+	/* the tree runs: a pid file that can't be written fails the command, not the tree */
+	if (opts->pidfile && write_pidfile(opts->pidfile, root) < 0)
+		ret = -1;
+	goto out;
 
 fail:
 	kill_created(&ctx);
@@ -985,81 +759,3 @@ out:
 	return ret;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: criu-lite restore -D DIR [options]\n"
-		   "  -D, --images-dir DIR     the dump directory\n"
-		   "  -d, --restore-detached   exit once the tree runs (default: wait for the root)\n"
-		   "      --pidfile FILE       write the root's pid to FILE\n"
-		   "  -j, --shell-job          tty fds become criu-lite's terminal\n"
-		   "      --lazy-pages         memory is served by criu-lite lazy-pages\n"
-		   "  -v[0-4]                  verbosity\n"
-		   "  -o, --log-file FILE      log to FILE\n");
-}
-
-int cmd_restore(int argc, char **argv)
-{
-	enum { OPT_PIDFILE = 256, OPT_LAZY };
-	static const struct option longopts[] = {
-		{ "images-dir", required_argument, NULL, 'D' },
-		{ "restore-detached", no_argument, NULL, 'd' },
-		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
-		{ "shell-job", no_argument, NULL, 'j' },
-		{ "lazy-pages", no_argument, NULL, OPT_LAZY },
-		{ "log-file", required_argument, NULL, 'o' },
-		{ "verbosity", optional_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct rst_opts opts = { .verbosity = LOG_WARN };
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "D:djo:v::h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'D':
-			opts.dir = optarg;
-			break;
-		case 'd':
-			opts.detached = true;
-			break;
-		case 'j':
-			opts.shell_job = true;
-			break;
-		case 'o':
-			opts.log_file = optarg;
-			break;
-		case 'v':
-			if (log_parse_verbosity(optarg, &opts.verbosity) < 0) {
-				fprintf(stderr, "criu-lite restore: bad verbosity '%s'\n", optarg);
-				return 1;
-			}
-			break;
-		case OPT_PIDFILE:
-			opts.pidfile = optarg;
-			break;
-		case OPT_LAZY:
-			opts.lazy_pages = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "criu-lite restore: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 1;
-	}
-	if (!opts.dir) {
-		fprintf(stderr, "criu-lite restore: -D DIR is required\n");
-		usage(stderr);
-		return 1;
-	}
-	if (log_init_in_dir(opts.verbosity, opts.dir, opts.log_file) < 0)
-		return 1;
-	return rst_restore(&opts);
-}

@@ -4,11 +4,12 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #define LOG_PREFIX "seize: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/proc-parse.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/proc-parse.h"
 #include "criu-lite/seize.h"
 
 #ifndef PTRACE_EVENT_STOP
@@ -31,16 +32,33 @@ struct seize_task *seize_find(struct seize_tree *tree, pid_t pid)
 }
 
 /*
- * Wait until tid reports the PTRACE_INTERRUPT stop. A signal that arrives first
- * (signal-delivery stop) is delivered as it would have been, and we wait on.
- * Returns 0 (stopped), 1 (the thread is gone) or -1 (logged).
+ * Wait until tid reports the PTRACE_INTERRUPT stop, until deadline_ns at the most (a
+ * thread in an uninterruptible sleep stops only when it leaves it). A signal that
+ * arrives first (signal-delivery stop) is delivered as it would have been, and we
+ * wait on. Returns 0 (stopped), 1 (the thread is gone) or -1 (logged).
  */
-static int wait_interrupt_stop(pid_t tid)
+static int wait_interrupt_stop(pid_t tid, uint64_t deadline_ns)
 {
+	uint64_t nap_ns = 20000;
 	int status;
 
 	for (;;) {
-		pid_t r = waitpid(tid, &status, __WALL);
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+		if (r == 0) {
+			struct timespec ts;
+			if (now_ns() > deadline_ns) {
+				pr_err("thread %d did not stop in time (--timeout); is it in an "
+				       "uninterruptible sleep? (see /proc/%d/stack)\n", tid, tid);
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			/* it stops within microseconds unless it sleeps in the kernel: back off */
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)nap_ns;
+			nanosleep(&ts, NULL);
+			nap_ns = MIN(nap_ns * 2, 10000000ULL);
+			continue;
+		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -79,7 +97,7 @@ static int wait_interrupt_stop(pid_t tid)
  * Seize and stop one thread. Returns 0 (seized and stopped), 1 (gone or a zombie
  * thread: not seized) or -1 (logged).
  */
-static int seize_one(pid_t pid, pid_t tid)
+static int seize_one(pid_t pid, pid_t tid, uint64_t deadline_ns)
 {
 	struct proc_stat st;
 	int ret;
@@ -113,7 +131,7 @@ static int seize_one(pid_t pid, pid_t tid)
 			return -1;
 		}
 	}
-	ret = wait_interrupt_stop(tid);
+	ret = wait_interrupt_stop(tid, deadline_ns);
 	if (ret < 0)
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);
 	if (ret != 0)
@@ -143,7 +161,7 @@ static bool has_tid(const struct seize_task *t, pid_t tid)
 }
 
 /* Seize every thread of t->pid, looping until a pass finds no new thread. */
-static int seize_threads(struct seize_task *t)
+static int seize_threads(struct seize_task *t, uint64_t deadline_ns)
 {
 	bool leader_done = false;
 
@@ -155,7 +173,7 @@ static int seize_threads(struct seize_task *t)
 			return -1;
 		/* The leader first, so that tids[0] is always the leader. */
 		if (!leader_done) {
-			int r = seize_one(t->pid, t->pid);
+			int r = seize_one(t->pid, t->pid, deadline_ns);
 			if (r < 0)
 				return -1;
 			if (r > 0) {
@@ -177,7 +195,7 @@ static int seize_threads(struct seize_task *t)
 		for (size_t i = 0; i < nr; i++) {
 			if (has_tid(t, tids[i]))
 				continue;
-			int r = seize_one(t->pid, tids[i]);
+			int r = seize_one(t->pid, tids[i], deadline_ns);
 			if (r < 0)
 				return -1;
 			if (r > 0)
@@ -274,10 +292,11 @@ static int add_task(struct seize_tree *tree, pid_t pid, pid_t ppid, size_t *cap)
 	return 0;
 }
 
-int seize_tree(pid_t root, struct seize_tree *ret)
+int seize_tree(pid_t root, unsigned timeout_s, struct seize_tree *ret)
 {
 	struct seize_tree tree = { 0 };
 	size_t cap = 0;
+	uint64_t deadline_ns = now_ns() + (uint64_t)(timeout_s ? timeout_s : 10) * 1000000000ULL;
 
 	if (root <= 0) {
 		pr_err("bad pid %d\n", root);
@@ -309,7 +328,7 @@ int seize_tree(pid_t root, struct seize_tree *ret)
 			goto err;
 		}
 		t->was_stopped = ps.state == 'T';
-		if (seize_threads(t) < 0) {
+		if (seize_threads(t, deadline_ns) < 0) {
 			/* Whatever seize_threads seized stays in t->tids: detached below. */
 			goto err;
 		}

@@ -24,8 +24,10 @@ struct seize_tree {
 	size_t nr_tasks;
 };
 
-/* Seize the tree rooted at root. On failure everything seized is detached. 0 or -1 (logged). */
-int seize_tree(pid_t root, struct seize_tree *ret);
+/* Seize the tree rooted at root, every thread stopped within timeout_s seconds (CRIU's
+ * --timeout; 0: the default 10). On failure everything seized is detached. 0 or -1
+ * (logged). */
+int seize_tree(pid_t root, unsigned timeout_s, struct seize_tree *ret);
 
 #define SEIZE_DETACH 0 /* resume, as it was before the seize */
 #define SEIZE_KILL 1   /* SIGKILL every task, wait until each thread is gone */

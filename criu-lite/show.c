@@ -7,7 +7,6 @@
  * exit status 1 and an error naming it, never half a JSON document.
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -18,10 +17,12 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "show: "
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/crc32c.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "images/image.h"
-#include "criu-lite/cmd.h"
+#include "images/imgset.h"
+#include "criu-lite/show.h"
 
 /* bytes fields longer than this are cut (with a length note) unless --full */
 #define SHOW_BYTES_MAX 32
@@ -407,7 +408,7 @@ static int show_pages(struct show_ctx *c, struct img *img, int depth)
 				else
 					fputc(' ', c->out);
 				fprintf(c->out, "\"%08x\"",
-					img_crc32c(0, buf + k * PAGE_SIZE, PAGE_SIZE));
+					crc32c(0, buf + k * PAGE_SIZE, PAGE_SIZE));
 			}
 		}
 		if (nr)
@@ -444,21 +445,15 @@ static int show_dir(struct show_ctx *c, int dfd)
 	size_t nr = 0;
 	int ret = -1;
 
-	if (img_list_dir(dfd, &names, &nr) < 0)
+	/* the validator restore uses: a directory restore would refuse is not shown */
+	if (img_check_dir(dfd) < 0 || img_list_dir(dfd, &names, &nr) < 0)
 		return -1;
 	fputc('{', c->out);
 	for (size_t i = 0; i < nr; i++) {
 		cleanup_img struct img *img = img_open_path(dfd, names[i]);
-		int want = img_type_from_name(names[i]);
 
 		if (!img)
 			goto out;
-		if ((int)img_get_type(img) != want) {
-			pr_err("%s: its name says a %s image, its magic a %s image\n", names[i],
-			       img_type_name(want), img_type_name(img_get_type(img)));
-			errno = EBADMSG;
-			goto out;
-		}
 		fputs(i ? "," : "", c->out);
 		indent(c, 1);
 		json_cstr(c, names[i]);
@@ -473,14 +468,6 @@ static int show_dir(struct show_ctx *c, int dfd)
 out:
 	img_free_names(names, nr);
 	return ret;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: criu-lite show FILE|DIR [--pages] [--full]\n"
-		   "Print an image, or every image of a dump directory, as JSON.\n"
-		   "  --pages   the crc32c of every page of pages-*.img images\n"
-		   "  --full    bytes fields in full (long ones are cut by default)\n");
 }
 
 /* Show path (relative to dfd) into out. 0 or -1 (logged). */
@@ -507,57 +494,34 @@ static int show_path(struct show_ctx *c, int dfd, const char *path)
 	return show_file(c, dfd, path);
 }
 
-int cmd_show(int argc, char **argv)
+int cr_show(const struct cr_options *o)
 {
-	static const struct option opts[] = {
-		{ "pages", no_argument, NULL, 'p' },
-		{ "full", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct show_ctx c = { 0 };
+	struct show_ctx c = { .pages = o->show_pages, .full = o->show_full };
 	cleanup_free char *out = NULL;
 	size_t out_len = 0;
-	int opt, ret;
+	int ret;
 
-	optind = 0; /* full getopt reset: a process may run commands more than once (tests) */
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			c.pages = true;
-			break;
-		case 'f':
-			c.full = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "criu-lite show: exactly one FILE or DIR is expected\n");
-		usage(stderr);
-		return 1;
+	if (!o->show_path) {
+		pr_err("show: a FILE or DIR is expected\n");
+		errno = EINVAL;
+		return -1;
 	}
 	c.out = open_memstream(&out, &out_len);
 	if (!c.out) {
 		pr_perror("can't allocate the output buffer");
-		return 1;
+		return -1;
 	}
-	ret = show_path(&c, AT_FDCWD, argv[optind]);
+	ret = show_path(&c, AT_FDCWD, o->show_path);
 	if (fclose(c.out) != 0 && ret == 0) {
 		pr_perror("can't build the output (out of memory?)");
 		ret = -1;
 	}
 	if (ret < 0)
-		return 1;
+		return -1;
 	fflush(stdout);
 	if (write_all(STDOUT_FILENO, out, out_len) < 0) {
 		pr_perror("can't write the output");
-		return 1;
+		return -1;
 	}
 	return 0;
 }

@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "image: "
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/crc32c.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "images/image.h"
-#include "criu-lite/pagemap.h" /* PAGEMAP_ENTRY_MAX_PAGES: the same limits as page_read */
 
 #define WBUF_SIZE (256u << 10)
 
@@ -121,193 +121,6 @@ int img_type_from_magic(uint32_t magic)
 			return t;
 	}
 	return -1;
-}
-
-/* ---- crc32c ---- */
-
-static uint32_t crc_table[8][256];
-static bool crc_hw;
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-/*
- * The crc32 instruction has a latency of 3 cycles and a throughput of 1, so one
- * stream runs at a third of what the unit can do. Long buffers go as three lanes of
- * CRC_LANE bytes computed side by side, then joined: with f(c, s) the register after
- * s from c, f(c, A B C) = f(0, C) ^ Z_L(f(0, B)) ^ Z_2L(f(c, A)), where Z_n(x) =
- * f(x, n zero bytes) is linear in x, so it is applied as a table per byte of x.
- * 3 * CRC_LANE is a page less 16 bytes: a page is one triple and two words.
- */
-#define CRC_LANE 1360
-static uint32_t crc_zshift[2][4][256]; /* Z_L, Z_2L */
-
-static uint32_t crc_sw(uint32_t crc, const unsigned char *p, size_t len);
-
-static uint32_t crc_zeros_sw(uint32_t crc, size_t len)
-{
-	static const unsigned char zeros[256];
-
-	for (; len; len -= MIN(len, sizeof(zeros)))
-		crc = crc_sw(crc, zeros, MIN(len, sizeof(zeros)));
-	return crc;
-}
-
-static void crc_zshift_init(void)
-{
-	for (int s = 0; s < 2; s++) {
-		uint32_t basis[32];
-		for (int bit = 0; bit < 32; bit++)
-			basis[bit] = crc_zeros_sw(1u << bit, (size_t)(s + 1) * CRC_LANE);
-		for (int k = 0; k < 4; k++)
-			for (uint32_t b = 0; b < 256; b++) {
-				uint32_t v = 0;
-				for (int bit = 0; bit < 8; bit++)
-					if (b & (1u << bit))
-						v ^= basis[8 * k + bit];
-				crc_zshift[s][k][b] = v;
-			}
-	}
-}
-
-static inline uint32_t crc_zshift_apply(const uint32_t t[4][256], uint32_t x)
-{
-	return t[0][x & 0xff] ^ t[1][(x >> 8) & 0xff] ^ t[2][(x >> 16) & 0xff] ^ t[3][x >> 24];
-}
-
-static void crc_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
-		crc_table[0][i] = c;
-	}
-	for (uint32_t i = 0; i < 256; i++)
-		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-	__builtin_cpu_init();
-	crc_hw = __builtin_cpu_supports("sse4.2");
-	crc_zshift_init();
-}
-
-static uint32_t crc_sw(uint32_t crc, const unsigned char *p, size_t len)
-{
-	while (len >= 8) {
-		uint64_t v;
-		memcpy(&v, p, 8); /* little-endian: the low byte is the first one */
-		v ^= crc;
-		crc = crc_table[7][v & 0xff] ^ crc_table[6][(v >> 8) & 0xff] ^
-		      crc_table[5][(v >> 16) & 0xff] ^ crc_table[4][(v >> 24) & 0xff] ^
-		      crc_table[3][(v >> 32) & 0xff] ^ crc_table[2][(v >> 40) & 0xff] ^
-		      crc_table[1][(v >> 48) & 0xff] ^ crc_table[0][v >> 56];
-		p += 8;
-		len -= 8;
-	}
-	while (len--)
-		crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
-	return crc;
-}
-
-__attribute__((target("sse4.2"))) static uint32_t crc_hw_run(uint32_t crc, const unsigned char *p,
-							      size_t len)
-{
-	uint64_t c = crc;
-	while (len >= 8) {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		c = __builtin_ia32_crc32di(c, v);
-		p += 8;
-		len -= 8;
-	}
-	crc = (uint32_t)c;
-	while (len--)
-		crc = __builtin_ia32_crc32qi(crc, *p++);
-	return crc;
-}
-
-/* Three register runs side by side, over a, b and c (len a multiple of 8). */
-__attribute__((target("sse4.2"))) static void crc_hw_x3(uint64_t r[3], const unsigned char *a,
-							  const unsigned char *b, const unsigned char *c,
-							  size_t len)
-{
-	uint64_t ra = r[0], rb = r[1], rc = r[2];
-
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t x, y, z;
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		memcpy(&z, c + i, 8);
-		ra = __builtin_ia32_crc32di(ra, x);
-		rb = __builtin_ia32_crc32di(rb, y);
-		rc = __builtin_ia32_crc32di(rc, z);
-	}
-	r[0] = ra;
-	r[1] = rb;
-	r[2] = rc;
-}
-
-static uint32_t crc_hw_3lanes(uint32_t crc, const unsigned char *p, size_t len)
-{
-	for (; len >= 3 * CRC_LANE; p += 3 * CRC_LANE, len -= 3 * CRC_LANE) {
-		uint64_t r[3] = { crc, 0, 0 };
-		crc_hw_x3(r, p, p + CRC_LANE, p + 2 * CRC_LANE, CRC_LANE);
-		crc = (uint32_t)r[2] ^ crc_zshift_apply(crc_zshift[0], (uint32_t)r[1]) ^
-		      crc_zshift_apply(crc_zshift[1], (uint32_t)r[0]);
-	}
-	return crc_hw_run(crc, p, len);
-}
-
-uint32_t img_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	pthread_once(&crc_once, crc_init);
-	crc = ~crc;
-	crc = crc_hw ? crc_hw_3lanes(crc, buf, len) : crc_sw(crc, buf, len);
-	return ~crc;
-}
-
-void img_crc32c_3pages(const void *pages, uint32_t out[3])
-{
-	const unsigned char *p = pages;
-
-	pthread_once(&crc_once, crc_init);
-	if (!crc_hw) {
-		for (int i = 0; i < 3; i++)
-			out[i] = ~crc_sw(~0u, p + i * PAGE_SIZE, PAGE_SIZE);
-		return;
-	}
-	uint64_t r[3] = { 0xffffffffu, 0xffffffffu, 0xffffffffu };
-	crc_hw_x3(r, p, p + PAGE_SIZE, p + 2 * PAGE_SIZE, PAGE_SIZE);
-	for (int i = 0; i < 3; i++)
-		out[i] = ~(uint32_t)r[i];
-}
-
-uint32_t img_crc32c_sw(uint32_t crc, const void *buf, size_t len)
-{
-	pthread_once(&crc_once, crc_init);
-	return ~crc_sw(~crc, buf, len);
-}
-
-int img_check_pages(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
-		    uint64_t vaddr)
-{
-	const char *p = buf;
-
-	if (nr && (!buf || !crcs)) {
-		pr_err("%s: no pages or no checksums to check at 0x%llx\n", img ? img->name : "pages",
-		       (unsigned long long)vaddr);
-		errno = EINVAL;
-		return -1;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		uint32_t c = img_crc32c(0, p + i * PAGE_SIZE, PAGE_SIZE);
-		if (c != crcs[i]) {
-			pr_err("%s: page at 0x%llx is corrupt (crc32c %08x, expected %08x)\n",
-			       img ? img->name : "pages", (unsigned long long)(vaddr + i * PAGE_SIZE), c,
-			       crcs[i]);
-			errno = EBADMSG;
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* ---- open/close ---- */
@@ -724,7 +537,7 @@ int img_write_desc(struct img *img, const ProtobufCMessage *msg)
 			return -1;
 		}
 		hdr[0] = len;
-		hdr[1] = img_crc32c(0, buf, len);
+		hdr[1] = crc32c(0, buf, len);
 		if (write_all(img->fd, hdr, sizeof(hdr)) < 0 || write_all(img->fd, buf, len) < 0) {
 			pr_perror("%s: can't write a record", img->name);
 			img->werr = 1;
@@ -740,7 +553,7 @@ int img_write_desc(struct img *img, const ProtobufCMessage *msg)
 		return -1;
 	}
 	hdr[0] = len;
-	hdr[1] = img_crc32c(0, p, len);
+	hdr[1] = crc32c(0, p, len);
 	memcpy(img->wbuf + img->wlen, hdr, sizeof(hdr));
 	img->wlen += sizeof(hdr) + len;
 	img->nrec++;
@@ -872,7 +685,7 @@ int img_read_desc(struct img *img, const ProtobufCMessageDescriptor *desc, void 
 				  (unsigned long long)img->off);
 		return -1;
 	}
-	if (img_crc32c(0, buf, hdr[0]) != hdr[1]) {
+	if (crc32c(0, buf, hdr[0]) != hdr[1]) {
 		pr_err("%s: record at offset %llu is corrupt (checksum mismatch)\n", img->name,
 		       (unsigned long long)img->off);
 		errno = EBADMSG;
@@ -1001,39 +814,6 @@ int64_t img_pages_count(struct img *img)
 
 /* ---- inventory ---- */
 
-InventoryEntry *img_read_inventory(int dfd)
-{
-	cleanup_img struct img *img = img_open(dfd, IMG_INVENTORY, O_RDONLY | IMG_OPT_MISSING_OK, 0);
-	InventoryEntry *inv;
-
-	if (!img) {
-		if (errno == ENOENT)
-			pr_err("no inventory.img: not a dump directory, or the dump did not complete\n");
-		return NULL;
-	}
-	if (img_read_one(img, (void **)&inv) < 0)
-		return NULL;
-	if (inv->img_version != IMG_FORMAT_VERSION) {
-		pr_err("inventory.img: image version %u, this criu-lite reads %u\n", inv->img_version,
-		       IMG_FORMAT_VERSION);
-		goto bad;
-	}
-	if (!inv->has_dump_complete || !inv->dump_complete) {
-		pr_err("inventory.img: the dump did not complete; these images can't be restored\n");
-		goto bad;
-	}
-	if (inv->has_page_size && inv->page_size != PAGE_SIZE) {
-		pr_err("inventory.img: dumped with %u-byte pages, this machine uses %lu\n", inv->page_size,
-		       PAGE_SIZE);
-		goto bad;
-	}
-	return inv;
-bad:
-	inventory_entry__free_unpacked(inv, NULL);
-	errno = EBADMSG;
-	return NULL;
-}
-
 /* ---- directories ---- */
 
 void img_free_names(char **names, size_t nr)
@@ -1118,219 +898,4 @@ err:
 	closedir(dir);
 	img_free_names(names, nr);
 	return -1;
-}
-
-/* Read every record of a record image (not a pagemap). */
-static int check_records(int dfd, enum img_type type, const char *name)
-{
-	cleanup_img struct img *img = img_open_file(dfd, type, O_RDONLY, name);
-	void *msg;
-	int ret;
-
-	if (!img)
-		return -1;
-	while ((ret = img_read(img, &msg)) > 0)
-		img_free_msg(img, msg);
-	return ret;
-}
-
-static int check_pagemap_entry(const struct img *img, const PagemapEntry *pe, uint64_t *prev_end,
-			       uint64_t *next_off, uint64_t *need)
-{
-	uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE;
-	bool present = pe->flags & PE_PRESENT, zero = pe->flags & PE_ZERO;
-	const char *n = img->name;
-	unsigned long long va = pe->vaddr;
-
-	if (pe->nr_pages == 0 || pe->nr_pages > PAGEMAP_ENTRY_MAX_PAGES) {
-		pr_err("%s: entry at 0x%llx has %u pages (1..%u allowed)\n", n, va, pe->nr_pages,
-		       PAGEMAP_ENTRY_MAX_PAGES);
-		return -1;
-	}
-	if (pe->vaddr % PAGE_SIZE) {
-		pr_err("%s: entry at 0x%llx is not page-aligned\n", n, va);
-		return -1;
-	}
-	if (pe->vaddr > UINT64_MAX - len) {
-		pr_err("%s: entry at 0x%llx with %u pages wraps around the address space\n", n, va,
-		       pe->nr_pages);
-		return -1;
-	}
-	if (pe->vaddr < *prev_end) {
-		pr_err("%s: entry at 0x%llx overlaps the previous one or is out of order\n", n, va);
-		return -1;
-	}
-	if (pe->flags & ~PE_FLAGS_ALL) {
-		pr_err("%s: entry at 0x%llx has unknown flags 0x%x\n", n, va, pe->flags);
-		return -1;
-	}
-	if (present == zero) {
-		pr_err("%s: entry at 0x%llx must be either present or zero (flags 0x%x)\n", n, va,
-		       pe->flags);
-		return -1;
-	}
-	if (zero && (pe->n_crc || pe->has_pages_off)) {
-		pr_err("%s: zero entry at 0x%llx carries page data references\n", n, va);
-		return -1;
-	}
-	if (present) {
-		uint64_t off = pe->pages_off;
-		if (!pe->has_pages_off) {
-			pr_err("%s: present entry at 0x%llx has no pages offset\n", n, va);
-			return -1;
-		}
-		if (pe->n_crc != pe->nr_pages) {
-			pr_err("%s: entry at 0x%llx has %zu crcs for %u pages\n", n, va, pe->n_crc,
-			       pe->nr_pages);
-			return -1;
-		}
-		if (off > UINT64_MAX / PAGE_SIZE - pe->nr_pages) {
-			pr_err("%s: entry at 0x%llx has an absurd pages offset %llu\n", n, va,
-			       (unsigned long long)off);
-			return -1;
-		}
-		*next_off = off + pe->nr_pages;
-		*need = MAX(*need, *next_off);
-	}
-	*prev_end = pe->vaddr + len;
-	return 0;
-}
-
-/* A pagemap-ID.img: head, ordered sane entries, and the data within pages-ID.img. */
-static int check_pagemap(int dfd, const char *name)
-{
-	cleanup_img struct img *img = img_open_file(dfd, IMG_PAGEMAP, O_RDONLY, name);
-	cleanup_img struct img *pages = NULL;
-	uint64_t prev_end = 0, next_off = 0, need = 0;
-	PagemapHead *head;
-	PagemapEntry *pe;
-	char pname[256];
-	size_t plen = strlen("pagemap-");
-	int ret;
-
-	if (!img)
-		return -1;
-	ret = img_read_desc(img, &pagemap_head__descriptor, (void **)&head);
-	if (ret <= 0) {
-		if (ret == 0)
-			pr_err("%s: empty pagemap, a pagemap_head record was expected\n", name);
-		errno = EBADMSG;
-		return -1;
-	}
-	img_free_msg(img, head);
-	while ((ret = img_read_desc(img, &pagemap_entry__descriptor, (void **)&pe)) > 0) {
-		int r = check_pagemap_entry(img, pe, &prev_end, &next_off, &need);
-		img_free_msg(img, pe);
-		if (r < 0) {
-			errno = EBADMSG;
-			return -1;
-		}
-	}
-	if (ret < 0)
-		return -1;
-	/* pagemap-ID.img -> pages-ID.img (page_read opens it even with no data pages) */
-	if (strlen(name) <= plen ||
-	    (size_t)snprintf(pname, sizeof(pname), "pages-%s", name + plen) >= sizeof(pname)) {
-		pr_err("%s: can't make the name of its pages image\n", name);
-		errno = EINVAL;
-		return -1;
-	}
-	pages = img_open_file(dfd, IMG_PAGES, O_RDONLY | IMG_OPT_MISSING_OK, pname);
-	if (!pages) {
-		if (errno == ENOENT)
-			pr_err("%s: its pages image %s is missing\n", name, pname);
-		return -1;
-	}
-	if ((uint64_t)img_pages_count(pages) < need) {
-		pr_err("%s: entries need %llu pages, %s holds %lld\n", name, (unsigned long long)need,
-		       pname, (long long)img_pages_count(pages));
-		errno = EBADMSG;
-		return -1;
-	}
-	return 0;
-}
-
-static int check_core_exists(int dfd, uint32_t tid)
-{
-	char name[64];
-	struct stat st;
-
-	snprintf(name, sizeof(name), "core-%u.img", tid);
-	if (fstatat(dfd, name, &st, 0) < 0) {
-		pr_perror("pstree.img lists thread %u, but %s is missing", tid, name);
-		return -1;
-	}
-	return 0;
-}
-
-/* pstree.img exists, is not empty, and every thread it lists has its core image. */
-static int check_pstree(int dfd)
-{
-	cleanup_img struct img *img = img_open(dfd, IMG_PSTREE, O_RDONLY, 0);
-	PstreeEntry *pe;
-	uint64_t nr = 0;
-	int ret;
-
-	if (!img)
-		return -1;
-	while ((ret = img_read(img, (void **)&pe)) > 0) {
-		int r = 0;
-		nr++;
-		if (!pe->pid) {
-			pr_err("pstree.img: record %llu has pid 0\n", (unsigned long long)nr);
-			errno = EBADMSG;
-			r = -1;
-		} else if (!pe->n_threads) {
-			r = check_core_exists(dfd, pe->pid);
-		}
-		for (size_t i = 0; !r && i < pe->n_threads; i++)
-			r = check_core_exists(dfd, pe->threads[i]);
-		img_free_msg(img, pe);
-		if (r < 0)
-			return -1;
-	}
-	if (ret < 0)
-		return -1;
-	if (!nr) {
-		pr_err("pstree.img: no tasks\n");
-		errno = EBADMSG;
-		return -1;
-	}
-	return 0;
-}
-
-int img_check_dir(int dfd)
-{
-	InventoryEntry *inv = img_read_inventory(dfd);
-	char **names = NULL;
-	size_t nr = 0;
-	int ret = -1;
-
-	if (!inv)
-		return -1;
-	inventory_entry__free_unpacked(inv, NULL);
-	if (img_list_dir(dfd, &names, &nr) < 0)
-		return -1;
-	for (size_t i = 0; i < nr; i++) {
-		enum img_type type = img_type_from_name(names[i]);
-		int r;
-
-		if (type == IMG_PAGES) {
-			struct img *img = img_open_file(dfd, IMG_PAGES, O_RDONLY, names[i]);
-			r = img ? 0 : -1;
-			img_close(img);
-		} else if (type == IMG_PAGEMAP) {
-			r = check_pagemap(dfd, names[i]);
-		} else {
-			r = check_records(dfd, type, names[i]);
-		}
-		if (r < 0)
-			goto out;
-	}
-	if (check_pstree(dfd) < 0)
-		goto out;
-	ret = 0;
-out:
-	img_free_names(names, nr);
-	return ret;
 }

@@ -147,34 +147,6 @@ int img_pages_read(struct img *img, void *buf, size_t nr_pages, uint64_t page_id
 /* Number of pages in a pages image (from its size). */
 int64_t img_pages_count(struct img *img);
 
-/* crc32c (Castagnoli), hardware-accelerated where the CPU has SSE4.2. */
-uint32_t img_crc32c(uint32_t crc, const void *buf, size_t len);
-/* The crc32c (seed 0) of each of three consecutive pages, computed side by side. */
-void img_crc32c_3pages(const void *pages, uint32_t out[3]);
-/* The portable table-driven implementation (tests compare the two). */
-uint32_t img_crc32c_sw(uint32_t crc, const void *buf, size_t len);
-/* Check the crcs of nr consecutive pages against an entry's crc array.
- * Returns 0, or -1 (logged with the page's address) on a mismatch. */
-int img_check_pages(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
-		    uint64_t vaddr);
-
-/*
- * Validate a dump directory: inventory.img exists, has a known version and says
- * the dump completed. Returns the inventory (free with img_free_msg(NULL, ...)
- * or inventory_entry__free_unpacked) or NULL (logged).
- */
-InventoryEntry *img_read_inventory(int dfd);
-
-/*
- * Read and validate every image of a dump directory before anything is restored:
- * the inventory (as img_read_inventory), every record image read fully (end marker
- * and record count included), every pages image's header and size, every pagemap's
- * entries (aligned, ordered, non-overlapping, known flags, crc counts, data within
- * its pages-ID.img), pstree.img and a core image for every thread it lists.
- * Unknown *.img names are ignored. Returns 0 or -1 (logged, naming the file).
- */
-int img_check_dir(int dfd);
-
 /* The names of the image files (*.img of a known type) in dfd, sorted by name.
  * 0 or -1 (logged). Free with img_free_names. */
 int img_list_dir(int dfd, char ***ret_names, size_t *ret_nr);

@@ -17,165 +17,13 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "lazy-pages: "
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "images/image.h"
 #include "lazy-pages/handshake.h"
 #include "lazy-pages/loop.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-static int sun_fill(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path)) {
-		pr_err("socket path too long: %s\n", path);
-		return -1;
-	}
-	strcpy(sun->sun_path, path);
-	return 0;
-}
-
-static int hs_send(int sock, uint32_t type, uint64_t id, int fd)
-{
-	struct lp_hs_msg m = { LP_HS_MAGIC, type, id };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { &m, sizeof(m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
-		if (errno == EINTR)
-			continue;
-		pr_perror("can't send to the lazy-pages daemon");
-		return -1;
-	}
-	return 0;
-}
-
-/* One message and its fd (-1 if none): 1, 0 at EOF, -1 on error (errno set). */
-static int hs_recv(int sock, struct lp_hs_msg *m, int *ret_fd)
-{
-	char cbuf[CMSG_SPACE(4 * sizeof(int))];
-	struct iovec iov = { m, sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	ssize_t n;
-
-	*ret_fd = -1;
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return n;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < nfd; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*ret_fd < 0)
-				*ret_fd = fd;
-			else
-				close(fd); /* one fd per message */
-		}
-	}
-	if (n != sizeof(*m) || m->magic != LP_HS_MAGIC || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		closep(ret_fd);
-		errno = EBADMSG;
-		return -1;
-	}
-	return 1;
-}
-
-/* ---- client ---- */
-
-int lp_client_connect_path(const char *path)
-{
-	struct sockaddr_un sun;
-
-	if (sun_fill(&sun, path))
-		return -1;
-	int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (sock < 0) {
-		pr_perror("socket");
-		return -1;
-	}
-	/* the daemon may still be starting: retry for 10 s */
-	for (int i = 0; i < 1000; i++) {
-		if (connect(sock, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-			return sock;
-		if (errno != ENOENT && errno != ECONNREFUSED && errno != EINTR)
-			break;
-		usleep(10000);
-	}
-	pr_perror("can't connect to the lazy-pages daemon at %s", path);
-	close(sock);
-	return -1;
-}
-
-int lp_client_connect(const char *dir)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, LP_SOCK_NAME);
-	return lp_client_connect_path(path);
-}
-
-int lp_client_send_task(int sock, pid_t pid, int uffd)
-{
-	if (pid <= 0 || uffd < 0) {
-		pr_err("bad task %d / uffd %d\n", (int)pid, uffd);
-		return -1;
-	}
-	return hs_send(sock, LP_HS_TASK, (uint64_t)pid, uffd);
-}
-
-int lp_client_send_shmem(int sock, uint64_t shmem_id, int fd)
-{
-	return hs_send(sock, LP_HS_SHMEM, shmem_id, fd);
-}
-
-int lp_client_restore_finished(int sock)
-{
-	return hs_send(sock, LP_HS_FINISHED, 0, -1);
-}
-
-int lp_client_sync(int sock)
-{
-	struct lp_hs_msg m;
-	int fd;
-
-	if (hs_send(sock, LP_HS_SYNC, 0, -1))
-		return -1;
-	for (;;) {
-		struct pollfd p = { sock, POLLIN, 0 };
-		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
-			pr_perror("poll");
-			return -1;
-		}
-		int ret = hs_recv(sock, &m, &fd);
-		if (ret < 0 && errno == EAGAIN)
-			continue;
-		closep(&fd);
-		if (ret <= 0 || m.type != LP_HS_ACK) {
-			pr_err("the lazy-pages daemon did not acknowledge: %s\n",
-			       ret < 0 ? strerror(errno) : "connection closed");
-			return -1;
-		}
-		return 0;
-	}
-}
 
 /* ---- loading tasks and objects from the images ---- */
 
@@ -328,7 +176,7 @@ static int conn_read(struct lp_fd *f)
 	int fd;
 
 	for (;;) {
-		int ret = hs_recv(f->fd, &m, &fd);
+		int ret = lp_proto_recv(f->fd, &m, &fd);
 		if (ret < 0 && errno == EAGAIN)
 			return 0;
 		if (ret <= 0) {
@@ -379,7 +227,7 @@ static int server_idle(struct lp_loop *l, void *arg)
 
 	if (s->sync_wanted && s->conn.fd >= 0 && lp_loop_hot_ready(l)) {
 		s->sync_wanted = false;
-		return hs_send(s->conn.fd, LP_HS_ACK, 0, -1);
+		return lp_proto_send(s->conn.fd, LP_HS_ACK, 0, -1);
 	}
 	return 0;
 }
@@ -416,7 +264,7 @@ int lp_server_init(struct lp_server *s, struct lp_loop *l, int dfd, const char *
 	s->loop = l;
 	s->dfd = dfd;
 	s->lfd.fd = s->conn.fd = -1;
-	if (sun_fill(&sun, path))
+	if (lp_proto_sun(&sun, path))
 		return -1;
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))

@@ -1,25 +1,6 @@
 /*
- * The handshake between restore and the lazy-pages daemon: a SOCK_SEQPACKET unix
- * socket at DIR/lazy-pages.sock (or any path). Each message is a struct lp_hs_msg,
- * with at most one fd attached (SCM_RIGHTS).
- *
- * The restore (client, plain libc, no logging of its own beyond pr_perror):
- *   sock = lp_client_connect(dir);                  waits up to 10 s for the daemon
- *   for each shmem object with lazy pages:
- *       lp_client_send_shmem(sock, shmem_id, fd);   the object's fd (optional but
- *                                                   lets the daemon pre-populate it)
- *   for each restored task, before jumping into the restorer blob:
- *       lp_client_send_task(sock, pid, uffd);       uffd after UFFDIO_API with
- *                                                   LP_UFFD_FEATURES; then the restore
- *                                                   may close its copy
- *   lp_client_sync(sock);                           optional: returns once the hot
- *                                                   shmem pages are in (--prefetch hot)
- *   ... the blob registers the lazy VMAs and closes its uffd copy ...
- *   lp_client_restore_finished(sock);  close(sock);
- * All return 0 (connect: the socket) or -1 (logged). If the daemon dies, the
- * restored tasks are killed by its watchdog.
- *
- * The daemon (lp_server): reads each task's lazy VMAs from DIR/mm-PID.img, its pages
+ * The lazy-pages daemon's side of the handshake (the wire protocol is
+ * lib/lazy-proto.h): it reads each task's lazy VMAs from DIR/mm-PID.img, its pages
  * from page set "PID" and shmem objects from shmem.img and page sets "shmem-ID".
  */
 #ifndef CRIU_LITE_LP_HANDSHAKE_H
@@ -29,30 +10,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "lazy-pages/uffd.h"
+#include "lib/lazy-proto.h"
+#include "lazy-pages/task.h"
 
-#define LP_SOCK_NAME "lazy-pages.sock"
-
-/* Wire constants: explicit numbers. */
-#define LP_HS_TASK 1     /* id = pid, fd = uffd */
-#define LP_HS_SHMEM 2    /* id = shmem id, fd = the object */
-#define LP_HS_FINISHED 3 /* restore finished */
-#define LP_HS_SYNC 4     /* reply LP_HS_ACK once the hot shmem pages are in */
-#define LP_HS_ACK 5
-#define LP_HS_MAGIC 0x4c50484b /* "LPHK" */
-
-struct lp_hs_msg {
-	uint32_t magic;
-	uint32_t type;
-	uint64_t id;
-};
-
-int lp_client_connect(const char *dir);
-int lp_client_connect_path(const char *path);
-int lp_client_send_task(int sock, pid_t pid, int uffd);
-int lp_client_send_shmem(int sock, uint64_t shmem_id, int fd);
-int lp_client_sync(int sock);
-int lp_client_restore_finished(int sock);
 
 struct lp_loop;
 

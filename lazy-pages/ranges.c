@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "include/util.h"
+#include "lib/util.h"
 #include "lazy-pages/ranges.h"
 
 #define PG PAGE_SIZE

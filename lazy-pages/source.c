@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 
 #define LOG_PREFIX "lazy-pages: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/pagemap.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "images/pagemap.h"
 #include "lazy-pages/source.h"
 
 static size_t ext_lower(const struct lp_pages *p, uint64_t addr)
@@ -146,7 +146,7 @@ static int64_t img_map_pages(struct lp_pages *p, uint64_t addr, size_t nr, const
 		__atomic_store_n(&ip->mapped, 0, __ATOMIC_RELAXED);
 		madvise((void *)ip->map, ip->map_len, MADV_DONTNEED);
 	}
-	if (img_check_pages(ip->pr.pages, ip->map + off, n, e->crc + first, addr))
+	if (page_check_crcs(ip->pr.pages, ip->map + off, n, e->crc + first, addr))
 		return -EBADMSG;
 	*ret = ip->map + off;
 	return (int64_t)n;

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "lazy-pages: "
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "images/magic.h"
-#include "lazy-pages/loop.h"
+#include "lazy-pages/stats.h"
 
 static int cmp_u32(const void *a, const void *b)
 {

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "lazy-pages watchdog: "
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "lazy-pages/watchdog.h"
 
 #define WD_ADD 1

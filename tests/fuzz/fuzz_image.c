@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "images/image.h"
 
 static int read_records(struct img *img)

@@ -10,9 +10,9 @@ UFFD_SRCS := tests/uffd/uffd_tests.c tests/uffd/uffd_bench.c
 UFFD_BIN  := $(B)/tests/uffd/uffd_tests
 UFFD_ARGS ?=
 
-$(UFFD_BIN): $(UFFD_SRCS) tests/uffd/uffd_tests.h $(LIB) $(PB_H)
+$(UFFD_BIN): $(UFFD_SRCS) tests/uffd/uffd_tests.h $(CLI_OBJS) $(LIB) $(PB_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(UFFD_SRCS) $(LIB) $(LIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -o $@ $(UFFD_SRCS) $(CLI_OBJS) $(LIB) $(LIBS) $(LDFLAGS)
 
 uffd-tests: $(UFFD_BIN)
 	$(UFFD_BIN) $(UFFD_ARGS)

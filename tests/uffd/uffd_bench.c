@@ -31,11 +31,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/pagemap.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/lazy-proto.h"
+#include "images/pagemap.h"
 #include "lazy-pages/loop.h"
-#include "lazy-pages/uffd.h"
+#include "lazy-pages/stats.h"
+#include "lazy-pages/task.h"
 #include "tests/uffd/uffd_tests.h"
 
 #define P PAGE_SIZE
@@ -172,7 +174,7 @@ static int raw_handler(int uffd, size_t nr, bool minor, bool spin)
 				continue;
 			uint64_t a = msgs[i].arg.pagefault.address & ~(P - 1);
 			int r = minor ? uffd_continue(uffd, a, P, 0, &done) : uffd_copy(uffd, a, page, P, 0, &done);
-			if (r && r != -EEXIST)
+			if (r && uffd_triage(r) != UFFD_EXISTS)
 				return -1;
 			served++;
 		}

@@ -31,14 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/cmd.h"
-#include "criu-lite/pagemap.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "cli/cli.h"
+#include "images/pagemap.h"
 #include "images/image.h"
 #include "lazy-pages/handshake.h"
 #include "lazy-pages/loop.h"
-#include "lazy-pages/uffd.h"
+#include "lazy-pages/stats.h"
+#include "lazy-pages/task.h"
 #include "lazy-pages/watchdog.h"
 #include "tests/uffd/uffd_tests.h"
 
@@ -1443,10 +1444,10 @@ static pid_t start_daemon(struct tc *c, const char *prefetch)
 	if (d == 0) {
 		char log[128];
 		snprintf(log, sizeof(log), "%s/lazy-pages.log", c->dir);
-		char *argv[] = { "lazy-pages", "-D", c->dir, "--prefetch", (char *)prefetch,
+		char *argv[] = { "criu-lite", "lazy-pages", "-D", c->dir, "--prefetch", (char *)prefetch,
 				 "-vv", "-o", log, NULL };
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(cmd_lazy_pages(ARRAY_SIZE(argv) - 1, argv));
+		_exit(cli_run(ARRAY_SIZE(argv) - 1, argv));
 	}
 	return d;
 }
@@ -1564,9 +1565,9 @@ static int case_daemon_hot(struct tc *c)
 	if (d == 0) {
 		char log[128];
 		snprintf(log, sizeof(log), "%s/lazy-pages-1.log", c->dir);
-		char *argv[] = { "lazy-pages", "-D", c->dir, "--prefetch", "none", "--record-ws", ws, "-o", log, NULL };
+		char *argv[] = { "criu-lite", "lazy-pages", "-D", c->dir, "--prefetch", "none", "--record-ws", ws, "-o", log, NULL };
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(cmd_lazy_pages(ARRAY_SIZE(argv) - 1, argv));
+		_exit(cli_run(ARRAY_SIZE(argv) - 1, argv));
 	}
 	if (act_as_restore(c))
 		return -1;
@@ -1600,9 +1601,9 @@ static int case_daemon_hot(struct tc *c)
 	if (d == 0) {
 		char log[128];
 		snprintf(log, sizeof(log), "%s/lazy-pages-2.log", c->dir);
-		char *argv[] = { "lazy-pages", "-D", c->dir, "--prefetch", "hot", "--hot-ws", hot_arg, "-o", log, NULL };
+		char *argv[] = { "criu-lite", "lazy-pages", "-D", c->dir, "--prefetch", "hot", "--hot-ws", hot_arg, "-o", log, NULL };
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(cmd_lazy_pages(ARRAY_SIZE(argv) - 1, argv));
+		_exit(cli_run(ARRAY_SIZE(argv) - 1, argv));
 	}
 	int sock = lp_client_connect(c->dir);
 	CHECK(sock >= 0, "connect");

@@ -1,6 +1,6 @@
 /*
  * Unit tests for the dump: real children (threads, private and shared memory with
- * patterns, memfds, a file fd) dumped through dump_tree(), images checked through
+ * patterns, memfds, a file fd) dumped through cr_dump(), images checked through
  * the image API, and the child checked to be running, untraced and intact.
  */
 #include <check.h>
@@ -22,13 +22,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 #include "images/image.h"
+#include "images/imgset.h"
 #include "criu-lite/dump.h"
-#include "criu-lite/pagemap.h"
-#include "criu-lite/proc-parse.h"
-#include "criu-lite/infect.h"
+#include "images/pagemap.h"
+#include "lib/proc-parse.h"
+#include "lib/infect.h"
 #include "criu-lite/seize.h"
 
 #define ANON_PAGES 16
@@ -59,7 +60,8 @@ static void on_term(int sig)
 
 static void *pauser(void *arg)
 {
-	(void)arg;
+	/* started: glibc has registered this thread's rseq area */
+	__atomic_store_n((int *)arg, 1, __ATOMIC_SEQ_CST);
 	for (;;)
 		pause();
 	return NULL;
@@ -152,7 +154,8 @@ static void child_main(const struct child_cfg *cfg, int wfd, const char *file_pa
 	sigaddset(&term, SIGUSR2);
 	sigaddset(&term, SIGURG);
 	sigprocmask(SIG_BLOCK, &term, &old);
-	if (pthread_create(&th, NULL, pauser, NULL) || pthread_create(&th, NULL, spinner, &spins))
+	static int pauser_up;
+	if (pthread_create(&th, NULL, pauser, &pauser_up) || pthread_create(&th, NULL, spinner, &spins))
 		_exit(14);
 	/* SIGUSR2 and SIGURG stay blocked everywhere: one pending for the main thread only,
 	 * one in the process-wide queue */
@@ -161,7 +164,7 @@ static void child_main(const struct child_cfg *cfg, int wfd, const char *file_pa
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	if (syscall(SYS_tgkill, getpid(), gettid(), SIGUSR2) || kill(getpid(), SIGURG))
 		_exit(28);
-	while (!*(volatile uint64_t *)&spins)
+	while (!*(volatile uint64_t *)&spins || !__atomic_load_n(&pauser_up, __ATOMIC_SEQ_CST))
 		;
 	if (cfg->seccomp) {
 		struct sock_filter f[] = {
@@ -356,15 +359,16 @@ START_TEST(test_dump_leave_running)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { 0 };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 	char ids[32];
 
 	start_child(&fx, &cfg);
-	o.pid = fx.pid;
-	o.dir = fx.dir;
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
 	o.leave_running = true;
 	o.pagemap_read = _i == 1; /* both ways of finding pages */
-	ck_assert_int_eq(dump_tree(&o), 0);
+	ck_assert_int_eq(cr_dump(&o), 0);
 	assert_running_untraced(fx.pid);
 
 	int dfd = open_dir(fx.dir);
@@ -619,13 +623,14 @@ START_TEST(test_dump_kills_by_default)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { 0 };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 	int st;
 
 	start_child(&fx, &cfg);
-	o.pid = fx.pid;
-	o.dir = fx.dir;
-	ck_assert_int_eq(dump_tree(&o), 0);
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
+	ck_assert_int_eq(cr_dump(&o), 0);
 	/* gone: either we (the parent) reap a SIGKILL now or the dump reaped it already */
 	pid_t r = waitpid(fx.pid, &st, 0);
 	if (r == fx.pid)
@@ -647,16 +652,17 @@ START_TEST(test_dump_fails_on_pipe)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { .keep_pipe = true };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 
 	start_child(&fx, &cfg);
-	o.pid = fx.pid;
-	o.dir = fx.dir;
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
 	o.leave_running = false; /* even in kill mode, a failed dump leaves it running */
 	char log[128];
 	snprintf(log, sizeof(log), "%s.log", fx.dir);
 	ck_assert_int_eq(log_init(LOG_WARN, log), 0);
-	ck_assert_int_eq(dump_tree(&o), -1);
+	ck_assert_int_eq(cr_dump(&o), -1);
 	log_fini();
 	/* it failed for the pipe, and said so naming the pid and the fd */
 	cleanup_free char *text = read_file_str(AT_FDCWD, log, 1 << 20, NULL);
@@ -678,12 +684,13 @@ START_TEST(test_dump_fails_on_bad_dir)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { 0 };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 
 	start_child(&fx, &cfg);
-	o.pid = fx.pid;
-	o.dir = "/proc/self/no/such/dir";
-	ck_assert_int_eq(dump_tree(&o), -1);
+	o.tree = fx.pid;
+	o.images_dir = (char *)"/proc/self/no/such/dir";
+	ck_assert_int_eq(cr_dump(&o), -1);
 	assert_running_untraced(fx.pid);
 	finish_child_intact(fx.pid);
 	cleanup_fixture(&fx);
@@ -694,7 +701,8 @@ START_TEST(test_dump_old_inventory_removed)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { .keep_pipe = true };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 
 	start_child(&fx, &cfg);
 	ck_assert_int_eq(mkdir(fx.dir, 0700), 0);
@@ -703,9 +711,9 @@ START_TEST(test_dump_old_inventory_removed)
 	int fd = open(path, O_CREAT | O_WRONLY, 0600);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	o.pid = fx.pid;
-	o.dir = fx.dir;
-	ck_assert_int_eq(dump_tree(&o), -1);
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
+	ck_assert_int_eq(cr_dump(&o), -1);
 	ck_assert_int_eq(access(path, F_OK), -1);
 	assert_running_untraced(fx.pid);
 	finish_child_intact(fx.pid);
@@ -717,14 +725,15 @@ START_TEST(test_dump_tree_with_child)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { .grandchild = true };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 	PstreeEntry *pe[2];
 
 	start_child(&fx, &cfg);
-	o.pid = fx.pid;
-	o.dir = fx.dir;
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
 	o.leave_running = true;
-	ck_assert_int_eq(dump_tree(&o), 0);
+	ck_assert_int_eq(cr_dump(&o), 0);
 	assert_running_untraced(fx.pid);
 	assert_running_untraced(fx.ci.grandchild);
 
@@ -775,7 +784,8 @@ START_TEST(test_dump_stopped_child)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { 0 };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 	struct proc_status ps;
 	int st;
 
@@ -783,10 +793,10 @@ START_TEST(test_dump_stopped_child)
 	ck_assert_int_eq(kill(fx.pid, SIGSTOP), 0);
 	ck_assert_int_eq(waitpid(fx.pid, &st, WUNTRACED), fx.pid);
 	ck_assert(WIFSTOPPED(st));
-	o.pid = fx.pid;
-	o.dir = fx.dir;
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
 	o.leave_running = true;
-	ck_assert_int_eq(dump_tree(&o), 0);
+	ck_assert_int_eq(cr_dump(&o), 0);
 	/* as it was: stopped (the group stop settles asynchronously), not traced */
 	for (int i = 0; i < 100; i++) {
 		ck_assert_int_eq(proc_parse_status(fx.pid, 0, &ps), 0);
@@ -820,7 +830,7 @@ START_TEST(test_infect_syscalls)
 	long r;
 
 	start_child(&fx, &cfg);
-	ck_assert_int_eq(seize_tree(fx.pid, &tree), 0);
+	ck_assert_int_eq(seize_tree(fx.pid, 0, &tree), 0);
 	ck_assert_uint_eq(tree.nr_tasks, 1);
 	ck_assert_uint_eq(tree.tasks[0].nr_tids, 3);
 	ck_assert_int_eq(proc_parse_smaps(fx.pid, &vmas, &nr), 0);
@@ -907,8 +917,12 @@ START_TEST(test_dump_sigsuspend)
 		usleep(10000);
 	}
 	usleep(20000);
-	struct dump_opts o = { .pid = pid, .dir = dir, .leave_running = true };
-	ck_assert_int_eq(dump_tree(&o), 0);
+	struct cr_options o;
+	cr_options_init(&o);
+	o.tree = pid;
+	o.images_dir = (char *)dir;
+	o.leave_running = true;
+	ck_assert_int_eq(cr_dump(&o), 0);
 	assert_running_untraced(pid);
 	int dfd = open_dir(dir);
 	cleanup_img struct img *ci = img_open(dfd, IMG_CORE, O_RDONLY, pid);
@@ -936,16 +950,17 @@ START_TEST(test_dump_seccomp)
 {
 	struct fixture fx;
 	struct child_cfg cfg = { .seccomp = true };
-	struct dump_opts o = { 0 };
+	struct cr_options o;
+	cr_options_init(&o);
 	struct proc_status ps;
 
 	start_child(&fx, &cfg);
 	ck_assert_int_eq(proc_parse_status(fx.pid, 0, &ps), 0);
 	ck_assert_uint_eq(ps.seccomp, 2);
-	o.pid = fx.pid;
-	o.dir = fx.dir;
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
 	o.leave_running = true;
-	ck_assert_int_eq(dump_tree(&o), 0);
+	ck_assert_int_eq(cr_dump(&o), 0);
 	assert_running_untraced(fx.pid);
 	finish_child_intact(fx.pid);
 	cleanup_fixture(&fx);

@@ -7,8 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "include/util.h"
-#include "criu-lite/pagemap.h"
+#include "lib/util.h"
+#include "lib/crc32c.h"
+#include "images/pagemap.h"
 
 static char tmpdir[64];
 static int dfd = -1;
@@ -132,7 +133,7 @@ START_TEST(test_check_crcs)
 	for (size_t i = 0; i < nr * PAGE_SIZE; i++)
 		buf[i] = (unsigned char)(i * 31 + i / 4096);
 	for (size_t i = 0; i < nr; i++)
-		crcs[i] = img_crc32c(0, buf + i * PAGE_SIZE, PAGE_SIZE);
+		crcs[i] = crc32c(0, buf + i * PAGE_SIZE, PAGE_SIZE);
 	for (size_t n = 0; n <= nr; n++)
 		ck_assert_int_eq(page_check_crcs(NULL, buf, n, crcs, 0x1000), 0);
 	for (size_t bad = 0; bad < nr; bad++) {

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "include/util.h"
-#include "criu-lite/proc-parse.h"
+#include "lib/util.h"
+#include "lib/proc-parse.h"
 
 /* An address in our text (Check test names are data, not functions). */
 __attribute__((noinline)) static uintptr_t code_addr(void)

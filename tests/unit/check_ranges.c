@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "include/util.h"
+#include "lib/util.h"
 #include "lazy-pages/ranges.h"
 
 #define P(n) ((uint64_t)(n) * PAGE_SIZE)

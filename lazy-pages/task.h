@@ -28,30 +28,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/uffd.h"
 #include "lazy-pages/ranges.h"
+#include "lazy-pages/state.h"
 
-/* What the daemon needs from the kernel. */
-#define LP_UFFD_FEATURES                                                                   \
-	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |  \
-	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM)
 
-/* A new userfaultfd (O_CLOEXEC | O_NONBLOCK and flags), through the syscall or
- * /dev/userfaultfd. fd or -errno. */
-int uffd_open(int flags);
-/* UFFDIO_API: ask for features; returns what the kernel granted. */
-int uffd_api(int fd, uint64_t features, uint64_t *ret_features, uint64_t *ret_ioctls);
-/* Which features this kernel offers (opens a scratch uffd). 0 or -errno. */
-int uffd_probe_features(uint64_t *ret_features);
-int uffd_register(int fd, uint64_t start, uint64_t len, uint64_t mode, uint64_t *ret_ioctls);
-int uffd_unregister(int fd, uint64_t start, uint64_t len);
-int uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, uint64_t mode,
-	      int64_t *ret_done);
-int uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done);
-int uffd_continue(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done);
-int uffd_wake(int fd, uint64_t start, uint64_t len);
-
-struct lp_loop;
-struct lp_pages;
 
 /* Tags of shmem mappings: the object (index + 1) and the VMA. */
 #define LP_SHM_TAG(idx, vma) (((uint64_t)(vma) << 32) | ((uint64_t)(idx) + 1))
@@ -59,13 +40,6 @@ static inline unsigned lp_shm_tag_idx(uint64_t tag)
 {
 	return (unsigned)(uint32_t)tag - 1;
 }
-
-/* An fd in the loop's epoll. Handlers return <0 error, 0 continue, >0 re-plan. */
-struct lp_fd {
-	int fd;
-	int (*on_read)(struct lp_fd *f);
-	int (*on_hup)(struct lp_fd *f);
-};
 
 struct lp_fault {
 	uint64_t addr;  /* page aligned */
@@ -108,6 +82,8 @@ int lp_task_add_anon(struct lp_task *t, uint64_t start, uint64_t end);
 int lp_task_add_shm(struct lp_task *t, uint64_t start, uint64_t end, unsigned shm_idx,
 		    uint64_t pgoff);
 
+/* A task seen through FORK: it joins the loop after the current batch. */
+void lp_task_queue(struct lp_loop *l, struct lp_task *t);
 /* Read and dispatch everything the uffd has. <0 fatal, 0 ok. */
 int lp_task_on_read(struct lp_fd *f);
 /* Serve one fault: <0 fatal, 0 served or dropped, 1 deferred (kept in the task). */

@@ -12,14 +12,9 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "lazy-pages: "
-#include "include/log.h"
-#include "include/util.h"
-#include "lazy-pages/loop.h"
-#include "lazy-pages/uffd.h"
-
-#ifndef USERFAULTFD_IOC_NEW
-#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
-#endif
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lazy-pages/task.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -29,97 +24,13 @@
 #define t_info(t, fmt, ...) pr_info("task %u (pid %d): " fmt, (t)->id, (int)(t)->pid, ##__VA_ARGS__)
 #define t_debug(t, fmt, ...) pr_debug("task %u (pid %d): " fmt, (t)->id, (int)(t)->pid, ##__VA_ARGS__)
 
-/* ---- ioctl wrappers: 0 or -errno, no logging ---- */
-
-int uffd_open(int flags)
-{
-	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | flags);
-	if (fd >= 0)
-		return fd;
-	int e = errno;
-	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return -e;
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK | flags);
-	e = errno;
-	close(dev);
-	return fd >= 0 ? fd : -e;
-}
-
-int uffd_api(int fd, uint64_t features, uint64_t *ret_features, uint64_t *ret_ioctls)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-
-	if (ioctl(fd, UFFDIO_API, &api))
-		return -errno;
-	if (ret_features)
-		*ret_features = api.features;
-	if (ret_ioctls)
-		*ret_ioctls = api.ioctls;
-	return 0;
-}
-
-int uffd_probe_features(uint64_t *ret_features)
-{
-	int fd = uffd_open(0);
-	if (fd < 0)
-		return fd;
-	int ret = uffd_api(fd, 0, ret_features, NULL);
-	close(fd);
-	return ret;
-}
-
-int uffd_register(int fd, uint64_t start, uint64_t len, uint64_t mode, uint64_t *ret_ioctls)
-{
-	struct uffdio_register reg = { .range = { start, len }, .mode = mode };
-
-	if (ioctl(fd, UFFDIO_REGISTER, &reg))
-		return -errno;
-	if (ret_ioctls)
-		*ret_ioctls = reg.ioctls;
-	return 0;
-}
-
-int uffd_unregister(int fd, uint64_t start, uint64_t len)
-{
-	struct uffdio_range r = { start, len };
-	return ioctl(fd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
-}
-
-int uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, uint64_t mode, int64_t *ret_done)
-{
-	struct uffdio_copy c = { .dst = dst, .src = (uint64_t)(uintptr_t)src, .len = len, .mode = mode };
-	int ret = ioctl(fd, UFFDIO_COPY, &c) ? -errno : 0;
-
-	*ret_done = c.copy > 0 ? c.copy : 0;
-	return ret;
-}
-
-int uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done)
-{
-	struct uffdio_zeropage z = { .range = { dst, len }, .mode = mode };
-	int ret = ioctl(fd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
-
-	*ret_done = z.zeropage > 0 ? z.zeropage : 0;
-	return ret;
-}
-
-int uffd_continue(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done)
-{
-	struct uffdio_continue c = { .range = { dst, len }, .mode = mode };
-	int ret = ioctl(fd, UFFDIO_CONTINUE, &c) ? -errno : 0;
-
-	*ret_done = c.mapped > 0 ? c.mapped : 0;
-	return ret;
-}
-
-int uffd_wake(int fd, uint64_t start, uint64_t len)
-{
-	struct uffdio_range r = { start, len };
-	return ioctl(fd, UFFDIO_WAKE, &r) ? -errno : 0;
-}
-
 /* ---- struct lp_task ---- */
+
+void lp_task_queue(struct lp_loop *l, struct lp_task *t)
+{
+	t->next = l->new_tasks;
+	l->new_tasks = t;
+}
 
 static int task_pidfd_read(struct lp_fd *f);
 
@@ -304,21 +215,21 @@ static int64_t fill_result(struct lp_task *t, uint64_t addr, uint64_t len, int r
 		if (!fault)
 			st->pages_prefetched += ok / PAGE_SIZE;
 	}
-	switch (ret) {
-	case 0:
+	switch (uffd_triage(ret)) {
+	case UFFD_OK:
 		return len / PAGE_SIZE;
-	case -EEXIST:
+	case UFFD_EXISTS:
 		/* the page is there already: done */
 		st->eexist++;
 		lp_rset_remove(&t->pending, addr + ok, addr + ok + PAGE_SIZE);
 		if (fault)
 			uffd_wake(t->ufd.fd, addr + ok, PAGE_SIZE);
 		return ok / PAGE_SIZE + 1;
-	case -EAGAIN:
+	case UFFD_AGAIN:
 		st->eagain++;
 		t->retry_soon = true;
 		return ok / PAGE_SIZE;
-	case -ENOENT:
+	case UFFD_NOENT:
 		if (len - ok > PAGE_SIZE) {
 			/* part of a multi-page request: the rest stays pending, to be retried
 			 * (in halves: it may cross a VMA boundary we did not know of) */
@@ -330,10 +241,10 @@ static int64_t fill_result(struct lp_task *t, uint64_t addr, uint64_t len, int r
 		st->pages_dropped++;
 		lp_rset_remove(&t->pending, addr + ok, addr + ok + PAGE_SIZE);
 		return ok / PAGE_SIZE + 1;
-	case -ESRCH:
-	case -ENOSPC:
+	case UFFD_GONE:
 		lp_task_exited(t, "exited");
 		return ok / PAGE_SIZE;
+	case UFFD_FAIL:
 	default:
 		t_err(t, "%s at %#" PRIx64 " (%" PRIu64 " bytes): %s\n", op, addr + ok, len - ok,
 		      strerror(-ret));
@@ -376,7 +287,7 @@ int64_t lp_task_fill(struct lp_task *t, uint64_t addr, uint64_t len, void *buf, 
 			ret = uffd_copy(t->ufd.fd, r.start, src, n, 0, &done);
 		/* The VMA may have split since (mprotect, madvise: no event): ENOENT for a
 		 * multi-page request says nothing about its first page. Halve it. */
-		if (ret != -ENOENT || done >= (int64_t)PAGE_SIZE || n <= PAGE_SIZE)
+		if (uffd_triage(ret) != UFFD_NOENT || done >= (int64_t)PAGE_SIZE || n <= PAGE_SIZE)
 			break;
 		t->loop->st.enoent_retries++;
 		n = ALIGN_DOWN(n / 2, PAGE_SIZE);
@@ -393,23 +304,23 @@ int64_t lp_task_fill(struct lp_task *t, uint64_t addr, uint64_t len, void *buf, 
 /* The result triage (STYLE.md) of a single-page UFFDIO_COPY/ZEROPAGE resolving f. */
 static int page_op_triage(struct lp_task *t, struct lp_fault *f, int ret, const char *op)
 {
-	switch (ret) {
-	case 0:
+	switch (uffd_triage(ret)) {
+	case UFFD_OK:
 		return LP_OP_IN;
-	case -EEXIST:
+	case UFFD_EXISTS:
 		t->loop->st.eexist++;
 		uffd_wake(t->ufd.fd, f->addr, PAGE_SIZE);
 		return LP_OP_IN;
-	case -EAGAIN:
+	case UFFD_AGAIN:
 		t->loop->st.eagain++;
 		t->retry_soon = true;
 		return LP_OP_RETRY;
-	case -ENOENT:
+	case UFFD_NOENT:
 		return LP_OP_GONE;
-	case -ESRCH:
-	case -ENOSPC:
+	case UFFD_GONE:
 		lp_task_exited(t, "exited");
 		return LP_OP_GONE;
+	case UFFD_FAIL:
 	default:
 		t_err(t, "%s at %#" PRIx64 ": %s\n", op, f->addr, strerror(-ret));
 		return task_fail(t) ? -1 : LP_OP_GONE; /* killed: nothing left to serve */
@@ -485,18 +396,17 @@ static int anon_fault(struct lp_task *t, struct lp_fault *f)
 /* Triage for shmem requests that did not settle the fault. 1 defer, 0 done, -1 fatal. */
 static int shm_triage(struct lp_task *t, struct lp_fault *f, int ret, const char *op)
 {
-	switch (ret) {
-	case -EAGAIN:
+	switch (uffd_triage(ret)) {
+	case UFFD_AGAIN:
 		t->loop->st.eagain++;
 		t->retry_soon = true;
 		return 1;
-	case -ENOENT:
+	case UFFD_NOENT:
 		return 0;
-	case -ESRCH:
-	case -ENOSPC:
+	case UFFD_GONE:
 		lp_task_exited(t, "exited");
 		return 0;
-	default:
+	default: /* UFFD_FAIL; OK and EXISTS are settled by the caller */
 		t_err(t, "%s at %#" PRIx64 ": %s\n", op, f->addr, strerror(-ret));
 		return task_fail(t) ? -1 : LP_OP_GONE; /* killed: nothing left to serve */
 	}
@@ -522,8 +432,9 @@ static int shm_fault(struct lp_task *t, const struct lp_range *r, struct lp_faul
 	}
 	if (minor || st == LP_PAGE_PRESENT) {
 		ret = uffd_continue(t->ufd.fd, f->addr, PAGE_SIZE, 0, &done);
-		if (ret == 0 || ret == -EEXIST) {
-			if (ret == -EEXIST) {
+		enum uffd_outcome res = uffd_triage(ret);
+		if (res == UFFD_OK || res == UFFD_EXISTS) {
+			if (res == UFFD_EXISTS) {
 				/* mapped already */
 				l->st.eexist++;
 				uffd_wake(t->ufd.fd, f->addr, PAGE_SIZE);
@@ -564,11 +475,11 @@ static int shm_fault(struct lp_task *t, const struct lp_range *r, struct lp_faul
 				l->st.pages_zeroed++;
 		}
 	}
-	if (ret == -EEXIST) {
+	if (uffd_triage(ret) == UFFD_EXISTS) {
 		/* the page arrived in the page cache meanwhile: map it */
 		l->st.eexist++;
 		ret = uffd_continue(t->ufd.fd, f->addr, PAGE_SIZE, 0, &done);
-		if (ret == -EEXIST) {
+		if (uffd_triage(ret) == UFFD_EXISTS) {
 			uffd_wake(t->ufd.fd, f->addr, PAGE_SIZE);
 			ret = 0;
 		} else if (!ret) {
@@ -641,7 +552,7 @@ static void unregister_private(struct lp_task *t, uint64_t start, uint64_t end)
 		}
 		if (stop > pos) {
 			int ret = uffd_unregister(t->ufd.fd, pos, stop - pos);
-			if (ret && ret != -ESRCH)
+			if (ret && uffd_triage(ret) != UFFD_GONE)
 				t_warn(t, "can't unregister %#" PRIx64 "-%#" PRIx64 ": %s, ignoring\n", pos,
 				       stop, strerror(-ret));
 		}
@@ -672,7 +583,7 @@ static int task_event(struct lp_task *t, const struct uffd_msg *m)
 		l->st.pages_total += lp_rset_pages(&c->pending);
 		t_info(t, "fork: task %u with uffd %d, %" PRIu64 " pages pending\n", c->id, ufd,
 		       lp_rset_pages(&c->pending));
-		lp_loop_queue_task(l, c);
+		lp_task_queue(l, c);
 		return 0;
 	}
 	case UFFD_EVENT_REMAP: {

@@ -5,30 +5,32 @@
 #include <string.h>
 
 #define LOG_PREFIX "pagemap: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/pagemap.h"
+#include "lib/crc32c.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "images/pagemap.h"
 
 /* ---- page checksums ---- */
 
-/* Three pages at a time (img_crc32c_3pages); a mismatch, and the last page or two,
- * go through img_check_pages, which names the corrupt page. */
 int page_check_crcs(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
 		    uint64_t vaddr)
 {
-	const unsigned char *p = buf;
-	size_t i = 0;
+	ssize_t bad;
 
-	if (buf && crcs) {
-		for (; i + 3 <= nr; i += 3) {
-			uint32_t got[3];
-			img_crc32c_3pages(p + i * PAGE_SIZE, got);
-			if (got[0] != crcs[i] || got[1] != crcs[i + 1] || got[2] != crcs[i + 2])
-				break; /* img_check_pages names the page */
-		}
+	if (nr && (!buf || !crcs)) {
+		pr_err("%s: no pages or no checksums to check at 0x%llx\n", img ? img_name(img) : "pages",
+		       (unsigned long long)vaddr);
+		errno = EINVAL;
+		return -1;
 	}
-	return img_check_pages(img, p + i * PAGE_SIZE, nr - i, crcs ? crcs + i : NULL,
-			       vaddr + i * PAGE_SIZE);
+	bad = crc32c_check_pages(buf, nr, crcs);
+	if (bad < 0)
+		return 0;
+	pr_err("%s: page at 0x%llx is corrupt (crc32c %08x, expected %08x)\n", img ? img_name(img) : "pages",
+	       (unsigned long long)(vaddr + bad * PAGE_SIZE),
+	       crc32c(0, (const char *)buf + bad * PAGE_SIZE, PAGE_SIZE), crcs[bad]);
+	errno = EBADMSG;
+	return -1;
 }
 
 /* ---- page_read ---- */
@@ -39,7 +41,7 @@ static int pr_add_entry(struct page_read *pr, PagemapEntry *e, size_t *cap)
 		size_t ncap = *cap ? *cap * 2 : 64;
 		PagemapEntry **n = realloc(pr->entries, ncap * sizeof(*n));
 		if (!n) {
-			pr_perror("pagemap-%s: can't allocate %zu entries", pr->id, ncap);
+			pr_perror("pagemap-%s.img: can't allocate %zu entries", pr->id, ncap);
 			return -1;
 		}
 		pr->entries = n;
@@ -53,46 +55,46 @@ static int pr_validate_entry(struct page_read *pr, const PagemapEntry *e, uint64
 			     int64_t nr_data_pages)
 {
 	if (e->vaddr % PAGE_SIZE) {
-		pr_err("pagemap-%s: entry at 0x%llx is not page aligned\n", pr->id,
+		pr_err("pagemap-%s.img: entry at 0x%llx is not page aligned\n", pr->id,
 		       (unsigned long long)e->vaddr);
 		return -1;
 	}
 	if (e->nr_pages == 0 || e->nr_pages > PAGEMAP_ENTRY_MAX_PAGES) {
-		pr_err("pagemap-%s: entry at 0x%llx has %u pages (1..%u allowed)\n", pr->id,
+		pr_err("pagemap-%s.img: entry at 0x%llx has %u pages (1..%u allowed)\n", pr->id,
 		       (unsigned long long)e->vaddr, e->nr_pages, PAGEMAP_ENTRY_MAX_PAGES);
 		return -1;
 	}
 	if (e->vaddr > UINT64_MAX - (uint64_t)e->nr_pages * PAGE_SIZE) {
-		pr_err("pagemap-%s: entry at 0x%llx wraps the address space\n", pr->id,
+		pr_err("pagemap-%s.img: entry at 0x%llx wraps the address space\n", pr->id,
 		       (unsigned long long)e->vaddr);
 		return -1;
 	}
 	if (e->vaddr < prev_end) {
-		pr_err("pagemap-%s: entry at 0x%llx overlaps or precedes the previous one (ends 0x%llx)\n",
+		pr_err("pagemap-%s.img: entry at 0x%llx overlaps or precedes the previous one (ends 0x%llx)\n",
 		       pr->id, (unsigned long long)e->vaddr, (unsigned long long)prev_end);
 		return -1;
 	}
 	if (e->flags & ~PE_FLAGS_ALL || !(e->flags & (PE_PRESENT | PE_ZERO)) ||
 	    (e->flags & PE_PRESENT && e->flags & PE_ZERO)) {
-		pr_err("pagemap-%s: entry at 0x%llx has bad flags 0x%x\n", pr->id,
+		pr_err("pagemap-%s.img: entry at 0x%llx has bad flags 0x%x\n", pr->id,
 		       (unsigned long long)e->vaddr, e->flags);
 		return -1;
 	}
 	if (e->flags & PE_PRESENT) {
 		if (!e->has_pages_off || e->n_crc != e->nr_pages) {
-			pr_err("pagemap-%s: entry at 0x%llx: present pages need an offset and %u checksums (has %zu)\n",
+			pr_err("pagemap-%s.img: entry at 0x%llx: present pages need an offset and %u checksums (has %zu)\n",
 			       pr->id, (unsigned long long)e->vaddr, e->nr_pages, e->n_crc);
 			return -1;
 		}
 		if (e->pages_off > (uint64_t)nr_data_pages ||
 		    e->nr_pages > (uint64_t)nr_data_pages - e->pages_off) {
-			pr_err("pagemap-%s: entry at 0x%llx points past the end of pages-%s.img (%llu+%u > %lld pages)\n",
+			pr_err("pagemap-%s.img: entry at 0x%llx points past the end of pages-%s.img (%llu+%u > %lld pages)\n",
 			       pr->id, (unsigned long long)e->vaddr, pr->id,
 			       (unsigned long long)e->pages_off, e->nr_pages, (long long)nr_data_pages);
 			return -1;
 		}
 	} else if (e->n_crc || e->has_pages_off) {
-		pr_err("pagemap-%s: zero entry at 0x%llx carries page data fields\n", pr->id,
+		pr_err("pagemap-%s.img: zero entry at 0x%llx carries page data fields\n", pr->id,
 		       (unsigned long long)e->vaddr);
 		return -1;
 	}
@@ -245,7 +247,7 @@ int xfer_open(struct page_xfer *x, int dfd, const char *id, uint32_t pages_id)
 	snprintf(x->id, sizeof(x->id), "%s", id);
 	x->cur_crc = malloc(PAGEMAP_ENTRY_MAX_PAGES * sizeof(uint32_t));
 	if (!x->cur_crc) {
-		pr_perror("pagemap-%s: can't allocate checksums", id);
+		pr_perror("pagemap-%s.img: can't allocate checksums", id);
 		goto err;
 	}
 	x->pagemap = img_open_named(dfd, IMG_PAGEMAP, O_WRONLY, id);
@@ -287,7 +289,7 @@ static int xfer_extend(struct page_xfer *x, uint64_t vaddr, uint32_t flags)
 	    c->nr_pages < PAGEMAP_ENTRY_MAX_PAGES)
 		return 0;
 	if (c->nr_pages && vaddr < pe_end(c)) {
-		pr_err("pagemap-%s: pages at 0x%llx written out of order\n", x->id,
+		pr_err("pagemap-%s.img: pages at 0x%llx written out of order\n", x->id,
 		       (unsigned long long)vaddr);
 		x->err = 1;
 		errno = EINVAL;
@@ -320,7 +322,7 @@ int xfer_write_pages(struct page_xfer *x, uint64_t vaddr, const void *buf, size_
 			return -1;
 		size_t n = MIN(nr, (size_t)(PAGEMAP_ENTRY_MAX_PAGES - x->cur.nr_pages));
 		for (size_t i = 0; i < n; i++)
-			x->cur_crc[x->cur.nr_pages + i] = img_crc32c(0, p + i * PAGE_SIZE, PAGE_SIZE);
+			x->cur_crc[x->cur.nr_pages + i] = crc32c(0, p + i * PAGE_SIZE, PAGE_SIZE);
 		x->cur.nr_pages += n;
 		x->nr_present += n;
 		p += n * PAGE_SIZE;

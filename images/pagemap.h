@@ -44,9 +44,9 @@ const PagemapEntry *page_read_find(struct page_read *pr, uint64_t vaddr);
 int page_read_pages(struct page_read *pr, uint64_t vaddr, size_t nr, void *buf);
 
 /*
- * Check the crc32c of nr consecutive pages in buf against crcs (as img_check_pages, three
- * pages at a time where the CPU has SSE4.2). 0, or -1 (logged with the page's address,
- * errno EBADMSG) on a mismatch.
+ * Check the crc32c of nr consecutive pages in buf against crcs (crc32c_check_pages): the one
+ * page check of the tool. 0, or -1 (logged with the image's name and the page's address,
+ * errno EBADMSG) on a mismatch. img may be NULL (then "pages" names it).
  */
 int page_check_crcs(const struct img *img, const void *buf, size_t nr, const uint32_t *crcs,
 		    uint64_t vaddr);

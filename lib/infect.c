@@ -8,9 +8,9 @@
 #include <sys/wait.h>
 
 #define LOG_PREFIX "infect: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/infect.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/infect.h"
 
 #define RED_ZONE 128
 #ifndef PTRACE_EVENT_STOP

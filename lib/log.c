@@ -4,8 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/log.h"
 
 static int log_level = LOG_WARN;
 static int log_fd = STDERR_FILENO;
@@ -67,7 +66,7 @@ int log_parse_verbosity(const char *arg, int *ret_level)
 	}
 	nv = strspn(arg, "v");
 	if (arg[nv] == '\0' && nv > 0) {
-		*ret_level = MIN(LOG_WARN + 1 + (int)nv, LOG_DEBUG);
+		*ret_level = LOG_WARN + 1 + (int)nv > LOG_DEBUG ? LOG_DEBUG : LOG_WARN + 1 + (int)nv;
 		return 0;
 	}
 	if (arg[0] >= '0' && arg[0] <= '0' + LOG_DEBUG && arg[1] == '\0') {

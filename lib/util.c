@@ -4,8 +4,8 @@
 #include <time.h>
 
 #define LOG_PREFIX "util: "
-#include "include/log.h"
-#include "include/util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 int read_all(int fd, void *buf, size_t len)
 {

@@ -9,9 +9,9 @@
 #include <sys/mman.h>
 
 #define LOG_PREFIX "proc: "
-#include "include/log.h"
-#include "include/util.h"
-#include "criu-lite/proc-parse.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lib/proc-parse.h"
 
 #define DELETED_SUFFIX " (deleted)"
 

@@ -22,7 +22,7 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
-#include "criu-lite/proc-parse.h"
+#include "lib/proc-parse.h"
 
 #define INFECT_SCRATCH 512
 

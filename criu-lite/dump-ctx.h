@@ -1,0 +1,66 @@
+/* The dump's internal context, shared by dump.c and the dump-*.c modules. */
+#ifndef CRIU_LITE_DUMP_CTX_H
+#define CRIU_LITE_DUMP_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/options.h"
+#include "images/pagemap.h"
+#include "lib/proc-parse.h"
+#include "criu-lite/seize.h"
+
+struct dump_file {
+	uint32_t id;
+	uint64_t dev, ino;
+	pid_t pid;    /* a task holding it (for kcmp) */
+	int fd;       /* its fd there; -1 for a mapping-only or exe entry */
+	uint32_t flags;
+	FileEntry *fe;
+};
+
+struct dump_shmem {
+	uint64_t id;
+	uint32_t kind;        /* SHMEM_KIND_* */
+	uint64_t size;
+	uint64_t dev, ino;
+	char *name;
+	bool unlinked;
+	uint32_t seals;
+	bool has_seals;
+	uint32_t mode;
+	bool fd_open;         /* some task holds it as a descriptor */
+	int fd;               /* the object, open O_RDONLY, to read its pages */
+};
+
+struct dump_stats {
+	uint64_t pages_dumped;  /* stored */
+	uint64_t pages_zero;    /* recorded as zero */
+	uint64_t bytes_read;
+	uint64_t t_start_ns;
+	uint64_t next_progress; /* bytes at which to log progress next */
+};
+
+#define DUMP_BUF_SIZE (4u << 20) /* one batch of page data */
+
+struct dump_ctx {
+	const struct cr_options *opts;
+	int dfd;
+	struct seize_tree tree;
+	struct dump_file *files;
+	size_t nr_files, cap_files;
+	struct dump_shmem *shmems;
+	size_t nr_shmems, cap_shmems;
+	struct dump_stats stats;
+	uint8_t *buf;          /* DUMP_BUF_SIZE */
+	uint64_t *pm;          /* DUMP_BUF_SIZE / PAGE_SIZE pagemap entries */
+	/* root task's vdso facts for the inventory */
+	uint64_t vdso_size, vvar_size, vvar_vclock_size;
+	uint32_t vdso_crc;
+	bool has_vdso;
+	int no_pagemap_scan;   /* 1: the kernel lacks PAGEMAP_SCAN (or a test forces the pread path) */
+};
+
+#endif

@@ -1,0 +1,118 @@
+/* The restore's internal context, shared by restore.c (orchestration), restore-mm.c
+ * (memory) and restore-files.c (files); the entry point is in restore.h. */
+#ifndef CRIU_LITE_RESTORE_CTX_H
+#define CRIU_LITE_RESTORE_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/options.h"
+#include "images/imgset.h"
+#include "criu-lite/restorer/args.h"
+
+struct rst_task {
+	struct img_task *img;    /* its images (ctx->img.tasks[i]) */
+	int pages_fd;            /* service fd of pages-PID.img, -1 if none */
+	int *vma_fds;            /* per mm->vmas[i]: service fd to map, -1 for anonymous */
+	int exe_fd;              /* service fd, -1 if unknown */
+	int uffd;                /* --lazy-pages: service fd of the task's userfaultfd, -1 otherwise */
+	size_t args_size;        /* bytes of the args area this task needs */
+};
+
+/* The vdso pieces of this process, from /proc/self/maps. */
+struct rst_vdso_now {
+	struct rst_range vdso, vvar, vclock; /* start == end when absent */
+};
+
+struct rst_ctx {
+	const struct cr_options *opts;
+	int dfd;
+	struct img_set img;      /* every image, validated */
+	struct rst_task *tasks;  /* per img.tasks[i] */
+	size_t nr_tasks;
+	int *file_fds;           /* per img.files[i]: service fd (fd restore), -1 if not opened */
+	int *shmem_fds;          /* per img.shmems[i]: service fd of the object */
+	bool *shmem_filled;      /* per img.shmems[i]: its pages are in */
+	int *svc_fds;            /* every service fd opened, closed by the parent at the end */
+	size_t nr_svc_fds;
+	int svc_base;            /* every service fd is >= this; dumped fds are below */
+	int tty_fd;              /* --shell-job: our terminal, -1 otherwise */
+	int lazy_sock;           /* --lazy-pages: the daemon's socket (service fd), -1 otherwise */
+
+	uint32_t xstate_size;    /* the kernel's signal-frame XSAVE size */
+	uint64_t xfeatures;      /* the kernel's user xfeatures */
+	bool crc_hw;
+
+	struct rst_vdso_now vdso_now;
+
+	/* The reserved area: sync page | blob | args, the same address in every task. */
+	uint64_t area_start;
+	uint64_t area_size;
+	uint64_t blob_size;      /* page-rounded */
+	struct rst_sync *sync;
+	bool root_reaped;        /* the root ended while other tasks were being finished */
+	int root_status;
+};
+
+/* restore-mm.c: pure helpers (unit-tested) and the memory plan. */
+
+/*
+ * Build the rt_sigframe and its XSAVE area for one thread into buf, which will be at
+ * address buf_addr in the restored task (buf_addr must be 64-byte aligned).
+ * xstate_size/xfeatures are the kernel's (rst_probe_xstate). Returns the bytes used,
+ * or -1 with a message in err. The frame's uc is at buf + 0, the XSAVE area after it.
+ */
+long rst_build_sigframe(void *buf, size_t len, uint64_t buf_addr, const ThreadCoreEntry *core,
+			uint32_t xstate_size, uint64_t xfeatures, char *err, size_t errlen);
+/* Bytes rst_build_sigframe needs. */
+size_t rst_sigframe_size(uint32_t xstate_size);
+/* The registers to resume with: undo an interrupted system call (restart rules). */
+void rst_fixup_syscall_restart(uint64_t *ax, uint64_t orig_ax, uint64_t *ip);
+/* Ask the kernel (through a signal frame of our own) for its XSAVE size and features. */
+int rst_probe_xstate(uint32_t *ret_size, uint64_t *ret_xfeatures);
+
+/* What this kernel can restore of a task's registers (64-bit code only). 0 or -1 (logged). */
+int rst_mm_check(struct rst_ctx *ctx, struct rst_task *t);
+/* The size of the args area for a task. */
+size_t rst_args_size(struct rst_ctx *ctx, struct rst_task *t);
+/* Fill the args area (at address area, size t->args_size) for task t. 0 or -1 (msg in err). */
+int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *err, size_t errlen);
+/* Find a free place of size bytes in both this process and every dumped VMA. */
+int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start);
+/* Parse /proc/self/maps for [vdso], [vvar], [vvar_vclock]. */
+int rst_vdso_parse(struct rst_vdso_now *v);
+/* Check the dumped vdso against ours and fill the args' vdso fields. 0 or -1 (logged). */
+int rst_vdso_check(struct rst_ctx *ctx);
+
+/* Is the page set entry served by the lazy-pages daemon (and so not filled)? */
+bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *pe);
+/* Whether shmem object id is served lazily under --lazy-pages (shmem_entry.lazy). */
+bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
+
+/* restore-files.c */
+/* In the parent: create shmem objects (and validate their pages; only those sealed against
+ * writes are filled here), open files and mapping fds as service fds. */
+int rst_files_prepare(struct rst_ctx *ctx);
+/* In the parent, while the tasks restore their memory: fill the shmem objects that
+ * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
+int rst_shmem_fill(struct rst_ctx *ctx);
+void rst_shmem_fini(struct rst_ctx *ctx);
+/* In a task: install its fds. 0 or -1 (message in err). */
+int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
+/* Move fd to a service fd (closing fd). Returns the new fd or -1 (logged). */
+int rst_svc_fd(struct rst_ctx *ctx, int fd);
+/* A service fd copy of fd (fd stays open). Returns the new fd or -1 (logged). */
+int rst_svc_dup(struct rst_ctx *ctx, int fd);
+/* Close every service fd (the parent, once the tasks have their own copies). */
+void rst_svc_close_all(struct rst_ctx *ctx);
+
+/* clone-noasan.c */
+/* clone3 a process with the given pid and exit signal (SIGCHLD if 0), fork-like (same
+ * stack). Returns like fork(). */
+pid_t rst_clone_pid(pid_t pid, int exit_signal);
+/* Switch to stack and call entry(args); never returns. */
+void rst_jump(uint64_t entry, uint64_t args, uint64_t stack) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,559 @@
+/* The image set of a dump directory, read and validated in one place (see imgset.h). */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_PREFIX "images: "
+#include "lib/log.h"
+#include "lib/util.h"
+#include "images/imgset.h"
+
+#define IMG_MAX_AUXV_WORDS (2 * 64)
+
+static int bad(void)
+{
+	errno = EBADMSG;
+	return -1;
+}
+
+InventoryEntry *img_read_inventory(int dfd)
+{
+	cleanup_img struct img *img = img_open(dfd, IMG_INVENTORY, O_RDONLY | IMG_OPT_MISSING_OK, 0);
+	InventoryEntry *inv;
+
+	if (!img) {
+		if (errno == ENOENT)
+			pr_err("no inventory.img: not a dump directory, or the dump did not complete\n");
+		return NULL;
+	}
+	if (img_read_one(img, (void **)&inv) < 0)
+		return NULL;
+	if (inv->img_version != IMG_FORMAT_VERSION) {
+		pr_err("inventory.img: image version %u, this criu-lite reads %u\n", inv->img_version,
+		       IMG_FORMAT_VERSION);
+		goto bad;
+	}
+	if (!inv->has_dump_complete || !inv->dump_complete) {
+		pr_err("inventory.img: the dump did not complete; these images can't be restored\n");
+		goto bad;
+	}
+	if (inv->has_page_size && inv->page_size != PAGE_SIZE) {
+		pr_err("inventory.img: dumped with %u-byte pages, this machine uses %lu\n", inv->page_size,
+		       PAGE_SIZE);
+		goto bad;
+	}
+	return inv;
+bad:
+	inventory_entry__free_unpacked(inv, NULL);
+	errno = EBADMSG;
+	return NULL;
+}
+
+/* Every record of an image into a heap array (free with img_free_msg each, then free). */
+static int read_all_records(struct img *img, void ***ret, size_t *ret_n)
+{
+	void **v = NULL;
+	size_t n = 0, cap = 0;
+	void *msg;
+	int r;
+
+	while ((r = img_read(img, &msg)) == 1) {
+		if (n == cap) {
+			void **nv;
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				pr_perror("can't grow a record array");
+				img_free_msg(img, msg);
+				r = -1;
+				break;
+			}
+			v = nv;
+		}
+		v[n++] = msg;
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			img_free_msg(img, v[i]);
+		free(v);
+		return -1;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* All records of an optional image (none if the file does not exist). */
+static int read_optional(int dfd, enum img_type type, unsigned long id, void ***ret, size_t *ret_n)
+{
+	cleanup_img struct img *img = img_open(dfd, type, O_RDONLY | IMG_OPT_MISSING_OK, id);
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (!img)
+		return errno == ENOENT ? 0 : -1;
+	return read_all_records(img, ret, ret_n);
+}
+
+static int read_one(int dfd, enum img_type type, unsigned long id, bool optional, void **ret)
+{
+	cleanup_img struct img *img = img_open(dfd, type, O_RDONLY | (optional ? IMG_OPT_MISSING_OK : 0), id);
+
+	*ret = NULL;
+	if (!img)
+		return optional && errno == ENOENT ? 0 : -1;
+	return img_read_one(img, ret);
+}
+
+ssize_t img_set_task_idx(const struct img_set *s, uint32_t pid)
+{
+	for (size_t i = 0; i < s->nr_tasks; i++)
+		if (s->tasks[i].pe->pid == pid)
+			return i;
+	return -1;
+}
+
+ssize_t img_set_file_idx(const struct img_set *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->nr_files; i++)
+		if (s->files[i]->id == id)
+			return i;
+	return -1;
+}
+
+ssize_t img_set_shmem_idx(const struct img_set *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->nr_shmems; i++)
+		if (s->shmems[i].se->id == id)
+			return i;
+	return -1;
+}
+
+/* ---- pstree ---- */
+
+static int check_pstree(struct img_set *s)
+{
+	if (!s->nr_tasks) {
+		pr_err("pstree.img: no tasks\n");
+		return bad();
+	}
+	for (size_t i = 0; i < s->nr_tasks; i++) {
+		const PstreeEntry *pe = s->tasks[i].pe;
+		if (pe->pid < 2 || !pe->n_threads || pe->threads[0] != pe->pid) {
+			pr_err("pstree.img: task %u: bad pid or thread list\n", pe->pid);
+			return bad();
+		}
+		if (pe->n_threads > IMG_MAX_THREADS) {
+			pr_err("pstree.img: task %u has %zu threads, more than %u\n", pe->pid, pe->n_threads,
+			       IMG_MAX_THREADS);
+			return bad();
+		}
+		if ((i == 0) != (pe->ppid == 0)) {
+			pr_err("pstree.img: the root must come first and be the only task without a parent\n");
+			return bad();
+		}
+		if (i) {
+			ssize_t p = img_set_task_idx(s, pe->ppid);
+			if (p < 0) {
+				pr_err("pstree.img: task %u's parent %u is not in the tree\n", pe->pid, pe->ppid);
+				return bad();
+			}
+			if ((size_t)p >= i) {
+				pr_err("pstree.img: task %u comes before its parent %u\n", pe->pid, pe->ppid);
+				return bad();
+			}
+		}
+		for (size_t k = 0; k <= i; k++)
+			for (size_t a = 0; a < s->tasks[k].pe->n_threads; a++)
+				for (size_t b = 0; b < pe->n_threads; b++)
+					if ((k < i || a < b) && s->tasks[k].pe->threads[a] == pe->threads[b]) {
+						pr_err("pstree.img: tid %u appears twice\n", pe->threads[b]);
+						return bad();
+					}
+	}
+	if (s->inv->has_root_pid && s->inv->root_pid != s->tasks[0].pe->pid) {
+		pr_err("inventory.img says the root is %u, pstree.img says %u\n", s->inv->root_pid,
+		       s->tasks[0].pe->pid);
+		return bad();
+	}
+	return 0;
+}
+
+/* ---- one task ---- */
+
+static bool vma_holds_private_pages(const VmaEntry *v)
+{
+	bool kind = v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_STACK ||
+		    v->kind == VMA_KIND_HEAP || v->kind == VMA_KIND_FILE_PRIVATE;
+	return kind && !(v->has_status && (v->status & VMA_STATUS_GUARD));
+}
+
+/* Is [addr, addr + len) covered by adjacent VMAs that hold private pages? VMAs are
+ * sorted; *hint is where to start looking (runs come in increasing order). */
+static bool pages_in_vmas(const MmEntry *mm, uint64_t addr, uint64_t len, size_t *hint)
+{
+	for (size_t i = *hint; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		uint64_t end;
+		if (v->end <= addr)
+			continue;
+		if (v->start > addr || !vma_holds_private_pages(v))
+			return false;
+		*hint = i;
+		end = v->end;
+		for (size_t k = i + 1; end < addr + len && k < mm->n_vmas && mm->vmas[k]->start == end &&
+				       vma_holds_private_pages(mm->vmas[k]);
+		     k++)
+			end = mm->vmas[k]->end;
+		return end >= addr + len;
+	}
+	return false;
+}
+
+static int check_cores(const struct img_task *t)
+{
+	for (size_t i = 0; i < t->pe->n_threads; i++) {
+		const ThreadCoreEntry *c = t->cores[i];
+		const UserRegsX86 *r = c->gpregs;
+		if (c->tid != t->pe->threads[i] || !r) {
+			pr_err("core-%u.img: thread %u, no registers or the wrong thread\n", t->pe->threads[i],
+			       c->tid);
+			return bad();
+		}
+		if (c->has_xsave && c->xsave.len > IMG_MAX_XSAVE) {
+			pr_err("core-%u.img: XSAVE area of %zu bytes is too large\n", c->tid, c->xsave.len);
+			return bad();
+		}
+		if (r->fs_base >= IMG_TASK_SIZE || r->gs_base >= IMG_TASK_SIZE || r->ip >= IMG_TASK_SIZE) {
+			pr_err("core-%u.img: fs/gs base or ip out of the user address space\n", c->tid);
+			return bad();
+		}
+	}
+	return 0;
+}
+
+static int check_mm(const struct img_set *s, const struct img_task *t)
+{
+	const MmEntry *mm = t->mm;
+	uint32_t pid = t->pe->pid;
+	uint64_t prev_end = 0;
+	size_t hint = 0;
+	const uint64_t f[] = { mm->start_code, mm->end_code, mm->start_data, mm->end_data,
+			       mm->start_brk, mm->brk, mm->start_stack, mm->arg_start,
+			       mm->arg_end, mm->env_start, mm->env_end };
+	bool wrong = mm->start_code > mm->end_code || mm->start_data > mm->end_data ||
+		     mm->start_brk > mm->brk || mm->arg_start > mm->arg_end || mm->env_start > mm->env_end;
+
+	/* what PR_SET_MM_MAP will check, checked before anything is created */
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		wrong |= f[i] >= IMG_TASK_SIZE;
+	if (wrong) {
+		pr_err("mm-%u.img: the code/data/brk/arg/env bounds are out of order or out of range\n", pid);
+		return bad();
+	}
+	if (mm->n_auxv % 2 || mm->n_auxv > IMG_MAX_AUXV_WORDS) {
+		pr_err("mm-%u.img: bad auxv (%zu words)\n", pid, mm->n_auxv);
+		return bad();
+	}
+	if (mm->has_exe_file_id && img_set_file_idx(s, mm->exe_file_id) < 0) {
+		pr_err("mm-%u.img: the executable is file %u, which is not in files.img\n", pid,
+		       mm->exe_file_id);
+		return bad();
+	}
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (v->start % PAGE_SIZE || v->end % PAGE_SIZE || v->end <= v->start ||
+		    (v->kind != VMA_KIND_VSYSCALL && v->end > IMG_TASK_SIZE) || v->start < prev_end) {
+			pr_err("mm-%u.img: VMA %" PRIx64 "-%" PRIx64 " is misaligned, empty, out of range or overlaps\n",
+			       pid, v->start, v->end);
+			return bad();
+		}
+		if (v->kind < 1 || v->kind > VMA_KIND_MAX) {
+			pr_err("mm-%u.img: VMA %" PRIx64 " has unknown kind %u\n", pid, v->start, v->kind);
+			return bad();
+		}
+		if (v->has_pgoff && v->pgoff % PAGE_SIZE) {
+			pr_err("mm-%u.img: VMA %" PRIx64 " has a misaligned file offset\n", pid, v->start);
+			return bad();
+		}
+		if (v->kind == VMA_KIND_SHMEM && (!v->has_shmem_id || img_set_shmem_idx(s, v->shmem_id) < 0)) {
+			pr_err("mm-%u.img: shmem VMA %" PRIx64 " names no shmem object\n", pid, v->start);
+			return bad();
+		}
+		if ((v->kind == VMA_KIND_FILE_PRIVATE || v->kind == VMA_KIND_FILE_SHARED) &&
+		    (!v->has_file_id || img_set_file_idx(s, v->file_id) < 0)) {
+			pr_err("mm-%u.img: file VMA %" PRIx64 " names no file of files.img\n", pid, v->start);
+			return bad();
+		}
+		if (v->kind != VMA_KIND_VSYSCALL)
+			prev_end = v->end;
+	}
+	for (size_t i = 0; t->has_pages && i < t->pr.nr_entries; i++) {
+		const PagemapEntry *pe = t->pr.entries[i];
+		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SIZE;
+		if (!pages_in_vmas(mm, pe->vaddr, len, &hint)) {
+			pr_err("pagemap-%u.img: pages at 0x%" PRIx64 "-0x%" PRIx64 " are in no private VMA\n", pid,
+			       pe->vaddr, pe->vaddr + len);
+			return bad();
+		}
+	}
+	return 0;
+}
+
+static int check_fds(const struct img_set *s, const struct img_task *t)
+{
+	for (size_t i = 0; i < t->nr_fds; i++) {
+		const FdinfoEntry *fi = t->fds[i];
+		if (fi->fd >= IMG_MAX_FD) {
+			pr_err("fdinfo-%u.img: fd %u is out of range\n", t->pe->pid, fi->fd);
+			return bad();
+		}
+		if (img_set_file_idx(s, fi->file_id) < 0) {
+			pr_err("fdinfo-%u.img: fd %u names file %u, which is not in files.img\n", t->pe->pid,
+			       fi->fd, fi->file_id);
+			return bad();
+		}
+		for (size_t k = 0; k < i; k++)
+			if (t->fds[k]->fd == fi->fd) {
+				pr_err("fdinfo-%u.img: fd %u appears twice\n", t->pe->pid, fi->fd);
+				return bad();
+			}
+	}
+	return 0;
+}
+
+static int load_task(int dfd, struct img_task *t)
+{
+	uint32_t pid = t->pe->pid;
+	char id[24];
+
+	t->cores = calloc(t->pe->n_threads, sizeof(*t->cores));
+	if (!t->cores) {
+		pr_perror("can't allocate thread cores");
+		return -1;
+	}
+	for (size_t i = 0; i < t->pe->n_threads; i++)
+		if (read_one(dfd, IMG_CORE, t->pe->threads[i], false, (void **)&t->cores[i]) < 0)
+			return -1;
+	if (read_one(dfd, IMG_TASK, pid, false, (void **)&t->task) < 0 ||
+	    read_one(dfd, IMG_CREDS, pid, true, (void **)&t->creds) < 0 ||
+	    read_one(dfd, IMG_MM, pid, false, (void **)&t->mm) < 0 ||
+	    read_optional(dfd, IMG_FDINFO, pid, (void ***)&t->fds, &t->nr_fds) < 0)
+		return -1;
+	snprintf(id, sizeof(id), "%u", pid);
+	if (page_read_open(&t->pr, dfd, id, IMG_OPT_MISSING_OK) == 0)
+		t->has_pages = true;
+	else if (errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/* ---- shmem and files ---- */
+
+static int load_shmem(int dfd, struct img_shmem *sh)
+{
+	const ShmemEntry *se = sh->se;
+	char id[40];
+
+	if (se->kind < SHMEM_KIND_ANON || se->kind > SHMEM_KIND_FILE) {
+		pr_err("shmem.img: object %" PRIu64 " has unknown kind %u\n", se->id, se->kind);
+		return bad();
+	}
+	snprintf(id, sizeof(id), "shmem-%" PRIu64, se->has_pages_id ? (uint64_t)se->pages_id : se->id);
+	if (page_read_open(&sh->pr, dfd, id, IMG_OPT_MISSING_OK) < 0)
+		return errno == ENOENT ? 0 : -1; /* no pages: all holes */
+	sh->has_pages = true;
+	for (size_t k = 0; k < sh->pr.nr_entries; k++) {
+		const PagemapEntry *pe = sh->pr.entries[k];
+		if ((pe->flags & PE_PRESENT) && pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > se->size) {
+			pr_err("pagemap-%s.img: pages at offset 0x%" PRIx64 " lie beyond the object's %" PRIu64
+			       " bytes\n", id, pe->vaddr, se->size);
+			return bad();
+		}
+	}
+	return 0;
+}
+
+static int load_shmems(int dfd, struct img_set *s)
+{
+	ShmemEntry **v;
+	size_t n;
+
+	if (read_optional(dfd, IMG_SHMEM, 0, (void ***)&v, &n) < 0)
+		return -1;
+	s->shmems = calloc(n ? n : 1, sizeof(*s->shmems));
+	if (!s->shmems) {
+		pr_perror("can't allocate the shmem table");
+		for (size_t i = 0; i < n; i++)
+			img_free_msg(NULL, v[i]);
+		free(v);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->shmems[i].se = v[i];
+	s->nr_shmems = n;
+	free(v);
+	for (size_t i = 0; i < n; i++) {
+		if (img_set_shmem_idx(s, s->shmems[i].se->id) != (ssize_t)i) {
+			pr_err("shmem.img: object %" PRIu64 " appears twice\n", s->shmems[i].se->id);
+			return bad();
+		}
+		if (load_shmem(dfd, &s->shmems[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_files(const struct img_set *s)
+{
+	for (size_t i = 0; i < s->nr_files; i++) {
+		const FileEntry *fe = s->files[i];
+		if (img_set_file_idx(s, fe->id) != (ssize_t)i) {
+			pr_err("files.img: file %u appears twice\n", fe->id);
+			return bad();
+		}
+		if (fe->type == FILE_TYPE_MEMFD && (!fe->memfd || img_set_shmem_idx(s, fe->memfd->shmem_id) < 0)) {
+			pr_err("files.img: memfd %u names no shmem object\n", fe->id);
+			return bad();
+		}
+	}
+	return 0;
+}
+
+/* ---- the set ---- */
+
+int img_set_load(int dfd, struct img_set *ret)
+{
+	struct img_set s = { 0 };
+	PstreeEntry **pes = NULL;
+	size_t n = 0;
+
+	s.inv = img_read_inventory(dfd);
+	if (!s.inv)
+		return -1;
+	{
+		cleanup_img struct img *ps = img_open(dfd, IMG_PSTREE, O_RDONLY, 0);
+		if (!ps || read_all_records(ps, (void ***)&pes, &n) < 0)
+			goto err;
+	}
+	s.tasks = calloc(n ? n : 1, sizeof(*s.tasks));
+	if (!s.tasks) {
+		pr_perror("can't allocate tasks");
+		for (size_t i = 0; i < n; i++)
+			img_free_msg(NULL, pes[i]);
+		free(pes);
+		goto err;
+	}
+	for (size_t i = 0; i < n; i++)
+		s.tasks[i].pe = pes[i];
+	s.nr_tasks = n;
+	free(pes);
+	if (check_pstree(&s) < 0)
+		goto err;
+	if (read_optional(dfd, IMG_FILES, 0, (void ***)&s.files, &s.nr_files) < 0 || load_shmems(dfd, &s) < 0 ||
+	    check_files(&s) < 0)
+		goto err;
+	for (size_t i = 0; i < n; i++) {
+		struct img_task *t = &s.tasks[i];
+		if (load_task(dfd, t) < 0 || check_cores(t) < 0 || check_mm(&s, t) < 0 || check_fds(&s, t) < 0)
+			goto err;
+	}
+	*ret = s;
+	return 0;
+err:
+	img_set_free(&s);
+	return -1;
+}
+
+void img_set_free(struct img_set *s)
+{
+	for (size_t i = 0; i < s->nr_tasks; i++) {
+		struct img_task *t = &s->tasks[i];
+		for (size_t k = 0; t->cores && k < t->pe->n_threads; k++)
+			img_free_msg(NULL, t->cores[k]);
+		free(t->cores);
+		img_free_msg(NULL, t->task);
+		img_free_msg(NULL, t->creds);
+		img_free_msg(NULL, t->mm);
+		for (size_t k = 0; k < t->nr_fds; k++)
+			img_free_msg(NULL, t->fds[k]);
+		free(t->fds);
+		if (t->has_pages)
+			page_read_close(&t->pr);
+		img_free_msg(NULL, t->pe);
+	}
+	free(s->tasks);
+	for (size_t i = 0; i < s->nr_files; i++)
+		img_free_msg(NULL, s->files[i]);
+	free(s->files);
+	for (size_t i = 0; i < s->nr_shmems; i++) {
+		if (s->shmems[i].has_pages)
+			page_read_close(&s->shmems[i].pr);
+		img_free_msg(NULL, s->shmems[i].se);
+	}
+	free(s->shmems);
+	img_free_msg(NULL, s->inv);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- a whole directory ---- */
+
+/* Every record of a record image, or the header of a pages image; and the type its
+ * name says is the type its magic says. */
+static int check_file(int dfd, const char *name)
+{
+	cleanup_img struct img *img = img_open_path(dfd, name);
+	int want = img_type_from_name(name), ret;
+	void *msg;
+
+	if (!img)
+		return -1;
+	if ((int)img_get_type(img) != want) {
+		pr_err("%s: holds a %s image\n", name, img_type_name(img_get_type(img)));
+		return bad();
+	}
+	if (want == IMG_PAGES)
+		return 0;
+	if (want == IMG_PAGEMAP) {
+		/* a page set nobody uses (restore opens the ones it needs): check it all the same */
+		struct page_read pr;
+		char id[256];
+		size_t plen = strlen("pagemap-"), n = strlen(name);
+		if (n <= plen + 4 || n - plen - 4 >= sizeof(id)) {
+			pr_err("%s: can't make the id of its page set\n", name);
+			return bad();
+		}
+		memcpy(id, name + plen, n - plen - 4);
+		id[n - plen - 4] = '\0';
+		if (page_read_open(&pr, dfd, id, 0) < 0)
+			return -1;
+		page_read_close(&pr);
+		return 0;
+	}
+	while ((ret = img_read(img, &msg)) > 0)
+		img_free_msg(img, msg);
+	return ret;
+}
+
+int img_check_dir(int dfd)
+{
+	struct img_set s;
+	char **names = NULL;
+	size_t nr = 0;
+	int ret = -1;
+
+	if (img_set_load(dfd, &s) < 0)
+		return -1;
+	img_set_free(&s);
+	if (img_list_dir(dfd, &names, &nr) < 0)
+		return -1;
+	for (size_t i = 0; i < nr; i++)
+		if (check_file(dfd, names[i]) < 0)
+			goto out;
+	ret = 0;
+out:
+	img_free_names(names, nr);
+	return ret;
+}

@@ -1,0 +1,128 @@
+/* The lazy-pages daemon's state (see state.h): what the tasks record into it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "lazy-pages: "
+#include "lib/log.h"
+#include "lib/util.h"
+#include "lazy-pages/state.h"
+
+int lp_loop_find_shm(struct lp_loop *l, uint64_t id)
+{
+	for (unsigned i = 0; i < l->nr_shms; i++)
+		if (l->shms[i]->id == id)
+			return (int)i;
+	return -1;
+}
+
+int lp_loop_add_shm(struct lp_loop *l, uint64_t id, uint64_t size, int fd, struct lp_pages *pages)
+{
+	int idx = lp_loop_find_shm(l, id);
+
+	if (idx >= 0) {
+		struct lp_shm *o = l->shms[idx];
+		if (fd >= 0 && o->fd < 0)
+			o->fd = fd;
+		else if (fd >= 0)
+			close(fd);
+		return idx;
+	}
+	struct lp_shm *o = calloc(1, sizeof(*o));
+	struct lp_shm **v = realloc(l->shms, (l->nr_shms + 1) * sizeof(*v));
+	if (v)
+		l->shms = v;
+	uint64_t nr = ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE;
+	if (!o || !v || lp_pmap_init(&o->map, nr) || !(o->touched = calloc(nr / 64 + 1, 8))) {
+		pr_err("out of memory\n");
+		if (o)
+			lp_pmap_fini(&o->map);
+		free(o);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	o->id = id;
+	o->size = size;
+	o->fd = fd;
+	o->pages = lp_pages_get(pages);
+	for (size_t i = 0; i < pages->nr_ext; i++) {
+		const struct lp_extent *e = &pages->ext[i];
+		uint64_t first = e->addr / PAGE_SIZE;
+		if (first >= nr)
+			break;
+		o->nr_total += lp_pmap_set_want(&o->map, first, MIN(e->nr, nr - first), true);
+	}
+	l->st.pages_total += o->nr_total;
+	l->shms[l->nr_shms] = o;
+	pr_info("shmem %" PRIu64 ": %" PRIu64 " bytes, %" PRIu64 " pages in the image, fd %d\n", id, size,
+		o->nr_total, fd);
+	return (int)l->nr_shms++;
+}
+
+int lp_loop_set_hot(struct lp_loop *l, const struct lp_ws_rec *recs, size_t nr)
+{
+	free(l->hot);
+	l->hot = NULL;
+	l->nr_hot = l->hot_pos_shm = l->hot_pos_anon = 0;
+	if (!nr)
+		return 0;
+	l->hot = malloc(nr * sizeof(*recs));
+	if (!l->hot) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	memcpy(l->hot, recs, nr * sizeof(*recs));
+	l->nr_hot = nr;
+	return 0;
+}
+
+void lp_loop_finish(struct lp_loop *l)
+{
+	if (!l->finished) {
+		l->finished = true;
+		l->st.t_finished_ns = now_ns();
+		pr_info("restore finished\n");
+	}
+}
+
+void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns)
+{
+	l->chunk = LP_CHUNK_MIN;
+	l->last_fault_ns = t_ns;
+}
+
+void lp_loop_record(struct lp_loop *l, uint32_t kind, uint64_t id, uint64_t addr)
+{
+	if (!l->recording)
+		return;
+	if (l->nr_rec == l->cap_rec) {
+		size_t cap = l->cap_rec ? 2 * l->cap_rec : 1024;
+		struct lp_ws_rec *v = realloc(l->rec, cap * sizeof(*v));
+		if (!v) {
+			pr_warn("out of memory recording the working set, ignoring\n");
+			return;
+		}
+		l->rec = v;
+		l->cap_rec = cap;
+	}
+	l->rec[l->nr_rec++] = (struct lp_ws_rec){ kind, 0, id, addr };
+}
+
+void lp_lat_add(struct lp_lat *lat, uint64_t ns)
+{
+	if (lat->nr == lat->cap) {
+		if (lat->cap >= (4u << 20))
+			return; /* enough samples */
+		size_t cap = lat->cap ? 2 * lat->cap : 4096;
+		uint32_t *v = realloc(lat->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		lat->v = v;
+		lat->cap = cap;
+	}
+	lat->v[lat->nr++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
