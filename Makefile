@@ -14,9 +14,11 @@ OPT      ?= -O2
 
 # xxd embeds the restorer blob; python3 runs the integration runner and is one of
 # the real programs the tests checkpoint (/usr/bin/python3).
-DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libnl-3-dev libnl-route-3-dev \
-            libcap-dev libseccomp-dev check pkg-config xxd binutils python3-minimal
-PKGS     := libnl-3.0 libnl-route-3.0 libprotobuf-c libcap libseccomp
+# Only what the code uses is linked: libnl and libseccomp come with the code that
+# needs them (sock_diag and links; the daemon's sandbox and seccomp restore).
+DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libcap-dev check pkg-config xxd binutils \
+            python3-minimal
+PKGS     := libprotobuf-c libcap
 
 # Install what is missing before anything else is evaluated (we are root on
 # the build machines; a developer machine without root gets a clear message).
@@ -106,8 +108,10 @@ test: all deps unit $(EXTRA_TESTS)
 asan:
 	$(MAKE) B=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
+# Format what changed since FMT_BASE (default: the last commit), never the code as it is.
+FMT_BASE ?= HEAD
 fmt:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	git clang-format --binary clang-format --extensions c,h $(FMT_BASE)
 
 clean:
 	rm -rf build build-san

@@ -560,10 +560,7 @@ static int run(struct cr_options *o)
 			fprintf(stderr, "criu-lite dump: -t PID is required\n");
 			return 1;
 		}
-		if (cr_dump(o) < 0)
-			return 1;
-		pr_msg("Dumped pid %d into %s\n", o->tree, o->images_dir);
-		return 0;
+		return cr_dump(o) < 0 ? 1 : 0;
 	case CR_CMD_RESTORE:
 		if (cr_restore(o, &res) < 0)
 			return 1;
@@ -580,59 +577,71 @@ static int run(struct cr_options *o)
 	}
 }
 
+int cli_parse(int argc, char **argv, struct cr_options *o, bool *ret_help, bool *ret_version)
+{
+	char **words = NULL;
+	size_t nr = 0;
+	int ret = -1;
+
+	*ret_help = *ret_version = false;
+	if (read_configs(argc, argv, o) < 0)
+		return -1;
+	if (parse_args(argc, argv, o, &words, &nr, ret_help, ret_version) < 0) {
+		fprintf(stderr, "Try 'criu-lite --help'.\n");
+		return -1;
+	}
+	if (*ret_version || (!nr && *ret_help)) {
+		ret = 0;
+		goto out;
+	}
+	if (!nr || !strcmp(words[0], "help")) {
+		if (nr)
+			*ret_help = true;
+		else
+			fprintf(stderr, "criu-lite: a command is expected (criu-lite --help lists them)\n");
+		ret = nr ? 0 : -1;
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(words[0], cmds[i].name))
+			o->cmd = cmds[i].id;
+	if (o->cmd == CR_CMD_NONE) {
+		fprintf(stderr, "criu-lite: unknown command '%s' (criu-lite --help lists them)\n", words[0]);
+		goto out;
+	}
+	if (o->cmd == CR_CMD_SHOW && nr == 2 && !*ret_help) {
+		if (cr_opt_set_str(&o->show_path, words[1]) < 0)
+			goto out;
+	} else if (o->cmd == CR_CMD_SHOW && !*ret_help) {
+		fprintf(stderr, "criu-lite show: exactly one FILE or DIR is expected\n");
+		goto out;
+	} else if (nr > 1) {
+		fprintf(stderr, "criu-lite %s: unexpected argument '%s'\n", words[0], words[1]);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(words);
+	return ret;
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct cr_options o;
-	char **words = NULL;
-	size_t nr = 0;
-	bool help = false, version = false;
-	int ret = 1, r;
+	bool help, version;
+	int ret = 1;
 
 	cr_options_init(&o);
-	if (read_configs(argc, argv, &o) < 0)
+	if (cli_parse(argc, argv, &o, &help, &version) < 0)
 		goto out;
-	r = parse_args(argc, argv, &o, &words, &nr, &help, &version);
-	if (r < 0) {
-		fprintf(stderr, "Try 'criu-lite --help'.\n");
-		goto out;
-	}
 	if (version) {
 		print_version();
 		ret = 0;
 		goto out;
 	}
-	if (!nr && help) {
-		usage(stdout);
-		ret = 0;
-		goto out;
-	}
-	if (!nr || !strcmp(words[0], "help")) {
-		usage(nr ? stdout : stderr);
-		ret = nr ? 0 : 1;
-		goto out;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
-		if (!strcmp(words[0], cmds[i].name))
-			o.cmd = cmds[i].id;
-	if (o.cmd == CR_CMD_NONE) {
-		fprintf(stderr, "criu-lite: unknown command '%s'\n\n", words[0]);
-		usage(stderr);
-		goto out;
-	}
 	if (help) {
 		usage(stdout);
 		ret = 0;
-		goto out;
-	}
-	if (o.cmd == CR_CMD_SHOW) {
-		if (nr != 2) {
-			fprintf(stderr, "criu-lite show: exactly one FILE or DIR is expected\n");
-			goto out;
-		}
-		if (cr_opt_set_str(&o.show_path, words[1]) < 0)
-			goto out;
-	} else if (nr > 1) {
-		fprintf(stderr, "criu-lite %s: unexpected argument '%s'\n", words[0], words[1]);
 		goto out;
 	}
 	if (o.cmd != CR_CMD_SHOW && o.cmd != CR_CMD_CHECK) {
@@ -645,8 +654,8 @@ int cli_run(int argc, char **argv)
 		goto out;
 	ret = run(&o);
 out:
+	fflush(stdout);
 	log_fini();
-	free(words);
 	cr_options_fini(&o);
 	return ret;
 }

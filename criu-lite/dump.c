@@ -181,7 +181,7 @@ static int thread_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, ThreadCore
 	} kss;
 	uint64_t tidaddr;
 
-	if (infect_start(&ic, pid, tid, syscall_ip) < 0)
+	if (infect_start(&ic, pid, tid, syscall_ip, 0) < 0)
 		return -1;
 	if (infect_syscall(&ic, SYS_sigaltstack, 0, ic.scratch, 0, 0, 0, 0, &r) < 0)
 		goto out;
@@ -353,7 +353,7 @@ static int task_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, struct task_
 	int ret = -1;
 
 	memset(ti, 0, sizeof(*ti));
-	if (infect_start(&ic, pid, tid, syscall_ip) < 0)
+	if (infect_start(&ic, pid, tid, syscall_ip, 0) < 0)
 		return -1;
 	for (int sig = 1; sig <= NSIG_MAX; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)

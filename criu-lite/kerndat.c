@@ -36,6 +36,7 @@
 #include "lib/log.h"
 #include "lib/pagemap-scan.h"
 #include "lib/util.h"
+#include "lib/proc-parse.h"
 #include "lib/uffd.h"
 #include "criu-lite/kerndat.h"
 
@@ -995,43 +996,21 @@ static void probe_uffd_contract(struct kerndat *kd)
 
 /* ---- vDSO layout ---- */
 
-int kerndat_parse_vdso(const char *maps, struct kd_vdso *ret_vdso)
+/* The layout of the special mappings among VMAs. 0 when [vdso] is there, else -1. */
+static int vdso_from_vmas(const struct proc_vma *vmas, size_t nr, struct kd_vdso *ret_vdso)
 {
 	struct kd_vdso v = { 0 };
-	const char *line = maps;
+	struct proc_special sp;
 
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		size_t ll = nl ? (size_t)(nl - line) : strlen(line);
-		unsigned long long start, end;
-		int name_at = 0;
-		char copy[512];
-
-		if (ll >= sizeof(copy))
-			ll = sizeof(copy) - 1;
-		memcpy(copy, line, ll);
-		copy[ll] = '\0';
-		line = nl ? nl + 1 : NULL;
-
-		if (sscanf(copy, "%llx-%llx %*s %*s %*s %*s %n", &start, &end, &name_at) < 2 || !name_at ||
-		    end <= start)
-			continue;
-		const char *name = copy + name_at;
-		uint64_t size = end - start;
-		if (!strcmp(name, "[vdso]")) {
-			v.vdso_start = start;
-			v.vdso_size = size;
-		} else if (!strcmp(name, "[vvar]")) {
-			v.vvar_start = start;
-			v.vvar_size = size;
-		} else if (!strcmp(name, "[vvar_vclock]")) {
-			v.vvar_vclock_start = start;
-			v.vvar_vclock_size = size;
-		} else if (!strcmp(name, "[vsyscall]")) {
-			v.vsyscall_start = start;
-			v.vsyscall_size = size;
-		}
-	}
+	proc_find_special(vmas, nr, &sp);
+	v.vdso_start = sp.vdso.start;
+	v.vdso_size = sp.vdso.end - sp.vdso.start;
+	v.vvar_start = sp.vvar.start;
+	v.vvar_size = sp.vvar.end - sp.vvar.start;
+	v.vvar_vclock_start = sp.vvar_vclock.start;
+	v.vvar_vclock_size = sp.vvar_vclock.end - sp.vvar_vclock.start;
+	v.vsyscall_start = sp.vsyscall.start;
+	v.vsyscall_size = sp.vsyscall.end - sp.vsyscall.start;
 	if (v.vdso_size && v.vvar_size)
 		v.vvar_off = (int64_t)(v.vvar_start - v.vdso_start);
 	if (v.vdso_size && v.vvar_vclock_size)
@@ -1040,17 +1019,30 @@ int kerndat_parse_vdso(const char *maps, struct kd_vdso *ret_vdso)
 	return v.vdso_size ? 0 : -1;
 }
 
+int kerndat_parse_vdso(const char *maps, struct kd_vdso *ret_vdso)
+{
+	cleanup_free struct proc_vma *vmas = NULL;
+	size_t nr = 0;
+
+	if (proc_parse_maps_text(maps, &vmas, &nr) < 0) {
+		memset(ret_vdso, 0, sizeof(*ret_vdso));
+		return -1;
+	}
+	return vdso_from_vmas(vmas, nr, ret_vdso);
+}
+
 static void probe_vdso(struct kerndat *kd)
 {
-	cleanup_free char *maps = read_file_str(AT_FDCWD, "/proc/self/maps", 16 << 20, NULL);
+	cleanup_free struct proc_vma *vmas = NULL;
 	struct kd_vdso *v = &kd->vdso;
 	char d[KD_DETAIL_LEN] = "";
+	size_t nr;
 
-	if (!maps) {
+	if (proc_read_maps(0, &vmas, &nr) < 0) {
 		kd_set(kd, KD_VDSO_LAYOUT, false, "can't read /proc/self/maps");
 		return;
 	}
-	if (kerndat_parse_vdso(maps, v)) {
+	if (vdso_from_vmas(vmas, nr, v)) {
 		kd_set(kd, KD_VDSO_LAYOUT, false, "no [vdso] in /proc/self/maps");
 		return;
 	}

@@ -18,6 +18,7 @@
 #include "lib/crc32c.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "lib/proc-parse.h"
 #include "criu-lite/restore-ctx.h"
 
 #define RST_TASK_SIZE 0x7ffffffff000ULL
@@ -208,24 +209,17 @@ int rst_probe_xstate(uint32_t *ret_size, uint64_t *ret_xfeatures)
 
 int rst_vdso_parse(struct rst_vdso_now *v)
 {
-	cleanup_free char *maps = read_file_str(AT_FDCWD, "/proc/self/maps", 16u << 20, NULL);
-	char *line, *save = NULL;
+	cleanup_free struct proc_vma *vmas = NULL;
+	struct proc_special sp;
+	size_t nr;
 
 	memset(v, 0, sizeof(*v));
-	if (!maps)
+	if (proc_read_maps(0, &vmas, &nr) < 0)
 		return -1;
-	for (line = strtok_r(maps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long s, e;
-		char name[64] = "";
-		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %63s", &s, &e, name) < 2)
-			continue;
-		if (!strcmp(name, "[vdso]"))
-			v->vdso = (struct rst_range){ s, e };
-		else if (!strcmp(name, "[vvar]"))
-			v->vvar = (struct rst_range){ s, e };
-		else if (!strcmp(name, "[vvar_vclock]"))
-			v->vclock = (struct rst_range){ s, e };
-	}
+	proc_find_special(vmas, nr, &sp);
+	v->vdso = (struct rst_range){ sp.vdso.start, sp.vdso.end };
+	v->vvar = (struct rst_range){ sp.vvar.start, sp.vvar.end };
+	v->vclock = (struct rst_range){ sp.vvar_vclock.start, sp.vvar_vclock.end };
 	return 0;
 }
 
@@ -304,29 +298,25 @@ static int busy_cmp(const void *a, const void *b)
 
 int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 {
-	cleanup_free char *maps = read_file_str(AT_FDCWD, "/proc/self/maps", 16u << 20, NULL);
+	cleanup_free struct proc_vma *self = NULL;
 	cleanup_free struct busy *b = NULL;
-	size_t n = 0, cap = 64;
-	char *line, *save = NULL;
+	size_t n = 0, cap = 64, nself;
 	const uint64_t below = 64ULL << 20, above = 1ULL << 20; /* room for stacks growing down */
 	uint64_t cur = 1ULL << 32;
 
-	if (!maps)
+	if (proc_read_maps(0, &self, &nself) < 0)
 		return -1;
+	cap += nself;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		cap += ctx->tasks[i].img->mm->n_vmas;
-	for (char *p = maps; *p; p++)
-		cap += *p == '\n';
 	b = calloc(cap, sizeof(*b));
 	if (!b) {
 		pr_perror("can't allocate the address-space map");
 		return -1;
 	}
-	for (line = strtok_r(maps, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long s, e;
-		if (sscanf(line, "%llx-%llx", &s, &e) == 2 && s < RST_TASK_SIZE)
-			b[n++] = (struct busy){ s, e };
-	}
+	for (size_t i = 0; i < nself; i++)
+		if (self[i].start < RST_TASK_SIZE)
+			b[n++] = (struct busy){ self[i].start, self[i].end };
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		const MmEntry *mm = ctx->tasks[i].img->mm;
 		for (size_t k = 0; k < mm->n_vmas && n < cap; k++)
@@ -625,43 +615,36 @@ static void fill_vdso(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *
 	a->vdso_delta = vd->start - now->vdso.start;
 }
 
-int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *err, size_t errlen)
-{
-	struct rst_args *a = area;
-	char *base = area;
-	const MmEntry *mm = t->img->mm;
+/* rst_args_build, section by section: what every section needs. */
+struct args_build {
+	struct rst_ctx *ctx;
+	struct rst_task *t;
+	struct rst_args *a;
+	char *base;
+	uint64_t area_addr;
 	struct layout l;
-	uint64_t area_addr = (uint64_t)(uintptr_t)area;
 	struct rst_vma *rv;
+	size_t nv;
 	struct rst_run *run;
+	size_t nrun;
 	uint32_t *crcs;
-	size_t nv = 0, nrun = 0, ncrc = 0, npend = 0;
+	size_t ncrc;
+	char *err;
+	size_t errlen;
+};
 
-	layout_of(ctx, t, &l);
-	if (l.total > t->args_size) {
-		set_err(err, errlen, "args area too small (%zu > %zu)", l.total, t->args_size);
-		return -1;
-	}
-	memset(a, 0, sizeof(*a));
-	a->magic = RST_ARGS_MAGIC;
-	a->version = RST_ARGS_VERSION;
-	a->args_size = sizeof(*a);
-	a->total_size = l.total;
-	a->pid = t->img->pe->pid;
-	a->log_level = log_get_level();
-	a->sync_addr = (uint64_t)(uintptr_t)ctx->sync;
-	a->keep_start = ctx->area_start;
-	a->keep_end = ctx->area_start + ctx->area_size;
-	fill_vdso(ctx, t, a);
+/* The VMAs to map, as the blob maps them. */
+static void args_vmas(struct args_build *b)
+{
+	const MmEntry *mm = b->t->img->mm;
 
-	/* VMAs */
-	rv = (struct rst_vma *)(base + l.vmas_off);
+	b->rv = (struct rst_vma *)(b->base + b->l.vmas_off);
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		const VmaEntry *v = mm->vmas[i];
 		struct rst_vma *o;
 		if (!vma_restored(v))
 			continue;
-		o = &rv[nv++];
+		o = &b->rv[b->nv++];
 		o->start = v->start;
 		o->end = v->end;
 		o->pgoff = v->has_pgoff ? v->pgoff : 0;
@@ -669,7 +652,7 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 		o->flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN | MAP_NORESERVE);
 		if (v->kind == VMA_KIND_STACK)
 			o->flags |= MAP_GROWSDOWN;
-		o->fd = t->vma_fds[i];
+		o->fd = b->t->vma_fds[i];
 		o->madv = madv_of(v);
 		o->fill = vma_fillable(v) ? RST_FILL_PAGES : RST_FILL_NONE;
 		if (v->kind == VMA_KIND_SHMEM || v->kind == VMA_KIND_FILE_SHARED)
@@ -679,113 +662,131 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 		if (v->has_status && (v->status & VMA_STATUS_GUARD))
 			o->prot = PROT_NONE;
 	}
-	a->nr_vmas = nv;
-	a->vmas_off = l.vmas_off;
+	b->a->nr_vmas = b->nv;
+	b->a->vmas_off = b->l.vmas_off;
+}
 
-	/* page runs */
-	run = (struct rst_run *)(base + l.runs_off);
-	crcs = (uint32_t *)(base + l.crcs_off);
-	if (t->img->has_pages) {
-		uint64_t next_va = 0, next_off = 0;
-		bool open = false;
-		for (size_t i = 0; i < t->img->pr.nr_entries; i++) {
-			const PagemapEntry *pe = t->img->pr.entries[i];
-			if (rst_entry_lazy(ctx, t->img->mm, pe)) {
-				open = false;
-				continue;
-			}
-			if (pe->flags & PE_PRESENT) {
-				if (open && pe->vaddr == next_va && pe->pages_off == next_off) {
-					run[nrun - 1].nr_pages += pe->nr_pages;
-				} else {
-					struct rst_run *r = &run[nrun++];
-					r->vaddr = pe->vaddr;
-					r->file_off = IMG_PAGES_HDR + pe->pages_off * PAGE_SIZE;
-					r->nr_pages = pe->nr_pages;
-					r->crc_idx = ncrc;
-					r->flags = RST_RUN_DATA;
-				}
-				if (pe->n_crc == pe->nr_pages && pe->nr_pages)
-					memcpy(crcs + ncrc, pe->crc, pe->nr_pages * sizeof(uint32_t));
-				ncrc += pe->nr_pages;
-				open = true;
-				next_va = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
-				next_off = pe->pages_off + pe->nr_pages;
-			} else {
-				open = false;
-				if (range_needs_zeroing(mm, pe->vaddr)) {
-					struct rst_run *r = &run[nrun++];
-					r->vaddr = pe->vaddr;
-					r->nr_pages = pe->nr_pages;
-					r->flags = RST_RUN_ZERO;
-				}
-			}
+/* The eager page runs: data from the pages image (with their crcs), zero runs where
+ * the VMA is not fresh anonymous memory. */
+static void args_page_runs(struct args_build *b)
+{
+	struct rst_task *t = b->t;
+	uint64_t next_va = 0, next_off = 0;
+	bool open = false;
+
+	b->run = (struct rst_run *)(b->base + b->l.runs_off);
+	b->crcs = (uint32_t *)(b->base + b->l.crcs_off);
+	for (size_t i = 0; t->img->has_pages && i < t->img->pr.nr_entries; i++) {
+		const PagemapEntry *pe = t->img->pr.entries[i];
+		if (rst_entry_lazy(b->ctx, t->img->mm, pe)) {
+			open = false;
+			continue;
 		}
-	}
-	{
-		cleanup_free struct prefill *pf = calloc(t->img->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
-		size_t npf = pf ? prefill_pages(ctx, t, pf) : 0;
-		for (size_t i = 0; i < npf && nrun < l.nr_runs; i++) {
-			struct rst_run *r = &run[nrun++];
-			const PagemapEntry *pe = pf[i].pe;
-			r->vaddr = pf[i].vaddr;
-			r->nr_pages = 1;
-			if (pe && ncrc < l.nr_crcs) {
-				uint64_t idx = (pf[i].vaddr - pe->vaddr) / PAGE_SIZE;
-				r->file_off = IMG_PAGES_HDR + (pe->pages_off + idx) * PAGE_SIZE;
-				r->crc_idx = ncrc;
+		if (pe->flags & PE_PRESENT) {
+			if (open && pe->vaddr == next_va && pe->pages_off == next_off) {
+				b->run[b->nrun - 1].nr_pages += pe->nr_pages;
+			} else {
+				struct rst_run *r = &b->run[b->nrun++];
+				r->vaddr = pe->vaddr;
+				r->file_off = IMG_PAGES_HDR + pe->pages_off * PAGE_SIZE;
+				r->nr_pages = pe->nr_pages;
+				r->crc_idx = b->ncrc;
 				r->flags = RST_RUN_DATA;
-				crcs[ncrc++] = pe->crc[idx];
-			} else {
-				r->flags = RST_RUN_ZERO; /* touching it is what matters: fresh pages are zero */
+			}
+			if (pe->n_crc == pe->nr_pages && pe->nr_pages)
+				memcpy(b->crcs + b->ncrc, pe->crc, pe->nr_pages * sizeof(uint32_t));
+			b->ncrc += pe->nr_pages;
+			open = true;
+			next_va = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE;
+			next_off = pe->pages_off + pe->nr_pages;
+		} else {
+			open = false;
+			if (range_needs_zeroing(t->img->mm, pe->vaddr)) {
+				struct rst_run *r = &b->run[b->nrun++];
+				r->vaddr = pe->vaddr;
+				r->nr_pages = pe->nr_pages;
+				r->flags = RST_RUN_ZERO;
 			}
 		}
-		if (npf)
-			qsort(run, nrun, sizeof(*run), run_cmp);
 	}
-	if (nrun != l.nr_runs || ncrc != l.nr_crcs) {
-		set_err(err, errlen, "page runs miscounted (%zu/%zu, %zu/%zu)", nrun, l.nr_runs, ncrc, l.nr_crcs);
-		return -1;
+}
+
+/* Single pages filled up front even under --lazy-pages (prefill_pages), sorted in. */
+static void args_prefill(struct args_build *b)
+{
+	struct rst_task *t = b->t;
+	cleanup_free struct prefill *pf = calloc(t->img->pe->n_threads * RST_PREFILL_MAX + 1, sizeof(*pf));
+	size_t npf = pf ? prefill_pages(b->ctx, t, pf) : 0;
+
+	for (size_t i = 0; i < npf && b->nrun < b->l.nr_runs; i++) {
+		struct rst_run *r = &b->run[b->nrun++];
+		const PagemapEntry *pe = pf[i].pe;
+		r->vaddr = pf[i].vaddr;
+		r->nr_pages = 1;
+		if (pe && b->ncrc < b->l.nr_crcs) {
+			uint64_t idx = (pf[i].vaddr - pe->vaddr) / PAGE_SIZE;
+			r->file_off = IMG_PAGES_HDR + (pe->pages_off + idx) * PAGE_SIZE;
+			r->crc_idx = b->ncrc;
+			r->flags = RST_RUN_DATA;
+			b->crcs[b->ncrc++] = pe->crc[idx];
+		} else {
+			r->flags = RST_RUN_ZERO; /* touching it is what matters: fresh pages are zero */
+		}
 	}
+	if (npf)
+		qsort(b->run, b->nrun, sizeof(*b->run), run_cmp);
+}
+
+/* Per VMA: how it is filled, registered with the uffd, and mapped. */
+static void args_vma_modes(struct args_build *b)
+{
+	const MmEntry *mm = b->t->img->mm;
+
 	/* Map writable first what gets filled, and what was accountable (written to before, or
 	 * writable once): a VMA's VM_ACCOUNT decides whether it merges with its neighbours. */
-	for (size_t i = 0, k = 0; i < nv; i++) {
-		struct rst_vma *o = &rv[i];
+	for (size_t i = 0, k = 0; i < b->nv; i++) {
+		struct rst_vma *o = &b->rv[i];
 		const VmaEntry *v = NULL;
 		bool has_pages = false;
 		for (size_t j = 0; j < mm->n_vmas && !v; j++)
 			if (mm->vmas[j]->start == o->start)
 				v = mm->vmas[j];
-		while (k < nrun && run[k].vaddr + run[k].nr_pages * PAGE_SIZE <= o->start)
+		while (k < b->nrun && b->run[k].vaddr + b->run[k].nr_pages * PAGE_SIZE <= o->start)
 			k++;
-		for (size_t j = k; j < nrun && run[j].vaddr < o->end; j++)
+		for (size_t j = k; j < b->nrun && b->run[j].vaddr < o->end; j++)
 			has_pages = true;
 		if (!has_pages)
 			o->fill = RST_FILL_NONE;
-		if (vma_lazy_anon(ctx, v)) {
+		if (vma_lazy_anon(b->ctx, v)) {
 			o->uffd_mode = UFFDIO_REGISTER_MODE_MISSING;
 			if (!has_pages)
 				o->fill = RST_FILL_LAZY;
-		} else if (ctx->opts->lazy_pages && v && v->kind == VMA_KIND_SHMEM &&
-			   rst_shmem_lazy(ctx, v->shmem_id)) {
+		} else if (b->ctx->opts->lazy_pages && v && v->kind == VMA_KIND_SHMEM &&
+			   rst_shmem_lazy(b->ctx, v->shmem_id)) {
 			o->uffd_mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR;
 		}
 		if (o->uffd_mode)
-			a->nr_lazy++;
+			b->a->nr_lazy++;
 		o->map_prot = o->prot;
 		if (o->fill == RST_FILL_PAGES ||
 		    (v && v->has_vm_flags && (v->vm_flags & (1ULL << 16) /* ac */) && o->prot != PROT_NONE &&
 		     !(o->flags & MAP_SHARED)))
 			o->map_prot |= PROT_READ | PROT_WRITE;
 	}
-	a->nr_runs = nrun;
-	a->runs_off = l.runs_off;
-	a->crcs_off = l.crcs_off;
-	a->nr_crcs = ncrc;
-	a->pages_fd = t->pages_fd;
-	a->check_crc = ctx->crc_hw;
+	b->a->nr_runs = b->nrun;
+	b->a->runs_off = b->l.runs_off;
+	b->a->crcs_off = b->l.crcs_off;
+	b->a->nr_crcs = b->ncrc;
+	b->a->pages_fd = b->t->pages_fd;
+	b->a->check_crc = b->ctx->crc_hw;
+}
 
-	/* mm */
+/* The mm fields for PR_SET_MM_MAP, the auxv, the executable. */
+static void args_mm(struct args_build *b)
+{
+	const MmEntry *mm = b->t->img->mm;
+	struct rst_args *a = b->a;
+
 	a->mm[0] = mm->start_code;
 	a->mm[1] = mm->end_code;
 	a->mm[2] = mm->start_data;
@@ -798,20 +799,26 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 	a->mm[9] = mm->env_start;
 	a->mm[10] = mm->env_end;
 	if (mm->n_auxv)
-		memcpy(base + l.auxv_off, mm->auxv, mm->n_auxv * sizeof(uint64_t));
-	a->auxv_off = l.auxv_off;
+		memcpy(b->base + b->l.auxv_off, mm->auxv, mm->n_auxv * sizeof(uint64_t));
+	a->auxv_off = b->l.auxv_off;
 	a->auxv_size = mm->n_auxv * sizeof(uint64_t);
-	a->exe_fd = t->exe_fd;
+	a->exe_fd = b->t->exe_fd;
+}
 
-	/* threads */
-	struct rst_thread *th = (struct rst_thread *)(base + l.threads_off);
-	a->nr_threads = t->img->pe->n_threads;
-	a->threads_off = l.threads_off;
+/* Each thread: its sigframe (registers, XSAVE), rseq, clear_tid, scheduling, name,
+ * private pending signals, and its stack in the blob. 0 or -1 (message in err). */
+static int args_threads(struct args_build *b)
+{
+	struct rst_task *t = b->t;
+	struct rst_thread *th = (struct rst_thread *)(b->base + b->l.threads_off);
+	size_t npend = 0;
+
+	b->a->nr_threads = t->img->pe->n_threads;
+	b->a->threads_off = b->l.threads_off;
 	for (size_t i = 0; i < t->img->pe->n_threads; i++) {
 		const ThreadCoreEntry *c = t->img->cores[i];
 		struct rst_thread *o = &th[i];
-		size_t foff = l.frames_off + i * l.frame_size;
-		long n;
+		size_t foff = b->l.frames_off + i * b->l.frame_size;
 
 		o->tid = c->tid;
 		o->fs_base = c->gpregs->fs_base;
@@ -839,42 +846,48 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 			snprintf(o->comm, sizeof(o->comm), "%s", c->comm);
 		else if (i == 0 && t->img->task->comm)
 			snprintf(o->comm, sizeof(o->comm), "%s", t->img->task->comm);
-		o->pending_off = l.pending_off + npend * 128;
+		o->pending_off = b->l.pending_off + npend * 128;
 		for (size_t k = 0; k < c->n_pending; k++) {
 			if (c->pending[k]->siginfo.len != 128) {
-				set_err(err, errlen, "thread %u: a pending siginfo is not 128 bytes", c->tid);
+				set_err(b->err, b->errlen, "thread %u: a pending siginfo is not 128 bytes",
+					c->tid);
 				return -1;
 			}
-			memcpy(base + l.pending_off + (npend + k) * 128, c->pending[k]->siginfo.data, 128);
+			memcpy(b->base + b->l.pending_off + (npend + k) * 128, c->pending[k]->siginfo.data,
+			       128);
 		}
 		o->nr_pending = c->n_pending;
 		npend += c->n_pending;
 		o->frame_off = foff;
-		n = rst_build_sigframe(base + foff, l.frame_size, area_addr + foff, c, ctx->xstate_size,
-				       ctx->xfeatures, err, errlen);
-		if (n < 0)
+		if (rst_build_sigframe(b->base + foff, b->l.frame_size, b->area_addr + foff, c,
+				       b->ctx->xstate_size, b->ctx->xfeatures, b->err, b->errlen) < 0)
 			return -1;
 		if (i == 0)
-			o->stack_off = l.stacks_off + RST_LEADER_STACK;
+			o->stack_off = b->l.stacks_off + RST_LEADER_STACK;
 		else
-			o->stack_off = l.stacks_off + RST_LEADER_STACK + i * RST_THREAD_STACK;
+			o->stack_off = b->l.stacks_off + RST_LEADER_STACK + i * RST_THREAD_STACK;
 	}
-	a->blob_stack_top = area_addr + l.stacks_off + RST_LEADER_STACK - 64;
+	b->a->blob_stack_top = b->area_addr + b->l.stacks_off + RST_LEADER_STACK - 64;
+	return 0;
+}
 
-	/* shared pending signals */
-	a->nr_shared_pending = t->img->task->n_shared_pending;
-	a->shared_pending_off = l.shared_off;
-	for (size_t k = 0; k < t->img->task->n_shared_pending; k++) {
-		if (t->img->task->shared_pending[k]->siginfo.len != 128) {
-			set_err(err, errlen, "a shared pending siginfo is not 128 bytes");
+/* Process-wide pending signals and interval timers. 0 or -1 (message in err). */
+static int args_signals(struct args_build *b)
+{
+	const TaskEntry *te = b->t->img->task;
+	struct rst_args *a = b->a;
+
+	a->nr_shared_pending = te->n_shared_pending;
+	a->shared_pending_off = b->l.shared_off;
+	for (size_t k = 0; k < te->n_shared_pending; k++) {
+		if (te->shared_pending[k]->siginfo.len != 128) {
+			set_err(b->err, b->errlen, "a shared pending siginfo is not 128 bytes");
 			return -1;
 		}
-		memcpy(base + l.shared_off + k * 128, t->img->task->shared_pending[k]->siginfo.data, 128);
+		memcpy(b->base + b->l.shared_off + k * 128, te->shared_pending[k]->siginfo.data, 128);
 	}
-
-	/* itimers */
-	for (size_t k = 0; k < t->img->task->n_itimers; k++) {
-		const ItimerEntry *it = t->img->task->itimers[k];
+	for (size_t k = 0; k < te->n_itimers; k++) {
+		const ItimerEntry *it = te->itimers[k];
 		if (it->which > 2)
 			continue;
 		a->itimers[it->which].which = it->which;
@@ -882,49 +895,98 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 		a->itimers[it->which].interval_us = it->interval_us;
 		a->itimers[it->which].value_us = it->value_us;
 	}
+	a->pdeath_sig = te->has_pdeath_sig ? te->pdeath_sig : 0;
+	return 0;
+}
 
-	/* creds */
-	if (t->img->creds) {
-		const CredsEntry *c = t->img->creds;
-		a->creds.set = 1;
-		a->creds.uid = c->uid;
-		a->creds.gid = c->gid;
-		a->creds.euid = c->euid;
-		a->creds.egid = c->egid;
-		a->creds.suid = c->suid;
-		a->creds.sgid = c->sgid;
-		a->creds.fsuid = c->fsuid;
-		a->creds.fsgid = c->fsgid;
-		a->creds.nr_groups = c->n_groups;
-		if (c->has_cap_prm && c->has_cap_eff && c->has_cap_inh && c->has_cap_bnd) {
-			int kernel_last = 40;
-			FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
-			if (f) {
-				if (fscanf(f, "%d", &kernel_last) != 1)
-					kernel_last = 40;
-				fclose(f);
-			}
-			a->creds.has_caps = 1;
-			a->creds.last_cap = MIN((uint32_t)kernel_last, c->has_last_cap ? c->last_cap : 63u);
-			a->creds.cap_inh = c->cap_inh;
-			a->creds.cap_prm = c->cap_prm;
-			a->creds.cap_eff = c->cap_eff;
-			a->creds.cap_bnd = c->cap_bnd;
-			a->creds.cap_amb = c->has_cap_amb ? c->cap_amb : 0;
+/* Ids, groups, capabilities and securebits, set last by the blob. */
+static void args_creds(struct args_build *b)
+{
+	const CredsEntry *c = b->t->img->creds;
+	struct rst_args *a = b->a;
+
+	if (!c)
+		return;
+	a->creds.set = 1;
+	a->creds.uid = c->uid;
+	a->creds.gid = c->gid;
+	a->creds.euid = c->euid;
+	a->creds.egid = c->egid;
+	a->creds.suid = c->suid;
+	a->creds.sgid = c->sgid;
+	a->creds.fsuid = c->fsuid;
+	a->creds.fsgid = c->fsgid;
+	a->creds.nr_groups = c->n_groups;
+	if (c->has_cap_prm && c->has_cap_eff && c->has_cap_inh && c->has_cap_bnd) {
+		int kernel_last = 40;
+		FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+		if (f) {
+			if (fscanf(f, "%d", &kernel_last) != 1)
+				kernel_last = 40;
+			fclose(f);
 		}
-		if (c->has_securebits) {
-			a->creds.has_securebits = 1;
-			a->creds.securebits = c->securebits;
-		}
-		a->creds.groups_off = l.groups_off;
-		if (c->n_groups)
-			memcpy(base + l.groups_off, c->groups, c->n_groups * sizeof(uint32_t));
+		a->creds.has_caps = 1;
+		a->creds.last_cap = MIN((uint32_t)kernel_last, c->has_last_cap ? c->last_cap : 63u);
+		a->creds.cap_inh = c->cap_inh;
+		a->creds.cap_prm = c->cap_prm;
+		a->creds.cap_eff = c->cap_eff;
+		a->creds.cap_bnd = c->cap_bnd;
+		a->creds.cap_amb = c->has_cap_amb ? c->cap_amb : 0;
 	}
-	a->pdeath_sig = t->img->task->has_pdeath_sig ? t->img->task->pdeath_sig : 0;
+	if (c->has_securebits) {
+		a->creds.has_securebits = 1;
+		a->creds.securebits = c->securebits;
+	}
+	a->creds.groups_off = b->l.groups_off;
+	if (c->n_groups)
+		memcpy(b->base + b->l.groups_off, c->groups, c->n_groups * sizeof(uint32_t));
+}
+
+int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *err, size_t errlen)
+{
+	struct args_build b = { .ctx = ctx,
+				.t = t,
+				.a = area,
+				.base = area,
+				.area_addr = (uint64_t)(uintptr_t)area,
+				.err = err,
+				.errlen = errlen };
+	struct rst_args *a = area;
+
+	layout_of(ctx, t, &b.l);
+	if (b.l.total > t->args_size) {
+		set_err(err, errlen, "args area too small (%zu > %zu)", b.l.total, t->args_size);
+		return -1;
+	}
+	memset(a, 0, sizeof(*a));
+	a->magic = RST_ARGS_MAGIC;
+	a->version = RST_ARGS_VERSION;
+	a->args_size = sizeof(*a);
+	a->total_size = b.l.total;
+	a->pid = t->img->pe->pid;
+	a->log_level = log_get_level();
+	a->sync_addr = (uint64_t)(uintptr_t)ctx->sync;
+	a->keep_start = ctx->area_start;
+	a->keep_end = ctx->area_start + ctx->area_size;
+	fill_vdso(ctx, t, a);
+
+	args_vmas(&b);
+	args_page_runs(&b);
+	args_prefill(&b);
+	if (b.nrun != b.l.nr_runs || b.ncrc != b.l.nr_crcs) {
+		set_err(err, errlen, "page runs miscounted (%zu/%zu, %zu/%zu)", b.nrun, b.l.nr_runs, b.ncrc,
+			b.l.nr_crcs);
+		return -1;
+	}
+	args_vma_modes(&b);
+	args_mm(&b);
+	if (args_threads(&b) < 0 || args_signals(&b) < 0)
+		return -1;
+	args_creds(&b);
 	a->uffd = t->uffd;
 	if (t->uffd < 0) {
-		for (size_t i = 0; i < nv; i++)
-			rv[i].uffd_mode = 0;
+		for (size_t i = 0; i < b.nv; i++)
+			b.rv[i].uffd_mode = 0;
 		a->nr_lazy = 0;
 	}
 	a->svc_fd_base = ctx->svc_base;

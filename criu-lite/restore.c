@@ -34,6 +34,7 @@
 #include "criu-lite/restore-ctx.h"
 #include "criu-lite/kerndat.h"
 #include "images/imgset.h"
+#include "lib/infect.h"
 #include "lib/lazy-proto.h"
 #include "lib/uffd.h"
 #include "restorer-blob.h" /* generated in $(B) by criu-lite/restorer/rules.mk */
@@ -434,49 +435,23 @@ struct tracee {
 	int state; /* 0: before rt_sigreturn, 1: in it, 2: stopped at its exit, 3: detached */
 };
 
+/* munmap() the restorer's area in the stopped task, through the blob's syscall gadget. */
 static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
 {
-	struct user_regs_struct saved, r;
 	uint64_t gadget = ctx->area_start + sync_size(ctx->nr_tasks) + RST_BLOB_GADGET;
-	int st;
+	struct infect_ctx ic;
+	long r;
+	int ret;
 
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) < 0) {
-		pr_perror("can't read the registers of %d", tid);
+	if (infect_start(&ic, tid, tid, gadget, INFECT_NO_SCRATCH) < 0)
 		return -1;
-	}
-	r = saved;
-	r.rip = gadget;
-	r.rax = __NR_munmap;
-	r.orig_rax = (unsigned long long)-1;
-	r.rdi = ctx->area_start;
-	r.rsi = ctx->area_size;
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &r) < 0) {
-		pr_perror("can't set the registers of %d", tid);
-		return -1;
-	}
-	/* syscall entry, then exit */
-	for (int i = 0; i < 2; i++) {
-		if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL) < 0 || waitpid(tid, &st, __WALL) != tid) {
-			pr_perror("can't run munmap in %d", tid);
-			return -1;
-		}
-		if (!WIFSTOPPED(st) || WSTOPSIG(st) != (SIGTRAP | 0x80)) {
-			pr_err("task %d did not stop at munmap (status 0x%x)\n", tid, st);
-			return -1;
-		}
-	}
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) < 0) {
-		pr_perror("can't read the registers of %d", tid);
-		return -1;
-	}
-	if ((long long)r.rax < 0)
+	ret = infect_syscall(&ic, __NR_munmap, ctx->area_start, ctx->area_size, 0, 0, 0, 0, &r);
+	if (ret == 0 && r < 0)
 		pr_warn("task %d: munmap of the restorer area failed: %s, ignoring\n", tid,
-			strerror((int)-(long long)r.rax));
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0) {
-		pr_perror("can't put back the registers of %d", tid);
-		return -1;
-	}
-	return 0;
+			strerror((int)-r));
+	if (infect_stop(&ic) < 0)
+		ret = -1;
+	return ret;
 }
 
 static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n, size_t task)

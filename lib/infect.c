@@ -89,7 +89,7 @@ uint64_t infect_find_syscall(pid_t pid, const struct proc_vma *vmas, size_t nr)
 	return 0;
 }
 
-int infect_start(struct infect_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip)
+int infect_start(struct infect_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip, unsigned flags)
 {
 	uint64_t all = ~0ULL;
 
@@ -105,13 +105,15 @@ int infect_start(struct infect_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_
 		pr_perror("can't get the signal mask of thread %d", tid);
 		return -1;
 	}
-	ctx->scratch = ALIGN_DOWN(ctx->saved_regs.rsp - RED_ZONE - INFECT_SCRATCH, 64ULL);
-	if (infect_read_mem(pid, ctx->scratch, ctx->saved_scratch, INFECT_SCRATCH) < 0) {
-		pr_err("thread %d: no room below its stack pointer 0x%llx for injected syscalls\n", tid,
-		       (unsigned long long)ctx->saved_regs.rsp);
-		return -1;
+	if (!(flags & INFECT_NO_SCRATCH)) {
+		ctx->scratch = ALIGN_DOWN(ctx->saved_regs.rsp - RED_ZONE - INFECT_SCRATCH, 64ULL);
+		if (infect_read_mem(pid, ctx->scratch, ctx->saved_scratch, INFECT_SCRATCH) < 0) {
+			pr_err("thread %d: no room below its stack pointer 0x%llx for injected syscalls\n",
+			       tid, (unsigned long long)ctx->saved_regs.rsp);
+			return -1;
+		}
+		ctx->scratch_saved = true;
 	}
-	ctx->scratch_saved = true;
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(uint64_t), &all) < 0) {
 		pr_perror("can't block the signals of thread %d", tid);
 		return -1;

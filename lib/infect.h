@@ -42,8 +42,12 @@ struct infect_ctx {
  * ([vdso] first); 0 (logged) if there is none. */
 uint64_t infect_find_syscall(pid_t pid, const struct proc_vma *vmas, size_t nr);
 
-/* Start injecting into a seized, ptrace-stopped tid. 0 or -1 (logged; nothing changed). */
-int infect_start(struct infect_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip);
+/* No scratch area: the syscalls injected take no out-parameters (nothing of the
+ * thread's memory is read or written). */
+#define INFECT_NO_SCRATCH 0x1
+/* Start injecting into a seized, ptrace-stopped tid (a ptrace stop of any kind,
+ * syscall-exit stops included). 0 or -1 (logged; nothing changed). */
+int infect_start(struct infect_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip, unsigned flags);
 /*
  * Run one system call. *ret gets the raw return value (-errno on failure).
  * Returns 0 if the syscall ran, -1 (logged) if the injection itself failed

@@ -107,8 +107,12 @@ void log_vprintf(int level, const char *fmt, va_list ap)
 	n += m;
 	if (n >= (int)sizeof(buf))
 		n = sizeof(buf) - 1;
-	/* One write per message so that messages from several processes don't interleave. */
-	if (write(level == LOG_MSG && log_fd == STDERR_FILENO ? STDOUT_FILENO : log_fd, buf, n) < 0) {
+	/* One write per message so that messages from several processes don't interleave.
+	 * User-facing messages (LOG_MSG) go to stdout, as in CRIU, and into a log file too. */
+	if (level == LOG_MSG && write(STDOUT_FILENO, buf, n) < 0) {
+		/* nowhere left to report it */
+	}
+	if ((level != LOG_MSG || log_fd != STDERR_FILENO) && write(log_fd, buf, n) < 0) {
 		/* nowhere left to report it */
 	}
 	errno = e;

@@ -154,21 +154,14 @@ static bool is_vma_line(const char *line)
 	return p != line && *p == '-';
 }
 
-int proc_parse_smaps(pid_t pid, struct proc_vma **ret, size_t *ret_nr)
+/* Every VMA of a maps or smaps stream (what names it: for messages). */
+static int read_vmas(FILE *f, const char *what, struct proc_vma **ret, size_t *ret_nr)
 {
-	char path[64];
 	cleanup_free char *line = NULL;
 	size_t cap = 0, nr = 0, lcap = 0;
 	struct proc_vma *vmas = NULL;
-	FILE *f;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	f = fopen(path, "re");
-	if (!f) {
-		pr_perror("can't open %s", path);
-		return -1;
-	}
 	while ((n = getline(&line, &lcap, f)) > 0) {
 		if (is_vma_line(line)) {
 			if (nr == cap) {
@@ -182,7 +175,7 @@ int proc_parse_smaps(pid_t pid, struct proc_vma **ret, size_t *ret_nr)
 				cap = ncap;
 			}
 			if (proc_parse_maps_line(line, &vmas[nr]) < 0) {
-				pr_err("%s: can't parse the line '%.*s'\n", path, (int)strcspn(line, "\n"),
+				pr_err("%s: can't parse the line '%.*s'\n", what, (int)strcspn(line, "\n"),
 				       line);
 				goto err;
 			}
@@ -192,17 +185,83 @@ int proc_parse_smaps(pid_t pid, struct proc_vma **ret, size_t *ret_nr)
 		}
 	}
 	if (ferror(f)) {
-		pr_perror("can't read %s", path);
+		pr_perror("can't read %s", what);
 		goto err;
 	}
-	fclose(f);
 	*ret = vmas;
 	*ret_nr = nr;
 	return 0;
 err:
-	fclose(f);
 	free(vmas);
 	return -1;
+}
+
+static int read_vmas_file(const char *path, struct proc_vma **ret, size_t *ret_nr)
+{
+	FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f) {
+		pr_perror("can't open %s", path);
+		return -1;
+	}
+	r = read_vmas(f, path, ret, ret_nr);
+	fclose(f);
+	return r;
+}
+
+int proc_parse_smaps(pid_t pid, struct proc_vma **ret, size_t *ret_nr)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	return read_vmas_file(path, ret, ret_nr);
+}
+
+int proc_read_maps(pid_t pid, struct proc_vma **ret, size_t *ret_nr)
+{
+	char path[64];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	return read_vmas_file(path, ret, ret_nr);
+}
+
+int proc_parse_maps_text(const char *text, struct proc_vma **ret, size_t *ret_nr)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int r;
+
+	if (!f) {
+		if (!*text) {
+			*ret = NULL;
+			*ret_nr = 0;
+			return 0;
+		}
+		pr_perror("can't read a maps text");
+		return -1;
+	}
+	r = read_vmas(f, "maps", ret, ret_nr);
+	fclose(f);
+	return r;
+}
+
+void proc_find_special(const struct proc_vma *vmas, size_t nr, struct proc_special *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (size_t i = 0; i < nr; i++) {
+		struct proc_range r = { vmas[i].start, vmas[i].end };
+		if (!strcmp(vmas[i].name, "[vdso]"))
+			ret->vdso = r;
+		else if (!strcmp(vmas[i].name, "[vvar]"))
+			ret->vvar = r;
+		else if (!strcmp(vmas[i].name, "[vvar_vclock]"))
+			ret->vvar_vclock = r;
+		else if (!strcmp(vmas[i].name, "[vsyscall]"))
+			ret->vsyscall = r;
+	}
 }
 
 int proc_parse_stat_str(const char *buf, struct proc_stat *ret)

@@ -76,6 +76,20 @@ uint64_t proc_parse_vmflags(const char *s);
 
 /* Read /proc/PID/smaps: every VMA with its VmFlags. *ret is a heap array (free()). */
 int proc_parse_smaps(pid_t pid, struct proc_vma **ret, size_t *ret_nr);
+/* Read /proc/PID/maps (pid 0: our own); no VmFlags. *ret is a heap array (free()). */
+int proc_read_maps(pid_t pid, struct proc_vma **ret, size_t *ret_nr);
+/* The same from a maps text already read (an empty text: no VMAs). */
+int proc_parse_maps_text(const char *text, struct proc_vma **ret, size_t *ret_nr);
+
+/* The kernel's special mappings ([vdso], [vvar], [vvar_vclock], [vsyscall]) among
+ * VMAs; start == end when absent. */
+struct proc_range {
+	uint64_t start, end;
+};
+struct proc_special {
+	struct proc_range vdso, vvar, vvar_vclock, vsyscall;
+};
+void proc_find_special(const struct proc_vma *vmas, size_t nr, struct proc_special *ret);
 
 /* Fields of /proc/PID/stat (after the comm, which may hold spaces and parens). */
 struct proc_stat {

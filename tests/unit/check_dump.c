@@ -840,7 +840,7 @@ START_TEST(test_infect_syscalls)
 	pid_t tid = tree.tasks[0].tids[1];
 	ck_assert_int_eq(ptrace(PTRACE_GETREGS, tid, NULL, &before), 0);
 	ck_assert_int_eq(ptrace(PTRACE_GETSIGMASK, tid, sizeof(uint64_t), &mask_before), 0);
-	ck_assert_int_eq(infect_start(&ic, fx.pid, tid, ip), 0);
+	ck_assert_int_eq(infect_start(&ic, fx.pid, tid, ip, 0), 0);
 	ck_assert_int_eq(infect_syscall(&ic, SYS_getpid, 0, 0, 0, 0, 0, 0, &r), 0);
 	ck_assert_int_eq(r, fx.pid);
 	ck_assert_int_eq(infect_syscall(&ic, SYS_gettid, 0, 0, 0, 0, 0, 0, &r), 0);

@@ -173,10 +173,17 @@ static int stop_threads(pthread_t *th, const char *who)
 
 	for (int i = 0; i <= NREADERS; i++)
 		r0[i] = __atomic_load_n(&rounds[i], __ATOMIC_RELAXED);
-	usleep(200 * 1000);
-	for (int i = 0; i <= NREADERS; i++)
+	/* every thread must make progress: a round is a few ms, but on a loaded 2-CPU
+	 * machine a thread may wait long for its faults; give each up to 10 s */
+	for (int i = 0; i <= NREADERS; i++) {
+		int waited = 0;
+		while (__atomic_load_n(&rounds[i], __ATOMIC_RELAXED) == r0[i] && waited < 10000) {
+			usleep(10 * 1000);
+			waited += 10;
+		}
 		if (__atomic_load_n(&rounds[i], __ATOMIC_RELAXED) == r0[i])
 			test_err("%s: thread %d is not running any more", who, i);
+	}
 	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i <= NREADERS; i++)
 		zt_join(th[i], 10, "mem_race thread");
