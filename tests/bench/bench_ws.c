@@ -18,8 +18,14 @@
  * Beside them, the raw userfaultfd floor of the same run (`uffd_tests -b`: a bare
  * UFFDIO_COPY/UFFDIO_CONTINUE handler, on the task's CPU and on another one).
  * Every figure is repeated --reps times, the modes interleaved, and printed as the
- * median [min-max]. It is a benchmark, not a test: it fails only if a restore fails
- * or an answer reads other data than was dumped.
+ * median [min-max], with where the task's first request went (its own schedstat: on a
+ * CPU, waiting for one, blocked in faults) and the daemon's CPU time up to that answer.
+ * It is a benchmark, not a test: it fails only if a restore fails or an answer reads
+ * other data than was dumped.
+ *
+ * For analysis: --keep, then --reuse runs again on the same images (no new dump);
+ * --daemon-wrap runs lazy-pages under a prefix (taskset, chrt, strace), --daemon-args
+ * passes it options (--busy-poll 0). See ISSUE13-ANALYSIS.md and ws_trace.py.
  */
 #include <errno.h>
 #include <fcntl.h>
