@@ -1,7 +1,17 @@
 # Benchmarks: `make bench` (BENCH_SIZES="1024 4096" in MiB). They print figures and
 # ratios against this machine's ceilings; they are not part of `make test`.
+#   make bench-ws      the working-set benchmark of issue 13 alone:
+#                      BENCH_WS_SIZES="1024 4096" (MiB), BENCH_WS_REPS=3,
+#                      BENCH_WS_ARGS (more bench_ws options, e.g. --workloads fixed)
+#   quick (under a minute): make bench-ws BENCH_WS_SIZES=256 BENCH_WS_REPS=1
 BENCH_SIZES ?= 1024 4096
-BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr
+BENCH_WS_SIZES ?= 1024 4096
+BENCH_WS_REPS ?= 3
+BENCH_WS_ARGS ?=
+BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
+              $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws
+
+$(B)/tests/bench/bench_ws $(B)/tests/bench/bench_ws_target: tests/bench/bench_ws.h
 
 $(B)/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -14,3 +24,13 @@ bench: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 		echo "== dump, eager and lazy restore of $$mb MiB"; \
 		$(B)/tests/bench/bench_cr --mb $$mb --criu $(BIN) --target $(B)/tests/bench/bench_target || exit 1; \
 	done
+	@$(MAKE) --no-print-directory bench-ws
+
+bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
+	@for mb in $(BENCH_WS_SIZES); do \
+		echo "== working set: time to the first answer after eager and lazy restores of $$mb MiB"; \
+		$(B)/tests/bench/bench_ws --mb $$mb --reps $(BENCH_WS_REPS) --criu $(BIN) \
+			--target $(B)/tests/bench/bench_ws_target --uffd-tests $(UFFD_BIN) $(BENCH_WS_ARGS) || exit 1; \
+	done
+
+.PHONY: bench-ws
