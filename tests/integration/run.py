@@ -248,8 +248,18 @@ class Run:
         return p
 
     def alive(self, pid):
+        """Is any task of pid's thread group alive? (Its leader may have exited
+        with pthread_exit() while other threads run: the leader is a zombie.)"""
         st = proc_stat(pid)
-        return st is not None and st[0] not in "ZX"
+        if st is None:
+            return False
+        if st[0] not in "ZX":
+            return True
+        for t in glob.glob("/proc/%d/task/*" % pid):
+            s = read(t + "/stat")
+            if s and s[s.rfind(")") + 2:][:1] not in ("Z", "X"):
+                return True
+        return False
 
     def check_untraced_running(self, pid):
         for t in glob.glob("/proc/%d/task/*" % pid):
@@ -589,8 +599,10 @@ class Run:
                 if pid == os.getpid():
                     continue
                 st = proc_stat(pid)
-                if not st or st[0] in "ZX":
+                if not st or st[0] == "X":
                     continue
+                # (a zombie is killed too: its threads may still run after the
+                # leader exited; killing a real zombie does nothing)
                 # in one of our sessions, or a child of a process we started
                 # (a restored task that did not get its session back)
                 if st[2] in sids or st[3] in mine:

@@ -107,18 +107,19 @@ int main(int argc, char **argv)
 	    ring->tail - ring->head != 2)
 		test_err("ring header: magic %#x nr %u head %u tail %u, was %#x %u %u %u", ring->magic, ring->nr,
 			 ring->head, ring->tail, saved.magic, saved.nr, saved.head, saved.tail);
-	else
-		for (int i = 0; i < 2; i++) {
-			struct io_event *e = &ring->io_events[(ring->head + i) % ring->nr];
+	for (int i = 0; i < 2 && !test_failed(); i++) {
+		struct io_event *e = &ring->io_events[(ring->head + i) % ring->nr];
 
-			if (e->data != ring_ev[i].data || e->res != ring_ev[i].res)
-				test_err("ring event %d: data %#llx res %lld, was %#llx %lld", i,
-					 (unsigned long long)e->data, (long long)e->res,
-					 (unsigned long long)ring_ev[i].data, (long long)ring_ev[i].res);
-		}
+		if (e->data != ring_ev[i].data || e->res != ring_ev[i].res)
+			test_err("ring event %d: data %#llx res %lld, was %#llx %lld", i,
+				 (unsigned long long)e->data, (long long)e->res,
+				 (unsigned long long)ring_ev[i].data, (long long)ring_ev[i].res);
+	}
 	/* the kernel agrees: both events come out of io_getevents */
 	memset(ev, 0, sizeof(ev));
-	if (io_getevents_(2, 4, ev, 10) != 2)
+	if (test_failed())
+		; /* the ring differs: io_getevents would wait for events that are not there */
+	else if (io_getevents_(2, 4, ev, 10) != 2)
 		test_err("io_getevents did not return the 2 completed reads: %m");
 	else
 		for (int i = 0; i < 2; i++)

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	snprintf(p_sh, sizeof(p_sh), "%s/ghost.shared", test_tmpdir());
 	snprintf(p_pr, sizeof(p_pr), "%s/ghost.private", test_tmpdir());
 	v1 = map_file(p_sh, 0x6a01, MAP_SHARED, 0, LEN);
-	fd = open(p_sh, O_RDONLY);
+	fd = open(p_sh, O_RDWR);
 	v2 = mmap(NULL, LEN / 2, PROT_READ | PROT_WRITE, MAP_SHARED, fd, LEN / 2);
 	if (fd < 0 || v2 == MAP_FAILED)
 		fail("mmap: %m");
