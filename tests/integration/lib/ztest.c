@@ -444,3 +444,51 @@ int zt_proc_value(const char *path, const char *key, char *out, size_t len)
 	free(s);
 	return 0;
 }
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void zt_file_locks(unsigned long ino, char *out, size_t len)
+{
+	char *s = zt_read_file("/proc/locks", NULL), *l, *lines[256], suffix[32];
+	int n = 0;
+
+	out[0] = 0;
+	if (!s)
+		return;
+	snprintf(suffix, sizeof(suffix), ":%lu ", ino);
+	for (l = strtok(s, "\n"); l && n < 256; l = strtok(NULL, "\n")) {
+		char *rest = strchr(l, ':'), *dev;
+
+		if (!rest || strstr(l, "->"))
+			continue;
+		rest++;
+		while (*rest == ' ')
+			rest++;
+		/* CLASS MODE TYPE PID DEV:INO START END: the 5th field */
+		dev = rest;
+		for (int f = 0; f < 4 && dev; f++) {
+			dev = strchr(dev, ' ');
+			while (dev && *dev == ' ')
+				dev++;
+		}
+		if (dev && !strncmp(dev + strcspn(dev, " ") - strlen(suffix) + 1, suffix, strlen(suffix) - 1))
+			lines[n++] = rest;
+	}
+	qsort(lines, n, sizeof(lines[0]), cmp_str);
+	for (int i = 0; i < n; i++) {
+		/* squeeze the runs of blanks */
+		size_t o = strlen(out);
+
+		if (o + 2 >= len)
+			break;
+		for (char *c = lines[i]; *c && o + 2 < len; c++)
+			if (*c != ' ' || (o && out[o - 1] != ' '))
+				out[o++] = *c;
+		out[o++] = '\n';
+		out[o] = 0;
+	}
+	free(s);
+}

@@ -93,6 +93,11 @@ int zt_waitpid(pid_t pid, int *status, int seconds, const char *what);
  * /proc/self/fdinfo/N (leading blanks skipped), into out; 0, or -1 if absent. */
 int zt_proc_value(const char *path, const char *key, char *out, size_t len);
 
+/* The locks /proc/locks lists on inode ino (blocked waiters left out), each
+ * as "CLASS MODE TYPE PID DEV:INO START END" without the ordinal, sorted,
+ * one per line, into out. */
+void zt_file_locks(unsigned long ino, char *out, size_t len);
+
 /* Thin wrappers. */
 pid_t zt_gettid(void);
 long zt_futex_wait(int *uaddr, int val, const void *timeout);
