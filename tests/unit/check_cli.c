@@ -278,7 +278,6 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--lazy-pages", NULL, "--lazy-pages" },
 		{ "restore", "--root", "/r", "--root" },
 		{ "dump", "--external", "mnt[/a]:b", "--external" },
-		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]", "--inherit-fd" },
 		{ "restore", "--tcp-close", NULL, "--tcp-close" },
 		{ "dump", "--manage-cgroups", NULL, "--manage-cgroups" },
 		{ "dump", "--file-locks", NULL, "--file-locks" },
@@ -295,6 +294,7 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--lazy-pages", NULL },   { "restore", "--display-stats", NULL },
 		{ "lazy-pages", "--status-fd", "3" },  { "dump", "--manage-cgroups=ignore", NULL },
 		{ "dump", "--root", "/" },	       { "restore", "--pidfile", "p" },
+		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" },
 	};
 	struct cr_options o;
 
