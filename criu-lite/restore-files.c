@@ -554,6 +554,12 @@ int rst_files_prepare(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		for (size_t k = 0; k < ctx->tasks[i].img->nr_fds; k++)
 			max_fd = MAX(max_fd, (int)ctx->tasks[i].img->fds[k]->fd);
+	/* fd numbers the entries refer to (epoll targets) are put in place too */
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		const struct fd_ops *ops = fd_kind_of_type(ctx->img.files[i]->type);
+		if (ops && ops->max_fd)
+			max_fd = MAX(max_fd, (int)ops->max_fd(ctx->img.files[i]));
+	}
 	ctx->svc_base = max_fd + 1;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
 	    rl.rlim_cur < (rlim_t)ctx->svc_base + ctx->img.nr_files + 4096) {

@@ -51,6 +51,24 @@ int fdinfo_u64(const char *text, const char *name, int base, uint64_t *ret)
 	return -1;
 }
 
+int fdinfo_pair(const char *text, const char *name, uint64_t *ret_a, uint64_t *ret_b)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		unsigned long long a, b;
+		if (strncmp(l, name, n) || l[n] != ':')
+			continue;
+		if (sscanf(l + n + 1, " (%llu, %llu)", &a, &b) != 2)
+			break;
+		*ret_a = a;
+		*ret_b = b;
+		return 0;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
 void *files_zalloc(size_t size, const char *what)
 {
 	void *p = calloc(1, size);

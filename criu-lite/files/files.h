@@ -85,6 +85,8 @@ struct fd_ops {
 	/* In the task rf->post_task, after every fd exists and before the task installs
 	 * its own: complete what refers to other descriptions. 0 or -1 (message in err). */
 	int (*post_open)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
+	/* The highest fd number the entry refers to in some task (epoll targets), or 0. */
+	uint32_t (*max_fd)(const FileEntry *fe);
 	/* The key --inherit-fd names this description by ("pipe:[123]"); 0, or -1: none. */
 	int (*inherit_key)(const FileEntry *fe, char *buf, size_t len);
 };
@@ -96,7 +98,12 @@ const struct fd_ops *fd_kind_of_type(uint32_t type);
 int fd_kinds_dump_finish(struct dump_ctx *ctx);
 
 /* ---- the kinds ---- */
-extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops;
+extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops, fifo_fd_ops;
+extern const struct fd_ops eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, epoll_fd_ops, inotify_fd_ops;
+
+/* fdinfo lines of epoll and inotify (pure: unit-tested). 0, or -1 if the line is bad. */
+int epoll_parse_tfd(const char *line, EpollTfdEntry *ret);
+int inotify_parse_wd(const char *line, InotifyWdEntry *ret, uint8_t *handle, size_t *ret_hlen);
 
 /* ---- regular files (reg.c), also for the files behind mappings and exe links ---- */
 /* A reg entry for path (already without " (deleted)"). NULL (logged). */
@@ -116,6 +123,8 @@ int pipe_write_data(int w, const PipeEntry *pe, const char *what);
 bool files_strip_deleted(char *path);
 /* The value of "NAME:" in an fdinfo text as a number in base; -1 if absent or bad. */
 int fdinfo_u64(const char *text, const char *name, int base, uint64_t *ret);
+/* "NAME: (A, B)" of an fdinfo text (timerfd's it_value). 0, or -1 if absent or bad. */
+int fdinfo_pair(const char *text, const char *name, uint64_t *ret_a, uint64_t *ret_b);
 /* A new sub-message of the entry's kind, or NULL (logged). */
 void *files_zalloc(size_t size, const char *what);
 /* Reopen our own fd through /proc/self/fd with flags (a new description of the same

@@ -50,6 +50,73 @@ START_TEST(test_fdinfo_u64)
 }
 END_TEST
 
+START_TEST(test_fdinfo_pair)
+{
+	const char *t = "clockid: 1\nticks: 3\nsettime flags: 01\nit_value: (4, 972492745)\nit_interval: (0, 20000000)\n";
+	uint64_t a, b;
+
+	ck_assert_int_eq(fdinfo_pair(t, "it_value", &a, &b), 0);
+	ck_assert_uint_eq(a, 4);
+	ck_assert_uint_eq(b, 972492745);
+	ck_assert_int_eq(fdinfo_pair(t, "it_interval", &a, &b), 0);
+	ck_assert_uint_eq(a, 0);
+	ck_assert_uint_eq(b, 20000000);
+	ck_assert_int_eq(fdinfo_u64(t, "settime flags", 8, &a), 0);
+	ck_assert_uint_eq(a, 1);
+	ck_assert_int_eq(fdinfo_pair(t, "ticks", &a, &b), -1);
+	ck_assert_int_eq(fdinfo_pair(t, "it_val", &a, &b), -1);
+}
+END_TEST
+
+START_TEST(test_epoll_line)
+{
+	EpollTfdEntry t = EPOLL_TFD_ENTRY__INIT;
+
+	ck_assert_int_eq(epoll_parse_tfd("tfd:        3 events:       19 data:             1234  pos:0 ino:40e sdev:10",
+					 &t), 0);
+	ck_assert_uint_eq(t.tfd, 3);
+	ck_assert_uint_eq(t.events, 0x19);
+	ck_assert_uint_eq(t.data, 0x1234);
+	ck_assert_uint_eq(t.ino, 0x40e);
+	ck_assert_uint_eq(t.sdev, 0x10);
+	ck_assert_int_eq(epoll_parse_tfd("tfd: 5 events: 40000000 data: ffffffffffffffff  pos:0 ino:1 sdev:fe00000",
+					 &t), 0);
+	ck_assert_uint_eq(t.events, 0x40000000);
+	ck_assert_uint_eq(t.data, UINT64_MAX);
+	ck_assert_uint_eq(t.sdev, 0xfe00000);
+	ck_assert_int_eq(epoll_parse_tfd("tfd: 5 events: 1", &t), -1);
+	ck_assert_int_eq(epoll_parse_tfd("pos:\t0", &t), -1);
+}
+END_TEST
+
+START_TEST(test_inotify_line)
+{
+	InotifyWdEntry w = INOTIFY_WD_ENTRY__INIT;
+	uint8_t h[128];
+	size_t n;
+
+	ck_assert_int_eq(inotify_parse_wd("inotify wd:1 ino:3c51a sdev:fe00000 mask:80000100 ignored_mask:0 "
+					  "fhandle-bytes:8 fhandle-type:1 f_handle:1ac5030000000000",
+					  &w, h, &n), 0);
+	ck_assert_uint_eq(w.wd, 1);
+	ck_assert_uint_eq(w.ino, 0x3c51a);
+	ck_assert_uint_eq(w.s_dev, 0xfe00000);
+	ck_assert_uint_eq(w.mask, 0x80000100);
+	ck_assert_uint_eq(w.handle_type, 1);
+	ck_assert_uint_eq(n, 8);
+	ck_assert_uint_eq(h[0], 0x1a);
+	ck_assert_uint_eq(h[1], 0xc5);
+	ck_assert_uint_eq(h[7], 0);
+	/* the handle must be as long as it says */
+	ck_assert_int_eq(inotify_parse_wd("inotify wd:1 ino:1 sdev:1 mask:1 ignored_mask:0 fhandle-bytes:8 "
+					  "fhandle-type:1 f_handle:1ac5",
+					  &w, h, &n), -1);
+	ck_assert_int_eq(inotify_parse_wd("inotify wd:1 ino:1 sdev:1 mask:1 ignored_mask:0 fhandle-bytes:2 "
+					  "fhandle-type:1 f_handle:zz00",
+					  &w, h, &n), -1);
+}
+END_TEST
+
 START_TEST(test_strip_deleted)
 {
 	char a[] = "/tmp/x (deleted)", b[] = "/tmp/x", c[] = " (deleted)", d[] = "/a (deleted) b";
@@ -68,7 +135,7 @@ START_TEST(test_kind_table)
 	struct {
 		int fd;
 		const char *want; /* kind name, or what a refused kind says */
-	} c[8];
+	} c[10];
 	int p[2], n = 0;
 	char path[64];
 
@@ -78,7 +145,8 @@ START_TEST(test_kind_table)
 	c[n].fd = open("/", O_RDONLY | O_DIRECTORY), c[n++].want = "directory";
 	c[n].fd = open("/proc/self/status", O_RDONLY), c[n++].want = "regular file";
 	c[n].fd = memfd_create("kind", 0), c[n++].want = "shmem object";
-	c[n].fd = eventfd(0, 0), c[n++].want = "an eventfd";
+	c[n].fd = eventfd(0, 0), c[n++].want = "eventfd";
+	c[n].fd = syscall(SYS_userfaultfd, O_CLOEXEC), c[n++].want = "a userfaultfd";
 	for (int i = 0; i < n; i++) {
 		struct fd_probe pr;
 		const struct fd_ops *ops;
@@ -360,6 +428,9 @@ int main(void)
 	log_init(LOG_WARN, NULL);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fdinfo_u64);
+	tcase_add_test(tc, test_fdinfo_pair);
+	tcase_add_test(tc, test_epoll_line);
+	tcase_add_test(tc, test_inotify_line);
 	tcase_add_test(tc, test_strip_deleted);
 	tcase_add_test(tc, test_kind_table);
 	tcase_add_test(tc, test_identity);
