@@ -8,6 +8,7 @@
 #include <linux/kcmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -16,6 +17,7 @@
 #include "lib/util.h"
 #include "criu-lite/dump-files.h"
 #include "criu-lite/files/files.h"
+#include "criu-lite/files/sockdiag.h"
 
 #define FDINFO_MAX (1u << 20) /* an epoll or inotify instance lists one line per target */
 
@@ -110,16 +112,40 @@ static void probe_free(struct fd_probe *p)
 {
 	free(p->fdinfo);
 	p->fdinfo = NULL;
+	if (p->sk >= 0)
+		close(p->sk);
+	p->sk = -1;
+}
+
+/* A socket's family, through a copy of it. 0 or -1 (logged). */
+static int probe_socket(int pidfd, struct fd_probe *p)
+{
+	socklen_t len = sizeof(p->sk_family);
+
+	if (p->pid == getpid())
+		p->sk = fcntl(p->fd, F_DUPFD_CLOEXEC, 0);
+	else
+		p->sk = (int)syscall(SYS_pidfd_getfd, pidfd, p->fd, 0);
+	if (p->sk < 0) {
+		pr_perror("can't get a copy of socket fd %d of pid %d", p->fd, p->pid);
+		return -1;
+	}
+	if (getsockopt(p->sk, SOL_SOCKET, SO_DOMAIN, &p->sk_family, &len) < 0) {
+		pr_perror("can't get the family of socket fd %d of pid %d", p->fd, p->pid);
+		return -1;
+	}
+	return 0;
 }
 
 /* What /proc says of (pid, fd): its link, fdinfo and stat. 0 or -1 (logged). */
-static int probe_fd(pid_t pid, int fd, struct fd_probe *p)
+static int probe_fd(int pidfd, pid_t pid, int fd, struct fd_probe *p)
 {
 	char path[64];
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	p->fd = fd;
+	p->sk = -1;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (proc_readlink(path, p->link, sizeof(p->link)) < 0)
 		return -1;
@@ -137,11 +163,15 @@ static int probe_fd(pid_t pid, int fd, struct fd_probe *p)
 		return -1;
 	}
 	p->flags = p->fi.flags & ~(uint32_t)O_CLOEXEC;
+	if (!strncmp(p->link, "socket:[", 8) && probe_socket(pidfd, p) < 0) {
+		probe_free(p);
+		return -1;
+	}
 	return 0;
 }
 
 /* Describe (pid, fd) and register it: its file id. */
-static int dump_one_fd(struct dump_ctx *ctx, pid_t pid, int fd, uint32_t *ret_id, bool *ret_cloexec)
+static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint32_t *ret_id, bool *ret_cloexec)
 {
 	struct fd_probe p;
 	const struct fd_ops *ops;
@@ -149,7 +179,7 @@ static int dump_one_fd(struct dump_ctx *ctx, pid_t pid, int fd, uint32_t *ret_id
 	FileEntry *fe;
 	int err, ret = -1;
 
-	if (probe_fd(pid, fd, &p) < 0)
+	if (probe_fd(pidfd, pid, fd, &p) < 0)
 		return -1;
 	*ret_cloexec = p.fi.flags & O_CLOEXEC;
 	ops = fd_kind_of_probe(&p);
@@ -182,13 +212,47 @@ out:
 	return ret;
 }
 
+/* Describe the fds in flight received so far (they may bring more: loop). */
+static int dump_inflight(struct dump_ctx *ctx)
+{
+	while (ctx->nr_inflight) {
+		struct dump_inflight in = ctx->inflight[--ctx->nr_inflight];
+		bool cloexec;
+		int r = dump_one_fd(ctx, -1, getpid(), in.fd, in.slot, &cloexec);
+
+		/* its description is registered with our fd: it stays open until the end */
+		if (r < 0) {
+			close(in.fd);
+			return -1;
+		}
+		if (ctx->nr_inflight_fds == ctx->cap_inflight_fds) {
+			size_t ncap = ctx->cap_inflight_fds ? ctx->cap_inflight_fds * 2 : 16;
+			int *n = realloc(ctx->inflight_fds, ncap * sizeof(*n));
+			if (!n) {
+				pr_perror("can't keep an fd in flight");
+				close(in.fd);
+				return -1;
+			}
+			ctx->inflight_fds = n;
+			ctx->cap_inflight_fds = ncap;
+		}
+		ctx->inflight_fds[ctx->nr_inflight_fds++] = in.fd;
+	}
+	return 0;
+}
+
 int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 {
 	char path[64];
 	cleanup_free int *fds = NULL;
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	size_t nr;
 	cleanup_img struct img *img = NULL;
 
+	if (pidfd < 0) {
+		pr_perror("pidfd_open of pid %d", pid);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	if (proc_list_dir_ints(path, &fds, &nr) < 0)
 		return -1;
@@ -200,7 +264,7 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		bool cloexec = false;
 		uint32_t id;
 
-		if (dump_one_fd(ctx, pid, fds[i], &id, &cloexec) < 0)
+		if (dump_one_fd(ctx, pidfd, pid, fds[i], &id, &cloexec) < 0)
 			return -1;
 		e.fd = fds[i];
 		e.file_id = id;
@@ -210,6 +274,8 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 			return -1;
 		pr_debug("pid %d: fd %d -> file %u\n", pid, fds[i], id);
 	}
+	if (dump_inflight(ctx) < 0)
+		return -1;
 	return img_close(steal_pointer(&img));
 }
 
@@ -217,7 +283,7 @@ int dump_files_write(struct dump_ctx *ctx)
 {
 	cleanup_img struct img *img = NULL;
 
-	if (fd_kinds_dump_finish(ctx) < 0)
+	if (dump_inflight(ctx) < 0 || fd_kinds_dump_finish(ctx) < 0 || dump_inflight(ctx) < 0)
 		return -1;
 	img = img_open(ctx->dfd, IMG_FILES, O_WRONLY, 0);
 	if (!img)
@@ -240,8 +306,11 @@ int dump_files_write(struct dump_ctx *ctx)
 
 void dump_files_fini(struct dump_ctx *ctx)
 {
-	for (size_t i = 0; i < ctx->nr_files; i++)
+	for (size_t i = 0; i < ctx->nr_files; i++) {
+		if (ctx->files[i].priv && ctx->files[i].ops->dump_free)
+			ctx->files[i].ops->dump_free(&ctx->files[i]);
 		file_entry__free_unpacked(ctx->files[i].fe, NULL);
+	}
 	free(ctx->files);
 	ctx->files = NULL;
 	ctx->nr_files = ctx->cap_files = 0;
@@ -249,6 +318,18 @@ void dump_files_fini(struct dump_ctx *ctx)
 		file_data_entry__free_unpacked(ctx->file_data[i], NULL);
 	free(ctx->file_data);
 	ctx->file_data = NULL;
-	ctx->nr_file_data = 0;
+	ctx->nr_file_data = ctx->cap_file_data = 0;
+	for (size_t i = 0; i < ctx->nr_inflight; i++)
+		close(ctx->inflight[i].fd);
+	free(ctx->inflight);
+	ctx->inflight = NULL;
+	ctx->nr_inflight = ctx->cap_inflight = 0;
+	for (size_t i = 0; i < ctx->nr_inflight_fds; i++)
+		close(ctx->inflight_fds[i]);
+	free(ctx->inflight_fds);
+	ctx->inflight_fds = NULL;
+	ctx->nr_inflight_fds = ctx->cap_inflight_fds = 0;
+	sockdiag_free(ctx->sockdiag);
+	ctx->sockdiag = NULL;
 	dump_file_index_free(ctx);
 }

@@ -382,6 +382,10 @@ static int rfiles_init(struct rst_ctx *ctx)
 		}
 		rf->late = rf->ops->late && rf->ops->late(rf->fe);
 	}
+	/* what queued messages carry must exist too */
+	for (size_t i = 0; i < ctx->img.nr_file_data; i++)
+		for (size_t k = 0; k < ctx->img.file_data[i]->n_fds; k++)
+			rfile_of(ctx, ctx->img.file_data[i]->fds[k])->needed = true; /* exists: validated */
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 		t->late_sock = -1;
@@ -651,6 +655,8 @@ int rst_files_late(struct rst_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		any |= ctx->tasks[i].nr_late > 0;
+	for (size_t i = 0; i < ctx->img.nr_files; i++)
+		any |= ctx->rfiles[i].opened && ctx->rfiles[i].ops->fill;
 	if (!any)
 		return 0;
 	if (wait_all_created(ctx) < 0)
@@ -669,11 +675,20 @@ int rst_files_late(struct rst_ctx *ctx)
 		}
 	}
 	pr_debug("late files sent to their tasks\n");
+	/* every object head whose kind fills it now (socket queues) */
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		struct rst_file *rf = &ctx->rfiles[i];
+		if (rf->opened && rf->priv && rf->ops->fill && rf->ops->fill(ctx, rf) < 0)
+			return -1;
+	}
 	return 0;
 }
 
 void rst_files_fini(struct rst_ctx *ctx)
 {
+	for (size_t i = 0; ctx->rfiles && i < ctx->img.nr_files; i++)
+		if (ctx->rfiles[i].priv && ctx->rfiles[i].ops->rst_free)
+			ctx->rfiles[i].ops->rst_free(&ctx->rfiles[i]);
 	free(ctx->rfiles);
 	ctx->rfiles = NULL;
 	free(ctx->late_socks);

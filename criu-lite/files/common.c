@@ -109,6 +109,40 @@ int files_set_status_flags(int fd, uint32_t flags, const char *what)
 	return 0;
 }
 
+int dump_file_data_add(struct dump_ctx *ctx, FileDataEntry *rec)
+{
+	if (ctx->nr_file_data == ctx->cap_file_data) {
+		size_t ncap = ctx->cap_file_data ? ctx->cap_file_data * 2 : 32;
+		FileDataEntry **n = realloc(ctx->file_data, ncap * sizeof(*n));
+		if (!n) {
+			pr_perror("can't grow the file data list");
+			file_data_entry__free_unpacked(rec, NULL);
+			return -1;
+		}
+		ctx->file_data = n;
+		ctx->cap_file_data = ncap;
+	}
+	ctx->file_data[ctx->nr_file_data++] = rec;
+	return 0;
+}
+
+int dump_inflight_add(struct dump_ctx *ctx, int fd, uint32_t *slot)
+{
+	if (ctx->nr_inflight == ctx->cap_inflight) {
+		size_t ncap = ctx->cap_inflight ? ctx->cap_inflight * 2 : 16;
+		struct dump_inflight *n = realloc(ctx->inflight, ncap * sizeof(*n));
+		if (!n) {
+			pr_perror("can't grow the list of fds in flight");
+			close(fd);
+			return -1;
+		}
+		ctx->inflight = n;
+		ctx->cap_inflight = ncap;
+	}
+	ctx->inflight[ctx->nr_inflight++] = (struct dump_inflight){ fd, slot };
+	return 0;
+}
+
 int files_kcmp(pid_t p1, int fd1, pid_t p2, int fd2)
 {
 	long r = syscall(SYS_kcmp, p1, p2, KCMP_FILE, fd1, fd2);

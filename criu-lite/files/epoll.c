@@ -47,7 +47,7 @@ int epoll_parse_tfd(const char *line, EpollTfdEntry *ret)
 	return 0;
 }
 
-static int epoll_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int epoll_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	EpollEntry *e = files_zalloc(sizeof(*e), "an epoll entry");
 	size_t cap = 0;

@@ -12,7 +12,7 @@
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
 
-static int eventfd_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int eventfd_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	EventfdEntry *e;
 	uint64_t count, sem = 0;

@@ -24,7 +24,7 @@ static bool fifo_match(const struct fd_probe *p)
 	return p->link[0] == '/' && S_ISFIFO(p->st.st_mode);
 }
 
-static int fifo_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int fifo_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	char path[PROC_PATH_MAX];
 	PipeEntry *pe;

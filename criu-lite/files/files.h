@@ -43,6 +43,8 @@ struct fd_probe {
 	struct proc_fdinfo fi;
 	char *fdinfo;              /* the whole fdinfo text: kinds parse their own lines */
 	uint32_t flags;            /* fi.flags without O_CLOEXEC */
+	int sk;                    /* a socket: our copy of it (pidfd_getfd), for the kind to take; else -1 */
+	int sk_family;             /* a socket: SO_DOMAIN */
 };
 
 /* One description in the restore: its entry, its kind, and its fd once open. */
@@ -55,6 +57,7 @@ struct rst_file {
 	bool opened;
 	struct rst_file *obj_next; /* the next description of the same object (same obj_key) */
 	ssize_t post_task;         /* the task that runs post_open (index in ctx->tasks), -1: none */
+	void *priv;                /* the kind's own restore state (freed by its rst_free) */
 };
 
 struct fd_ops {
@@ -70,9 +73,11 @@ struct fd_ops {
 	bool (*match)(const struct fd_probe *p);
 	/* Describe a description met for the first time into f->fe (type and id set).
 	 * 0 or -1 (logged, naming the pid and fd). */
-	int (*dump)(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f);
+	int (*dump)(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f);
 	/* Once every task's fds are known. 0 or -1 (logged). */
 	int (*dump_finish)(struct dump_ctx *ctx);
+	/* Free f->priv. */
+	void (*dump_free)(struct dump_file *f);
 
 	/* ---- restore ---- */
 	/* Descriptions with the same non-zero key are one object, opened together. */
@@ -82,6 +87,11 @@ struct fd_ops {
 	/* Open the object whose descriptions are rf, rf->obj_next, ...: set each one's fd
 	 * (any fd number; the caller moves them to service fds). 0 or -1 (logged). */
 	int (*open)(struct rst_ctx *ctx, struct rst_file *rf);
+	/* In criu-lite once every task exists (they do not run yet): what needs their pids
+	 * (socket queues with their senders' credentials). 0 or -1 (logged). */
+	int (*fill)(struct rst_ctx *ctx, struct rst_file *rf);
+	/* Free rf->priv. */
+	void (*rst_free)(struct rst_file *rf);
 	/* In the task rf->post_task, after every fd exists and before the task installs
 	 * its own: complete what refers to other descriptions. 0 or -1 (message in err). */
 	int (*post_open)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
@@ -100,6 +110,7 @@ int fd_kinds_dump_finish(struct dump_ctx *ctx);
 /* ---- the kinds ---- */
 extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops, fifo_fd_ops;
 extern const struct fd_ops eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, epoll_fd_ops, inotify_fd_ops;
+extern const struct fd_ops unix_fd_ops;
 
 /* fdinfo lines of epoll and inotify (pure: unit-tested). 0, or -1 if the line is bad. */
 int epoll_parse_tfd(const char *line, EpollTfdEntry *ret);
@@ -133,6 +144,11 @@ int files_reopen(int fd, int flags, const char *what);
 /* F_SETFL the status flags (O_NONBLOCK, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME) of fd
  * to those of flags. 0 or -1 (logged). */
 int files_set_status_flags(int fd, uint32_t flags, const char *what);
+/* Append a file-data.img record (taken). 0 or -1 (logged; rec freed). */
+int dump_file_data_add(struct dump_ctx *ctx, FileDataEntry *rec);
+/* An fd in flight received into criu-lite: described later, its file id to *slot.
+ * Takes fd. 0 or -1 (logged). */
+int dump_inflight_add(struct dump_ctx *ctx, int fd, uint32_t *slot);
 /* kcmp(KCMP_FILE): 0 same description, 1/2 ordering, -1 error (errno). */
 int files_kcmp(pid_t p1, int fd1, pid_t p2, int fd2);
 

@@ -99,7 +99,7 @@ static int open_handle(const InotifyWdEntry *w)
 	return open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC);
 }
 
-static int inotify_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int inotify_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	InotifyEntry *e = files_zalloc(sizeof(*e), "an inotify entry");
 	size_t cap = 0;

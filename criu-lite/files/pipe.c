@@ -37,7 +37,7 @@ static bool pipe_match(const struct fd_probe *p)
 	return !strncmp(p->link, "pipe:[", 6);
 }
 
-static int pipe_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int pipe_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	PipeEntry *pe = files_zalloc(sizeof(*pe), "a pipe entry");
 

@@ -74,7 +74,7 @@ static bool dir_match(const struct fd_probe *p)
 	return p->link[0] == '/' && S_ISDIR(p->st.st_mode);
 }
 
-static int reg_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int reg_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	char path[PROC_PATH_MAX];
 

@@ -15,7 +15,7 @@
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
 
-static int signalfd_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int signalfd_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	SignalfdEntry *e;
 	uint64_t mask;

@@ -22,7 +22,7 @@ static const struct fd_ops refused[] = {
 	REFUSED("anon_inode:[userfaultfd]", "a userfaultfd"),
 	REFUSED("anon_inode:[pidfd]", "a pidfd"),
 	REFUSED("pidfd:", "a pidfd"),
-	REFUSED("socket:", "a socket"),
+	REFUSED("socket:", "a socket of a family criu-lite does not carry (not unix)"),
 	REFUSED("anon_inode:", "an anonymous inode"),
 };
 
@@ -36,6 +36,7 @@ static const struct fd_ops *const kinds[] = {
 	&eventfd_fd_ops,
 	&signalfd_fd_ops,
 	&timerfd_fd_ops,
+	&unix_fd_ops,
 	&epoll_fd_ops, /* after the kinds it watches: its dump_finish finds them */
 	&inotify_fd_ops,
 };

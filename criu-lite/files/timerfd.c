@@ -25,7 +25,7 @@
 
 #define NSEC 1000000000ULL
 
-static int timerfd_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int timerfd_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	uint64_t clockid, ticks, sflags, vs, vn, is, in;
 	struct timespec now;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -418,6 +419,90 @@ START_TEST(test_e2e_external_pipes_warned)
 }
 END_TEST
 
+/* /bin/cat reading and writing a unix socket whose peer is ours: refused without
+ * --ext-unix-sk (naming the socket and the option); with it, restored onto the socket
+ * we hand in with --inherit-fd socket:[INODE]. */
+START_TEST(test_e2e_external_unix)
+{
+	int sp[2], nsp[2], st;
+	char pids[16], spec[64], buf[64], *log, path[128];
+	unsigned long ino;
+	pid_t pid, rst;
+
+	if (!find_bin()) {
+		fprintf(stderr, "# skip: no criu-lite binary (set CRIU_LITE_BIN)\n");
+		return;
+	}
+	mk_tmpdir();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(sp[0], 0);
+		dup2(sp[0], 1);
+		dup2(null, 2);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		setsid();
+		execl("/bin/cat", "cat", NULL);
+		_exit(127);
+	}
+	close(sp[0]);
+	ck_assert_int_eq(write(sp[1], "one", 3), 3);
+	ck_assert_int_eq(read_within(sp[1], buf, sizeof(buf)), 3);
+	/* the key is the inode of the child's socket */
+	{
+		char l[64], t[64];
+		ssize_t n;
+		snprintf(l, sizeof(l), "/proc/%d/fd/0", pid);
+		n = readlink(l, t, sizeof(t) - 1);
+		ck_assert_int_gt(n, 0);
+		t[n] = 0;
+		ck_assert_int_eq(sscanf(t, "socket:[%lu]", &ino), 1);
+	}
+	snprintf(pids, sizeof(pids), "%d", pid);
+	{
+		char *argv[] = { "criu-lite", "dump", "-t", pids, "-D", tmpdir, "-o", "dump.log", NULL };
+		ck_assert_int_eq(run_criu(argv, NULL, 0), 1);
+	}
+	snprintf(path, sizeof(path), "%s/dump.log", tmpdir);
+	log = read_file_str(AT_FDCWD, path, 1 << 20, NULL);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, "--ext-unix-sk"), "the refusal does not name --ext-unix-sk:\n%s", log);
+	free(log);
+	/* still running, not stopped: it echoes */
+	ck_assert_int_eq(write(sp[1], "two", 3), 3);
+	ck_assert_int_eq(read_within(sp[1], buf, sizeof(buf)), 3);
+	{
+		char *argv[] = { "criu-lite", "dump", "-t", pids, "-D", tmpdir, "-o", "dump.log", "--ext-unix-sk", NULL };
+		ck_assert_int_eq(run_criu(argv, NULL, 0), 0);
+	}
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	close(sp[1]);
+	wait_gone(pid);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, nsp), 0);
+	snprintf(spec, sizeof(spec), "fd[%d]:socket:[%lu]", nsp[0], ino);
+	rst = fork();
+	ck_assert_int_ge(rst, 0);
+	if (rst == 0) {
+		int keep[] = { nsp[0] };
+		char *argv[] = { "criu-lite", "restore", "-D", tmpdir, "-o", "restore.log", "--inherit-fd", spec, NULL };
+		close(nsp[1]);
+		_exit(run_criu(argv, keep, 1));
+	}
+	close(nsp[0]);
+	ck_assert_int_eq(write(nsp[1], "three", 5), 5);
+	ck_assert_int_eq(read_within(nsp[1], buf, sizeof(buf)), 5);
+	ck_assert(!memcmp(buf, "three", 5));
+	shutdown(nsp[1], SHUT_WR);
+	ck_assert_int_eq(waitpid(rst, &st, 0), rst);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "restore status 0x%x", st);
+	close(nsp[1]);
+	wait_gone(pid);
+	rm_tmpdir();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("files");
@@ -436,6 +521,7 @@ int main(void)
 	tcase_add_test(tc, test_identity);
 	tcase_add_test(tc, test_e2e_inherit_pipes);
 	tcase_add_test(tc, test_e2e_external_pipes_warned);
+	tcase_add_test(tc, test_e2e_external_unix);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);

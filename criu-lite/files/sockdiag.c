@@ -1,0 +1,186 @@
+/*
+ * sock_diag through libnl: every unix socket of our network namespace, with its
+ * name, bound inode, peer, pending connections, queue lengths and shutdown state,
+ * in one dump, looked up by inode.
+ */
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define LOG_PREFIX "sockdiag: "
+#include "lib/log.h"
+#include "lib/util.h"
+#include "criu-lite/files/sockdiag.h"
+
+struct sockdiag {
+	struct unix_diag_info *v; /* sorted by ino once loaded */
+	size_t nr, cap;
+	int err;
+};
+
+static int add(struct sockdiag *t, const struct unix_diag_info *u)
+{
+	if (t->nr == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64;
+		struct unix_diag_info *n = realloc(t->v, ncap * sizeof(*n));
+		if (!n)
+			return -1;
+		t->v = n;
+		t->cap = ncap;
+	}
+	t->v[t->nr++] = *u;
+	return 0;
+}
+
+static int on_msg(struct nl_msg *msg, void *arg)
+{
+	struct sockdiag *t = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct unix_diag_msg *m = nlmsg_data(h);
+	struct nlattr *tb[UNIX_DIAG_MAX + 1];
+	struct unix_diag_info u;
+
+	if (nlmsg_parse(h, sizeof(*m), tb, UNIX_DIAG_MAX, NULL) < 0) {
+		t->err = EBADMSG;
+		return NL_STOP;
+	}
+	memset(&u, 0, sizeof(u));
+	u.ino = m->udiag_ino;
+	u.type = m->udiag_type;
+	u.state = m->udiag_state;
+	if (tb[UNIX_DIAG_NAME]) {
+		size_t n = nla_len(tb[UNIX_DIAG_NAME]);
+		u.name_len = (uint32_t)MIN(n, sizeof(u.name));
+		memcpy(u.name, nla_data(tb[UNIX_DIAG_NAME]), u.name_len);
+	}
+	if (tb[UNIX_DIAG_VFS] && nla_len(tb[UNIX_DIAG_VFS]) >= (int)sizeof(struct unix_diag_vfs)) {
+		struct unix_diag_vfs *v = nla_data(tb[UNIX_DIAG_VFS]);
+		u.has_vfs = true;
+		u.vfs_ino = v->udiag_vfs_ino;
+		u.vfs_dev = v->udiag_vfs_dev;
+	}
+	if (tb[UNIX_DIAG_PEER])
+		u.peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
+	if (tb[UNIX_DIAG_RQLEN] && nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
+		struct unix_diag_rqlen *q = nla_data(tb[UNIX_DIAG_RQLEN]);
+		u.rqueue = q->udiag_rqueue;
+		u.wqueue = q->udiag_wqueue;
+	}
+	if (tb[UNIX_DIAG_SHUTDOWN])
+		u.shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
+	if (tb[UNIX_DIAG_ICONS] && nla_len(tb[UNIX_DIAG_ICONS]) > 0) {
+		size_t n = nla_len(tb[UNIX_DIAG_ICONS]) / sizeof(uint32_t);
+		u.icons = malloc(n * sizeof(uint32_t));
+		if (!u.icons) {
+			t->err = ENOMEM;
+			return NL_STOP;
+		}
+		memcpy(u.icons, nla_data(tb[UNIX_DIAG_ICONS]), n * sizeof(uint32_t));
+		u.nr_icons = (uint32_t)n;
+	}
+	if (add(t, &u) < 0) {
+		free(u.icons);
+		t->err = ENOMEM;
+		return NL_STOP;
+	}
+	return NL_OK;
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	uint32_t x = ((const struct unix_diag_info *)a)->ino, y = ((const struct unix_diag_info *)b)->ino;
+	return x < y ? -1 : x > y;
+}
+
+struct sockdiag *sockdiag_unix_load(void)
+{
+	struct unix_diag_req req = {
+		.sdiag_family = AF_UNIX,
+		.udiag_states = ~0u,
+		.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS |
+			      UDIAG_SHOW_RQLEN,
+	};
+	struct sockdiag *t = calloc(1, sizeof(*t));
+	struct nl_sock *sk = NULL;
+	int r;
+
+	if (!t) {
+		pr_perror("can't allocate the socket table");
+		return NULL;
+	}
+	sk = nl_socket_alloc();
+	if (!sk) {
+		pr_err("can't allocate a netlink socket\n");
+		goto err;
+	}
+	r = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (r < 0) {
+		pr_err("can't connect to sock_diag: %s\n", nl_geterror(r));
+		goto err;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_msg, t);
+	r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
+	if (r < 0) {
+		pr_err("can't ask sock_diag for the unix sockets: %s\n", nl_geterror(r));
+		goto err;
+	}
+	r = nl_recvmsgs_default(sk);
+	if (r < 0 || t->err) {
+		pr_err("can't read the unix sockets from sock_diag: %s\n",
+		       r < 0 ? nl_geterror(r) : strerror(t->err));
+		goto err;
+	}
+	nl_socket_free(sk);
+	qsort(t->v, t->nr, sizeof(*t->v), cmp_ino);
+	pr_debug("%zu unix sockets\n", t->nr);
+	return t;
+err:
+	if (sk)
+		nl_socket_free(sk);
+	sockdiag_free(t);
+	errno = EIO;
+	return NULL;
+}
+
+const struct unix_diag_info *sockdiag_unix_find(const struct sockdiag *t, uint32_t ino)
+{
+	size_t lo = 0, hi = t ? t->nr : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->v[mid].ino == ino)
+			return &t->v[mid];
+		if (t->v[mid].ino < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct unix_diag_info *sockdiag_unix_listener_of(const struct sockdiag *t, uint32_t client)
+{
+	for (size_t i = 0; t && i < t->nr; i++)
+		for (uint32_t k = 0; k < t->v[i].nr_icons; k++)
+			if (t->v[i].icons[k] == client)
+				return &t->v[i];
+	return NULL;
+}
+
+void sockdiag_free(struct sockdiag *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nr; i++)
+		free(t->v[i].icons);
+	free(t->v);
+	free(t);
+}
