@@ -51,12 +51,13 @@ enum {
 	OPT_PIDFILE = 1000,
 	OPT_TCP_EST, OPT_TCP_CLOSE, OPT_SKIP_IN_FLIGHT, OPT_LINK_REMAP, OPT_DISPLAY_STATS,
 	OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_RESTORE_DETACHED, OPT_RESTORE_SIBLING, OPT_SHELL_JOB,
-	OPT_FILE_LOCKS, OPT_EXT_UNIX_SK, OPT_EVASIVE_DEVICES,
+	OPT_FILE_LOCKS, OPT_EXT_UNIX_SK, OPT_EVASIVE_DEVICES, OPT_ORPHAN_PTS_MASTER,
 	OPT_BOOL_LAST,
 	OPT_ADDRESS, OPT_PORT, OPT_PREV_IMAGES, OPT_MANAGE_CGROUPS, OPT_INHERIT_FD, OPT_FEATURE,
 	OPT_GHOST_LIMIT, OPT_TIMEOUT, OPT_EXTERNAL, OPT_LAZY_PAGES, OPT_ALL, OPT_STATUS_FD,
 	OPT_CONFIG, OPT_NO_DEFAULT_CONFIG, OPT_NETWORK_LOCK, OPT_PREFETCH, OPT_HOT_WS,
 	OPT_RECORD_WS, OPT_BUSY_POLL, OPT_JSON, OPT_PAGES, OPT_FULL, OPT_PAGEMAP_READ,
+	OPT_EMPTY_NS, OPT_JOIN_NS, OPT_FREEZE_CGROUP, OPT_CGROUP_ROOT,
 };
 /* the --no- forms of the boolean options */
 #define OPT_NO(x) ((x) + 100)
@@ -86,6 +87,7 @@ static const struct option long_opts[] = {
 	BOOL_OPT("shell-job", OPT_SHELL_JOB),
 	BOOL_OPT("file-locks", OPT_FILE_LOCKS),
 	BOOL_OPT("evasive-devices", OPT_EVASIVE_DEVICES),
+	BOOL_OPT("orphan-pts-master", OPT_ORPHAN_PTS_MASTER),
 	{ "ext-unix-sk", optional_argument, NULL, OPT_EXT_UNIX_SK },
 	{ "no-ext-unix-sk", no_argument, NULL, OPT_NO(OPT_EXT_UNIX_SK) },
 	{ "address", required_argument, NULL, OPT_ADDRESS },
@@ -103,6 +105,10 @@ static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "no-default-config", no_argument, NULL, OPT_NO_DEFAULT_CONFIG },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
+	{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
+	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
+	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 	/* criu-lite's own */
 	{ "prefetch", required_argument, NULL, OPT_PREFETCH },
 	{ "hot-ws", required_argument, NULL, OPT_HOT_WS },
@@ -141,12 +147,18 @@ static void usage(FILE *f)
 		"  -l, --file-locks, --link-remap, --ghost-limit SIZE, --external RES,\n"
 		"      --network-lock iptables|nftables|skip, --manage-cgroups[=MODE]\n"
 		"                           as in CRIU; what criu-lite cannot do yet is refused\n"
+		"      --empty-ns net       the root's own network namespace, dumped empty\n"
+		"      --freeze-cgroup DIR  every process in that cgroup must be in the tree\n"
 		"restore:\n"
 		"  -d, --restore-detached   exit once the tree runs (default: wait for the root\n"
 		"                           and exit with its status)\n"
 		"      --pidfile FILE       write the root's pid (relative to the work dir)\n"
 		"      --lazy-pages         memory is served by `criu-lite lazy-pages`\n"
 		"      --inherit-fd fd[N]:KEY  restore the file KEY (e.g. pipe:[123]) onto our fd N\n"
+		"  -S, --restore-sibling    the root becomes our parent's child (with -d)\n"
+		"      --join-ns NS:PATH    join the net, uts or ipc namespace at PATH\n"
+		"      --cgroup-root [CTRL:]PATH  where --manage-cgroups expects the tasks\n"
+
 		"lazy-pages:\n"
 		"      --prefetch none|all|hot  faults only; stream everything (default); the\n"
 		"                           --hot-ws pages before the tasks run, then everything\n"
@@ -160,7 +172,7 @@ static void usage(FILE *f)
 		"      --pages              the crc32c of every page; --full: bytes in full\n"
 		"\n"
 		"Also --display-stats, --root, --page-server, --address, --port,\n"
-		"--prev-images-dir, --track-mem, --restore-sibling: CRIU's meanings; refused with\n"
+		"--prev-images-dir, --track-mem, --orphan-pts-master: CRIU's meanings; refused with\n"
 		"\"not supported yet\" where criu-lite cannot do it yet.\n",
 		CR_DEFAULT_BUSY_POLL_US);
 }
@@ -223,6 +235,7 @@ static int apply_opt(struct cr_options *o, int c, const char *arg, bool *ret_hel
 		case OPT_FILE_LOCKS: o->file_locks = false; break;
 		case OPT_EXT_UNIX_SK: o->ext_unix_sk = false; break;
 		case OPT_EVASIVE_DEVICES: break;
+		case OPT_ORPHAN_PTS_MASTER: o->orphan_pts_master = false; break;
 		}
 		return 0;
 	}
@@ -272,6 +285,11 @@ static int apply_opt(struct cr_options *o, int c, const char *arg, bool *ret_hel
 	case OPT_TRACK_MEM: o->track_mem = true; return 0;
 	case OPT_PAGE_SERVER: o->page_server = true; return 0;
 	case OPT_EVASIVE_DEVICES: return 0; /* a permission for device files; nothing to gate yet */
+	case OPT_ORPHAN_PTS_MASTER: o->orphan_pts_master = true; return 0;
+	case OPT_EMPTY_NS: return cr_opt_set_empty_ns(o, arg);
+	case OPT_JOIN_NS: return cr_opt_add_join_ns(o, arg);
+	case OPT_FREEZE_CGROUP: return cr_opt_set_str(&o->freeze_cgroup, arg);
+	case OPT_CGROUP_ROOT: return cr_opt_add_cg_root(o, arg);
 	case OPT_ADDRESS: return cr_opt_set_str(&o->address, arg);
 	case OPT_PORT:
 		if (parse_num("--port", arg, 65535, &v) < 0)
@@ -552,6 +570,7 @@ static int wait_root(const struct cr_restore_result *res)
 
 static int run(struct cr_options *o)
 {
+
 	struct cr_restore_result res;
 
 	switch (o->cmd) {
@@ -562,6 +581,10 @@ static int run(struct cr_options *o)
 		}
 		return cr_dump(o) < 0 ? 1 : 0;
 	case CR_CMD_RESTORE:
+		if (o->restore_sibling && !o->restore_detached) {
+			pr_err("--restore-sibling: the root becomes our parent's child, not ours to wait for: use -d\n");
+			return 1;
+		}
 		if (cr_restore(o, &res) < 0)
 			return 1;
 		return o->restore_detached ? 0 : wait_root(&res);
