@@ -65,6 +65,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 -include tests/bench/rules.mk
 -include criu-lite/restorer/rules.mk
 -include tests/demo/rules.mk
+-include tests/rpc/rules.mk
 
 all: $(BIN)
 

@@ -28,6 +28,7 @@
 #include "criu-lite/check.h"
 #include "criu-lite/dump.h"
 #include "criu-lite/restore.h"
+#include "criu-lite/rpc.h"
 #include "criu-lite/show.h"
 #include "lazy-pages/daemon.h"
 
@@ -43,6 +44,7 @@ static const struct cmd cmds[] = {
 	{ "lazy-pages", CR_CMD_LAZY_PAGES, "serve the memory of a lazy restore through userfaultfd" },
 	{ "check", CR_CMD_CHECK, "probe what this kernel and these privileges allow" },
 	{ "show", CR_CMD_SHOW, "print images as JSON" },
+	{ "swrk", CR_CMD_SWRK, "serve CRIU's RPC protocol on the socket FD (as container runtimes run it)" },
 	{ "pre-dump", CR_CMD_PRE_DUMP, "(not supported yet)" },
 	{ "page-server", CR_CMD_PAGE_SERVER, "(not supported yet)" },
 };
@@ -158,7 +160,8 @@ static void usage(FILE *f)
 		"  -S, --restore-sibling    the root becomes our parent's child (with -d)\n"
 		"      --join-ns NS:PATH    join the net, uts or ipc namespace at PATH\n"
 		"      --cgroup-root [CTRL:]PATH  where --manage-cgroups expects the tasks\n"
-
+		"swrk FD:\n"
+		"      serve CRIU's RPC protocol on the SOCK_SEQPACKET socket FD (runc, podman)\n"
 		"lazy-pages:\n"
 		"      --prefetch none|all|hot  faults only; stream everything (default); the\n"
 		"                           --hot-ws pages before the tasks run, then everything\n"
@@ -568,8 +571,21 @@ static int wait_root(const struct cr_restore_result *res)
 	return 128 + WTERMSIG(status);
 }
 
+/* swrk: CRIU's configuration files, as the RPC server reads them. */
+static int swrk_config(const char *path, struct cr_options *o)
+{
+	return parse_config(path, true, o);
+}
+
+static int swrk_defaults(struct cr_options *o)
+{
+	char *argv[] = { "criu-lite", NULL };
+	return read_configs(1, argv, o);
+}
+
 static int run(struct cr_options *o)
 {
+	static const struct rpc_hooks hooks = { .parse_config = swrk_config, .defaults = swrk_defaults };
 
 	struct cr_restore_result res;
 
@@ -594,6 +610,8 @@ static int run(struct cr_options *o)
 		return cr_check(o) < 0 ? 1 : 0;
 	case CR_CMD_SHOW:
 		return cr_show(o) < 0 ? 1 : 0;
+	case CR_CMD_SWRK:
+		return rpc_serve(o->swrk_fd, &hooks);
 	default:
 		pr_err("%s: not supported yet\n", o->cmd == CR_CMD_PRE_DUMP ? "pre-dump" : "page-server");
 		return 1;
@@ -638,6 +656,14 @@ int cli_parse(int argc, char **argv, struct cr_options *o, bool *ret_help, bool 
 	} else if (o->cmd == CR_CMD_SHOW && !*ret_help) {
 		fprintf(stderr, "criu-lite show: exactly one FILE or DIR is expected\n");
 		goto out;
+	} else if (o->cmd == CR_CMD_SWRK && !*ret_help) {
+		uint64_t fd;
+		/* as CRIU: exactly `swrk FD` */
+		if (nr != 2 || parse_u64(words[1], 10, &fd) < 0 || fd > INT_MAX) {
+			fprintf(stderr, "Usage: criu-lite swrk FD (a SOCK_SEQPACKET socket)\n");
+			goto out;
+		}
+		o->swrk_fd = (int)fd;
 	} else if (nr > 1) {
 		fprintf(stderr, "criu-lite %s: unexpected argument '%s'\n", words[0], words[1]);
 		goto out;
@@ -667,7 +693,11 @@ int cli_run(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (o.cmd != CR_CMD_SHOW && o.cmd != CR_CMD_CHECK) {
+	if (o.cmd == CR_CMD_SWRK) {
+		/* each request names its own directories and log; until then, stderr */
+		if (log_init(o.log_level, NULL) < 0)
+			goto out;
+	} else if (o.cmd != CR_CMD_SHOW && o.cmd != CR_CMD_CHECK) {
 		if (setup(&o) < 0)
 			goto out;
 	} else if (log_init(o.log_level, NULL) < 0) {

@@ -223,6 +223,8 @@ START_TEST(test_bad_input)
 		{ "lazy-pages", "--prefetch", "some" },   { "dump", "--port", "70000" },
 		{ "dump", "--empty-ns", "pid" },	      { "restore", "--join-ns", "net" },
 		{ "restore", "--join-ns", ":/x" },	      { "restore", "--cgroup-root", "cpu:rel" },
+		{ "swrk" },				      { "swrk", "x" },
+		{ "swrk", "3", "4" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
