@@ -797,6 +797,29 @@ def quiet_stdout():
         env.cleanup()
 
 
+@case
+def cli_stats():
+    """the command line writes stats-dump and stats-restore in its work dir too"""
+    env = Env("clistats")
+    try:
+        p = env.target(priv=2, shared=1)
+        r = subprocess.run([ARGS.criu, "dump", "-t", str(p.pid), "-D", env.img, "-W", env.work],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, "criu-lite dump: %s" % r.stderr)
+        st = C.read_stats(os.path.join(env.work, "stats-dump"))["dump"]
+        check(st["pages_written"] >= 2 * 256 and st["shpages_written"] >= 256, "stats-dump %r" % st)
+        p.wait(10)
+        wait_pid_gone(p.pid)
+        r = subprocess.run([ARGS.criu, "restore", "-d", "-D", env.img, "-W", env.work], capture_output=True,
+                           text=True)
+        check(r.returncode == 0, "criu-lite restore: %s" % r.stderr)
+        env.pids.append(p.pid)
+        st = C.read_stats(os.path.join(env.work, "stats-restore"))["restore"]
+        check(st["pages_restored"] >= 3 * 256, "stats-restore %r" % st)
+    finally:
+        env.cleanup()
+
+
 def cgroup_dirs():
     """A freezer cgroup parent we may create children in (v1), or the v2 root."""
     if os.path.isdir("/sys/fs/cgroup/freezer"):
