@@ -619,6 +619,8 @@ def net_namespace():
         p = env.target(priv=1, shared=1, wrap=[unshare_cmd(), "--net"])
         wait_for(lambda: ns_ino(p.pid, "net") != ns_ino("self", "net"), "the target's netns")
         old = ns_ino(p.pid, "net")
+        # held, so that its number can't be given to the restored tree's new namespace
+        env.fds.append(os.open("/proc/%d/ns/net" % p.pid, os.O_RDONLY))
         r, notes, s = dump(env, p.pid)
         expect_fail(r, s, C.DUMP, "own network namespace")
         check(running_untraced(p.pid), "the tree after a refused dump")
