@@ -154,6 +154,20 @@ static int answer_err(struct rpc_srv *s, RpcType type, int err)
 
 /* ---- notifications ---- */
 
+/* Whether the client is stopped under our ptrace (inside the tree being dumped): then it
+ * can never answer a notification. */
+static bool peer_seized(const struct rpc_srv *s)
+{
+	char path[48];
+	cleanup_free char *text = NULL;
+	const char *t;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", s->peer);
+	text = read_file_str(AT_FDCWD, path, 1 << 16, NULL);
+	t = text ? strstr(text, "\nTracerPid:") : NULL;
+	return t && atoi(t + 11) == getpid();
+}
+
 static int rpc_notify(void *arg, enum cr_action act, pid_t pid, int fd)
 {
 	struct rpc_srv *s = arg;
@@ -171,6 +185,12 @@ static int rpc_notify(void *arg, enum cr_action act, pid_t pid, int fd)
 		/* the runtime takes the root's pid from these (runc: post-restore) */
 		n.has_pid = true;
 		n.pid = pid;
+	}
+	if (peer_seized(s)) {
+		pr_err("the client %d is in the tree being dumped: it can't answer the %s notification\n", s->peer,
+		       name);
+		errno = EDEADLK;
+		return -1;
 	}
 	if (rpc_send(s->sk, &r, fd) < 0)
 		return -1;
@@ -637,10 +657,15 @@ static int do_dump(struct rpc_srv *s, const RpcRequest *q)
 	r.dump = &d;
 	ok = opts_from_req(s, q->opts, CR_CMD_DUMP, &o) == 0;
 	if (ok) {
-		/* default: the client itself, as CRIU (which it can't be here: it holds this socket) */
+		/* default: the client itself, as CRIU; criu-lite can't: it holds this socket */
 		o.tree = q->opts->has_pid ? q->opts->pid : s->peer;
 		if (o.tree <= 0) {
 			ok = bad_request("pid %d: not a process", o.tree) == 0;
+		} else if (o.tree == s->peer) {
+			pr_err("pid %d is the client itself: a self-dump needs its RPC socket dumped, which "
+			       "criu-lite can't do yet\n", o.tree);
+			errno = ENOTSUP;
+			ok = false;
 		} else {
 			ok = cr_dump(&o) == 0;
 		}

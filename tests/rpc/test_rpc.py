@@ -559,6 +559,50 @@ def client_gone_mid_dump():
         env.cleanup()
 
 
+CLIENT_IN_TREE = r"""
+import os, socket, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+import criu_rpc as C
+sk, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+# swrk outside the tree: the shell that starts it exits, and it is adopted elsewhere
+subprocess.run(["/bin/sh", "-c", '"$0" swrk %d >/dev/null 2>&1 </dev/null &' % child.fileno(), sys.argv[2]],
+               pass_fds=[child.fileno()])
+child.close()
+img = os.open(sys.argv[3], os.O_RDONLY | os.O_DIRECTORY)
+sk.send(C.encode("req", {"type": C.DUMP, "opts": {"images_dir_fd": img, "pid": os.getppid(), "log_file": "d.log",
+                                                 "notify_scripts": True, "leave_running": True}}))
+while True:
+    r = C.decode("resp", sk.recv(8192))
+    if r["type"] != C.NOTIFY:
+        break
+    sk.send(C.encode("req", {"type": C.NOTIFY, "notify_success": True}))
+with open(sys.argv[4], "w") as f:
+    f.write(repr(r))
+"""
+
+
+@case
+def client_in_tree():
+    """a client inside the tree it dumps can't answer once stopped: a failure, no hang"""
+    env = Env("intree")
+    try:
+        res = os.path.join(env.dir, "result")
+        script = os.path.join(env.dir, "client.py")
+        with open(script, "w") as f:
+            f.write(CLIENT_IN_TREE)
+        root = subprocess.Popen(["/bin/sh", "-c", '"$0" "$@"; sleep 60', sys.executable, script,
+                                 os.path.dirname(os.path.abspath(__file__)), ARGS.criu, env.img, res],
+                                stdin=subprocess.DEVNULL)
+        env.procs.append(root)
+        wait_for(lambda: os.path.exists(res), "the client's answer", timeout=30)
+        with open(res) as f:
+            r = eval(f.read())
+        check(not r["success"] and "can't answer the query-ext-files" in r.get("cr_errmsg", ""), "answer %r" % r)
+        check(running_untraced(root.pid), "the tree after the failure")
+    finally:
+        env.cleanup()
+
+
 @case
 def query_ext_files_externals():
     """externals named at query-ext-files can't be taken yet: the dump fails, the tree runs"""
@@ -743,6 +787,11 @@ def bad_options():
         s = env.server()
         r, _ = s.call({"type": C.DUMP})
         expect_fail(r, s, C.DUMP, "no options", errno.EBADRQC)
+        # no pid: the client itself (CRIU's self-dump), which holds the socket
+        s = env.server()
+        r, _ = s.call({"type": C.DUMP, "opts": {"images_dir_fd": r0, "log_to_stderr": True}})
+        expect_fail(r, s, C.DUMP, "the client itself", errno.ENOTSUP)
+        check(running_untraced(os.getpid()), "we were left traced")
     finally:
         env.cleanup()
 
