@@ -590,7 +590,7 @@ def client_in_tree():
         script = os.path.join(env.dir, "client.py")
         with open(script, "w") as f:
             f.write(CLIENT_IN_TREE)
-        root = subprocess.Popen(["/bin/sh", "-c", '"$0" "$@"; sleep 60', sys.executable, script,
+        root = subprocess.Popen(["/bin/sh", "-c", '"$0" "$@"; exec sleep 60', sys.executable, script,
                                  os.path.dirname(os.path.abspath(__file__)), ARGS.criu, env.img, res],
                                 stdin=subprocess.DEVNULL)
         env.procs.append(root)
