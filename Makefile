@@ -53,7 +53,7 @@ PB_C       := $(patsubst images/%.proto,$(B)/images/%.pb-c.c,$(PROTOS))
 PB_H       := $(PB_C:.c=.h)
 
 # Files ending in -noasan.c call clone() with their own stack: no sanitizers.
-LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard lib/*.c) \
+LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard criu-lite/files/*.c) $(wildcard lib/*.c) \
               $(wildcard lazy-pages/*.c) $(wildcard images/*.c)
 # The command line: cli.o parses argv; main.o is only main(). Tests link cli.o too.
 CLI_OBJS   := $(B)/obj/cli/cli.o

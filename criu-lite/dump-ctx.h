@@ -12,13 +12,18 @@
 #include "lib/proc-parse.h"
 #include "criu-lite/seize.h"
 
+struct fd_ops;
+struct dump_file_index;
+
+/* One open file description (criu-lite/files/files.h). */
 struct dump_file {
 	uint32_t id;
 	uint64_t dev, ino;
-	pid_t pid;    /* a task holding it (for kcmp) */
+	pid_t pid;    /* a task holding it (for kcmp); criu-lite's own pid for an fd in flight */
 	int fd;       /* its fd there; -1 for a mapping-only or exe entry */
 	uint32_t flags;
 	FileEntry *fe;
+	const struct fd_ops *ops;
 };
 
 struct dump_shmem {
@@ -53,6 +58,9 @@ struct dump_ctx {
 	struct seize_tree tree;
 	struct dump_file *files;
 	size_t nr_files, cap_files;
+	struct dump_file_index *file_index; /* descriptions by inode (criu-lite/files/index.c) */
+	FileDataEntry **file_data; /* file-data.img records (ghost contents) */
+	size_t nr_file_data;
 	struct dump_shmem *shmems;
 	size_t nr_shmems, cap_shmems;
 	struct dump_stats stats;

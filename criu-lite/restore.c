@@ -85,7 +85,7 @@ static void ctx_fini(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		free(ctx->tasks[i].vma_fds);
 	free(ctx->tasks);
-	free(ctx->file_fds);
+	rst_files_fini(ctx);
 	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
 	rst_svc_close_all(ctx);
@@ -756,7 +756,7 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 			 restore_action(&ctx, CR_ACT_POST_SETUP_NS, 0) < 0))
 		goto fail;
 	/* the memory of shmem objects, while the tasks restore theirs */
-	if (rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
+	if (rst_files_late(&ctx) < 0 || rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
 		goto fail;
 	pr_debug("every task ready to go at %.1f ms\n", (now_ns() - t0) / 1e6);
 	/* restored, not running yet: the caller learns the root's pid (runc needs it) */

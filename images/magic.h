@@ -15,6 +15,7 @@
 #define SHMEM_MAGIC     0x4c435348
 #define FILES_MAGIC     0x4c434649
 #define FDINFO_MAGIC    0x4c434644
+#define FILE_DATA_MAGIC 0x4c434654
 #define WS_MAGIC        0x4c435753
 
 /* stats-dump and stats-restore are read by container tooling (podman through go-criu),

@@ -307,7 +307,6 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--lazy-pages", NULL, "--lazy-pages" },
 		{ "restore", "--root", "/r", "--root" },
 		{ "dump", "--external", "mnt[/a]:b", "--external" },
-		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]", "--inherit-fd" },
 		{ "restore", "--tcp-close", NULL, "--tcp-close" },
 		{ "dump", "--manage-cgroups=full", NULL, "--manage-cgroups" },
 		{ "restore", "--manage-cgroups=props", NULL, "--manage-cgroups" },
@@ -329,6 +328,7 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--restore-sibling", NULL }, { "dump", "--empty-ns", "net" },
 		{ "dump", "--freeze-cgroup", "/x" },   { "restore", "--join-ns", "net:/x" },
 		{ "restore", "--cgroup-root", "/x" },  { "restore", "--orphan-pts-master", NULL },
+		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" },
 	};
 	struct cr_options o;
 
