@@ -53,6 +53,8 @@ struct dump_stats {
 	uint64_t pages_dumped;  /* stored */
 	uint64_t pages_zero;    /* recorded as zero */
 	uint64_t bytes_read;
+	uint64_t pages_scanned; /* pages of the private VMAs walked (stats-dump) */
+	uint64_t write_ns;      /* time spent handing pages to the images (stats-dump) */
 	uint64_t t_start_ns;
 	uint64_t next_progress; /* bytes at which to log progress next */
 };
@@ -83,6 +85,9 @@ struct dump_ctx {
 	uint32_t vdso_crc;
 	bool has_vdso;
 	int no_pagemap_scan;   /* 1: the kernel lacks PAGEMAP_SCAN (or a test forces the pread path) */
+	unsigned own_ns;       /* CLONE_NEW* of the namespaces the root has of its own (ns.h) */
+	char **cgroups;        /* --manage-cgroups: the tree's cgroups (cgroup.h), for the inventory */
+	size_t nr_cgroups;
 };
 
 #endif

@@ -57,6 +57,7 @@ struct rst_ctx {
 	struct rst_sync *sync;
 	bool root_reaped;        /* the root ended while other tasks were being finished */
 	int root_status;
+	uint64_t t_forked_ns;    /* when every task had been created (stats-restore) */
 };
 
 /* restore-mm.c: pure helpers (unit-tested) and the memory plan. */
@@ -118,9 +119,9 @@ int rst_svc_dup(struct rst_ctx *ctx, int fd);
 void rst_svc_close_all(struct rst_ctx *ctx);
 
 /* clone-noasan.c */
-/* clone3 a process with the given pid and exit signal (SIGCHLD if 0), fork-like (same
- * stack). Returns like fork(). */
-pid_t rst_clone_pid(pid_t pid, int exit_signal);
+/* clone3 a process with the given pid, clone flags (CLONE_NEW*, CLONE_PARENT) and exit
+ * signal (SIGCHLD if 0), fork-like (same stack). Returns like fork(). */
+pid_t rst_clone_pid(pid_t pid, unsigned flags, int exit_signal);
 /* Switch to stack and call entry(args); never returns. */
 void rst_jump(uint64_t entry, uint64_t args, uint64_t stack) __attribute__((noreturn));
 
