@@ -75,6 +75,7 @@ struct dump_ctx {
 	int *inflight_fds;     /* fds in flight already described: held until the end */
 	size_t nr_inflight_fds, cap_inflight_fds;
 	struct sockdiag *sockdiag; /* the unix sockets (sock_diag), loaded when the first is met */
+	uint32_t *files_ids;   /* per tree.tasks[i]: its fd table (0: not dumped) */
 	struct dump_shmem *shmems;
 	size_t nr_shmems, cap_shmems;
 	struct dump_stats stats;

@@ -87,9 +87,7 @@ int dump_file_of_path(struct dump_ctx *ctx, pid_t pid, const char *proc_path, ui
 			return 0;
 		}
 	}
-	unlinked = files_strip_deleted(path) && st.st_nlink == 0;
-	if (unlinked)
-		pr_warn("pid %d: %s is an unlinked file; restore needs it back at that path\n", pid, path);
+	unlinked = files_strip_deleted(path);
 	fe = new_file_entry(S_ISDIR(st.st_mode) ? FILE_TYPE_DIR : FILE_TYPE_REG);
 	if (!fe)
 		return -1;
@@ -98,12 +96,18 @@ int dump_file_of_path(struct dump_ctx *ctx, pid_t pid, const char *proc_path, ui
 		free(fe);
 		return -1;
 	}
-	fe->reg->has_unlinked = true;
-	fe->reg->unlinked = unlinked;
 	f = add_file(ctx, fe, st.st_dev, st.st_ino, pid, -1, flags);
-	if (!f || dump_file_index(ctx, ctx->nr_files - 1) < 0)
+	if (!f)
 		return -1;
 	f->ops = S_ISDIR(st.st_mode) ? &dir_fd_ops : &reg_fd_ops;
+	if (unlinked) {
+		char what[PROC_PATH_MAX + 64];
+		snprintf(what, sizeof(what), "pid %d: the file mapped from %s", pid, path);
+		if (reg_ghost_dump(ctx, f, proc_path, &st, what) < 0)
+			return -1;
+	}
+	if (dump_file_index(ctx, ctx->nr_files - 1) < 0)
+		return -1;
 	*ret_id = f->id;
 	return 0;
 }
@@ -241,6 +245,55 @@ static int dump_inflight(struct dump_ctx *ctx)
 	return 0;
 }
 
+bool dump_files_table_id(const struct dump_ctx *ctx, size_t i, uint32_t *ret_id)
+{
+	if (!ctx->files_ids || !ctx->files_ids[i])
+		return false;
+	*ret_id = ctx->files_ids[i];
+	return true;
+}
+
+/* The fd table of pid, task i: one already met (kcmp KCMP_FILES), or a new one. A
+ * table shared with a task other than the parent can't be rebuilt: refused. */
+static int table_id(struct dump_ctx *ctx, size_t i)
+{
+	const struct seize_task *t = &ctx->tree.tasks[i];
+	uint32_t next = 1;
+
+	if (!ctx->files_ids) {
+		ctx->files_ids = calloc(ctx->tree.nr_tasks, sizeof(*ctx->files_ids));
+		if (!ctx->files_ids) {
+			pr_perror("can't allocate the fd table ids");
+			return -1;
+		}
+	}
+	for (size_t k = 0; k < ctx->tree.nr_tasks; k++) {
+		const struct seize_task *o = &ctx->tree.tasks[k];
+		long r;
+		if (k == i || !ctx->files_ids[k])
+			continue;
+		next = MAX(next, ctx->files_ids[k] + 1);
+		r = syscall(SYS_kcmp, o->pid, t->pid, KCMP_FILES, 0, 0);
+		if (r < 0) {
+			pr_perror("kcmp(KCMP_FILES) of pids %d and %d", o->pid, t->pid);
+			return -1;
+		}
+		if (r)
+			continue;
+		if (o->pid != t->ppid) {
+			pr_err("pid %d shares its fd table (CLONE_FILES) with pid %d, which is not its parent: "
+			       "criu-lite can't carry it\n", t->pid, o->pid);
+			errno = ENOTSUP;
+			return -1;
+		}
+		ctx->files_ids[i] = ctx->files_ids[k];
+		pr_info("pid %d shares the fd table of its parent %d\n", t->pid, o->pid);
+		return 0;
+	}
+	ctx->files_ids[i] = next;
+	return 0;
+}
+
 int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 {
 	char path[64];
@@ -253,6 +306,9 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		pr_perror("pidfd_open of pid %d", pid);
 		return -1;
 	}
+	for (size_t i = 0; i < ctx->tree.nr_tasks; i++)
+		if (ctx->tree.tasks[i].pid == pid && table_id(ctx, i) < 0)
+			return -1;
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	if (proc_list_dir_ints(path, &fds, &nr) < 0)
 		return -1;
@@ -331,5 +387,7 @@ void dump_files_fini(struct dump_ctx *ctx)
 	ctx->nr_inflight_fds = ctx->cap_inflight_fds = 0;
 	sockdiag_free(ctx->sockdiag);
 	ctx->sockdiag = NULL;
+	free(ctx->files_ids);
+	ctx->files_ids = NULL;
 	dump_file_index_free(ctx);
 }

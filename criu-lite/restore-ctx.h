@@ -20,6 +20,9 @@ struct rst_task {
 	int uffd;                /* --lazy-pages: service fd of the task's userfaultfd, -1 otherwise */
 	int late_sock;           /* service fd: where criu-lite sends the task its late files, -1: none */
 	size_t nr_late;          /* how many it sends */
+	bool shares_files;       /* its fd table is its parent's (CLONE_FILES): created after the
+	                          * parent installed its fds, installs none itself */
+	bool svc_close_late;     /* in such a group: the service fds are closed at the finish */
 	size_t args_size;        /* bytes of the args area this task needs */
 };
 
@@ -109,7 +112,8 @@ void rst_files_fini(struct rst_ctx *ctx);
  * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
 int rst_shmem_fill(struct rst_ctx *ctx);
 void rst_shmem_fini(struct rst_ctx *ctx);
-/* In a task: install its fds. 0 or -1 (message in err). */
+/* In a task: install its fds (none for a task sharing its parent's table). 0 or -1
+ * (message in err). */
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
 /* Move fd to a service fd (closing fd). Returns the new fd or -1 (logged). */
 int rst_svc_fd(struct rst_ctx *ctx, int fd);

@@ -386,11 +386,21 @@ static int rfiles_init(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->img.nr_file_data; i++)
 		for (size_t k = 0; k < ctx->img.file_data[i]->n_fds; k++)
 			rfile_of(ctx, ctx->img.file_data[i]->fds[k])->needed = true; /* exists: validated */
+	/* fd tables shared with the parent (CLONE_FILES): the parent installs them */
+	for (size_t i = 1; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		ssize_t p = img_set_task_idx(&ctx->img, t->img->pe->ppid);
+		const PstreeEntry *pe = t->img->pe, *ppe = p >= 0 ? ctx->tasks[p].img->pe : NULL;
+		if (ppe && pe->has_files_id && ppe->has_files_id && pe->files_id == ppe->files_id) {
+			t->shares_files = true;
+			t->svc_close_late = ctx->tasks[p].svc_close_late = true;
+		}
+	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 		t->late_sock = -1;
 		t->nr_late = 0;
-		for (size_t k = 0; k < t->img->nr_fds; k++) {
+		for (size_t k = 0; k < t->img->nr_fds && !t->shares_files; k++) {
 			struct rst_file *rf = rfile_of(ctx, t->img->fds[k]->file_id); /* exists: validated */
 			rf->needed = true;
 			if (rf->late)
@@ -477,6 +487,14 @@ static int open_for_map(struct rst_ctx *ctx, uint32_t file_id)
 		errno = EBADMSG;
 		return -1;
 	}
+	if (fe->reg->has_ghost_id) {
+		/* an unlinked file: the one created again */
+		int g = reg_ghost_fd(ctx, fe);
+		if (g < 0)
+			return -1;
+		return rst_svc_fd(ctx, files_reopen(g, (int)((fe->reg->has_flags ? fe->reg->flags : O_RDONLY) & O_ACCMODE),
+							 fe->reg->path));
+	}
 	fd = open(fe->reg->path, ((fe->reg->has_flags ? fe->reg->flags : O_RDONLY) & O_ACCMODE) | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open %s to map it", fe->reg->path);
@@ -532,7 +550,10 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 	if (mm->has_exe_file_id) {
 		ssize_t fi = file_index(ctx, mm->exe_file_id);
 		if (fi >= 0 && ctx->img.files[fi]->reg && ctx->img.files[fi]->reg->path) {
-			int fd = open(ctx->img.files[fi]->reg->path, O_RDONLY | O_CLOEXEC);
+			const FileEntry *xe = ctx->img.files[fi];
+			int g = xe->reg->has_ghost_id ? reg_ghost_fd(ctx, xe) : -1;
+			int fd = xe->reg->has_ghost_id ? (g < 0 ? -1 : files_reopen(g, O_RDONLY, xe->reg->path))
+						       : open(xe->reg->path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				pr_warn("can't open %s for /proc/%u/exe, ignoring: %s\n", ctx->img.files[fi]->reg->path,
 					t->img->pe->pid, strerror(errno));
@@ -759,6 +780,8 @@ int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t
 		set_err(err, errlen, "out of memory");
 		return -1;
 	}
+	if (t->shares_files)
+		return 0; /* the parent's table: installed by the parent */
 	if (t->late_sock >= 0 && recv_late(ctx, t, err, errlen) < 0)
 		return -1;
 	for (size_t k = 0; k < t->img->nr_fds; k++) {

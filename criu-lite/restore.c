@@ -264,15 +264,18 @@ static int lazy_prepare(struct rst_ctx *ctx)
 
 static void task_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
 
-static void create_children(struct rst_ctx *ctx, struct rst_task *t)
+/* The children of t: those sharing its fd table (CLONE_FILES) once t installed its fds
+ * (shared), the others before. */
+static void create_children(struct rst_ctx *ctx, struct rst_task *t, bool shared)
 {
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		pid_t pid;
-		if (ctx->tasks[i].img->pe->ppid != t->img->pe->pid)
+		if (ctx->tasks[i].img->pe->ppid != t->img->pe->pid || ctx->tasks[i].shares_files != shared)
 			continue;
 		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
 			_exit(1);
-		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, 0, ctx->tasks[i].img->task->has_exit_signal ?
+		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, shared ? CLONE_FILES : 0,
+				    ctx->tasks[i].img->task->has_exit_signal ?
 								   (int)ctx->tasks[i].img->task->exit_signal : SIGCHLD);
 		if (pid < 0)
 			task_fail(ctx, t->img->pe->pid, "can't create task %u (clone3 with set_tid): %s",
@@ -309,7 +312,7 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 		task_fail(ctx, pid, "pid %u: setsid: %s", pid, strerror(errno));
 	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
 		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
-	create_children(ctx, t);
+	create_children(ctx, t, false);
 	if (pe->has_pgid && pe->pgid != pid && getpgid(0) != (pid_t)pe->pgid &&
 	    task_by_pid(ctx, pe->pgid)) {
 		/* a group led by another task of the tree: it may not exist yet. Groups and
@@ -330,6 +333,7 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 		task_fail(ctx, pid, "pid %u: %s", pid, err);
 	/* from here on, stderr may be the task's: failures go through the sync page only */
 	log_init(LOG_MSG, NULL);
+	create_children(ctx, t, true);
 
 	blob_addr = ctx->area_start + sync_size(ctx->nr_tasks);
 	args_addr = blob_addr + ctx->blob_size;
@@ -451,15 +455,26 @@ static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
 {
 	uint64_t gadget = ctx->area_start + sync_size(ctx->nr_tasks) + RST_BLOB_GADGET;
 	struct infect_ctx ic;
-	long r;
+	long r = 0;
 	int ret;
 
 	if (infect_start(&ic, tid, tid, gadget, INFECT_NO_SCRATCH) < 0)
 		return -1;
+	/* a shared fd table: its service fds, which no task of the group needs any more
+	 * (before the munmap, which takes the syscall gadget away) */
+	if (task_by_pid(ctx, tid)->svc_close_late) {
+		if (infect_syscall(&ic, __NR_close_range, ctx->svc_base, ~0U, 0, 0, 0, 0, &r) < 0 || r < 0) {
+			errno = r < 0 ? (int)-r : errno;
+			pr_perror("task %d: can't close the restore's fds", tid);
+			infect_stop(&ic);
+			return -1;
+		}
+	}
 	ret = infect_syscall(&ic, __NR_munmap, ctx->area_start, ctx->area_size, 0, 0, 0, 0, &r);
 	if (ret == 0 && r < 0)
 		pr_warn("task %d: munmap of the restorer area failed: %s, ignoring\n", tid,
 			strerror((int)-r));
+
 	if (infect_stop(&ic) < 0)
 		ret = -1;
 	return ret;

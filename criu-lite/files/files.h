@@ -121,6 +121,13 @@ int inotify_parse_wd(const char *line, InotifyWdEntry *ret, uint8_t *handle, siz
 RegFileEntry *reg_entry_new(const char *path, const struct stat *st, uint32_t flags, uint64_t pos);
 /* Open the file of a reg entry with its flags and offset. Returns the fd or -1 (logged). */
 int reg_open_path(const FileEntry *fe, bool dir);
+/* The entry f describes an unlinked file (open as proc_path, stat st): its contents
+ * saved once per inode, under --ghost-limit. 0 or -1 (logged, naming what). */
+int reg_ghost_dump(struct dump_ctx *ctx, struct dump_file *f, const char *proc_path, const struct stat *st,
+		   const char *what);
+/* The unlinked file of a reg entry (ghost_id), created again once: an fd of criu-lite's
+ * own (do not close), or -1 (logged). */
+int reg_ghost_fd(struct rst_ctx *ctx, const FileEntry *fe);
 
 /* ---- pipes and FIFOs (pipe.c) ---- */
 /* The bytes queued in the pipe behind rd (an fd of our own that reads it), without
