@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <linux/kcmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -174,6 +175,78 @@ static int probe_fd(int pidfd, pid_t pid, int fd, struct fd_probe *p)
 	return 0;
 }
 
+#define LOCK_POSIX 1
+#define LOCK_FLOCK 2
+#define LOCK_OFD 3
+
+/* The locks fdinfo lists for (pid, fd), added to its description f: refused without
+ * --file-locks, naming the lock. 0 or -1 (logged). */
+static int dump_locks(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+{
+	for (const char *l = p->fdinfo; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char cls[16], mode[16], type[16], end[32];
+		long long start;
+		int lpid;
+		FileLockEntry *e, **v;
+		uint32_t kind;
+
+		if (strncmp(l, "lock:", 5))
+			continue;
+		if (sscanf(l, "lock:\t%*d: %15s %15s %15s %d %*x:%*x:%*u %lld %31s", cls, mode, type, &lpid, &start,
+			   end) != 6) {
+			pr_err("fd %d of pid %d: can't parse the lock line '%.*s'\n", p->fd, p->pid, (int)strcspn(l, "\n"), l);
+			errno = EINVAL;
+			return -1;
+		}
+		kind = !strcmp(cls, "POSIX") ? LOCK_POSIX : !strcmp(cls, "FLOCK") ? LOCK_FLOCK
+						: !strcmp(cls, "OFDLCK") ? LOCK_OFD : 0;
+		if (!kind || strcmp(mode, "ADVISORY") || (strcmp(type, "READ") && strcmp(type, "WRITE"))) {
+			pr_err("fd %d of pid %d (%s) holds a %s %s %s lock: criu-lite can't carry it\n", p->fd, p->pid,
+			       p->link, cls, mode, type);
+			errno = ENOTSUP;
+			return -1;
+		}
+		if (!ctx->opts->file_locks) {
+			pr_err("fd %d of pid %d (%s) holds a %s %s lock on [%lld, %s]: dump with --file-locks (-l) "
+			       "to carry it\n", p->fd, p->pid, p->link, cls, type, start, end);
+			errno = ENOTSUP;
+			return -1;
+		}
+		/* the same lock through another fd of the description */
+		for (size_t i = 0; i < f->fe->n_locks; i++) {
+			const FileLockEntry *o = f->fe->locks[i];
+			if (o->kind == kind && o->start == (uint64_t)start && o->pid == lpid &&
+			    o->type == (uint32_t)(strcmp(type, "WRITE") ? F_RDLCK : F_WRLCK) &&
+			    o->has_end == !!strcmp(end, "EOF") && (!o->has_end || o->end == strtoull(end, NULL, 10)))
+				goto next;
+		}
+		v = realloc(f->fe->locks, (f->fe->n_locks + 1) * sizeof(*v));
+		e = files_zalloc(sizeof(*e), "a lock");
+		if (!v || !e) {
+			if (v)
+				f->fe->locks = v;
+			free(e);
+			pr_perror("can't note a lock");
+			return -1;
+		}
+		f->fe->locks = v;
+		file_lock_entry__init(e);
+		e->kind = kind;
+		e->type = strcmp(type, "WRITE") ? F_RDLCK : F_WRLCK;
+		e->start = (uint64_t)start;
+		e->has_pid = true;
+		e->pid = lpid;
+		if (strcmp(end, "EOF")) {
+			e->has_end = true;
+			e->end = strtoull(end, NULL, 10);
+		}
+		f->fe->locks[f->fe->n_locks++] = e;
+		pr_info("fd %d of pid %d: %s %s lock [%lld, %s] of pid %d\n", p->fd, p->pid, cls, type, start, end, lpid);
+	next:;
+	}
+	return 0;
+}
+
 /* Describe (pid, fd) and register it: its file id. */
 static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint32_t *ret_id, bool *ret_cloexec)
 {
@@ -197,7 +270,7 @@ static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint3
 		goto out;
 	if (f) {
 		*ret_id = f->id;
-		ret = 0;
+		ret = dump_locks(ctx, &p, f);
 		goto out;
 	}
 	fe = new_file_entry(ops->type);
@@ -207,7 +280,7 @@ static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint3
 	if (!f)
 		goto out;
 	f->ops = ops;
-	if (ops->dump(ctx, &p, f) < 0 || dump_file_index(ctx, ctx->nr_files - 1) < 0)
+	if (ops->dump(ctx, &p, f) < 0 || dump_file_index(ctx, ctx->nr_files - 1) < 0 || dump_locks(ctx, &p, f) < 0)
 		goto out;
 	*ret_id = f->id;
 	ret = 0;

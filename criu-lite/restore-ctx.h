@@ -115,6 +115,9 @@ void rst_shmem_fini(struct rst_ctx *ctx);
 /* In a task: install its fds (none for a task sharing its parent's table). 0 or -1
  * (message in err). */
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
+/* In a task, once its args are built: the POSIX locks the blob takes once it closed
+ * the service fds. 0 or -1 (message in err). */
+int rst_files_posix_locks(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a, char *err, size_t errlen);
 /* Move fd to a service fd (closing fd). Returns the new fd or -1 (logged). */
 int rst_svc_fd(struct rst_ctx *ctx, int fd);
 /* A service fd copy of fd (fd stays open). Returns the new fd or -1 (logged). */

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -248,6 +249,10 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 
 /* ---- open file descriptions ---- */
 
+#define LOCK_POSIX 1
+#define LOCK_FLOCK 2
+#define LOCK_OFD 3
+
 static struct rst_file *rfile_of(struct rst_ctx *ctx, uint32_t id)
 {
 	ssize_t i = file_index(ctx, id);
@@ -381,6 +386,7 @@ static int rfiles_init(struct rst_ctx *ctx)
 			return -1;
 		}
 		rf->late = rf->ops->late && rf->ops->late(rf->fe);
+		rf->lock_task = -1;
 	}
 	/* what queued messages carry must exist too */
 	for (size_t i = 0; i < ctx->img.nr_file_data; i++)
@@ -407,6 +413,15 @@ static int rfiles_init(struct rst_ctx *ctx)
 				t->nr_late++;
 			if (rf->ops->post_open && rf->post_task < 0)
 				rf->post_task = i;
+			/* flock and OFD locks belong to the description: taken by the task /proc/locks
+			 * named, if it holds it, else by the first that does */
+			for (size_t l = 0; l < rf->fe->n_locks; l++) {
+				const FileLockEntry *lk = rf->fe->locks[l];
+				if (lk->kind == LOCK_POSIX)
+					continue;
+				if (rf->lock_task < 0 || (lk->has_pid && (uint32_t)lk->pid == t->img->pe->pid))
+					rf->lock_task = i;
+			}
 		}
 	}
 	return 0;
@@ -764,6 +779,8 @@ static int recv_late(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t 
 	return 0;
 }
 
+static int take_locks(struct rst_ctx *ctx, struct rst_task *t, size_t idx, char *err, size_t errlen);
+
 static int fd_cmp(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -810,6 +827,72 @@ int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t
 		if (next > prev + 1)
 			syscall(SYS_close_range, prev + 1, next - 1, 0);
 		prev = next;
+	}
+	return take_locks(ctx, t, idx, err, errlen);
+}
+
+/* The flock and OFD locks this task takes again, through its own fds. */
+static int take_locks(struct rst_ctx *ctx, struct rst_task *t, size_t idx, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		const FdinfoEntry *fi = t->img->fds[k];
+		struct rst_file *rf = rfile_of(ctx, fi->file_id);
+		if (!rf || rf->lock_task != (ssize_t)idx || rf->locked)
+			continue;
+		rf->locked = true;
+		for (size_t l = 0; l < rf->fe->n_locks; l++) {
+			const FileLockEntry *lk = rf->fe->locks[l];
+			int r = 0;
+			if (lk->kind == LOCK_FLOCK) {
+				r = flock((int)fi->fd, (lk->type == F_WRLCK ? LOCK_EX : LOCK_SH) | LOCK_NB);
+			} else if (lk->kind == LOCK_OFD) {
+				struct flock fl = { .l_type = (short)lk->type, .l_whence = SEEK_SET, .l_start = (off_t)lk->start,
+						    .l_len = lk->has_end ? (off_t)(lk->end - lk->start + 1) : 0 };
+				r = fcntl((int)fi->fd, F_OFD_SETLK, &fl);
+			}
+			if (r < 0) {
+				set_err(err, errlen, "can't take the %s %s lock of fd %u again: %s",
+					lk->kind == LOCK_FLOCK ? "flock" : "OFD", lk->type == F_WRLCK ? "write" : "read", fi->fd,
+					strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int rst_files_posix_locks(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a, char *err, size_t errlen)
+{
+	a->nr_locks = 0;
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		const FdinfoEntry *fi = t->img->fds[k];
+		struct rst_file *rf = rfile_of(ctx, fi->file_id);
+		bool first = true;
+		for (size_t j = 0; j < k && first; j++)
+			first = t->img->fds[j]->file_id != fi->file_id;
+		if (!rf || !first)
+			continue;
+		for (size_t l = 0; l < rf->fe->n_locks; l++) {
+			const FileLockEntry *lk = rf->fe->locks[l];
+			struct rst_flock *fl;
+			if (lk->kind != LOCK_POSIX || !lk->has_pid || (uint32_t)lk->pid != t->img->pe->pid)
+				continue;
+			if (t->svc_close_late) {
+				set_err(err, errlen, "POSIX locks of a task sharing its fd table: not supported");
+				return -1;
+			}
+			if (a->nr_locks == RST_MAX_LOCKS) {
+				set_err(err, errlen, "more than %d POSIX locks: not supported", RST_MAX_LOCKS);
+				return -1;
+			}
+			a->lock_fds[a->nr_locks] = (int)fi->fd;
+			fl = &a->locks[a->nr_locks++];
+			memset(fl, 0, sizeof(*fl));
+			fl->l_type = (rst_s16)lk->type;
+			fl->l_whence = SEEK_SET;
+			fl->l_start = (rst_s64)lk->start;
+			fl->l_len = lk->has_end ? (rst_s64)(lk->end - lk->start + 1) : 0;
+		}
 	}
 	return 0;
 }

@@ -343,7 +343,8 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 		task_fail(ctx, pid, "pid %u: can't map the restorer at 0x%" PRIx64 ": %s", pid, blob_addr,
 			  strerror(errno));
 	memcpy(p, rst_blob, sizeof(rst_blob));
-	if (rst_args_build(ctx, t, (void *)(uintptr_t)args_addr, err, sizeof(err)) < 0)
+	if (rst_args_build(ctx, t, (void *)(uintptr_t)args_addr, err, sizeof(err)) < 0 ||
+	    rst_files_posix_locks(ctx, t, (struct rst_args *)(uintptr_t)args_addr, err, sizeof(err)) < 0)
 		task_fail(ctx, pid, "pid %u: %s", pid, err);
 
 	task_set_rlimits(ctx, t);

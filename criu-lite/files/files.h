@@ -58,6 +58,8 @@ struct rst_file {
 	struct rst_file *obj_next; /* the next description of the same object (same obj_key) */
 	ssize_t post_task;         /* the task that runs post_open (index in ctx->tasks), -1: none */
 	void *priv;                /* the kind's own restore state (freed by its rst_free) */
+	ssize_t lock_task;         /* the task that takes its flock and OFD locks again, -1: none */
+	bool locked;               /* (in that task) taken */
 };
 
 struct fd_ops {

@@ -311,7 +311,6 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--manage-cgroups=full", NULL, "--manage-cgroups" },
 		{ "restore", "--manage-cgroups=props", NULL, "--manage-cgroups" },
 		{ "restore", "--join-ns", "pid:/proc/1/ns/pid", "--join-ns" },
-		{ "dump", "--file-locks", NULL, "--file-locks" },
 		{ "restore", "--status-fd", "3", "--status-fd" },
 	};
 	static const struct {
@@ -328,7 +327,8 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--restore-sibling", NULL }, { "dump", "--empty-ns", "net" },
 		{ "dump", "--freeze-cgroup", "/x" },   { "restore", "--join-ns", "net:/x" },
 		{ "restore", "--cgroup-root", "/x" },  { "restore", "--orphan-pts-master", NULL },
-		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" },
+		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" }, { "dump", "--file-locks", NULL },
+		{ "restore", "--file-locks", NULL },
 	};
 	struct cr_options o;
 
