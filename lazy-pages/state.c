@@ -36,10 +36,13 @@ int lp_loop_add_shm(struct lp_loop *l, uint64_t id, uint64_t size, int fd, struc
 	if (v)
 		l->shms = v;
 	uint64_t nr = ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE;
-	if (!o || !v || lp_pmap_init(&o->map, nr) || !(o->touched = calloc(nr / 64 + 1, 8))) {
+	if (!o || !v || lp_pmap_init(&o->map, nr) || !(o->touched = calloc(nr / 64 + 1, 8)) ||
+	    !(o->hot = calloc(nr / 64 + 1, 8))) {
 		pr_err("out of memory\n");
-		if (o)
+		if (o) {
 			lp_pmap_fini(&o->map);
+			free(o->touched);
+		}
 		free(o);
 		if (fd >= 0)
 			close(fd);
@@ -63,20 +66,24 @@ int lp_loop_add_shm(struct lp_loop *l, uint64_t id, uint64_t size, int fd, struc
 	return (int)l->nr_shms++;
 }
 
-int lp_loop_set_hot(struct lp_loop *l, const struct lp_ws_rec *recs, size_t nr)
+int lp_loop_set_hot(struct lp_loop *l, const struct lp_ws_run *runs, size_t nr)
 {
 	free(l->hot);
 	l->hot = NULL;
-	l->nr_hot = l->hot_pos_shm = l->hot_pos_anon = 0;
+	l->nr_hot = l->hot_pos = 0;
+	l->hot_off = 0;
+	l->st.hot_pages = 0;
 	if (!nr)
 		return 0;
-	l->hot = malloc(nr * sizeof(*recs));
+	l->hot = malloc(nr * sizeof(*runs));
 	if (!l->hot) {
 		pr_err("out of memory\n");
 		return -1;
 	}
-	memcpy(l->hot, recs, nr * sizeof(*recs));
+	memcpy(l->hot, runs, nr * sizeof(*runs));
 	l->nr_hot = nr;
+	for (size_t i = 0; i < nr; i++)
+		l->st.hot_pages += runs[i].nr;
 	return 0;
 }
 
@@ -91,17 +98,16 @@ void lp_loop_finish(struct lp_loop *l)
 
 void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns)
 {
-	l->chunk = LP_CHUNK_MIN;
 	l->last_fault_ns = t_ns;
 }
 
-void lp_loop_record(struct lp_loop *l, uint32_t kind, uint64_t id, uint64_t addr)
+void lp_loop_record(struct lp_loop *l, uint32_t kind, uint32_t flags, uint64_t id, uint64_t addr, uint64_t nr)
 {
 	if (!l->recording)
 		return;
 	if (l->nr_rec == l->cap_rec) {
 		size_t cap = l->cap_rec ? 2 * l->cap_rec : 1024;
-		struct lp_ws_rec *v = realloc(l->rec, cap * sizeof(*v));
+		struct lp_ws_run *v = realloc(l->rec, cap * sizeof(*v));
 		if (!v) {
 			pr_warn("out of memory recording the working set, ignoring\n");
 			return;
@@ -109,7 +115,24 @@ void lp_loop_record(struct lp_loop *l, uint32_t kind, uint64_t id, uint64_t addr
 		l->rec = v;
 		l->cap_rec = cap;
 	}
-	l->rec[l->nr_rec++] = (struct lp_ws_rec){ kind, 0, id, addr };
+	l->rec[l->nr_rec++] = (struct lp_ws_run){ kind, flags, id, addr, nr };
+}
+
+int lp_loop_followup(struct lp_loop *l, unsigned idx, uint64_t off, uint64_t len, unsigned skip_task,
+		     uint64_t skip_addr, bool preload)
+{
+	if (l->nr_fu == l->cap_fu) {
+		size_t cap = l->cap_fu ? 2 * l->cap_fu : 64;
+		struct lp_followup *v = realloc(l->fu, cap * sizeof(*v));
+		if (!v) {
+			pr_err("out of memory\n");
+			return -1;
+		}
+		l->fu = v;
+		l->cap_fu = cap;
+	}
+	l->fu[l->nr_fu++] = (struct lp_followup){ idx, off, len, skip_task, skip_addr, preload, 0, 0 };
+	return 0;
 }
 
 void lp_lat_add(struct lp_lat *lat, uint64_t ns)

@@ -336,9 +336,9 @@ static int bench_latency(struct bench *b, bool shm, bool lp, bool spin, double *
 		loop = true;
 		if (shm) {
 			/* every page hot: written into the memfd before the child runs */
-			struct lp_ws_rec *hot = calloc(LAT_PAGES, sizeof(*hot));
+			struct lp_ws_run *hot = calloc(LAT_PAGES, sizeof(*hot));
 			for (size_t i = 0; hot && i < LAT_PAGES; i++)
-				hot[i] = (struct lp_ws_rec){ LP_WS_SHMEM, 0, 1, i * P };
+				hot[i] = (struct lp_ws_run){ LP_WS_SHMEM, 0, 1, i * P, 1 };
 			if (!hot || lp_loop_set_hot(&l, hot, LAT_PAGES)) {
 				free(hot);
 				goto out_child;

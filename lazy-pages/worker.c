@@ -1,0 +1,375 @@
+/* The prefetch worker (see worker.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "lazy-pages: "
+#include "lib/crc32c.h"
+#include "lib/log.h"
+#include "lib/uffd.h"
+#include "lib/util.h"
+#include "lazy-pages/worker.h"
+
+#define ld(p)	 __atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define st(p, v) __atomic_store_n(p, v, __ATOMIC_RELEASE)
+
+static bool cas(int *p, int from, int to)
+{
+	return __atomic_compare_exchange_n(p, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static void futex_wake(uint32_t *p)
+{
+	syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* ---- running a job ---- */
+
+/* One request of op from off on; its result in *ret_done (bytes put in). */
+static int job_ioctl(struct lp_job *j, uint64_t off, int64_t *ret_done)
+{
+	uint64_t dst = j->addr + off, len = j->len - off;
+
+	switch (j->op) {
+	case LP_JOB_COPY:
+		return uffd_copy(j->fd, dst, (const char *)j->src + off, len, 0, ret_done);
+	case LP_JOB_ZERO:
+		return uffd_zeropage(j->fd, dst, len, 0, ret_done);
+	case LP_JOB_CONT:
+		return uffd_continue(j->fd, dst, len, 0, ret_done);
+	default:
+		*ret_done = 0;
+		return -EINVAL;
+	}
+}
+
+void lp_job_run(struct lp_job *j)
+{
+	uint64_t off = 0;
+
+	j->ret = 0;
+	j->done = 0;
+	if (j->crcs && j->src) {
+		ssize_t bad = crc32c_check_pages(j->src, j->len / PAGE_SIZE, j->crcs);
+		if (bad >= 0) {
+			/* the loop names the page set and the page: it knows them */
+			j->ret = -EBADMSG;
+			j->settled = 0;
+			j->bad = (uint64_t)bad * PAGE_SIZE;
+			return;
+		}
+	}
+	if (j->op == LP_JOB_PWRITE) {
+		if (pwrite_all(j->fd, j->src, j->len, (off_t)j->addr))
+			j->ret = errno ? -errno : -EIO;
+		else
+			j->done = j->len;
+		j->settled = j->done;
+		return;
+	}
+	while (off < j->len) {
+		int64_t d = 0;
+		int ret = job_ioctl(j, off, &d);
+		uint64_t ok = ALIGN_DOWN((uint64_t)d, PAGE_SIZE);
+		off += ok;
+		j->done += ok;
+		if (ret == 0)
+			break;
+		if (ok)
+			continue; /* a partial request fails with EAGAIN: ask for the rest */
+		if (ret == -EEXIST) {
+			off += PAGE_SIZE; /* that page is in already */
+			continue;
+		}
+		j->ret = ret;
+		break;
+	}
+	j->settled = MIN(off, j->len);
+}
+
+/* ---- the thread ---- */
+
+static bool claim(struct lp_worker *w, struct lp_job *j)
+{
+	if (!cas(&j->state, LP_JOB_QUEUED, LP_JOB_RUNNING))
+		return false;
+	__atomic_sub_fetch(&w->nqueued, 1, __ATOMIC_ACQ_REL);
+	return true;
+}
+
+static void complete(struct lp_worker *w, struct lp_job *j)
+{
+	st(&j->state, LP_JOB_DONE);
+	int below = ld(&w->notify_below);
+	if (j->preload || ld(&w->nqueued) <= below || ld(&w->nqueued) == 0) {
+		uint64_t one = 1;
+		if (write(w->efd, &one, sizeof(one)) < 0) {
+			/* the counter can't overflow in practice; the loop also polls */
+		}
+	}
+}
+
+/* The next queued job from pos on, claimed; NULL if none. */
+static struct lp_job *next_queued(struct lp_worker *w, unsigned *pos)
+{
+	for (unsigned k = 0; k < LP_JOBS; k++) {
+		unsigned i = (*pos + k) % LP_JOBS;
+		struct lp_job *j = &w->jobs[i];
+		if (ld(&j->state) == LP_JOB_QUEUED && claim(w, j)) {
+			*pos = (i + 1) % LP_JOBS;
+			return j;
+		}
+	}
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct lp_worker *w = arg;
+
+	st(&w->tid, (pid_t)syscall(SYS_gettid));
+	for (;;) {
+		uint32_t seq = ld(&w->seq);
+		if (ld(&w->stop))
+			break;
+		struct lp_job *j = next_queued(w, &w->wpos);
+		if (!j) {
+			syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+			continue;
+		}
+		lp_job_run(j);
+		complete(w, j);
+	}
+	return NULL;
+}
+
+int lp_worker_init(struct lp_worker *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->notify_below = -1;
+	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->efd < 0) {
+		pr_perror("eventfd");
+		return -1;
+	}
+	return 0;
+}
+
+static int set_policy(pid_t tid, int policy)
+{
+	struct sched_param sp = { 0 };
+	return sched_setscheduler(tid, policy, &sp);
+}
+
+static int worker_start(struct lp_worker *w)
+{
+	if (w->started)
+		return 0;
+	int ret = pthread_create(&w->thr, NULL, worker_main, w);
+	if (ret) {
+		errno = ret;
+		pr_perror("can't start the prefetch thread");
+		return -1;
+	}
+	w->started = true;
+	/* the thread's id, for its priority */
+	while (!ld(&w->tid))
+		sched_yield();
+	if (w->background && set_policy(ld(&w->tid), SCHED_IDLE)) {
+		pr_perror("can't set the prefetch thread's priority");
+		return -1;
+	}
+	return 0;
+}
+
+void lp_worker_fini(struct lp_worker *w)
+{
+	if (w->started) {
+		lp_worker_quiesce(w, NULL);
+		w->cpu_ns = lp_worker_cpu_ns(w);
+		st(&w->stop, 1);
+		__atomic_add_fetch(&w->seq, 1, __ATOMIC_ACQ_REL);
+		futex_wake(&w->seq);
+		pthread_join(w->thr, NULL);
+		w->started = false;
+	}
+	for (unsigned i = 0; i < LP_JOBS; i++) {
+		free(w->jobs[i].buf);
+		w->jobs[i].buf = NULL;
+	}
+	closep(&w->efd);
+}
+
+struct lp_job *lp_worker_get(struct lp_worker *w)
+{
+	struct lp_job *j = &w->jobs[w->head];
+
+	if (ld(&j->state) != LP_JOB_FREE)
+		return NULL;
+	free(j->buf);
+	/* the state (first) stays FREE: the worker may look at it meanwhile */
+	memset((char *)j + sizeof(j->state), 0, sizeof(*j) - sizeof(j->state));
+	return j;
+}
+
+void lp_worker_unget(struct lp_worker *w, struct lp_job *j)
+{
+	(void)w;
+	free(j->buf);
+	j->buf = NULL;
+}
+
+int lp_worker_submit(struct lp_worker *w, struct lp_job *j)
+{
+	if (worker_start(w)) {
+		lp_worker_unget(w, j);
+		return -1;
+	}
+	__atomic_add_fetch(&w->nqueued, 1, __ATOMIC_ACQ_REL);
+	st(&j->state, LP_JOB_QUEUED);
+	w->head = (w->head + 1) % LP_JOBS;
+	__atomic_add_fetch(&w->seq, 1, __ATOMIC_ACQ_REL);
+	futex_wake(&w->seq);
+	return 0;
+}
+
+bool lp_worker_run_one(struct lp_worker *w)
+{
+	unsigned pos = w->tail;
+	struct lp_job *j = next_queued(w, &pos);
+
+	if (!j)
+		return false;
+	lp_job_run(j);
+	st(&j->state, LP_JOB_DONE);
+	return true;
+}
+
+unsigned lp_worker_busy(const struct lp_worker *w)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < LP_JOBS; i++)
+		n += ld(&w->jobs[i].state) != LP_JOB_FREE;
+	return n;
+}
+
+unsigned lp_worker_queued(const struct lp_worker *w)
+{
+	return (unsigned)ld(&w->nqueued);
+}
+
+unsigned lp_worker_pending(const struct lp_worker *w)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < LP_JOBS; i++) {
+		int s = ld(&w->jobs[i].state);
+		n += s == LP_JOB_QUEUED || s == LP_JOB_RUNNING;
+	}
+	return n;
+}
+
+static bool finished(int s)
+{
+	return s == LP_JOB_DONE || s == LP_JOB_CANCELLED;
+}
+
+/* Free the slots at the tail that were handled out of order. */
+static void advance_tail(struct lp_worker *w)
+{
+	while (w->tail != w->head || ld(&w->jobs[w->tail].state) != LP_JOB_FREE) {
+		struct lp_job *j = &w->jobs[w->tail];
+		if (ld(&j->state) != LP_JOB_HARVESTED)
+			break;
+		free(j->buf);
+		j->buf = NULL;
+		st(&j->state, LP_JOB_FREE);
+		w->tail = (w->tail + 1) % LP_JOBS;
+	}
+}
+
+struct lp_job *lp_worker_next_done(struct lp_worker *w)
+{
+	advance_tail(w);
+	struct lp_job *j = &w->jobs[w->tail];
+	return finished(ld(&j->state)) ? j : NULL;
+}
+
+void lp_worker_release(struct lp_worker *w, struct lp_job *j)
+{
+	free(j->buf);
+	j->buf = NULL;
+	st(&j->state, LP_JOB_HARVESTED);
+	advance_tail(w);
+}
+
+void lp_worker_harvest_owner(struct lp_worker *w, void *owner, void (*fn)(struct lp_job *j, void *arg),
+			     void *arg)
+{
+	for (unsigned k = 0; k < LP_JOBS; k++) {
+		struct lp_job *j = &w->jobs[(w->tail + k) % LP_JOBS];
+		if (j->owner == owner && finished(ld(&j->state))) {
+			fn(j, arg);
+			lp_worker_release(w, j);
+		}
+	}
+}
+
+void lp_worker_quiesce(struct lp_worker *w, void *owner)
+{
+	bool boosted = false;
+
+	for (unsigned i = 0; i < LP_JOBS; i++) {
+		struct lp_job *j = &w->jobs[i];
+		if (owner && j->owner != owner)
+			continue;
+		if (cas(&j->state, LP_JOB_QUEUED, LP_JOB_CANCELLED)) {
+			__atomic_sub_fetch(&w->nqueued, 1, __ATOMIC_ACQ_REL);
+			continue;
+		}
+		while (ld(&j->state) == LP_JOB_RUNNING) {
+			/* one request of at most a chunk: let it end, at our priority */
+			if (!boosted && w->background && w->started) {
+				boosted = true;
+				set_policy(ld(&w->tid), SCHED_OTHER);
+			}
+			sched_yield();
+		}
+	}
+	if (boosted && set_policy(ld(&w->tid), SCHED_IDLE))
+		pr_warn("can't put the prefetch thread back to SCHED_IDLE: %s, ignoring\n", strerror(errno));
+}
+
+int lp_worker_set_background(struct lp_worker *w, bool background)
+{
+	if (w->started && w->background != background &&
+	    set_policy(ld(&w->tid), background ? SCHED_IDLE : SCHED_OTHER)) {
+		pr_perror("can't set the prefetch thread's priority");
+		return -1;
+	}
+	w->background = background;
+	return 0;
+}
+
+void lp_worker_notify_below(struct lp_worker *w, int n)
+{
+	st(&w->notify_below, n);
+}
+
+uint64_t lp_worker_cpu_ns(const struct lp_worker *w)
+{
+	clockid_t cid;
+	struct timespec ts;
+
+	if (!w->started)
+		return w->cpu_ns;
+	if (pthread_getcpuclockid(w->thr, &cid) || clock_gettime(cid, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
