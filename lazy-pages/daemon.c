@@ -95,6 +95,7 @@ int lp_daemon_run(const struct cr_options *o)
 		return -1;
 	loop.recording = rec != NULL;
 	loop.busy_poll_ns = o->busy_poll_us * 1000;
+	loop.fa_max = (uint32_t)MIN(o->fault_around, (uint64_t)LP_CHUNK_MAX / PAGE_SIZE);
 	if (hot &&
 	    (lp_ws_load(hot, dfd, &hot_runs, &nr_hot, &ignored) || lp_loop_set_hot(&loop, hot_runs, nr_hot)))
 		goto out;

@@ -34,7 +34,13 @@ int lp_loop_init(struct lp_loop *l, int dfd, enum lp_prefetch mode)
 	l->prefetch = mode;
 	l->busy_poll_ns = LP_BUSY_POLL_US_DEFAULT * 1000ull;
 	l->fa_max = LP_FA_MAX;
+	l->follow = true;
+	l->follow_cpu = -1;
 	l->wk.efd = -1;
+	if (sched_getaffinity(0, sizeof(l->cpus), &l->cpus)) {
+		pr_perror("sched_getaffinity");
+		return -1;
+	}
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0) {
 		pr_perror("epoll_create1");
@@ -46,7 +52,7 @@ int lp_loop_init(struct lp_loop *l, int dfd, enum lp_prefetch mode)
 		pr_perror("can't allocate buffers");
 		goto err;
 	}
-	if (lp_worker_init(&l->wk))
+	if (lp_worker_init(&l->wk, &l->cpus))
 		goto err;
 	lp_worker_notify_below(&l->wk, LP_BG_QUEUE / 4);
 	l->wk_done = (struct lp_fd){ l->wk.efd, worker_done, worker_done };
@@ -83,6 +89,7 @@ static void task_release(struct lp_loop *l, struct lp_task *t)
 
 void lp_loop_fini(struct lp_loop *l)
 {
+	lp_loop_unfollow(l);
 	/* no job may run on a uffd or an object once it is closed */
 	lp_worker_fini(&l->wk);
 	for (int pass = 0; pass < 2; pass++)
@@ -689,6 +696,8 @@ void lp_loop_sync(struct lp_loop *l)
 		l->st.t_preloaded_ns = l->st.t_sync_ns;
 		return;
 	}
+	/* both threads copy now, wherever there is a CPU */
+	lp_loop_unfollow(l);
 	l->preload = LP_PRELOAD_ANON;
 	l->pl_pos = 0;
 	l->pl_off = 0;
@@ -776,8 +785,10 @@ int lp_loop_step(struct lp_loop *l, int timeout_ms)
 	if (worker_priority(l))
 		return -1;
 	bool preloading = l->preload > LP_PRELOAD_IDLE && l->preload < LP_PRELOAD_DONE;
-	/* faults first: plan only when none was waiting (or the tasks wait for the preload) */
-	if (n == 0 || preloading) {
+	/* faults first: plan only when none came for a while (a burst is over; the worker
+	 * holds off until then anyway), or while the tasks wait for the preload */
+	l->held = !preloading && now_ns() < __atomic_load_n(&l->wk.hold_until, __ATOMIC_RELAXED);
+	if ((n == 0 && !l->held) || preloading) {
 		if (plan(l, &planned))
 			return -1;
 		if (preloading && lp_worker_run_one(&l->wk) && lp_task_harvest(l))
@@ -817,7 +828,7 @@ int lp_loop_timeout(const struct lp_loop *l)
 {
 	if (l->preload > LP_PRELOAD_IDLE && l->preload < LP_PRELOAD_DONE)
 		return 0;
-	if (l->retry)
+	if (l->retry || (!l->idle && l->held))
 		return 1;
 	if (!l->idle)
 		return 0;

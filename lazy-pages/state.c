@@ -8,6 +8,7 @@
 
 #define LOG_PREFIX "lazy-pages: "
 #include "lib/log.h"
+#include "lib/proc-parse.h"
 #include "lib/util.h"
 #include "lazy-pages/state.h"
 
@@ -96,9 +97,48 @@ void lp_loop_finish(struct lp_loop *l)
 	}
 }
 
-void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns)
+void lp_loop_unfollow(struct lp_loop *l)
+{
+	if (l->follow_cpu < 0)
+		return;
+	if (sched_setaffinity(0, sizeof(l->cpus), &l->cpus))
+		pr_warn("can't give the loop thread its CPUs back: %s, ignoring\n", strerror(errno));
+	l->follow_cpu = -1;
+	l->follow_tid = 0;
+}
+
+/*
+ * Serve faults from the faulting thread's CPU: a fault served from another CPU costs two
+ * cross-CPU wakeups (the loop thread's and the task's), and in a VM whose idle vCPUs
+ * halt each is an IPI and a VM exit (20-30 us here); on the task's own CPU a fault is
+ * two context switches (a few us). The thread blocks in the fault, so the CPU is free.
+ * Where it runs is looked up at most every LP_FOLLOW_NS (or when another thread faults).
+ */
+static void follow(struct lp_loop *l, pid_t tid, uint64_t t_ns)
+{
+	struct proc_stat ps;
+
+	if (!l->follow || tid <= 0 || (tid == l->follow_tid && t_ns - l->follow_ns < LP_FOLLOW_NS))
+		return;
+	l->follow_tid = tid;
+	l->follow_ns = t_ns;
+	if (proc_parse_stat(tid, 0, &ps) || ps.processor < 0 || ps.processor >= CPU_SETSIZE ||
+	    ps.processor == l->follow_cpu || !CPU_ISSET(ps.processor, &l->cpus))
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(ps.processor, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) == 0)
+		l->follow_cpu = ps.processor;
+}
+
+void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns, pid_t tid)
 {
 	l->last_fault_ns = t_ns;
+	follow(l, tid, t_ns);
+	/* no prefetch job starts during a burst of faults, nor just after it */
+	if (l->preload == LP_PRELOAD_IDLE || l->preload == LP_PRELOAD_DONE)
+		lp_worker_hold(&l->wk, t_ns + l->busy_poll_ns + LP_BG_HOLD_NS);
 }
 
 void lp_loop_record(struct lp_loop *l, uint32_t kind, uint32_t flags, uint64_t id, uint64_t addr, uint64_t nr)

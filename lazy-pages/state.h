@@ -9,6 +9,7 @@
 #define CRIU_LITE_LP_STATE_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -29,6 +30,8 @@ struct lp_fd {
 #define LP_JOB_PRELOAD		(1u << 20)   /* a preload job (nothing runs meanwhile) */
 #define LP_JOB_MAP		(4u << 20)   /* a CONTINUE job (maps, copies nothing) */
 #define LP_BG_QUEUE		16	     /* background jobs queued at most */
+#define LP_BG_HOLD_NS		500000ull    /* no prefetch job starts this soon after a fault */
+#define LP_FOLLOW_NS		2000000ull   /* looks at the faulting thread's CPU at most this often */
 #define LP_FA_MIN		16	     /* fault-around window, pages: after a jump */
 #define LP_FA_MAX		256	     /* ... doubled while faults follow on, up to 1 MiB */
 #define LP_MINOR_RUN		512	     /* a MINOR fault continues up to this many pages */
@@ -132,11 +135,18 @@ struct lp_loop {
 	unsigned nr_shms;
 	void *buf;               /* LP_CHUNK_MAX bytes for the loop thread */
 	bool idle;		 /* nothing to prefetch now, no job in flight */
+	bool held;		 /* prefetch waits: faults came just now */
 	bool retry;              /* a deferred fault waits for the mm to settle (EAGAIN) */
 	bool recording;		 /* --record-ws: faults only, one page each */
 	uint32_t fa_max;	 /* fault-around: the largest window (pages); 1: off */
 	uint64_t busy_poll_ns;   /* 0: sleep as soon as nothing is ready */
 	uint64_t last_fault_ns;  /* when the last fault was read */
+	/* faults are served from the faulting thread's CPU: this thread follows it there */
+	bool follow;
+	cpu_set_t cpus;	  /* the daemon's CPUs (the loop thread's when not following) */
+	int follow_cpu;	  /* where this thread is pinned now, -1: not */
+	pid_t follow_tid; /* the thread it followed last, and when it looked */
+	uint64_t follow_ns;
 	struct lp_worker wk;	 /* the prefetch thread */
 	struct lp_fd wk_done;	 /* its eventfd */
 	/* the working set: shmem runs are written into objects before the SYNC, every run
@@ -170,8 +180,11 @@ int lp_loop_find_shm(struct lp_loop *l, uint64_t id);
 int lp_loop_set_hot(struct lp_loop *l, const struct lp_ws_run *runs, size_t nr);
 /* "restore finished": background prefetch may start. */
 void lp_loop_finish(struct lp_loop *l);
-/* A fault was read at t_ns: busy polling goes on. */
-void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns);
+/* A fault of thread tid (0: unknown) was read at t_ns: busy polling goes on, the
+ * prefetch holds off, this thread moves to the faulting thread's CPU. */
+void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns, pid_t tid);
+/* This thread is no longer pinned to a task's CPU. */
+void lp_loop_unfollow(struct lp_loop *l);
 /* A first touch (--record-ws): nr pages of a page set. */
 void lp_loop_record(struct lp_loop *l, uint32_t kind, uint32_t flags, uint64_t id, uint64_t addr,
 		    uint64_t nr);

@@ -887,7 +887,7 @@ static int task_read(struct lp_task *t, bool drain)
 					continue;
 				struct lp_fault f = { m->arg.pagefault.address & ~(PAGE_SIZE - 1),
 						      m->arg.pagefault.flags, t0 };
-				lp_loop_fault_seen(t->loop, t0);
+				lp_loop_fault_seen(t->loop, t0, (pid_t)m->arg.pagefault.feat.ptid);
 				ret = lp_task_fault(t, &f);
 				if (ret > 0)
 					ret = task_defer(t, &f);

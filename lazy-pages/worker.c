@@ -134,11 +134,20 @@ static void *worker_main(void *arg)
 {
 	struct lp_worker *w = arg;
 
+	/* not the loop thread's CPU only, if it follows a task just now */
+	sched_setaffinity(0, sizeof(w->cpus), &w->cpus);
 	st(&w->tid, (pid_t)syscall(SYS_gettid));
 	for (;;) {
 		uint32_t seq = ld(&w->seq);
 		if (ld(&w->stop))
 			break;
+		uint64_t hold = ld(&w->hold_until), now = now_ns();
+		if (now < hold) {
+			/* a fault burst: the loop thread wants the CPU */
+			struct timespec ts = { 0, (long)MIN(hold - now, 100000000ull) };
+			syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+			continue;
+		}
 		struct lp_job *j = next_queued(w, &w->wpos);
 		if (!j) {
 			syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
@@ -150,9 +159,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int lp_worker_init(struct lp_worker *w)
+int lp_worker_init(struct lp_worker *w, const cpu_set_t *cpus)
 {
 	memset(w, 0, sizeof(*w));
+	w->cpus = *cpus;
 	w->notify_below = -1;
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {
@@ -355,6 +365,12 @@ int lp_worker_set_background(struct lp_worker *w, bool background)
 	}
 	w->background = background;
 	return 0;
+}
+
+void lp_worker_hold(struct lp_worker *w, uint64_t until_ns)
+{
+	if (until_ns > ld(&w->hold_until))
+		st(&w->hold_until, until_ns);
 }
 
 void lp_worker_notify_below(struct lp_worker *w, int n)

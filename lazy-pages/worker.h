@@ -16,7 +16,9 @@
  * when nothing else wants one, the restored tasks and the loop thread included; before
  * the tasks run (the preload) it runs at normal priority. A fault never waits for a
  * job: it is served by the loop thread directly (a page both put in gets EEXIST on one
- * side, never overwritten).
+ * side, never overwritten). While faults come in a burst the loop holds the worker
+ * (lp_worker_hold): it starts no job, so that the loop thread, which yields its CPU
+ * between looks for the next fault, yields it to the task and never to the worker.
  *
  * The loop thread is the only one that plans, cancels and harvests; the worker only
  * claims queued jobs (QUEUED -> RUNNING) and completes them (-> DONE). Before the loop
@@ -29,6 +31,7 @@
 #define CRIU_LITE_LP_WORKER_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -84,11 +87,13 @@ struct lp_worker {
 	unsigned head, tail; /* loop thread: next slot to fill, oldest slot in use */
 	unsigned wpos;	     /* worker: where it looks for the next job */
 	uint64_t cpu_ns;     /* the thread's CPU time when it stopped */
+	uint64_t hold_until; /* atomic: no job starts before this (CLOCK_MONOTONIC ns) */
+	cpu_set_t cpus;	     /* where it may run (not where the loop thread follows a task) */
 	struct lp_job jobs[LP_JOBS];
 };
 
-/* 0 or -1 (logged). The thread starts with the first job. */
-int lp_worker_init(struct lp_worker *w);
+/* 0 or -1 (logged). The thread starts with the first job, on cpus. */
+int lp_worker_init(struct lp_worker *w, const cpu_set_t *cpus);
 /* Cancel what is queued, wait for what runs, stop the thread, free every job. */
 void lp_worker_fini(struct lp_worker *w);
 
@@ -122,6 +127,9 @@ void lp_worker_release(struct lp_worker *w, struct lp_job *j);
 void lp_worker_quiesce(struct lp_worker *w, void *owner);
 /* Background (SCHED_IDLE) or preload (normal priority). 0 or -1 (logged). */
 int lp_worker_set_background(struct lp_worker *w, bool background);
+/* No job starts before until_ns (a fault burst: the loop thread wants the CPU, and a
+ * sched_yield() of its would hand it to the worker). Only ever extends the hold. */
+void lp_worker_hold(struct lp_worker *w, uint64_t until_ns);
 /* Write the eventfd when the queued jobs drop to n (-1: only when a job of the
  * preload ends, and when the ring runs dry). */
 void lp_worker_notify_below(struct lp_worker *w, int n);

@@ -33,11 +33,12 @@
 
 #include "lib/uffd.h"
 
-/* What the daemon needs from the kernel: each task's uffd is made with these. */
-#define LP_UFFD_FEATURES                                                                   \
-	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |  \
-	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM)
-
+/* What the daemon needs from the kernel: each task's uffd is made with these (the
+ * faulting thread's id, to serve its faults from its own CPU). */
+#define LP_UFFD_FEATURES                                                                    \
+	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |   \
+	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM | \
+	 UFFD_FEATURE_THREAD_ID)
 
 #define LP_SOCK_NAME "lazy-pages.socket"
 

@@ -528,23 +528,36 @@ static int record_ws(const struct opts *o, const struct paths *p)
 		fprintf(stderr, "bench_ws: the daemon wrote no working set %s\n", p->ws);
 		return -1;
 	}
-	/* header of 16 bytes, records of 24: u32 kind, u32 0, u64 id, u64 addr */
+	/* lazy-pages/ws.h: a header of 32 bytes (u32 magic, version, header size, sets, runs,
+	 * run size, u64 identity), sets of 24 bytes, then runs of 32: u32 kind, u32 flags,
+	 * u64 id, u64 address, u64 pages */
 	FILE *f = fopen(p->ws, "r");
-	uint64_t n_anon = 0, n_shm = 0;
-	unsigned char rec[24];
-	if (f && fseek(f, 16, SEEK_SET) == 0)
+	uint64_t n_anon = 0, n_shm = 0, n_written = 0, n_runs = 0;
+	uint32_t h[8];
+	if (f && fread(h, sizeof(h), 1, f) == 1 && h[1] == 2 &&
+	    fseek(f, 32 + 24 * (long)h[3], SEEK_SET) == 0) {
+		unsigned char rec[32];
 		while (fread(rec, sizeof(rec), 1, f) == 1) {
-			uint32_t kind;
+			uint32_t kind, flags;
+			uint64_t nr;
 			memcpy(&kind, rec, 4);
-			n_anon += kind == 1;
-			n_shm += kind == 2;
+			memcpy(&flags, rec + 4, 4);
+			memcpy(&nr, rec + 24, 8);
+			n_anon += kind == 1 ? nr : 0;
+			n_shm += kind == 2 ? nr : 0;
+			n_written += flags & 1 ? nr : 0;
+			n_runs++;
 		}
+	}
 	if (f)
 		fclose(f);
 	printf("recorded working set: %u request(s) on slice 0 under --prefetch none --record-ws:\n"
-	       "  %llu private + %llu shmem pages (%.1f MiB), file %lld bytes; first answer %.1f ms after t0\n",
+	       "  %llu private + %llu shmem pages (%.1f MiB, %llu first written) in %llu runs, file %lld "
+	       "bytes;"
+	       " first answer %.1f ms after t0\n",
 	       o->record_requests, (unsigned long long)n_anon, (unsigned long long)n_shm,
-	       (n_anon + n_shm) * 4096.0 / (1 << 20), (long long)st.st_size, ms_between(t0, recs[0].t_done_ns));
+	       (n_anon + n_shm) * 4096.0 / (1 << 20), (unsigned long long)n_written,
+	       (unsigned long long)n_runs, (long long)st.st_size, ms_between(t0, recs[0].t_done_ns));
 	return 0;
 }
 
@@ -976,7 +989,7 @@ int main(int argc, char **argv)
 	snprintf(p.rpidfile, sizeof(p.rpidfile), "%s/restored.pid", o.dir);
 	snprintf(p.answers, sizeof(p.answers), "%s/answers", o.dir);
 	snprintf(p.ws, sizeof(p.ws), "%s/ws.bin", o.dir);
-	snprintf(p.sock, sizeof(p.sock), "%s/lazy-pages.sock", p.imgdir);
+	snprintf(p.sock, sizeof(p.sock), "%s/lazy-pages.socket", p.imgdir);
 	snprintf(p.stats, sizeof(p.stats), "%s/lazy-pages-stats.json", p.imgdir);
 
 	/* the restored trees are re-parented to us when `restore -d` exits: we reap them */

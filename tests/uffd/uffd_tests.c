@@ -1042,12 +1042,12 @@ static int child_backward(struct tc *c)
 	for (int i = NA - 1; i >= 0; i--) {
 		bad |= check_page(c->anon + i * P, 1, i);
 		if (i % 8 == 0)
-			usleep(300); /* let the prefetcher in */
+			usleep(2000); /* let the prefetcher in: it waits for a pause in the faults */
 	}
 	for (int j = NS - 1; j >= 0; j--) {
 		bad |= check_page(c->s2 + j * P, 2, j) | check_page(c->s1 + j * P, 2, j);
 		if (j % 8 == 0)
-			usleep(300);
+			usleep(2000);
 	}
 	return bad;
 }
@@ -1678,6 +1678,49 @@ static int case_prefetch_yields(struct tc *c)
 out:
 	sched_setaffinity(0, sizeof(all), &all);
 	return ret;
+}
+
+/* Faults are served from the faulting thread's CPU: the loop thread moves there. */
+static int child_on_cpu(struct tc *c)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return 2;
+	return child_all(c);
+}
+
+static int case_follow_cpu(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true, true };
+	cpu_set_t all, now;
+
+	/* the child runs on the last of our CPUs; we start on another one if we can */
+	if (sched_getaffinity(0, sizeof(all), &all))
+		FAIL("sched_getaffinity: %m");
+	c->cpu = -1;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &all))
+			c->cpu = i;
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_on_cpu, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (run_until(c, child_replied, "the child's verdict"))
+		return -1;
+	CHECK(c->child_result == 0, "child reported %d", c->child_result);
+	CHECK(c->l.follow_cpu == c->cpu, "the loop thread is on CPU %d, the faulting task on %d",
+	      c->l.follow_cpu, c->cpu);
+	CHECK(sched_getaffinity(0, sizeof(now), &now) == 0 && CPU_COUNT(&now) == 1 && CPU_ISSET(c->cpu, &now),
+	      "the loop thread's affinity");
+	if (tc_finish(c, true))
+		return -1;
+	/* the loop gives its thread the CPUs back */
+	lp_loop_fini(&c->l);
+	c->loop_ready = false;
+	CHECK(sched_getaffinity(0, sizeof(now), &now) == 0 && CPU_EQUAL(&now, &all), "CPUs not given back");
+	return 0;
 }
 
 /* ---- the daemon, end to end: handshake, images, watchdog ---- */
@@ -2400,6 +2443,8 @@ static const struct tcase cases[] = {
 	  "the SYNC puts the working set in every mapping before the task runs: no fault on it" },
 	{ "prefetch_yields", case_prefetch_yields, "anon", 0,
 	  "a task spinning on the prefetch's CPU: its faults served, the prefetch waits" },
+	{ "follow_cpu", case_follow_cpu, "anon+shmem", UFFD_FEATURE_THREAD_ID,
+	  "faults are served from the faulting thread's CPU; the loop thread gives it back" },
 	{ "fork", case_fork, "anon+shmem", UFFD_FEATURE_EVENT_FORK, "EVENT_FORK" },
 	{ "fork_prefetch", case_fork_prefetch, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
 	  "EVENT_FORK four times while prefetch streams" },

@@ -145,6 +145,17 @@ START_TEST(test_criu_names)
 	ck_assert_int_eq(o.log_level, 0);
 	cr_options_fini(&o);
 
+	/* lazy-pages' own */
+	ck_assert_int_eq(parse(&o, "lazy-pages", "--prefetch", "hot", "--hot-ws", "h", "--record-ws", "r",
+			       "--busy-poll", "0", "--fault-around", "16", NULL),
+			 0);
+	ck_assert_int_eq(o.prefetch, CR_PREFETCH_HOT);
+	ck_assert_str_eq(o.hot_ws, "h");
+	ck_assert_str_eq(o.record_ws, "r");
+	ck_assert_uint_eq(o.busy_poll_us, 0);
+	ck_assert_uint_eq(o.fault_around, 16);
+	cr_options_fini(&o);
+
 	/* --manage-cgroups alone is soft, as in CRIU; the defaults */
 	ck_assert_int_eq(parse(&o, "dump", "--manage-cgroups", NULL), 0);
 	ck_assert_int_eq(o.manage_cgroups, CR_CG_SOFT);
@@ -155,6 +166,7 @@ START_TEST(test_criu_names)
 	ck_assert_uint_eq(o.ghost_limit, 1 << 20);
 	ck_assert_int_eq(o.network_lock, CR_NETLOCK_IPTABLES);
 	ck_assert_int_eq(o.status_fd, -1);
+	ck_assert_uint_eq(o.fault_around, CR_DEFAULT_FAULT_AROUND);
 	cr_options_fini(&o);
 }
 END_TEST
@@ -196,6 +208,7 @@ START_TEST(test_bad_input)
 		{ "frobnicate" },			      { "dump", "extra" },
 		{ "show" },				      { "show", "a", "b" },
 		{ "lazy-pages", "--prefetch", "some" },   { "dump", "--port", "70000" },
+		{ "lazy-pages", "--fault-around", "0" },  { "lazy-pages", "--fault-around", "1025" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -295,6 +308,7 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--lazy-pages", NULL },   { "restore", "--display-stats", NULL },
 		{ "lazy-pages", "--status-fd", "3" },  { "dump", "--manage-cgroups=ignore", NULL },
 		{ "dump", "--root", "/" },	       { "restore", "--pidfile", "p" },
+		{ "lazy-pages", "--fault-around", "1" }, { "lazy-pages", "--busy-poll", "0" },
 	};
 	struct cr_options o;
 
