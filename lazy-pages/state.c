@@ -128,8 +128,11 @@ static void follow(struct lp_loop *l, pid_t tid, uint64_t t_ns)
 	cpu_set_t one;
 	CPU_ZERO(&one);
 	CPU_SET(ps.processor, &one);
-	if (sched_setaffinity(0, sizeof(one), &one) == 0)
+	if (sched_setaffinity(0, sizeof(one), &one) == 0) {
+		pr_debug("serving faults from CPU %d (thread %d faults there)\n", ps.processor, (int)tid);
 		l->follow_cpu = ps.processor;
+		l->st.follows++;
+	}
 }
 
 void lp_loop_fault_seen(struct lp_loop *l, uint64_t t_ns, pid_t tid)

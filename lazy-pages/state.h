@@ -88,6 +88,7 @@ struct lp_stats {
 	uint64_t wait_ns_minor;
 	uint64_t pages_faultaround;  /* pages a fault brought in besides its own */
 	uint64_t faults_prefetching; /* faults served while prefetch jobs were queued or running */
+	uint64_t follows;	     /* moves of the loop thread to a faulting thread's CPU */
 	/* the working set (--hot-ws) */
 	uint64_t hot_pages;    /* pages it names (0: none, or ignored) */
 	uint64_t hot_in_place; /* ... in the tasks' page tables before they ran */
