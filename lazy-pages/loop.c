@@ -126,6 +126,8 @@ void lp_loop_fini(struct lp_loop *l)
 	l->rec = NULL;
 	free(l->fu);
 	l->fu = NULL;
+	free(l->pl);
+	l->pl = NULL;
 	lp_stats_fini(&l->st);
 	closep(&l->epfd);
 }
@@ -297,13 +299,66 @@ static bool room(struct lp_loop *l, bool bg)
 	return lp_worker_get(&l->wk) && (!bg || lp_worker_queued(&l->wk) < LP_BG_QUEUE);
 }
 
+static struct lp_task *task_by_id(struct lp_loop *l, unsigned id)
+{
+	for (struct lp_task *t = l->tasks; t; t = t->next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+/* A new job at the ring's head for t (NULL: an object's), or NULL if the ring is full. */
+static struct lp_job *job_new(struct lp_loop *l, unsigned kind, struct lp_task *t, int fd, bool preload,
+			      uint64_t arg)
+{
+	struct lp_job *j = lp_worker_get(&l->wk);
+
+	if (!j)
+		return NULL;
+	j->kind = (uint8_t)kind;
+	j->owner = t;
+	j->fd = fd;
+	j->preload = preload;
+	j->arg = arg;
+	return j;
+}
+
+/* Give a job back unsubmitted: its shmem pages are no longer queued. */
+static void job_drop(struct lp_loop *l, struct lp_job *j)
+{
+	for (unsigned i = 0; j->kind == LP_JK_SHM_FILL && i < j->nseg; i++) {
+		struct lp_shm *o = l->shms[j->arg];
+		for (uint64_t k = j->seg[i].img / PAGE_SIZE; k < (j->seg[i].img + j->seg[i].len) / PAGE_SIZE;
+		     k++)
+			if (lp_pmap_get(&o->map, k) == LP_PAGE_QUEUED)
+				lp_pmap_set(&o->map, k, 1, LP_PAGE_ABSENT);
+	}
+	lp_worker_unget(&l->wk, j);
+}
+
+/* Queue j (nothing if it is empty). 1 queued, 0 empty, -1 fatal. */
+static int job_submit(struct lp_loop *l, struct lp_job *j)
+{
+	if (!j->nseg) {
+		lp_worker_unget(&l->wk, j);
+		return 0;
+	}
+	if (lp_worker_submit(&l->wk, j)) {
+		job_drop(l, j);
+		return -1;
+	}
+	if (j->owner)
+		((struct lp_task *)j->owner)->jobs++;
+	return 1;
+}
+
 /*
- * A job for the first pending private pages of t in [from, to), at most max bytes
- * (preload: only pages still at their image address). 1 if one was queued, 0 if there
- * was nothing there; *ret_next: where to look next. -1 fatal.
+ * A segment of j for the first pending private pages of t in [from, to), at most max
+ * bytes (preload: only pages still at their image address). 1 added, 0 nothing there;
+ * *ret_next: where to look next. -1 fatal.
  */
-static int plan_anon(struct lp_loop *l, struct lp_task *t, uint64_t from, uint64_t to, uint64_t max,
-		     bool preload, uint64_t *ret_next)
+static int anon_seg(struct lp_task *t, struct lp_job *j, uint64_t from, uint64_t to, uint64_t max,
+		    bool preload, uint64_t *ret_next)
 {
 	struct lp_range r;
 
@@ -322,28 +377,38 @@ static int plan_anon(struct lp_loop *l, struct lp_task *t, uint64_t from, uint64
 	}
 	uint64_t n = MIN(r.end - r.start, e->addr + e->nr * PAGE_SIZE - r.img);
 	n = MIN(n, max) / PAGE_SIZE;
-	struct lp_job *j = lp_worker_get(&l->wk);
-	j->kind = LP_JK_ANON;
-	j->op = e->zero ? LP_JOB_ZERO : LP_JOB_COPY;
+	struct lp_seg *g = lp_job_seg(j);
+	g->op = e->zero ? LP_JOB_ZERO : LP_JOB_COPY;
 	if (!e->zero) {
-		int64_t got = lp_job_data(j, t->pages, r.img, n);
-		if (got < 0) {
-			lp_worker_unget(&l->wk, j);
+		int64_t got = lp_seg_data(g, t->pages, r.img, n);
+		if (got < 0)
 			return -1;
-		}
 		n = (uint64_t)got;
 	}
-	j->preload = preload;
-	j->fd = t->ufd.fd;
-	j->owner = t;
-	j->addr = r.start;
-	j->len = n * PAGE_SIZE;
-	j->img = r.img;
-	if (lp_worker_submit(&l->wk, j))
-		return -1;
-	t->jobs++;
-	*ret_next = r.start + n * PAGE_SIZE;
+	g->addr = r.start;
+	g->len = n * PAGE_SIZE;
+	g->img = r.img;
+	j->bytes += g->len;
+	*ret_next = r.start + g->len;
 	return 1;
+}
+
+/* A job for the first pending private pages of t in [from, to) (one segment, at most
+ * max bytes): 1 queued, 0 nothing there; *ret_next: where to look next. -1 fatal. */
+static int plan_anon(struct lp_loop *l, struct lp_task *t, uint64_t from, uint64_t to, uint64_t max,
+		     uint64_t *ret_next)
+{
+	struct lp_job *j = job_new(l, LP_JK_ANON, t, t->ufd.fd, false, 0);
+
+	*ret_next = from;
+	if (!j)
+		return 0;
+	int ret = anon_seg(t, j, from, to, max, false, ret_next);
+	if (ret <= 0) {
+		job_drop(l, j);
+		return ret;
+	}
+	return job_submit(l, j);
 }
 
 /* Wanted pages of object o at page pg of the same kind (data, zero) in one extent and
@@ -359,16 +424,48 @@ static uint64_t shm_run(struct lp_shm *o, uint64_t pg, uint64_t max, enum lp_pag
 }
 
 /*
- * A job for the absent pages of object idx from page pg on (at most max pages),
- * through the first mapping of them: 1 queued, 0 nothing to do at pg (no such page, or
- * nobody maps it: then it is not wanted any more), -1 fatal. *ret_next: the page after.
+ * A segment of j (a fill through t's mapping at addr, room bytes of it) for the absent
+ * pages of object idx from page pg on (at most max pages): 1 added, 0 none at pg (it is
+ * not wanted any more: a hole), -1 fatal. *ret_n: pages looked at.
  */
-static int plan_shm_fill(struct lp_loop *l, unsigned idx, uint64_t pg, uint64_t max, bool preload,
-			 uint64_t *ret_next)
+static int shm_seg(struct lp_loop *l, struct lp_job *j, unsigned idx, uint64_t pg, uint64_t max,
+		   uint64_t addr, uint64_t room_b, uint64_t *ret_n)
 {
 	struct lp_shm *o = l->shms[idx];
-	uint64_t addr, room_b;
 	bool zero;
+
+	*ret_n = 1;
+	uint64_t n = shm_run(o, pg, MIN(max, room_b / PAGE_SIZE), LP_PAGE_ABSENT, &zero);
+	if (!n) {
+		lp_pmap_set_want(&o->map, pg, 1, false); /* in no extent: a hole */
+		return 0;
+	}
+	struct lp_seg *g = lp_job_seg(j);
+	g->op = zero ? LP_JOB_ZERO : LP_JOB_COPY;
+	if (!zero) {
+		int64_t got = lp_seg_data(g, o->pages, pg * PAGE_SIZE, n);
+		if (got < 0)
+			return -1;
+		n = (uint64_t)got;
+	}
+	g->addr = addr;
+	g->len = n * PAGE_SIZE;
+	g->img = pg * PAGE_SIZE;
+	j->bytes += g->len;
+	lp_pmap_set(&o->map, pg, n, LP_PAGE_QUEUED);
+	*ret_n = n;
+	return 1;
+}
+
+/*
+ * A job for the absent pages of object idx from page pg on (at most max pages), through
+ * the first mapping of them: 1 queued, 0 nothing to do at pg (no such page, or nobody
+ * maps it: then it is not wanted any more), -1 fatal. *ret_next: the page after.
+ */
+static int plan_shm_fill(struct lp_loop *l, unsigned idx, uint64_t pg, uint64_t max, uint64_t *ret_next)
+{
+	struct lp_shm *o = l->shms[idx];
+	uint64_t addr, room_b, n;
 
 	*ret_next = pg + 1;
 	if (!lp_pmap_wanted(&o->map, pg) || lp_pmap_get(&o->map, pg) != LP_PAGE_ABSENT)
@@ -379,37 +476,16 @@ static int plan_shm_fill(struct lp_loop *l, unsigned idx, uint64_t pg, uint64_t 
 		lp_pmap_set_want(&o->map, pg, 1, false);
 		return 0;
 	}
-	uint64_t n = shm_run(o, pg, MIN(max, room_b / PAGE_SIZE), LP_PAGE_ABSENT, &zero);
-	if (!n) {
-		lp_pmap_set_want(&o->map, pg, 1, false); /* in no extent: a hole */
+	struct lp_job *j = job_new(l, LP_JK_SHM_FILL, t, t->ufd.fd, false, idx);
+	if (!j)
 		return 0;
-	}
-	struct lp_job *j = lp_worker_get(&l->wk);
-	j->kind = LP_JK_SHM_FILL;
-	j->op = zero ? LP_JOB_ZERO : LP_JOB_COPY;
-	if (!zero) {
-		int64_t got = lp_job_data(j, o->pages, pg * PAGE_SIZE, n);
-		if (got < 0) {
-			lp_worker_unget(&l->wk, j);
-			return -1;
-		}
-		n = (uint64_t)got;
-	}
-	j->preload = preload;
-	j->fd = t->ufd.fd;
-	j->owner = t;
-	j->addr = addr;
-	j->len = n * PAGE_SIZE;
-	j->img = pg * PAGE_SIZE;
-	j->arg = idx;
-	lp_pmap_set(&o->map, pg, n, LP_PAGE_QUEUED);
-	if (lp_worker_submit(&l->wk, j)) {
-		lp_pmap_set(&o->map, pg, n, LP_PAGE_ABSENT);
-		return -1;
-	}
-	t->jobs++;
+	int ret = shm_seg(l, j, idx, pg, max, addr, room_b, &n);
 	*ret_next = pg + n;
-	return 1;
+	if (ret <= 0) {
+		job_drop(l, j);
+		return ret;
+	}
+	return job_submit(l, j);
 }
 
 /* The CONTINUEs of one follow-up: a job per mapping of its pages (but the one they came
@@ -440,21 +516,18 @@ static int plan_followup(struct lp_loop *l, struct lp_followup *fu, bool bg)
 			while (a < b) {
 				if (!room(l, bg))
 					return 0;
-				struct lp_job *j = lp_worker_get(&l->wk);
-				j->kind = LP_JK_SHM_MAP;
-				j->op = LP_JOB_CONT;
-				j->preload = fu->preload;
-				j->fd = t->ufd.fd;
-				j->owner = t;
-				j->addr = r->start + (a - r->img);
-				j->len = MIN(b - a, (uint64_t)LP_JOB_MAP);
-				j->img = a;
-				j->arg = fu->shm_idx;
-				if (lp_worker_submit(&l->wk, j))
+				struct lp_job *j = job_new(l, LP_JK_SHM_MAP, t, t->ufd.fd, fu->preload,
+							   fu->shm_idx);
+				struct lp_seg *g = lp_job_seg(j);
+				g->op = LP_JOB_CONT;
+				g->addr = r->start + (a - r->img);
+				g->len = MIN(b - a, (uint64_t)LP_JOB_MAP);
+				g->img = a;
+				j->bytes = g->len;
+				if (job_submit(l, j) < 0)
 					return -1;
-				t->jobs++;
-				a += j->len;
-				fu->sub += j->len;
+				a += g->len;
+				fu->sub += g->len;
 			}
 			fu->pos++;
 			fu->sub = 0;
@@ -503,23 +576,22 @@ static int plan_hot_pwrite(struct lp_loop *l, bool *ret_planned)
 			l->hot_off += PAGE_SIZE;
 			continue;
 		}
-		struct lp_job *j = lp_worker_get(&l->wk);
-		j->kind = LP_JK_PWRITE;
-		j->op = LP_JOB_PWRITE;
+		struct lp_job *j = job_new(l, LP_JK_PWRITE, NULL, o->fd, false, (uint64_t)idx);
+		struct lp_seg *g = lp_job_seg(j);
+		g->op = LP_JOB_PWRITE;
 		if (!zero) {
-			int64_t got = lp_job_data(j, o->pages, pg * PAGE_SIZE, n);
+			int64_t got = lp_seg_data(g, o->pages, pg * PAGE_SIZE, n);
 			if (got < 0) {
 				lp_worker_unget(&l->wk, j);
 				return -1;
 			}
 			n = (uint64_t)got;
 		}
-		j->fd = o->fd;
-		j->addr = j->img = pg * PAGE_SIZE;
-		j->len = n * PAGE_SIZE;
-		j->arg = (uint64_t)idx;
+		g->addr = g->img = pg * PAGE_SIZE;
+		g->len = n * PAGE_SIZE;
+		j->bytes = g->len;
 		lp_pmap_set(&o->map, pg, n, LP_PAGE_WRITING);
-		if (lp_worker_submit(&l->wk, j)) {
+		if (job_submit(l, j) < 0) {
 			lp_pmap_set(&o->map, pg, n, LP_PAGE_ABSENT);
 			return -1;
 		}
@@ -529,67 +601,29 @@ static int plan_hot_pwrite(struct lp_loop *l, bool *ret_planned)
 	return 0;
 }
 
-/* The preload: every run of the working set into every task's page tables. */
-static int plan_preload(struct lp_loop *l, bool *ret_planned)
+/* A job is full: submit it. */
+static bool job_full(const struct lp_job *j)
 {
-	while (l->pl_pos < l->nr_hot && room(l, false)) {
-		const struct lp_ws_run *r = &l->hot[l->pl_pos];
-		uint64_t start = r->addr + l->pl_off, end = r->addr + r->nr * PAGE_SIZE, next = end;
-		int ret = 0;
+	return j->nseg == LP_JOB_SEGS || j->bytes >= LP_JOB_PRELOAD;
+}
 
-		if (r->kind == LP_WS_ANON) {
-			/* every task of that page set (one, unless one forked already) */
-			uint64_t n = UINT64_MAX;
-			for (struct lp_task *t = l->tasks; t; t = t->next) {
-				uint64_t tn;
-				if (t->exited || lp_task_img_id(t) != r->id)
-					continue;
-				if (!room(l, false))
-					return 0;
-				ret = plan_anon(l, t, start, end, LP_JOB_PRELOAD, true, &tn);
-				if (ret < 0)
-					return -1;
-				*ret_planned |= ret;
-				n = MIN(n, tn);
-			}
-			if (n != UINT64_MAX)
-				next = n;
-		} else {
-			if (l->preload == LP_PRELOAD_ANON) {
-				/* the shmem runs come after the private ones, and after the pwrite */
-				l->preload = LP_PRELOAD_SHM;
-			}
-			if (!hot_written(l))
-				return 0;
-			int idx = lp_loop_find_shm(l, r->id);
-			if (idx >= 0) {
-				struct lp_shm *o = l->shms[idx];
-				uint64_t pg = start / PAGE_SIZE, epg = end / PAGE_SIZE, n;
-				bool zero;
-				enum lp_page_state st = lp_pmap_get(&o->map, pg);
-				if (st == LP_PAGE_PRESENT) {
-					/* written before the SYNC: map it everywhere */
-					n = 1 + lp_pmap_run(&o->map, pg + 1, epg - pg - 1, LP_PAGE_PRESENT);
-					(void)zero;
-					if (lp_loop_followup(l, (unsigned)idx, pg * PAGE_SIZE, n * PAGE_SIZE,
-							     ~0u, 0, true))
-						return -1;
-					for (uint64_t i = pg; i < pg + n; i++)
-						lp_bit_set(o->hot, i);
-					l->st.hot_in_place += n;
-					next = (pg + n) * PAGE_SIZE;
-				} else {
-					uint64_t np;
-					ret = plan_shm_fill(
-						l, (unsigned)idx, pg,
-						MIN(epg - pg, (uint64_t)LP_JOB_PRELOAD / PAGE_SIZE), true,
-						&np);
-					if (ret < 0)
-						return -1;
-					*ret_planned |= ret;
-					next = np * PAGE_SIZE;
-				}
-			}
+/* One item of the preload: the private runs of one page set into one task. 1 done,
+ * 0 the ring is full, -1 fatal. */
+static int preload_anon(struct lp_loop *l, const struct lp_pl_item *it, bool *ret_planned)
+{
+	struct lp_task *t = task_by_id(l, it->task);
+	struct lp_job *j = NULL;
+
+	if (!t || t->exited)
+		return 1;
+	while (l->pl_pos < it->end) {
+		const struct lp_ws_run *r = &l->hot[l->pl_pos];
+		uint64_t start = r->addr + l->pl_off, end = r->addr + r->nr * PAGE_SIZE, next;
+		if (!j && !(j = job_new(l, LP_JK_ANON, t, t->ufd.fd, true, 0)))
+			return 0;
+		if (anon_seg(t, j, start, end, LP_JOB_PRELOAD, true, &next) < 0) {
+			job_drop(l, j);
+			return -1;
 		}
 		if (next >= end) {
 			l->pl_pos++;
@@ -597,9 +631,110 @@ static int plan_preload(struct lp_loop *l, bool *ret_planned)
 		} else {
 			l->pl_off = next - r->addr;
 		}
+		if (job_full(j)) {
+			if (job_submit(l, j) < 0)
+				return -1;
+			*ret_planned = true;
+			j = NULL;
+		}
 	}
-	if (l->pl_pos >= l->nr_hot && l->preload < LP_PRELOAD_DRAIN)
-		l->preload = LP_PRELOAD_DRAIN;
+	if (j) {
+		int ret = job_submit(l, j);
+		if (ret < 0)
+			return -1;
+		*ret_planned |= ret;
+	}
+	return 1;
+}
+
+/* One item of the preload: the runs of one shmem object, into every mapping. 1 done,
+ * 0 the ring is full, -1 fatal. */
+static int preload_shm(struct lp_loop *l, const struct lp_pl_item *it, bool *ret_planned)
+{
+	struct lp_shm *o = l->shms[it->shm];
+	struct lp_job *j = NULL;
+	int ret;
+
+	while (l->pl_pos < it->end) {
+		const struct lp_ws_run *r = &l->hot[l->pl_pos];
+		uint64_t pg = (r->addr + l->pl_off) / PAGE_SIZE,
+			 epg = (r->addr + r->nr * PAGE_SIZE) / PAGE_SIZE, n = 1;
+		uint64_t addr, room_b;
+		struct lp_task *t;
+		if (lp_pmap_get(&o->map, pg) == LP_PAGE_PRESENT) {
+			/* written before the SYNC: map it everywhere */
+			n = 1 + lp_pmap_run_state(&o->map, pg + 1, epg - pg - 1, LP_PAGE_PRESENT);
+			if (lp_loop_followup(l, it->shm, pg * PAGE_SIZE, n * PAGE_SIZE, ~0u, 0, true))
+				goto fail;
+			for (uint64_t i = pg; i < pg + n; i++)
+				lp_bit_set(o->hot, i);
+			l->st.hot_in_place += n;
+		} else if (!lp_pmap_wanted(&o->map, pg) || lp_pmap_get(&o->map, pg) != LP_PAGE_ABSENT) {
+			/* a hole, or on its way already */
+		} else if (!(t = shm_mapper(l, it->shm, pg * PAGE_SIZE, &addr, &room_b))) {
+			lp_pmap_set_want(&o->map, pg, 1, false); /* nobody can ever read it */
+		} else {
+			if (j && j->owner != t) {
+				if (job_submit(l, j) < 0)
+					return -1;
+				*ret_planned = true;
+				j = NULL;
+			}
+			if (!j && !(j = job_new(l, LP_JK_SHM_FILL, t, t->ufd.fd, true, it->shm)))
+				return 0;
+			if (shm_seg(l, j, it->shm, pg, MIN(epg - pg, (uint64_t)LP_JOB_PRELOAD / PAGE_SIZE),
+				    addr, room_b, &n) < 0)
+				goto fail;
+		}
+		if (pg + n >= epg) {
+			l->pl_pos++;
+			l->pl_off = 0;
+		} else {
+			l->pl_off = (pg + n) * PAGE_SIZE - r->addr;
+		}
+		if (j && job_full(j)) {
+			if (job_submit(l, j) < 0)
+				return -1;
+			*ret_planned = true;
+			j = NULL;
+		}
+	}
+	if (j) {
+		ret = job_submit(l, j);
+		if (ret < 0)
+			return -1;
+		*ret_planned |= ret;
+	}
+	return 1;
+fail:
+	if (j)
+		job_drop(l, j);
+	return -1;
+}
+
+/* The preload: every run of the working set into every task's page tables. */
+static int plan_preload(struct lp_loop *l, bool *ret_planned)
+{
+	while (l->pl_item < l->nr_pl) {
+		const struct lp_pl_item *it = &l->pl[l->pl_item];
+		int ret;
+		if (it->kind == LP_WS_SHMEM) {
+			/* the shmem runs come after the private ones, and after the pwrite */
+			l->preload = LP_PRELOAD_SHM;
+			if (!hot_written(l))
+				return 0;
+			ret = preload_shm(l, it, ret_planned);
+		} else {
+			ret = preload_anon(l, it, ret_planned);
+		}
+		if (ret <= 0)
+			return ret;
+		if (++l->pl_item < l->nr_pl) {
+			l->pl_pos = l->pl[l->pl_item].first;
+			l->pl_off = 0;
+		}
+	}
+	l->preload = LP_PRELOAD_DRAIN;
 	return 0;
 }
 
@@ -615,7 +750,7 @@ static int plan_background(struct lp_loop *l, bool *ret_planned)
 			uint64_t next;
 			if (t->exited || !t->pending.nr)
 				continue;
-			int ret = plan_anon(l, t, t->pf_next, UINT64_MAX, LP_JOB_BG, false, &next);
+			int ret = plan_anon(l, t, t->pf_next, UINT64_MAX, LP_JOB_BG, &next);
 			if (ret < 0)
 				return -1;
 			if (ret) {
@@ -637,7 +772,7 @@ static int plan_background(struct lp_loop *l, bool *ret_planned)
 					o->pf_next = 0;
 				continue;
 			}
-			int ret = plan_shm_fill(l, i, pg, LP_JOB_BG / PAGE_SIZE, false, &next);
+			int ret = plan_shm_fill(l, i, pg, LP_JOB_BG / PAGE_SIZE, &next);
 			if (ret < 0)
 				return -1;
 			o->pf_next = next;
@@ -686,12 +821,51 @@ static int plan(struct lp_loop *l, bool *ret_planned)
 	return plan_background(l, ret_planned);
 }
 
+/* The preload's items: each page set of the working set with its target (a task whose
+ * pages come from that page set, or a shmem object), private ones first. 0 or -1. */
+static int preload_items(struct lp_loop *l)
+{
+	free(l->pl);
+	l->pl = NULL;
+	l->nr_pl = 0;
+	for (size_t i = 0; i < l->nr_hot;) {
+		size_t e = i + 1;
+		while (e < l->nr_hot && l->hot[e].kind == l->hot[i].kind && l->hot[e].id == l->hot[i].id)
+			e++;
+		for (struct lp_task *t = l->tasks; t || l->hot[i].kind == LP_WS_SHMEM;
+		     t = t ? t->next : NULL) {
+			struct lp_pl_item it = { l->hot[i].kind, 0, 0, i, e };
+			if (l->hot[i].kind == LP_WS_SHMEM) {
+				int idx = lp_loop_find_shm(l, l->hot[i].id);
+				if (idx < 0)
+					break;
+				it.shm = (unsigned)idx;
+			} else if (t->exited || lp_task_img_id(t) != l->hot[i].id) {
+				continue;
+			} else {
+				it.task = t->id;
+			}
+			struct lp_pl_item *v = realloc(l->pl, (l->nr_pl + 1) * sizeof(*v));
+			if (!v) {
+				pr_err("out of memory\n");
+				return -1;
+			}
+			l->pl = v;
+			l->pl[l->nr_pl++] = it;
+			if (l->hot[i].kind == LP_WS_SHMEM)
+				break;
+		}
+		i = e;
+	}
+	return 0;
+}
+
 void lp_loop_sync(struct lp_loop *l)
 {
 	if (l->preload != LP_PRELOAD_IDLE)
 		return;
 	l->st.t_sync_ns = now_ns();
-	if (l->prefetch != LP_PREFETCH_HOT || !l->nr_hot) {
+	if (l->prefetch != LP_PREFETCH_HOT || !l->nr_hot || preload_items(l) || !l->nr_pl) {
 		l->preload = LP_PRELOAD_DONE;
 		l->st.t_preloaded_ns = l->st.t_sync_ns;
 		return;
@@ -699,7 +873,8 @@ void lp_loop_sync(struct lp_loop *l)
 	/* both threads copy now, wherever there is a CPU */
 	lp_loop_unfollow(l);
 	l->preload = LP_PRELOAD_ANON;
-	l->pl_pos = 0;
+	l->pl_item = 0;
+	l->pl_pos = l->pl[0].first;
 	l->pl_off = 0;
 	pr_info("the restore waits: putting the working set in (%zu runs, %" PRIu64 " pages)\n", l->nr_hot,
 		l->st.hot_pages);

@@ -112,6 +112,15 @@ enum lp_preload {
 	LP_PRELOAD_DONE,
 };
 
+/* One part of the preload: the runs [first, end) of the working set (one page set)
+ * into one task (kind LP_WS_ANON), or into a shmem object's mappings. */
+struct lp_pl_item {
+	uint32_t kind;
+	unsigned task; /* its id */
+	unsigned shm;  /* its index */
+	size_t first, end;
+};
+
 /* Shmem pages that came in through one mapping: CONTINUE them in the others. */
 struct lp_followup {
 	unsigned shm_idx;
@@ -157,7 +166,9 @@ struct lp_loop {
 	size_t hot_pos; /* the pwrite before the SYNC: next run, and where in it */
 	uint64_t hot_off;
 	enum lp_preload preload;
-	size_t pl_pos; /* the preload: next run, and where in it */
+	struct lp_pl_item *pl; /* the preload's parts */
+	size_t nr_pl;
+	size_t pl_item, pl_pos; /* the preload: next part, next run, and where in it */
 	uint64_t pl_off;
 	struct lp_followup *fu; /* CONTINUEs still to plan */
 	size_t nr_fu, cap_fu;

@@ -932,7 +932,7 @@ static int task_pidfd_read(struct lp_fd *f)
 
 /* ---- prefetch jobs: their data, and their results ---- */
 
-int64_t lp_job_data(struct lp_job *j, struct lp_pages *p, uint64_t img, uint64_t nr)
+int64_t lp_seg_data(struct lp_seg *g, struct lp_pages *p, uint64_t img, uint64_t nr)
 {
 	const void *src = NULL;
 	const uint32_t *crcs = NULL;
@@ -941,23 +941,23 @@ int64_t lp_job_data(struct lp_job *j, struct lp_pages *p, uint64_t img, uint64_t
 	if (n < 0)
 		return n;
 	if (n > 0) {
-		j->src = src;
-		j->crcs = crcs;
+		g->src = src;
+		g->crcs = crcs;
 		return n;
 	}
 	/* no memory of its own to point at: a copy, checked as it is read */
-	j->buf = malloc(nr * PAGE_SIZE);
-	if (!j->buf) {
+	g->buf = malloc(nr * PAGE_SIZE);
+	if (!g->buf) {
 		pr_err("out of memory\n");
 		return -ENOMEM;
 	}
-	int ret = lp_pages_read(p, img, nr, j->buf);
+	int ret = lp_pages_read(p, img, nr, g->buf);
 	if (ret) {
 		pr_err("can't read pages %#" PRIx64 "+%" PRIu64 " of %s: %s\n", img, nr, p->id,
 		       strerror(-ret));
 		return ret;
 	}
-	j->src = j->buf;
+	g->src = g->buf;
 	return (int64_t)nr;
 }
 
@@ -969,50 +969,67 @@ static struct lp_task *task_of(struct lp_loop *l, void *owner)
 	return NULL;
 }
 
+/* Stats of a COPY / ZERO job: pages put in, and pages that were there already. */
+static void job_stats(struct lp_stats *st, const struct lp_job *j)
+{
+	uint64_t settled = 0, zero = 0, done = j->done / PAGE_SIZE;
+
+	for (unsigned i = 0; i < j->nseg && i <= j->stop; i++) {
+		uint64_t n = (i < j->stop ? j->seg[i].len : j->settled) / PAGE_SIZE;
+		settled += n;
+		if (j->seg[i].op == LP_JOB_ZERO)
+			zero += n;
+	}
+	zero = MIN(zero, done);
+	st->pages_zeroed += zero;
+	st->pages_copied += done - zero;
+	st->bytes_copied += (done - zero) * PAGE_SIZE;
+	st->pages_prefetched += done;
+	st->eexist += settled - done;
+}
+
 /* A private job's result. <0 fatal. */
 static int anon_job_done(struct lp_task *t, struct lp_job *j)
 {
 	struct lp_stats *st = &t->loop->st;
-	uint64_t done = j->done / PAGE_SIZE, settled = j->settled / PAGE_SIZE;
 
-	if (j->op == LP_JOB_ZERO)
-		st->pages_zeroed += done;
-	else {
-		st->pages_copied += done;
-		st->bytes_copied += j->done;
-	}
-	st->pages_prefetched += done;
-	st->eexist += settled - done;
+	job_stats(st, j);
 	if (t->exited || j->state == LP_JOB_CANCELLED)
 		return 0;
-	if (settled) {
-		lp_rset_remove(&t->pending, j->addr, j->addr + j->settled);
+	for (unsigned i = 0; i < j->nseg && i <= j->stop; i++) {
+		const struct lp_seg *g = &j->seg[i];
+		uint64_t in = i < j->stop ? g->len : j->settled;
+		if (!in)
+			continue;
+		lp_rset_remove(&t->pending, g->addr, g->addr + in);
 		if (j->preload) {
-			st->hot_in_place += settled;
-			if (lp_rset_add(&t->hot, j->addr, j->addr + j->settled, j->img, 0) == -ENOMEM)
+			st->hot_in_place += in / PAGE_SIZE;
+			if (lp_rset_add(&t->hot, g->addr, g->addr + in, g->img, 0) == -ENOMEM)
 				pr_warn("out of memory noting the working set, ignoring\n");
 		}
 	}
 	if (!j->ret)
 		return 0;
-	uint64_t at = j->addr + j->settled;
+	/* the segments after the one that stopped stay pending: prefetch comes back */
+	const struct lp_seg *g = &j->seg[j->stop];
+	uint64_t at = g->addr + j->settled;
 	switch (uffd_triage(j->ret)) {
 	case UFFD_AGAIN:
-		st->eagain++; /* the rest stays pending: prefetch comes back to it */
+		st->eagain++;
 		return 0;
 	case UFFD_NOENT:
-		/* a VMA boundary we did not know of: the rest in halves, here */
+		/* a VMA boundary we did not know of: the rest of the segment in halves, here */
 		st->enoent_retries++;
-		return lp_task_fill(t, at, j->len - j->settled, t->loop->buf, false) < 0 ? -1 : 0;
+		return lp_task_fill(t, at, g->len - j->settled, t->loop->buf, false) < 0 ? -1 : 0;
 	case UFFD_GONE:
 		lp_task_exited(t, "exited");
 		return 0;
 	default:
 		if (j->ret == -EBADMSG)
-			t_err(t, "page %#" PRIx64 " of %s is corrupt\n", j->img + j->bad, t->pages->id);
+			t_err(t, "page %#" PRIx64 " of %s is corrupt\n", g->img + j->bad, t->pages->id);
 		else
 			t_err(t, "%s at %#" PRIx64 ": %s\n",
-			      j->op == LP_JOB_ZERO ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", at,
+			      g->op == LP_JOB_ZERO ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", at,
 			      strerror(-j->ret));
 		return task_fail(t) ? -1 : 0;
 	}
@@ -1115,62 +1132,67 @@ static int shm_job_done(struct lp_loop *l, struct lp_task *t, struct lp_job *j)
 {
 	struct lp_stats *st = &l->st;
 	struct lp_shm *o = l->shms[j->arg];
-	uint64_t idx = j->img / PAGE_SIZE, done = j->done / PAGE_SIZE, settled = j->settled / PAGE_SIZE;
+	bool cancelled = j->state == LP_JOB_CANCELLED;
 
 	if (j->kind == LP_JK_SHM_MAP) {
-		st->pages_continued += done;
-		if (j->preload)
-			for (uint64_t i = idx; i < idx + settled && i < o->map.nr_pages; i++)
-				lp_bit_set(o->hot, i);
-		if (t && !t->exited && uffd_triage(j->ret) == UFFD_GONE)
+		st->pages_continued += j->done / PAGE_SIZE;
+		for (unsigned i = 0; j->preload && i < j->nseg && i <= j->stop; i++) {
+			uint64_t idx = j->seg[i].img / PAGE_SIZE,
+				 in = (i < j->stop ? j->seg[i].len : j->settled) / PAGE_SIZE;
+			for (uint64_t k = idx; k < idx + in && k < o->map.nr_pages; k++)
+				lp_bit_set(o->hot, k);
+		}
+		if (t && !t->exited && !cancelled && uffd_triage(j->ret) == UFFD_GONE)
 			lp_task_exited(t, "exited");
 		/* anything else: the page faults (MINOR) and is answered then */
 		return 0;
 	}
 	if (j->kind == LP_JK_PWRITE) {
-		if (j->state == LP_JOB_CANCELLED || j->ret) {
-			lp_pmap_set(&o->map, idx, j->len / PAGE_SIZE, LP_PAGE_ABSENT);
-			if (j->state == LP_JOB_CANCELLED)
-				return 0;
-			pr_err("can't %s %" PRIu64 " pages at %#" PRIx64 " of shmem %" PRIu64 ": %s\n",
-			       j->src ? "write" : "allocate", j->len / PAGE_SIZE, j->img, o->id,
-			       strerror(-j->ret));
-			return -1;
+		for (unsigned i = 0; i < j->nseg; i++) {
+			const struct lp_seg *g = &j->seg[i];
+			uint64_t idx = g->img / PAGE_SIZE, nr = g->len / PAGE_SIZE;
+			bool in = !cancelled && (i < j->stop || (i == j->stop && !j->ret));
+			lp_pmap_set(&o->map, idx, nr, in ? LP_PAGE_PRESENT : LP_PAGE_ABSENT);
+			if (!in)
+				continue;
+			st->pages_prefetched += nr;
+			if (!g->src)
+				st->pages_zeroed += nr;
+			else {
+				st->pages_copied += nr;
+				st->bytes_copied += g->len;
+			}
 		}
-		lp_pmap_set(&o->map, idx, done, LP_PAGE_PRESENT);
-		st->pages_prefetched += done;
-		if (!j->src)
-			st->pages_zeroed += done;
-		else {
-			st->pages_copied += done;
-			st->bytes_copied += j->done;
-		}
-		return 0;
+		if (cancelled || !j->ret)
+			return 0;
+		pr_err("can't %s %" PRIu64 " pages at %#" PRIx64 " of shmem %" PRIu64 ": %s\n",
+		       j->seg[j->stop].src ? "write" : "allocate", j->seg[j->stop].len / PAGE_SIZE,
+		       j->seg[j->stop].img, o->id, strerror(-j->ret));
+		return -1;
 	}
 	/* LP_JK_SHM_FILL: through a mapping, into the page cache (and that mapping) */
-	if (j->op == LP_JOB_ZERO)
-		st->pages_zeroed += done;
-	else {
-		st->pages_copied += done;
-		st->bytes_copied += j->done;
-	}
-	st->pages_prefetched += done;
-	st->eexist += settled - done;
-	lp_pmap_set(&o->map, idx, settled, LP_PAGE_PRESENT);
-	unqueue(o, idx + settled, j->len / PAGE_SIZE - settled);
-	if (settled) {
+	job_stats(st, j);
+	for (unsigned i = 0; i < j->nseg; i++) {
+		const struct lp_seg *g = &j->seg[i];
+		uint64_t idx = g->img / PAGE_SIZE, nr = g->len / PAGE_SIZE;
+		uint64_t in = cancelled || i > j->stop ? 0 : i < j->stop ? nr : j->settled / PAGE_SIZE;
+		lp_pmap_set(&o->map, idx, in, LP_PAGE_PRESENT);
+		unqueue(o, idx + in, nr - in);
+		if (!in)
+			continue;
 		if (j->preload) {
-			st->hot_in_place += settled;
-			for (uint64_t i = idx; i < idx + settled && i < o->map.nr_pages; i++)
-				lp_bit_set(o->hot, i);
+			st->hot_in_place += in;
+			for (uint64_t k = idx; k < idx + in && k < o->map.nr_pages; k++)
+				lp_bit_set(o->hot, k);
 		}
 		/* the other mappings get them too, so that they do not fault for them */
-		if (lp_loop_followup(l, (unsigned)j->arg, j->img, j->settled, t ? t->id : ~0u, j->addr,
+		if (lp_loop_followup(l, (unsigned)j->arg, g->img, in * PAGE_SIZE, t ? t->id : ~0u, g->addr,
 				     j->preload))
 			return -1;
 	}
-	if (!j->ret || j->state == LP_JOB_CANCELLED)
+	if (!j->ret || cancelled)
 		return 0;
+	const struct lp_seg *g = &j->seg[j->stop];
 	switch (uffd_triage(j->ret)) {
 	case UFFD_AGAIN:
 		/* the mapping changed (its event follows): another request, later */
@@ -1181,17 +1203,17 @@ static int shm_job_done(struct lp_loop *l, struct lp_task *t, struct lp_job *j)
 		st->enoent_retries++;
 		if (!t || t->exited)
 			return 0;
-		return shm_fill_sync(t, (unsigned)j->arg, j->addr + j->settled, j->img + j->settled,
-				     j->len - j->settled);
+		return shm_fill_sync(t, (unsigned)j->arg, g->addr + j->settled, g->img + j->settled,
+				     g->len - j->settled);
 	case UFFD_GONE:
 		if (t)
 			lp_task_exited(t, "exited");
 		return 0;
 	default:
 		if (j->ret == -EBADMSG)
-			pr_err("page %#" PRIx64 " of %s is corrupt\n", j->img + j->bad, o->pages->id);
+			pr_err("page %#" PRIx64 " of %s is corrupt\n", g->img + j->bad, o->pages->id);
 		else
-			pr_err("filling shmem %" PRIu64 " at %#" PRIx64 ": %s\n", o->id, j->img + j->settled,
+			pr_err("filling shmem %" PRIu64 " at %#" PRIx64 ": %s\n", o->id, g->img + j->settled,
 			       strerror(-j->ret));
 		return -1;
 	}

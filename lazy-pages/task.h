@@ -119,10 +119,10 @@ bool lp_task_complete(const struct lp_task *t);
 /* The id of the task's page set (its pid in the images). */
 uint64_t lp_task_img_id(const struct lp_task *t);
 
-/* Point job j at nr pages of page set p at image address img: the source's memory and
- * crcs (the worker checks them), else a copy read here. Returns pages (> 0, at most
+/* Point segment g at nr pages of page set p at image address img: the source's memory
+ * and crcs (the worker checks them), else a copy read here. Returns pages (> 0, at most
  * nr, within one extent entry) or -errno (logged). */
-int64_t lp_job_data(struct lp_job *j, struct lp_pages *p, uint64_t img, uint64_t nr);
+int64_t lp_seg_data(struct lp_seg *g, struct lp_pages *p, uint64_t img, uint64_t nr);
 /* Apply every finished prefetch job, in order. <0 fatal. */
 int lp_task_harvest(struct lp_loop *l);
 /* No job of t queued or running, and those finished applied. <0 fatal. */

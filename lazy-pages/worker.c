@@ -1,5 +1,7 @@
 /* The prefetch worker (see worker.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -32,51 +34,51 @@ static void futex_wake(uint32_t *p)
 
 /* ---- running a job ---- */
 
-/* One request of op from off on; its result in *ret_done (bytes put in). */
-static int job_ioctl(struct lp_job *j, uint64_t off, int64_t *ret_done)
+/* One request of the segment from off on; its result in *ret_done (bytes put in). */
+static int seg_ioctl(int fd, const struct lp_seg *g, uint64_t off, int64_t *ret_done)
 {
-	uint64_t dst = j->addr + off, len = j->len - off;
+	uint64_t dst = g->addr + off, len = g->len - off;
 
-	switch (j->op) {
+	switch (g->op) {
 	case LP_JOB_COPY:
-		return uffd_copy(j->fd, dst, (const char *)j->src + off, len, 0, ret_done);
+		return uffd_copy(fd, dst, (const char *)g->src + off, len, 0, ret_done);
 	case LP_JOB_ZERO:
-		return uffd_zeropage(j->fd, dst, len, 0, ret_done);
+		return uffd_zeropage(fd, dst, len, 0, ret_done);
 	case LP_JOB_CONT:
-		return uffd_continue(j->fd, dst, len, 0, ret_done);
+		return uffd_continue(fd, dst, len, 0, ret_done);
 	default:
 		*ret_done = 0;
 		return -EINVAL;
 	}
 }
 
-void lp_job_run(struct lp_job *j)
+/* One segment: 0, or the -errno where it stopped (*ret_settled: how far). */
+static int seg_run(struct lp_job *j, const struct lp_seg *g, uint64_t *ret_settled)
 {
 	uint64_t off = 0;
+	int err = 0;
 
-	j->ret = 0;
-	j->done = 0;
-	if (j->crcs && j->src) {
-		ssize_t bad = crc32c_check_pages(j->src, j->len / PAGE_SIZE, j->crcs);
+	*ret_settled = 0;
+	if (g->crcs && g->src) {
+		ssize_t bad = crc32c_check_pages(g->src, g->len / PAGE_SIZE, g->crcs);
 		if (bad >= 0) {
 			/* the loop names the page set and the page: it knows them */
-			j->ret = -EBADMSG;
-			j->settled = 0;
 			j->bad = (uint64_t)bad * PAGE_SIZE;
-			return;
+			return -EBADMSG;
 		}
 	}
-	if (j->op == LP_JOB_PWRITE) {
-		if (pwrite_all(j->fd, j->src, j->len, (off_t)j->addr))
-			j->ret = errno ? -errno : -EIO;
-		else
-			j->done = j->len;
-		j->settled = j->done;
-		return;
+	if (g->op == LP_JOB_PWRITE) {
+		int r = g->src ? pwrite_all(j->fd, g->src, g->len, (off_t)g->addr)
+			       : fallocate(j->fd, 0, (off_t)g->addr, (off_t)g->len);
+		if (r)
+			return errno ? -errno : -EIO;
+		j->done += g->len;
+		*ret_settled = g->len;
+		return 0;
 	}
-	while (off < j->len) {
+	while (off < g->len) {
 		int64_t d = 0;
-		int ret = job_ioctl(j, off, &d);
+		int ret = seg_ioctl(j->fd, g, off, &d);
 		uint64_t ok = ALIGN_DOWN((uint64_t)d, PAGE_SIZE);
 		off += ok;
 		j->done += ok;
@@ -88,13 +90,44 @@ void lp_job_run(struct lp_job *j)
 			off += PAGE_SIZE; /* that page is in already */
 			continue;
 		}
-		j->ret = ret;
+		err = ret;
 		break;
 	}
-	j->settled = MIN(off, j->len);
+	*ret_settled = MIN(off, g->len);
+	return err;
+}
+
+void lp_job_run(struct lp_job *j)
+{
+	j->ret = 0;
+	j->done = 0;
+	j->settled = 0;
+	for (j->stop = 0; j->stop < j->nseg; j->stop++) {
+		j->ret = seg_run(j, &j->seg[j->stop], &j->settled);
+		if (j->ret)
+			return;
+	}
+	j->settled = 0;
+}
+
+struct lp_seg *lp_job_seg(struct lp_job *j)
+{
+	if (j->nseg >= LP_JOB_SEGS)
+		return NULL;
+	struct lp_seg *g = &j->seg[j->nseg++];
+	memset(g, 0, sizeof(*g));
+	return g;
 }
 
 /* ---- the thread ---- */
+
+static void job_free_bufs(struct lp_job *j)
+{
+	for (unsigned i = 0; i < j->nseg && i < LP_JOB_SEGS; i++) {
+		free(j->seg[i].buf);
+		j->seg[i].buf = NULL;
+	}
+}
 
 static bool claim(struct lp_worker *w, struct lp_job *j)
 {
@@ -210,10 +243,8 @@ void lp_worker_fini(struct lp_worker *w)
 		pthread_join(w->thr, NULL);
 		w->started = false;
 	}
-	for (unsigned i = 0; i < LP_JOBS; i++) {
-		free(w->jobs[i].buf);
-		w->jobs[i].buf = NULL;
-	}
+	for (unsigned i = 0; i < LP_JOBS; i++)
+		job_free_bufs(&w->jobs[i]);
 	closep(&w->efd);
 }
 
@@ -223,17 +254,18 @@ struct lp_job *lp_worker_get(struct lp_worker *w)
 
 	if (ld(&j->state) != LP_JOB_FREE)
 		return NULL;
-	free(j->buf);
-	/* the state (first) stays FREE: the worker may look at it meanwhile */
-	memset((char *)j + sizeof(j->state), 0, sizeof(*j) - sizeof(j->state));
+	job_free_bufs(j);
+	/* the state (first) stays FREE: the worker may look at it meanwhile; the segments
+	 * are zeroed as they are taken */
+	memset((char *)j + sizeof(j->state), 0, offsetof(struct lp_job, seg) - sizeof(j->state));
+	memset((char *)j + offsetof(struct lp_job, bytes), 0, sizeof(*j) - offsetof(struct lp_job, bytes));
 	return j;
 }
 
 void lp_worker_unget(struct lp_worker *w, struct lp_job *j)
 {
 	(void)w;
-	free(j->buf);
-	j->buf = NULL;
+	job_free_bufs(j);
 }
 
 int lp_worker_submit(struct lp_worker *w, struct lp_job *j)
@@ -297,8 +329,7 @@ static void advance_tail(struct lp_worker *w)
 		struct lp_job *j = &w->jobs[w->tail];
 		if (ld(&j->state) != LP_JOB_HARVESTED)
 			break;
-		free(j->buf);
-		j->buf = NULL;
+		job_free_bufs(j);
 		st(&j->state, LP_JOB_FREE);
 		w->tail = (w->tail + 1) % LP_JOBS;
 	}
@@ -313,8 +344,7 @@ struct lp_job *lp_worker_next_done(struct lp_worker *w)
 
 void lp_worker_release(struct lp_worker *w, struct lp_job *j)
 {
-	free(j->buf);
-	j->buf = NULL;
+	job_free_bufs(j);
 	st(&j->state, LP_JOB_HARVESTED);
 	advance_tail(w);
 }

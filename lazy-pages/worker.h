@@ -3,14 +3,17 @@
  * so that the loop thread only ever serves faults and events.
  *
  * A job is self-contained: the fd it acts on (a task's uffd, or a shmem object for a
- * pwrite), the destination, the data and its crc32c. The worker never reads the
- * loop's state; the loop reads a job's result once it is done (harvest). Jobs:
+ * pwrite), and up to LP_JOB_SEGS ranges (segments), each with its destination, data
+ * and crc32c. The worker never reads the loop's state; the loop reads a job's result
+ * once it is done (harvest). Segments are done in order:
  *   LP_JOB_COPY, LP_JOB_ZERO, LP_JOB_CONT  UFFDIO_COPY / ZEROPAGE / CONTINUE of
  *       [addr, addr + len): a page that is already there (EEXIST) is skipped, and the
- *       request goes on after it; it stops at any other error (ret), and settled says
- *       how far it got (every page before it is in: put there by this job or already)
+ *       request goes on after it; the job stops at any other error (ret), and stop and
+ *       settled say how far it got (every page before is in: put there by the job or
+ *       already)
  *   LP_JOB_PWRITE  pwrite into a shmem object at byte offset addr (before the tasks
  *       run only: nothing can fault meanwhile)
+ * Many small ranges in one job (the preload's scattered runs) cost one handoff.
  *
  * Priority: in the background the worker runs at SCHED_IDLE, so it gets a CPU only
  * when nothing else wants one, the restored tasks and the loop thread included; before
@@ -54,24 +57,34 @@ enum lp_job_state {
 	LP_JOB_HARVESTED, /* handled out of order: freed when the ring's tail passes it */
 };
 
-struct lp_job {
-	int state;	      /* enum lp_job_state; atomic */
+/* One range of a job: one request (and its retries past pages already there). */
+struct lp_seg {
 	uint8_t op;	      /* enum lp_job_op */
-	uint8_t kind;	      /* the loop's: what the job is for */
-	bool preload;	      /* part of the preload before the tasks run */
-	int fd;		      /* the uffd, or the shmem object (PWRITE) */
-	void *owner;	      /* the loop's: whose job it is (quiesce) */
 	uint64_t addr, len;   /* destination (runtime address, or object offset); bytes */
-	const void *src;      /* COPY, PWRITE: the data */
+	const void *src;      /* COPY, PWRITE: the data (NULL for PWRITE: zeros) */
 	const uint32_t *crcs; /* their crc32c, checked before use; NULL: checked already */
-	void *buf;	      /* data owned by the job (malloc'd), freed with it */
+	void *buf;	      /* data owned by the segment (malloc'd), freed with the job */
 	uint64_t img;	      /* the loop's: image address / object offset of addr */
-	uint64_t arg;	      /* the loop's */
-	/* result */
+};
+
+#define LP_JOB_SEGS 32 /* ranges in one job at most */
+
+struct lp_job {
+	int state;     /* enum lp_job_state; atomic */
+	uint8_t kind;  /* the loop's: what the job is for */
+	bool preload;  /* part of the preload before the tasks run */
+	int fd;	       /* the uffd, or the shmem object (PWRITE) */
+	void *owner;   /* the loop's: whose job it is (quiesce) */
+	uint64_t arg;  /* the loop's */
+	unsigned nseg; /* the ranges, done in order */
+	struct lp_seg seg[LP_JOB_SEGS];
+	uint64_t bytes; /* in all of them */
+	/* result: every segment before stop is in; segment stop is in up to settled */
+	unsigned stop;	  /* nseg when all went in */
 	int ret;	  /* 0, or the -errno where it stopped */
-	uint64_t settled; /* bytes from addr that are in (put in, or there already) */
-	uint64_t done;	  /* bytes of those this job put in */
-	uint64_t bad;	  /* -EBADMSG: the offset of the corrupt page */
+	uint64_t settled; /* bytes of segment stop that are in (put in, or there already) */
+	uint64_t done;	  /* bytes this job put in, in all its segments */
+	uint64_t bad;	  /* -EBADMSG: the offset of the corrupt page in segment stop */
 };
 
 struct lp_worker {
@@ -98,8 +111,10 @@ int lp_worker_init(struct lp_worker *w, const cpu_set_t *cpus);
 void lp_worker_fini(struct lp_worker *w);
 
 /* A free job at the ring's head (zeroed, state FREE), or NULL when the ring is full.
- * Fill it, then lp_worker_submit() it (or lp_worker_unget() it). */
+ * Fill it (lp_job_seg), then lp_worker_submit() it (or lp_worker_unget() it). */
 struct lp_job *lp_worker_get(struct lp_worker *w);
+/* The next segment of j, zeroed (NULL when it has LP_JOB_SEGS). */
+struct lp_seg *lp_job_seg(struct lp_job *j);
 void lp_worker_unget(struct lp_worker *w, struct lp_job *j);
 /* Queue j. 0 or -1 (logged: the thread could not start). */
 int lp_worker_submit(struct lp_worker *w, struct lp_job *j);
@@ -136,7 +151,7 @@ void lp_worker_notify_below(struct lp_worker *w, int n);
 /* CPU time of the worker thread so far (ns), 0 if it never ran. */
 uint64_t lp_worker_cpu_ns(const struct lp_worker *w);
 
-/* Run a job (the worker's body; the tests call it too). Sets ret, settled, done. */
+/* Run a job (the worker's body; the tests call it too). Sets stop, ret, settled, done. */
 void lp_job_run(struct lp_job *j);
 
 #endif
