@@ -26,7 +26,7 @@ struct lp_fd {
 
 #define LP_CHUNK_MAX		(4u << 20) /* the loop's buffer; the largest request */
 #define LP_BUSY_POLL_US_DEFAULT 100
-#define LP_JOB_BG		(256u << 10) /* a background prefetch job: ~0.1 ms of copying */
+#define LP_JOB_BG		(1u << 20)   /* a background prefetch job */
 #define LP_JOB_PRELOAD		(1u << 20)   /* a preload job (nothing runs meanwhile) */
 #define LP_JOB_MAP		(4u << 20)   /* a CONTINUE job (maps, copies nothing) */
 #define LP_BG_QUEUE		16	     /* background jobs queued at most */

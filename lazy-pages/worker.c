@@ -27,9 +27,9 @@ static bool cas(int *p, int from, int to)
 	return __atomic_compare_exchange_n(p, &from, to, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-static void futex_wake(uint32_t *p)
+static void futex_wake(uint32_t *p, int n)
 {
-	syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
 /* ---- running a job ---- */
@@ -163,13 +163,21 @@ static struct lp_job *next_queued(struct lp_worker *w, unsigned *pos)
 	return NULL;
 }
 
+struct worker_arg {
+	struct lp_worker *w;
+	unsigned n;
+};
+
 static void *worker_main(void *arg)
 {
-	struct lp_worker *w = arg;
+	struct worker_arg *a = arg;
+	struct lp_worker *w = a->w;
+	unsigned n = a->n, wpos = n * (LP_JOBS / LP_WORKERS);
 
+	free(a);
 	/* not the loop thread's CPU only, if it follows a task just now */
 	sched_setaffinity(0, sizeof(w->cpus), &w->cpus);
-	st(&w->tid, (pid_t)syscall(SYS_gettid));
+	st(&w->tid[n], (pid_t)syscall(SYS_gettid));
 	for (;;) {
 		uint32_t seq = ld(&w->seq);
 		if (ld(&w->stop))
@@ -181,7 +189,7 @@ static void *worker_main(void *arg)
 			syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
 			continue;
 		}
-		struct lp_job *j = next_queued(w, &w->wpos);
+		struct lp_job *j = next_queued(w, &wpos);
 		if (!j) {
 			syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
 			continue;
@@ -211,22 +219,47 @@ static int set_policy(pid_t tid, int policy)
 	return sched_setscheduler(tid, policy, &sp);
 }
 
+/* The policy of every thread. 0 or -1 (errno set). */
+static int set_policy_all(struct lp_worker *w, int policy)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < w->nthr; i++)
+		if (set_policy(ld(&w->tid[i]), policy))
+			ret = -1;
+	return ret;
+}
+
 static int worker_start(struct lp_worker *w)
 {
+	unsigned want = (unsigned)MIN(MAX(CPU_COUNT(&w->cpus), 1), LP_WORKERS);
+
 	if (w->started)
 		return 0;
-	int ret = pthread_create(&w->thr, NULL, worker_main, w);
-	if (ret) {
-		errno = ret;
-		pr_perror("can't start the prefetch thread");
-		return -1;
-	}
 	w->started = true;
-	/* the thread's id, for its priority */
-	while (!ld(&w->tid))
-		sched_yield();
-	if (w->background && set_policy(ld(&w->tid), SCHED_IDLE)) {
-		pr_perror("can't set the prefetch thread's priority");
+	for (unsigned i = 0; i < want; i++) {
+		struct worker_arg *a = malloc(sizeof(*a));
+		int ret = ENOMEM;
+		if (a) {
+			*a = (struct worker_arg){ w, i };
+			ret = pthread_create(&w->thr[i], NULL, worker_main, a);
+		}
+		if (ret) {
+			free(a);
+			errno = ret;
+			pr_perror("can't start a prefetch thread");
+			if (w->nthr)
+				break; /* the others will do */
+			w->started = false;
+			return -1;
+		}
+		w->nthr++;
+		/* its id, for its priority */
+		while (!ld(&w->tid[i]))
+			sched_yield();
+	}
+	if (w->background && set_policy_all(w, SCHED_IDLE)) {
+		pr_perror("can't set the prefetch threads' priority");
 		return -1;
 	}
 	return 0;
@@ -239,8 +272,10 @@ void lp_worker_fini(struct lp_worker *w)
 		w->cpu_ns = lp_worker_cpu_ns(w);
 		st(&w->stop, 1);
 		__atomic_add_fetch(&w->seq, 1, __ATOMIC_ACQ_REL);
-		futex_wake(&w->seq);
-		pthread_join(w->thr, NULL);
+		futex_wake(&w->seq, INT32_MAX);
+		for (unsigned i = 0; i < w->nthr; i++)
+			pthread_join(w->thr[i], NULL);
+		w->nthr = 0;
 		w->started = false;
 	}
 	for (unsigned i = 0; i < LP_JOBS; i++)
@@ -278,7 +313,7 @@ int lp_worker_submit(struct lp_worker *w, struct lp_job *j)
 	st(&j->state, LP_JOB_QUEUED);
 	w->head = (w->head + 1) % LP_JOBS;
 	__atomic_add_fetch(&w->seq, 1, __ATOMIC_ACQ_REL);
-	futex_wake(&w->seq);
+	futex_wake(&w->seq, 1);
 	return 0;
 }
 
@@ -377,20 +412,20 @@ void lp_worker_quiesce(struct lp_worker *w, void *owner)
 			/* one request of at most a chunk: let it end, at our priority */
 			if (!boosted && w->background && w->started) {
 				boosted = true;
-				set_policy(ld(&w->tid), SCHED_OTHER);
+				set_policy_all(w, SCHED_OTHER);
 			}
 			sched_yield();
 		}
 	}
-	if (boosted && set_policy(ld(&w->tid), SCHED_IDLE))
-		pr_warn("can't put the prefetch thread back to SCHED_IDLE: %s, ignoring\n", strerror(errno));
+	if (boosted && set_policy_all(w, SCHED_IDLE))
+		pr_warn("can't put the prefetch threads back to SCHED_IDLE: %s, ignoring\n", strerror(errno));
 }
 
 int lp_worker_set_background(struct lp_worker *w, bool background)
 {
 	if (w->started && w->background != background &&
-	    set_policy(ld(&w->tid), background ? SCHED_IDLE : SCHED_OTHER)) {
-		pr_perror("can't set the prefetch thread's priority");
+	    set_policy_all(w, background ? SCHED_IDLE : SCHED_OTHER)) {
+		pr_perror("can't set the prefetch threads' priority");
 		return -1;
 	}
 	w->background = background;
@@ -413,9 +448,12 @@ uint64_t lp_worker_cpu_ns(const struct lp_worker *w)
 	clockid_t cid;
 	struct timespec ts;
 
+	uint64_t sum = 0;
+
 	if (!w->started)
 		return w->cpu_ns;
-	if (pthread_getcpuclockid(w->thr, &cid) || clock_gettime(cid, &ts))
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (unsigned i = 0; i < w->nthr; i++)
+		if (!pthread_getcpuclockid(w->thr[i], &cid) && !clock_gettime(cid, &ts))
+			sum += (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return sum;
 }

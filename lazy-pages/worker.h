@@ -1,6 +1,6 @@
 /*
- * The prefetch worker: one thread that runs the page requests (jobs) the loop plans,
- * so that the loop thread only ever serves faults and events.
+ * The prefetch worker: threads (one per CPU) that run the page requests (jobs) the
+ * loop plans, so that the loop thread only ever serves faults and events.
  *
  * A job is self-contained: the fd it acts on (a task's uffd, or a shmem object for a
  * pwrite), and up to LP_JOB_SEGS ranges (segments), each with its destination, data
@@ -87,25 +87,28 @@ struct lp_job {
 	uint64_t bad;	  /* -EBADMSG: the offset of the corrupt page in segment stop */
 };
 
+#define LP_WORKERS 4 /* threads at most: one per CPU of the daemon */
+
 struct lp_worker {
-	pthread_t thr;
+	pthread_t thr[LP_WORKERS];
+	unsigned nthr; /* threads running */
 	bool started;
 	int stop;	     /* atomic */
-	pid_t tid;	     /* atomic: the worker thread */
+	pid_t tid[LP_WORKERS]; /* atomic: the threads' ids */
 	bool background;     /* runs at SCHED_IDLE */
 	uint32_t seq;	     /* futex: bumped when jobs are queued */
 	int nqueued;	     /* atomic: jobs QUEUED */
 	int notify_below;    /* atomic: write efd when nqueued drops to this (-1: never) */
 	int efd;	     /* eventfd: jobs completed */
 	unsigned head, tail; /* loop thread: next slot to fill, oldest slot in use */
-	unsigned wpos;	     /* worker: where it looks for the next job */
-	uint64_t cpu_ns;     /* the thread's CPU time when it stopped */
+	uint64_t cpu_ns;     /* the threads' CPU time when they stopped */
 	uint64_t hold_until; /* atomic: no job starts before this (CLOCK_MONOTONIC ns) */
 	cpu_set_t cpus;	     /* where it may run (not where the loop thread follows a task) */
 	struct lp_job jobs[LP_JOBS];
 };
 
-/* 0 or -1 (logged). The thread starts with the first job, on cpus. */
+/* 0 or -1 (logged). The threads (one per CPU in cpus, at most LP_WORKERS) start
+ * with the first job, on cpus. */
 int lp_worker_init(struct lp_worker *w, const cpu_set_t *cpus);
 /* Cancel what is queued, wait for what runs, stop the thread, free every job. */
 void lp_worker_fini(struct lp_worker *w);
@@ -148,7 +151,7 @@ void lp_worker_hold(struct lp_worker *w, uint64_t until_ns);
 /* Write the eventfd when the queued jobs drop to n (-1: only when a job of the
  * preload ends, and when the ring runs dry). */
 void lp_worker_notify_below(struct lp_worker *w, int n);
-/* CPU time of the worker thread so far (ns), 0 if it never ran. */
+/* CPU time of the worker threads so far (ns), 0 if they never ran. */
 uint64_t lp_worker_cpu_ns(const struct lp_worker *w);
 
 /* Run a job (the worker's body; the tests call it too). Sets stop, ret, settled, done. */
