@@ -33,7 +33,13 @@ Modes:
                  running, untraced and not stopped; then SIGTERM -> PASS
 
 Case list format (one case per line, '#' starts a comment):
-  NAME  MODE[,MODE...]  [KIND [COMMAND ARGS...]]
+  NAME  MODE[,MODE...]  [OPTION=VALUE...]  [KIND [COMMAND ARGS...]]
+OPTIONs (before KIND):
+  dumpopts=A,B,...     arguments added to every `criu-lite dump` of the case
+                       (commas separate arguments: dumpopts=--ghost-limit,8M)
+  restoreopts=A,B,...  arguments added to every `criu-lite restore`
+  dumperr=REGEX        dumpfail: the failed dump's log (dump.log, dump.out) must
+                       match REGEX (Python re.search; no blanks: use \s or .)
 KIND is 'zt' (default; COMMAND defaults to BINDIR/static/NAME) or 'exit'.
 COMMAND words may use {pidfile} {outfile} {tmp} {src} {bin} {dir}; the same
 paths are also in the environment as ZT_PIDFILE, ZT_OUTFILE, ZT_TMPDIR.
@@ -44,6 +50,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -61,9 +68,26 @@ class Fail(Exception):
     pass
 
 
+CASE_OPTIONS = ("dumpopts", "restoreopts", "dumperr")
+
+
 class Case:
-    def __init__(self, name, modes, kind="zt", cmd=None):
+    def __init__(self, name, modes, kind="zt", cmd=None, opts=None):
         self.name, self.modes, self.kind, self.cmd = name, modes, kind, cmd
+        opts = opts or {}
+        self.dumpopts = [a for a in opts.get("dumpopts", "").split(",") if a]
+        self.restoreopts = [a for a in opts.get("restoreopts", "").split(",") if a]
+        self.dumperr = opts.get("dumperr")
+
+    def describe_opts(self):
+        o = []
+        if self.dumpopts:
+            o.append("dumpopts=" + ",".join(self.dumpopts))
+        if self.restoreopts:
+            o.append("restoreopts=" + ",".join(self.restoreopts))
+        if self.dumperr:
+            o.append("dumperr=" + self.dumperr)
+        return " ".join(o)
 
 
 def parse_cases(path):
@@ -80,15 +104,29 @@ def parse_cases(path):
             for m in modes:
                 if m not in MODES:
                     sys.exit("%s:%d: unknown mode %r" % (path, lineno, m))
-            kind, cmd = "zt", None
-            if len(w) > 2:
-                kind = w[2]
+            kind, cmd, opts, rest = "zt", None, {}, w[2:]
+            while rest and "=" in rest[0] and rest[0].split("=", 1)[0] in CASE_OPTIONS:
+                k, v = rest.pop(0).split("=", 1)
+                if k in opts:
+                    sys.exit("%s:%d: %s given twice" % (path, lineno, k))
+                if k == "dumperr":
+                    try:
+                        re.compile(v)
+                    except re.error as e:
+                        sys.exit("%s:%d: dumperr: bad regex %r: %s" % (path, lineno, v, e))
+                opts[k] = v
+            if rest and "=" in rest[0] and rest[0] not in ("zt", "exit"):
+                sys.exit("%s:%d: unknown option %r" % (path, lineno, rest[0]))
+            if rest:
+                kind = rest[0]
                 if kind not in ("zt", "exit"):
                     sys.exit("%s:%d: unknown kind %r" % (path, lineno, kind))
-                cmd = w[3:] or None
+                cmd = rest[1:] or None
             if kind == "exit" and not cmd:
                 sys.exit("%s:%d: an 'exit' case needs a command" % (path, lineno))
-            cases.append(Case(w[0], modes, kind, cmd))
+            if "dumperr" in opts and "dumpfail" not in modes:
+                sys.exit("%s:%d: dumperr is only checked in the dumpfail mode" % (path, lineno))
+            cases.append(Case(w[0], modes, kind, cmd, opts))
     return cases
 
 
@@ -210,8 +248,18 @@ class Run:
         return p
 
     def alive(self, pid):
+        """Is any task of pid's thread group alive? (Its leader may have exited
+        with pthread_exit() while other threads run: the leader is a zombie.)"""
         st = proc_stat(pid)
-        return st is not None and st[0] not in "ZX"
+        if st is None:
+            return False
+        if st[0] not in "ZX":
+            return True
+        for t in glob.glob("/proc/%d/task/*" % pid):
+            s = read(t + "/stat")
+            if s and s[s.rfind(")") + 2:][:1] not in ("Z", "X"):
+                return True
+        return False
 
     def check_untraced_running(self, pid):
         for t in glob.glob("/proc/%d/task/*" % pid):
@@ -292,7 +340,8 @@ class Run:
             if st:
                 self.sids.add(st[2])  # the live tree: all ours
         p = self.criu(["dump", "-t", str(self.pid), "-D", self.img, "-v4",
-                       "-o", os.path.join(self.dir, "dump.log")] + list(extra), "dump")
+                       "-o", os.path.join(self.dir, "dump.log")] + self.case.dumpopts + list(extra),
+                      "dump")
         return self.wait(p, 60, "criu-lite dump")
 
     def after_dump_gone(self):
@@ -317,8 +366,8 @@ class Run:
         """Start restore in the foreground; return once the tree runs."""
         rpid = os.path.join(self.dir, "restore.pid")
         rp = self.criu(["restore", "-D", self.img, "-v4", "-o",
-                        os.path.join(self.dir, "restore.log"), "--pidfile", rpid] + list(extra),
-                       "restore")
+                        os.path.join(self.dir, "restore.log"), "--pidfile", rpid]
+                       + self.case.restoreopts + list(extra), "restore")
         t0 = time.monotonic()
 
         def restored():
@@ -507,6 +556,13 @@ class Run:
             raise Fail("criu-lite dump succeeded, it was expected to fail")
         if os.path.exists(os.path.join(self.img, "inventory.img")):
             raise Fail("the failed dump left an inventory.img: the images look complete")
+        if self.case.dumperr:
+            log = (read(os.path.join(self.dir, "dump.log"), "") + "\n" +
+                   read(os.path.join(self.dir, "dump.out"), ""))
+            if not re.search(self.case.dumperr, log):
+                raise Fail("the dump failed, but its log does not say why as expected "
+                           "(no match for %r)" % self.case.dumperr)
+            self.notes.append("dump error as expected")
         time.sleep(0.2)
         if self.test.poll() is not None:
             raise Fail("the process did not survive the failed dump (status %s)"
@@ -543,8 +599,10 @@ class Run:
                 if pid == os.getpid():
                     continue
                 st = proc_stat(pid)
-                if not st or st[0] in "ZX":
+                if not st or st[0] == "X":
                     continue
+                # (a zombie is killed too: its threads may still run after the
+                # leader exited; killing a real zombie does nothing)
                 # in one of our sessions, or a child of a process we started
                 # (a restored task that did not get its session back)
                 if st[2] in sids or st[3] in mine:
@@ -606,7 +664,9 @@ def main():
         cases = [c for c in cases if c.name in names]
     if a.list:
         for c in cases:
-            print("%-16s %-28s %s %s" % (c.name, ",".join(c.modes), c.kind, " ".join(c.cmd or [])))
+            print("%-16s %-28s %s%s %s" % (c.name, ",".join(c.modes),
+                                           c.describe_opts() + " " if c.describe_opts() else "",
+                                           c.kind, " ".join(c.cmd or [])))
         return 0
     os.makedirs(a.workdir, exist_ok=True)
     if os.geteuid() != 0:

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,4 +355,140 @@ int zt_join(unsigned long thread, int seconds, const char *what)
 		return -1;
 	}
 	return 0;
+}
+
+void test_child_exit(void)
+{
+	_exit(nr_errors ? 1 : 0);
+}
+
+void *zt_shared(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		fail("mmap(MAP_SHARED|MAP_ANONYMOUS, %zu): %m", len);
+	return p;
+}
+
+void zt_post(int *word, int n)
+{
+	__atomic_add_fetch(word, n, __ATOMIC_SEQ_CST);
+	zt_futex_wake(word, 1000);
+}
+
+int zt_wait_ge(int *word, int val, int seconds)
+{
+	struct timespec end, now, rel;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	for (;;) {
+		int cur = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+
+		if (cur >= val)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			return -1;
+		/* wake up now and then: a waker's FUTEX_WAKE may come from another
+		 * mapping of the word after a restore */
+		rel.tv_sec = 0;
+		rel.tv_nsec = 100 * 1000 * 1000;
+		zt_futex_wait(word, cur, &rel);
+	}
+}
+
+int zt_waitpid(pid_t pid, int *status, int seconds, const char *what)
+{
+	struct timespec end, now, nap = { 0, 5 * 1000 * 1000 };
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		if (r < 0) {
+			test_err("%s: waitpid(%d): %m", what, (int)pid);
+			return -1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec)) {
+			test_err("%s: pid %d did not exit within %d s", what, (int)pid, seconds);
+			return -1;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
+int zt_proc_value(const char *path, const char *key, char *out, size_t len)
+{
+	char *s = zt_read_file(path, NULL), *p;
+	size_t klen = strlen(key);
+
+	if (!s)
+		return -1;
+	for (p = s; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, klen))
+			break;
+	if (!p) {
+		free(s);
+		return -1;
+	}
+	p += klen;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+	free(s);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void zt_file_locks(unsigned long ino, char *out, size_t len)
+{
+	char *s = zt_read_file("/proc/locks", NULL), *l, *lines[256], suffix[32];
+	int n = 0;
+
+	out[0] = 0;
+	if (!s)
+		return;
+	snprintf(suffix, sizeof(suffix), ":%lu ", ino);
+	for (l = strtok(s, "\n"); l && n < 256; l = strtok(NULL, "\n")) {
+		char *rest = strchr(l, ':'), *dev;
+
+		if (!rest || strstr(l, "->"))
+			continue;
+		rest++;
+		while (*rest == ' ')
+			rest++;
+		/* CLASS MODE TYPE PID DEV:INO START END: the 5th field */
+		dev = rest;
+		for (int f = 0; f < 4 && dev; f++) {
+			dev = strchr(dev, ' ');
+			while (dev && *dev == ' ')
+				dev++;
+		}
+		if (dev && !strncmp(dev + strcspn(dev, " ") - strlen(suffix) + 1, suffix, strlen(suffix) - 1))
+			lines[n++] = rest;
+	}
+	qsort(lines, n, sizeof(lines[0]), cmp_str);
+	for (int i = 0; i < n; i++) {
+		/* squeeze the runs of blanks */
+		size_t o = strlen(out);
+
+		if (o + 2 >= len)
+			break;
+		for (char *c = lines[i]; *c && o + 2 < len; c++)
+			if (*c != ' ' || (o && out[o - 1] != ' '))
+				out[o++] = *c;
+		out[o++] = '\n';
+		out[o] = 0;
+	}
+	free(s);
 }

@@ -73,6 +73,31 @@ char *zt_read_file(const char *path, size_t *ret_len);
  * clear_child_tid not restored) must not hang the test. 0 or -1 (test_err). */
 int zt_join(unsigned long thread, int seconds, const char *what);
 
+/* For a forked child that verified its own part: _exit(0) if it recorded no
+ * test_err, else _exit(1) (its messages are in the log). */
+void test_child_exit(void) __attribute__((noreturn));
+
+/* Handshakes between the processes of a test, without any fd: a counter in
+ * shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, zeroed; fail()s if it
+ * can't be mapped), zt_post() adds to it and wakes its waiters, zt_wait_ge()
+ * waits until it reaches val, at most `seconds` (0, or -1 on timeout: the
+ * limit only keeps a broken restore from hanging the test). */
+void *zt_shared(size_t len);
+void zt_post(int *word, int n);
+int zt_wait_ge(int *word, int val, int seconds);
+
+/* waitpid() with a time limit: 0 and *status, or -1 (test_err naming what). */
+int zt_waitpid(pid_t pid, int *status, int seconds, const char *what);
+
+/* The rest of the line after "key" in a /proc file such as /proc/self/status or
+ * /proc/self/fdinfo/N (leading blanks skipped), into out; 0, or -1 if absent. */
+int zt_proc_value(const char *path, const char *key, char *out, size_t len);
+
+/* The locks /proc/locks lists on inode ino (blocked waiters left out), each
+ * as "CLASS MODE TYPE PID DEV:INO START END" without the ordinal, sorted,
+ * one per line, into out. */
+void zt_file_locks(unsigned long ino, char *out, size_t len);
+
 /* Thin wrappers. */
 pid_t zt_gettid(void);
 long zt_futex_wait(int *uaddr, int val, const void *timeout);
