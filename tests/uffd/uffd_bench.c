@@ -320,7 +320,7 @@ static int bench_latency(struct bench *b, bool shm, bool lp, bool spin, double *
 		goto out;
 	if (shm && !lp && fill_memfd(b))
 		goto out;
-	/* the handler's placement first: the loop's writer thread inherits it */
+	/* the handler's placement first: the loop's prefetch threads inherit it */
 	if (pin_to(b->cpu_handler))
 		goto out;
 	int uffd = child_start(b, shm ? UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR

@@ -2439,7 +2439,7 @@ static const struct tcase cases[] = {
 	{ "wait_for_write", case_wait_for_write, "shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "faults on pages being written wait, then CONTINUE" },
 	{ "prefetch_all_fd", case_prefetch_all_fd, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
-	  "prefetch (writer thread) racing faults" },
+	  "prefetch (the worker threads) racing faults" },
 	{ "prefetch_all_mapped", case_prefetch_all_mapped, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "prefetch through a mapping racing faults" },
 	{ "prefetch_all_nofault", case_prefetch_all_nofault, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
