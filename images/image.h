@@ -93,7 +93,8 @@ enum img_type {
 #define FILE_TYPE_ANON 11 /* not used: an anonymous inode criu-lite does not know is refused at dump */
 #define FILE_TYPE_FIFO 12
 #define FILE_TYPE_INOTIFY 13
-#define FILE_TYPE_MAX 13
+#define FILE_TYPE_INET 14  /* a TCP socket: listening, or not connected */
+#define FILE_TYPE_MAX 14
 
 struct img;
 

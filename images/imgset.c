@@ -467,6 +467,7 @@ static int check_file_entry(const struct img_set *s, const FileEntry *fe)
 			what = "an inotify without its entry";
 		break;
 	case FILE_TYPE_SOCKET:
+	case FILE_TYPE_INET:
 		if (!fe->socket)
 			what = "a socket without its entry";
 		break;

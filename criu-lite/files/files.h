@@ -112,7 +112,7 @@ int fd_kinds_dump_finish(struct dump_ctx *ctx);
 /* ---- the kinds ---- */
 extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops, fifo_fd_ops;
 extern const struct fd_ops eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, epoll_fd_ops, inotify_fd_ops;
-extern const struct fd_ops unix_fd_ops;
+extern const struct fd_ops unix_fd_ops, inet_fd_ops;
 
 /* fdinfo lines of epoll and inotify (pure: unit-tested). 0, or -1 if the line is bad. */
 int epoll_parse_tfd(const char *line, EpollTfdEntry *ret);

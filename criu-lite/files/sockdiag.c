@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/inet_diag.h>
 #include <linux/unix_diag.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -100,6 +101,40 @@ static int cmp_ino(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* One sock_diag dump: req, its answers through cb. 0 or -1 (logged, naming what). */
+static int diag_dump(void *req, size_t len, nl_recvmsg_msg_cb_t cb, void *arg, int *cb_err, const char *what)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int r;
+
+	if (!sk) {
+		pr_err("can't allocate a netlink socket\n");
+		return -1;
+	}
+	r = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (r < 0) {
+		pr_err("can't connect to sock_diag: %s\n", nl_geterror(r));
+		goto err;
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, cb, arg);
+	r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, req, len);
+	if (r < 0) {
+		pr_err("can't ask sock_diag for the %s: %s\n", what, nl_geterror(r));
+		goto err;
+	}
+	r = nl_recvmsgs_default(sk);
+	if (r < 0 || *cb_err) {
+		pr_err("can't read the %s from sock_diag: %s\n", what, r < 0 ? nl_geterror(r) : strerror(*cb_err));
+		goto err;
+	}
+	nl_socket_free(sk);
+	return 0;
+err:
+	nl_socket_free(sk);
+	errno = EIO;
+	return -1;
+}
+
 struct sockdiag *sockdiag_unix_load(void)
 {
 	struct unix_diag_req req = {
@@ -109,45 +144,58 @@ struct sockdiag *sockdiag_unix_load(void)
 			      UDIAG_SHOW_RQLEN,
 	};
 	struct sockdiag *t = calloc(1, sizeof(*t));
-	struct nl_sock *sk = NULL;
-	int r;
 
 	if (!t) {
 		pr_perror("can't allocate the socket table");
 		return NULL;
 	}
-	sk = nl_socket_alloc();
-	if (!sk) {
-		pr_err("can't allocate a netlink socket\n");
-		goto err;
+	if (diag_dump(&req, sizeof(req), on_msg, t, &t->err, "unix sockets") < 0) {
+		sockdiag_free(t);
+		return NULL;
 	}
-	r = nl_connect(sk, NETLINK_SOCK_DIAG);
-	if (r < 0) {
-		pr_err("can't connect to sock_diag: %s\n", nl_geterror(r));
-		goto err;
-	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_msg, t);
-	r = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req));
-	if (r < 0) {
-		pr_err("can't ask sock_diag for the unix sockets: %s\n", nl_geterror(r));
-		goto err;
-	}
-	r = nl_recvmsgs_default(sk);
-	if (r < 0 || t->err) {
-		pr_err("can't read the unix sockets from sock_diag: %s\n",
-		       r < 0 ? nl_geterror(r) : strerror(t->err));
-		goto err;
-	}
-	nl_socket_free(sk);
 	qsort(t->v, t->nr, sizeof(*t->v), cmp_ino);
 	pr_debug("%zu unix sockets\n", t->nr);
 	return t;
-err:
-	if (sk)
-		nl_socket_free(sk);
-	sockdiag_free(t);
-	errno = EIO;
-	return NULL;
+}
+
+struct inet_find {
+	uint32_t ino;
+	bool found;
+	struct inet_diag_info *out;
+	int err;
+};
+
+static int on_inet(struct nl_msg *msg, void *arg)
+{
+	struct inet_find *f = arg;
+	struct inet_diag_msg *m = nlmsg_data(nlmsg_hdr(msg));
+
+	if (m->idiag_inode == f->ino) {
+		f->found = true;
+		f->out->state = m->idiag_state;
+		f->out->rqueue = m->idiag_rqueue;
+		f->out->wqueue = m->idiag_wqueue;
+	}
+	return NL_OK;
+}
+
+int sockdiag_inet_find(int family, int protocol, uint32_t ino, struct inet_diag_info *ret)
+{
+	struct inet_diag_req_v2 req = {
+		.sdiag_family = (uint8_t)family,
+		.sdiag_protocol = (uint8_t)protocol,
+		.idiag_states = ~0u,
+	};
+	struct inet_find f = { .ino = ino, .out = ret };
+
+	if (diag_dump(&req, sizeof(req), on_inet, &f, &f.err, "inet sockets") < 0)
+		return -1;
+	if (!f.found) {
+		pr_err("sock_diag does not know socket:[%u]\n", ino);
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
 }
 
 const struct unix_diag_info *sockdiag_unix_find(const struct sockdiag *t, uint32_t ino)
