@@ -868,9 +868,11 @@ int rst_files_posix_locks(struct rst_ctx *ctx, struct rst_task *t, struct rst_ar
 		const FdinfoEntry *fi = t->img->fds[k];
 		struct rst_file *rf = rfile_of(ctx, fi->file_id);
 		bool first = true;
+		if (!rf || !rf->fe->n_locks)
+			continue;
 		for (size_t j = 0; j < k && first; j++)
 			first = t->img->fds[j]->file_id != fi->file_id;
-		if (!rf || !first)
+		if (!first)
 			continue;
 		for (size_t l = 0; l < rf->fe->n_locks; l++) {
 			const FileLockEntry *lk = rf->fe->locks[l];

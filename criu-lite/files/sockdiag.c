@@ -21,9 +21,15 @@
 #include "lib/util.h"
 #include "criu-lite/files/sockdiag.h"
 
+struct icon {
+	uint32_t client, listener; /* a pending connection's client and its listener */
+};
+
 struct sockdiag {
 	struct unix_diag_info *v; /* sorted by ino once loaded */
 	size_t nr, cap;
+	struct icon *icons;       /* sorted by client */
+	size_t nr_icons;
 	int err;
 };
 
@@ -95,6 +101,12 @@ static int on_msg(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+static int cmp_icon(const void *a, const void *b)
+{
+	uint32_t x = ((const struct icon *)a)->client, y = ((const struct icon *)b)->client;
+	return x < y ? -1 : x > y;
+}
+
 static int cmp_ino(const void *a, const void *b)
 {
 	uint32_t x = ((const struct unix_diag_info *)a)->ino, y = ((const struct unix_diag_info *)b)->ino;
@@ -154,6 +166,19 @@ struct sockdiag *sockdiag_unix_load(void)
 		return NULL;
 	}
 	qsort(t->v, t->nr, sizeof(*t->v), cmp_ino);
+	for (size_t i = 0; i < t->nr; i++)
+		t->nr_icons += t->v[i].nr_icons;
+	t->icons = malloc((t->nr_icons ? t->nr_icons : 1) * sizeof(*t->icons));
+	if (!t->icons) {
+		pr_perror("can't allocate the pending connections");
+		sockdiag_free(t);
+		return NULL;
+	}
+	t->nr_icons = 0;
+	for (size_t i = 0; i < t->nr; i++)
+		for (uint32_t k = 0; k < t->v[i].nr_icons; k++)
+			t->icons[t->nr_icons++] = (struct icon){ t->v[i].icons[k], t->v[i].ino };
+	qsort(t->icons, t->nr_icons, sizeof(*t->icons), cmp_icon);
 	pr_debug("%zu unix sockets\n", t->nr);
 	return t;
 }
@@ -216,10 +241,17 @@ const struct unix_diag_info *sockdiag_unix_find(const struct sockdiag *t, uint32
 
 const struct unix_diag_info *sockdiag_unix_listener_of(const struct sockdiag *t, uint32_t client)
 {
-	for (size_t i = 0; t && i < t->nr; i++)
-		for (uint32_t k = 0; k < t->v[i].nr_icons; k++)
-			if (t->v[i].icons[k] == client)
-				return &t->v[i];
+	size_t lo = 0, hi = t ? t->nr_icons : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->icons[mid].client == client)
+			return sockdiag_unix_find(t, t->icons[mid].listener);
+		if (t->icons[mid].client < client)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -230,5 +262,6 @@ void sockdiag_free(struct sockdiag *t)
 	for (size_t i = 0; i < t->nr; i++)
 		free(t->v[i].icons);
 	free(t->v);
+	free(t->icons);
 	free(t);
 }

@@ -890,17 +890,6 @@ static uint64_t unix_obj_key(const FileEntry *fe)
 	return 1; /* every unix socket of the tree is built together */
 }
 
-static bool pending_client(const struct uset *s, const struct usk *u, struct usk **ret_l)
-{
-	for (size_t i = 0; i < s->nr; i++)
-		for (size_t k = 0; k < s->v[i].se->n_icons; k++)
-			if (s->v[i].se->icons[k] == u->se->ino) {
-				*ret_l = &s->v[i];
-				return true;
-			}
-	return false;
-}
-
 static int unix_open(struct rst_ctx *ctx, struct rst_file *rf)
 {
 	struct uset *s = files_zalloc(sizeof(*s), "the sockets");
@@ -979,12 +968,13 @@ static int unix_open(struct rst_ctx *ctx, struct rst_file *rf)
 	}
 	/* 4: the rest: half-closed or external connections, unconnected sockets */
 	for (size_t i = 0; i < s->nr; i++) {
-		struct usk *u = &s->v[i], *l;
+		struct usk *u = &s->v[i];
 		bool stream = u->se->type != SOCK_DGRAM;
 		if (u->made)
 			continue;
 		name_what(u, what, sizeof(what));
-		if (stream && u->se->state == TCP_ESTABLISHED && !pending_client(s, u, &l)) {
+		/* (pending connections were made in step 3) */
+		if (stream && u->se->state == TCP_ESTABLISHED) {
 			if (make_half(u, ctx) < 0)
 				return -1;
 			continue;

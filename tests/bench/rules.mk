@@ -4,12 +4,18 @@
 #                      BENCH_WS_SIZES="1024 4096" (MiB), BENCH_WS_REPS=3,
 #                      BENCH_WS_ARGS (more bench_ws options, e.g. --workloads fixed)
 #   quick (under a minute): make bench-ws BENCH_WS_SIZES=256 BENCH_WS_REPS=1
+#   make bench-fds     the fd benchmark of issue 10 alone: BENCH_FDS="1000 5000 10000"
+#                      (fds in a tree of 64 tasks), BENCH_FDS_REPS=3
 BENCH_SIZES ?= 1024 4096
 BENCH_WS_SIZES ?= 1024 4096
 BENCH_WS_REPS ?= 3
 BENCH_WS_ARGS ?=
 BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
-              $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws
+              $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws \
+              $(B)/tests/bench/bench_fds_target
+# the fd benchmark (issue 10): BENCH_FDS="1000 5000 10000" fds in a tree of 64 tasks
+BENCH_FDS ?= 1000 5000 10000
+BENCH_FDS_REPS ?= 3
 
 $(B)/tests/bench/bench_ws $(B)/tests/bench/bench_ws_target: tests/bench/bench_ws.h
 
@@ -25,6 +31,12 @@ bench: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 		$(B)/tests/bench/bench_cr --mb $$mb --criu $(BIN) --target $(B)/tests/bench/bench_target || exit 1; \
 	done
 	@$(MAKE) --no-print-directory bench-ws
+	@$(MAKE) --no-print-directory bench-fds
+
+bench-fds: $(BIN) $(B)/tests/bench/bench_fds_target
+	@echo "== dump and restore of 64 tasks holding fds of mixed kinds, beside regular files only"
+	python3 tests/bench/bench_fds.py --criu $(BIN) --target $(B)/tests/bench/bench_fds_target \
+		--fds $(shell echo $(BENCH_FDS) | tr ' ' ,) --reps $(BENCH_FDS_REPS)
 
 bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 	@for mb in $(BENCH_WS_SIZES); do \
@@ -33,4 +45,4 @@ bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 			--target $(B)/tests/bench/bench_ws_target --uffd-tests $(UFFD_BIN) $(BENCH_WS_ARGS) || exit 1; \
 	done
 
-.PHONY: bench-ws
+.PHONY: bench-ws bench-fds
