@@ -182,7 +182,7 @@ static int peek_queue(struct dump_ctx *ctx, int sk, const struct dump_file *f, b
 		struct iovec iov = { NULL, 0 };
 		struct msghdr mh;
 		FileDataEntry *rec;
-		ssize_t n, want;
+		ssize_t n = 0, want;
 
 		memset(&mh, 0, sizeof(mh));
 		memset(&from, 0, sizeof(from));
@@ -871,8 +871,11 @@ static void uset_free(struct uset *s)
 	for (size_t i = 0; i < s->nr; i++)
 		if (s->v[i].other >= 0)
 			close(s->v[i].other);
-	for (size_t i = 0; i < s->nr_unlink; i++)
+	/* a restore that failed before the fill: the names that were gone go again */
+	for (size_t i = 0; i < s->nr_unlink; i++) {
+		unlink(s->unlink[i]);
 		free(s->unlink[i]);
+	}
 	free(s->unlink);
 	free(s->v);
 	free(s);
@@ -1278,11 +1281,14 @@ static int unix_fill(struct rst_ctx *ctx, struct rst_file *rf)
 			return -1;
 		}
 	}
-	for (size_t i = 0; i < s->nr_unlink; i++)
+	for (size_t i = 0; i < s->nr_unlink; i++) {
 		if (unlink(s->unlink[i]) < 0 && errno != ENOENT) {
 			pr_perror("can't remove %s again", s->unlink[i]);
 			return -1;
 		}
+		free(s->unlink[i]);
+	}
+	s->nr_unlink = 0;
 	return 0;
 }
 
