@@ -419,6 +419,88 @@ START_TEST(test_e2e_external_pipes_warned)
 }
 END_TEST
 
+/* CRIU's first --inherit-fd example: a program's log file replaced at restore. cat
+ * reads a pipe of ours and writes old.log; restored with fd[N]:PATH-without-'/', it
+ * writes new.log (and the pipe comes from --inherit-fd too). */
+START_TEST(test_e2e_inherit_file)
+{
+	int in[2], nin[2], newfd, st;
+	char pids[16], oldp[128], newp[128], key[160], spec_in[64], buf[64];
+	unsigned long in_ino;
+	pid_t pid, rst;
+
+	if (!find_bin()) {
+		fprintf(stderr, "# skip: no criu-lite binary (set CRIU_LITE_BIN)\n");
+		return;
+	}
+	mk_tmpdir();
+	snprintf(oldp, sizeof(oldp), "%s/old.log", tmpdir);
+	snprintf(newp, sizeof(newp), "%s/new.log", tmpdir);
+	ck_assert_int_eq(pipe(in), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR), out = open(oldp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(in[0], 0);
+		dup2(out, 1);
+		dup2(null, 2);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		setsid();
+		execl("/bin/cat", "cat", NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	ck_assert_int_eq(write(in[1], "old\n", 4), 4);
+	for (int i = 0; i < 500; i++) {
+		struct stat sb;
+		if (stat(oldp, &sb) == 0 && sb.st_size == 4)
+			break;
+		usleep(10000);
+	}
+	in_ino = ino_of(in[1]);
+	snprintf(pids, sizeof(pids), "%d", pid);
+	{
+		char *argv[] = { "criu-lite", "dump", "-t", pids, "-D", tmpdir, "-o", "dump.log", NULL };
+		ck_assert_int_eq(run_criu(argv, NULL, 0), 0);
+	}
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	close(in[1]);
+	wait_gone(pid);
+	ck_assert_int_eq(pipe(nin), 0);
+	newfd = open(newp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(newfd, 0);
+	snprintf(key, sizeof(key), "fd[%d]:%s", newfd, oldp + 1);
+	snprintf(spec_in, sizeof(spec_in), "fd[%d]:pipe:[%lu]", nin[0], in_ino);
+	rst = fork();
+	ck_assert_int_ge(rst, 0);
+	if (rst == 0) {
+		int keep[] = { nin[0], newfd };
+		char *argv[] = { "criu-lite", "restore", "-D", tmpdir, "-o", "restore.log", "--inherit-fd", spec_in,
+				 "--inherit-fd", key, NULL };
+		close(nin[1]);
+		_exit(run_criu(argv, keep, 2));
+	}
+	close(nin[0]);
+	close(newfd);
+	ck_assert_int_eq(write(nin[1], "new\n", 4), 4);
+	close(nin[1]); /* EOF: cat ends */
+	ck_assert_int_eq(waitpid(rst, &st, 0), rst);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "restore status 0x%x", st);
+	{
+		int fd = open(newp, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+		ck_assert_msg(n == 4 && !memcmp(buf, "new\n", 4), "new.log holds %zd bytes", n);
+		close(fd);
+		fd = open(oldp, O_RDONLY);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+		ck_assert_msg(n == 4 && !memcmp(buf, "old\n", 4), "old.log holds %zd bytes", n);
+		close(fd);
+	}
+	wait_gone(pid);
+	rm_tmpdir();
+}
+END_TEST
+
 /* /bin/cat reading and writing a unix socket whose peer is ours: refused without
  * --ext-unix-sk (naming the socket and the option); with it, restored onto the socket
  * we hand in with --inherit-fd socket:[INODE]. */
@@ -522,6 +604,7 @@ int main(void)
 	tcase_add_test(tc, test_e2e_inherit_pipes);
 	tcase_add_test(tc, test_e2e_external_pipes_warned);
 	tcase_add_test(tc, test_e2e_external_unix);
+	tcase_add_test(tc, test_e2e_inherit_file);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
