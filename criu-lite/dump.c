@@ -393,6 +393,64 @@ out:
 	return ret;
 }
 
+/* A link of /proc/PID/{cwd,root} to a directory that was removed? Then path loses its
+ * " (deleted)" and *ret_st says what the directory was. */
+static int dir_link(pid_t pid, const char *what, char *path, struct stat *ret_st, bool *ret_deleted)
+{
+	static const char suffix[] = " (deleted)";
+	char link[64];
+	size_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/%s", pid, what);
+	if (proc_readlink(link, path, PROC_PATH_MAX) < 0)
+		return -1;
+	if (stat(link, ret_st) < 0) {
+		pr_perror("can't stat %s", link);
+		return -1;
+	}
+	n = strlen(path);
+	*ret_deleted = ret_st->st_nlink == 0 && n > sizeof(suffix) - 1 &&
+		       !strcmp(path + n - (sizeof(suffix) - 1), suffix);
+	if (*ret_deleted)
+		path[n - (sizeof(suffix) - 1)] = '\0';
+	return 0;
+}
+
+/* cwd and root; a deleted cwd is carried (restore recreates it for a moment), a deleted
+ * root is refused. */
+static int dump_cwd_root(pid_t pid, TaskEntry *t, char *cwd, char *root)
+{
+	struct stat st;
+	bool deleted;
+
+	if (dir_link(pid, "root", root, &st, &deleted) < 0)
+		return -1;
+	if (deleted) {
+		pr_err("pid %d: its root directory %s was removed: not supported\n", pid, root);
+		errno = ENOTSUP;
+		return -1;
+	}
+	t->root = root;
+	if (dir_link(pid, "cwd", cwd, &st, &deleted) < 0)
+		return -1;
+	t->cwd = cwd;
+	if (deleted) {
+		if (strcmp(root, "/")) {
+			pr_err("pid %d: its cwd %s was removed, under the root %s: not supported\n", pid, cwd,
+			       root);
+			errno = ENOTSUP;
+			return -1;
+		}
+		t->has_cwd_deleted = t->has_cwd_mode = t->has_cwd_uid = t->has_cwd_gid = true;
+		t->cwd_deleted = true;
+		t->cwd_mode = st.st_mode & 07777;
+		t->cwd_uid = st.st_uid;
+		t->cwd_gid = st.st_gid;
+		pr_info("pid %d: its cwd %s was removed (mode %o)\n", pid, cwd, t->cwd_mode);
+	}
+	return 0;
+}
+
 static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_injected *ti,
 			   const struct proc_status *ps, const struct proc_stat *st)
 {
@@ -402,7 +460,7 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	ItimerEntry it[3], *itp[3];
 	size_t n = 0;
 	cleanup_free char *comm = NULL;
-	char cwd[PROC_PATH_MAX], root[PROC_PATH_MAX], path[64];
+	char cwd[PROC_PATH_MAX], root[PROC_PATH_MAX];
 	cleanup_img struct img *img = NULL;
 	int ret = -1;
 
@@ -418,14 +476,8 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	t.personality = (uint32_t)ti->personality;
 	t.has_exit_signal = true;
 	t.exit_signal = st->exit_signal;
-	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
-	if (proc_readlink(path, cwd, sizeof(cwd)) < 0)
+	if (dump_cwd_root(pid, &t, cwd, root) < 0)
 		return -1;
-	t.cwd = cwd;
-	snprintf(path, sizeof(path), "/proc/%d/root", pid);
-	if (proc_readlink(path, root, sizeof(root)) < 0)
-		return -1;
-	t.root = root;
 	for (int r = 0; r < RLIM_NLIMITS; r++) {
 		struct rlimit old;
 		if (prlimit(pid, r, NULL, &old) < 0) {

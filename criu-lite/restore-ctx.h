@@ -18,6 +18,7 @@ struct rst_task {
 	int *vma_fds;            /* per mm->vmas[i]: service fd to map, -1 for anonymous */
 	int exe_fd;              /* service fd, -1 if unknown */
 	int uffd;                /* --lazy-pages: service fd of the task's userfaultfd, -1 otherwise */
+	int cwd_fd;              /* service fd of a recreated deleted cwd, -1 otherwise */
 	size_t args_size;        /* bytes of the args area this task needs */
 };
 

@@ -63,7 +63,7 @@ static int read_images(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 		t->img = &ctx->img.tasks[i];
-		t->pages_fd = t->exe_fd = t->uffd = -1;
+		t->pages_fd = t->exe_fd = t->uffd = t->cwd_fd = -1;
 		for (size_t k = 0; k < t->img->pe->n_threads; k++)
 			if (t->img->cores[k]->has_seccomp_mode && t->img->cores[k]->seccomp_mode) {
 				pr_err("thread %u runs under seccomp (mode %u): not supported yet\n",
@@ -89,6 +89,54 @@ static void ctx_fini(struct rst_ctx *ctx)
 	img_set_free(&ctx->img);
 	if (ctx->dfd >= 0)
 		close(ctx->dfd);
+}
+
+/*
+ * Deleted cwds: a directory made at the path it had, with its mode and owner, opened,
+ * and removed again at once (each task enters it by its fd). Tasks that had the same
+ * path share it. 0 or -1 (logged; nothing is left at the path).
+ */
+static int prepare_deleted_cwds(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const TaskEntry *te = ctx->tasks[i].img->task;
+		cleanup_close int fd = -1;
+		int err;
+
+		if (!te->has_cwd_deleted || !te->cwd_deleted)
+			continue;
+		if (!te->cwd || te->cwd[0] != '/') {
+			pr_err("task-%u.img: a deleted cwd without an absolute path\n", ctx->tasks[i].img->pe->pid);
+			errno = EBADMSG;
+			return -1;
+		}
+		for (size_t k = 0; k < i && ctx->tasks[i].cwd_fd < 0; k++)
+			if (ctx->tasks[k].cwd_fd >= 0 && !strcmp(ctx->tasks[k].img->task->cwd, te->cwd))
+				ctx->tasks[i].cwd_fd = ctx->tasks[k].cwd_fd;
+		if (ctx->tasks[i].cwd_fd >= 0)
+			continue;
+		if (mkdir(te->cwd, 0700) < 0) {
+			pr_perror("pid %u: can't recreate its deleted cwd %s for a moment",
+				  ctx->tasks[i].img->pe->pid, te->cwd);
+			return -1;
+		}
+		fd = open(te->cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = fd < 0 || (te->has_cwd_uid && te->has_cwd_gid && fchown(fd, te->cwd_uid, te->cwd_gid) < 0) ||
+		      fchmod(fd, te->has_cwd_mode ? te->cwd_mode & 07777 : 0700) < 0;
+		if (err)
+			pr_perror("pid %u: can't open or set up the recreated cwd %s", ctx->tasks[i].img->pe->pid,
+				  te->cwd);
+		if (rmdir(te->cwd) < 0 && !err) {
+			pr_perror("can't remove the recreated cwd %s again", te->cwd);
+			err = 1;
+		}
+		if (err)
+			return -1;
+		ctx->tasks[i].cwd_fd = rst_svc_fd(ctx, steal_fd(&fd));
+		if (ctx->tasks[i].cwd_fd < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* ---- the tasks ---- */
@@ -146,8 +194,13 @@ static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 		umask(te->umask);
 	if (te->root && strcmp(te->root, "/") != 0 && chroot(te->root) < 0)
 		task_fail(ctx, pid, "pid %u: can't chroot to %s: %s", pid, te->root, strerror(errno));
-	if (te->cwd && chdir(te->cwd) < 0)
+	if (t->cwd_fd >= 0) {
+		if (fchdir(t->cwd_fd) < 0)
+			task_fail(ctx, pid, "pid %u: can't enter its deleted cwd %s: %s", pid, te->cwd,
+				  strerror(errno));
+	} else if (te->cwd && chdir(te->cwd) < 0) {
 		task_fail(ctx, pid, "pid %u: can't chdir to %s: %s", pid, te->cwd, strerror(errno));
+	}
 	if (te->has_personality && personality(te->personality) < 0)
 		task_fail(ctx, pid, "pid %u: can't set personality 0x%x: %s", pid, te->personality,
 			  strerror(errno));
@@ -666,7 +719,7 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 		goto out;
 	if (check_pids_free(&ctx) < 0)
 		goto out;
-	if (rst_files_prepare(&ctx) < 0)
+	if (rst_files_prepare(&ctx) < 0 || prepare_deleted_cwds(&ctx) < 0)
 		goto out;
 	pr_debug("shmem objects and files ready at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)

@@ -11,6 +11,7 @@
 #include "images/imgset.h"
 
 #define IMG_MAX_AUXV_WORDS (2 * 64)
+#define IMG_MAX_SHMEM_SIZE (1ULL << 46)
 
 static int bad(void)
 {
@@ -361,13 +362,20 @@ static int load_shmem(int dfd, struct img_shmem *sh)
 		pr_err("shmem.img: object %" PRIu64 " has unknown kind %u\n", se->id, se->kind);
 		return bad();
 	}
+	if (se->size > IMG_MAX_SHMEM_SIZE) {
+		pr_err("shmem.img: object %" PRIu64 " has an unbelievable size %" PRIu64 "\n", se->id, se->size);
+		return bad();
+	}
 	snprintf(id, sizeof(id), "shmem-%" PRIu64, se->has_pages_id ? (uint64_t)se->pages_id : se->id);
 	if (page_read_open(&sh->pr, dfd, id, IMG_OPT_MISSING_OK) < 0)
 		return errno == ENOENT ? 0 : -1; /* no pages: all holes */
 	sh->has_pages = true;
 	for (size_t k = 0; k < sh->pr.nr_entries; k++) {
 		const PagemapEntry *pe = sh->pr.entries[k];
-		if ((pe->flags & PE_PRESENT) && pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > se->size) {
+		/* the last page may hold the end of the object (and bytes written past it
+		 * through a mapping, which live in the same page) */
+		if ((pe->flags & PE_PRESENT) &&
+		    pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > ALIGN_UP(se->size, PAGE_SIZE)) {
 			pr_err("pagemap-%s.img: pages at offset 0x%" PRIx64 " lie beyond the object's %" PRIu64
 			       " bytes\n", id, pe->vaddr, se->size);
 			return bad();
