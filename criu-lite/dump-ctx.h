@@ -63,4 +63,12 @@ struct dump_ctx {
 	int no_pagemap_scan;   /* 1: the kernel lacks PAGEMAP_SCAN (or a test forces the pread path) */
 };
 
+/* The pid whose /proc directory shows the process-wide state of the dumped task pid
+ * (a live thread's when its leader is dead). */
+static inline pid_t dump_proc_pid(struct dump_ctx *ctx, pid_t pid)
+{
+	struct seize_task *t = seize_find(&ctx->tree, pid);
+	return t ? seize_proc_pid(t) : pid;
+}
+
 #endif

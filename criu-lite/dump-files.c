@@ -310,7 +310,9 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 	size_t nr;
 	cleanup_img struct img *img = NULL;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	pid_t pp = dump_proc_pid(ctx, pid); /* a live thread's /proc when the leader is dead */
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pp);
 	if (proc_list_dir_ints(path, &fds, &nr) < 0)
 		return -1;
 	img = img_open(ctx->dfd, IMG_FDINFO, O_WRONLY, pid);
@@ -321,7 +323,7 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		bool cloexec = false;
 		uint32_t id;
 
-		if (dump_one_fd(ctx, pid, fds[i], &id, &cloexec) < 0)
+		if (dump_one_fd(ctx, pp, fds[i], &id, &cloexec) < 0)
 			return -1;
 		e.fd = fds[i];
 		e.file_id = id;

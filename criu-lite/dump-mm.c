@@ -433,19 +433,20 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 	VmaEntry **vep = NULL;
 	int ret = -1;
 	bool xfer_ok = false;
+	pid_t pp = dump_proc_pid(ctx, pid); /* /proc of a live thread */
 
-	if (proc_parse_stat(pid, 0, &st) < 0)
+	if (proc_parse_stat(pp, 0, &st) < 0)
 		return -1;
 	if (pid == ctx->opts->tree)
-		vdso_facts(ctx, pid, vmas, nr_vmas);
+		vdso_facts(ctx, pp, vmas, nr_vmas);
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pp);
 	pmfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pmfd < 0) {
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	snprintf(path, sizeof(path), "/proc/%d/mem", pp);
 	memfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (memfd < 0) {
 		pr_perror("can't open %s", path);
@@ -479,7 +480,7 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 		e->vm_flags = v->vmflags;
 		e->has_madv = true;
 		e->madv = madv_bits(v->vmflags);
-		if (classify_vma(ctx, pid, v, e) < 0)
+		if (classify_vma(ctx, pp, v, e) < 0)
 			goto out;
 		e->has_status = true;
 		switch (e->kind) {
@@ -487,14 +488,14 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 		case VMA_KIND_HEAP:
 		case VMA_KIND_STACK:
 			e->status = VMA_STATUS_LAZY;
-			np = dump_vma_pages(ctx, pid, pmfd, memfd, &x, v, false, PE_LAZY);
+			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, false, PE_LAZY);
 			if (np < 0)
 				goto out;
 			if (e->prot == PROT_NONE && np == 0)
 				e->status |= VMA_STATUS_GUARD;
 			break;
 		case VMA_KIND_FILE_PRIVATE:
-			np = dump_vma_pages(ctx, pid, pmfd, memfd, &x, v, true, 0);
+			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, true, 0);
 			if (np < 0)
 				goto out;
 			break;
@@ -528,11 +529,11 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 	mm.arg_end = st.arg_end;
 	mm.env_start = st.env_start;
 	mm.env_end = st.env_end;
-	if (read_auxv(pid, &mm) < 0)
+	if (read_auxv(pp, &mm) < 0)
 		goto out;
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", pp);
 	mm.has_exe_file_id = true;
-	if (dump_file_of_path(ctx, pid, path, O_RDONLY, &mm.exe_file_id) < 0)
+	if (dump_file_of_path(ctx, pp, path, O_RDONLY, &mm.exe_file_id) < 0)
 		goto out;
 	mm.n_vmas = nr_vmas;
 	mm.vmas = vep;

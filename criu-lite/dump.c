@@ -272,6 +272,17 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	if (read_comm(pid, tid, &comm) < 0)
 		return -1;
 	c.comm = comm;
+	{
+		uint64_t head = 0;
+		size_t len = 0;
+		if (syscall(SYS_get_robust_list, tid, &head, &len) < 0) {
+			pr_perror("can't get the robust futex list of thread %d", tid);
+			return -1;
+		}
+		c.has_robust_list = c.has_robust_list_len = true;
+		c.robust_list = head;
+		c.robust_list_len = (uint32_t)len;
+	}
 	if (proc_parse_status(pid, tid, &pst) < 0)
 		return -1;
 	c.has_seccomp_mode = true;
@@ -321,6 +332,30 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 out:
 	free_siginfos(c.pending, c.n_pending);
 	return ret;
+}
+
+/* The leader of a thread group that exited while its other threads run: what is left
+ * of it is its tid and name (a zombie thread has no registers to read). */
+static int dump_dead_thread(struct dump_ctx *ctx, pid_t pid)
+{
+	ThreadCoreEntry c = THREAD_CORE_ENTRY__INIT;
+	UserRegsX86 g = USER_REGS_X86__INIT;
+	cleanup_free char *comm = NULL;
+	cleanup_img struct img *img = NULL;
+
+	c.tid = pid;
+	g.cs = 0x33;
+	g.ss = 0x2b;
+	c.gpregs = &g;
+	c.has_dead = true;
+	c.dead = true;
+	if (read_comm(pid, pid, &comm) < 0)
+		return -1;
+	c.comm = comm;
+	img = img_open(ctx->dfd, IMG_CORE, O_WRONLY, pid);
+	if (!img || img_write(img, &c) < 0)
+		return -1;
+	return img_close(steal_pointer(&img));
 }
 
 /* Process-wide state only the task knows, by injection into thread tid. */
@@ -451,9 +486,12 @@ static int dump_cwd_root(pid_t pid, TaskEntry *t, char *cwd, char *root)
 	return 0;
 }
 
-static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_injected *ti,
-			   const struct proc_status *ps, const struct proc_stat *st)
+/* task-PID.img of t; pp is where /proc shows its process-wide state (seize_proc_pid). */
+static int dump_task_entry(struct dump_ctx *ctx, const struct seize_task *t_, pid_t pp,
+			   const struct task_injected *ti, const struct proc_status *ps,
+			   const struct proc_stat *st)
 {
+	pid_t pid = t_->pid;
 	TaskEntry t = TASK_ENTRY__INIT;
 	RlimitEntry rl[RLIM_NLIMITS], *rlp[RLIM_NLIMITS];
 	SigactionEntry sa[NSIG_MAX], *sap[NSIG_MAX];
@@ -476,11 +514,15 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	t.personality = (uint32_t)ti->personality;
 	t.has_exit_signal = true;
 	t.exit_signal = st->exit_signal;
-	if (dump_cwd_root(pid, &t, cwd, root) < 0)
+	if (dump_cwd_root(pp, &t, cwd, root) < 0)
 		return -1;
+	if (t_->stop_sig) {
+		t.has_stop_signal = true;
+		t.stop_signal = (uint32_t)t_->stop_sig;
+	}
 	for (int r = 0; r < RLIM_NLIMITS; r++) {
 		struct rlimit old;
-		if (prlimit(pid, r, NULL, &old) < 0) {
+		if (prlimit(pp, r, NULL, &old) < 0) {
 			pr_perror("can't get rlimit %d of pid %d", r, pid);
 			return -1;
 		}
@@ -524,7 +566,7 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	t.no_new_privs = ps->no_new_privs;
 	t.thp_disabled = ti->thp_disabled;
 
-	if (peek_siginfos(pid, true, &t.shared_pending, &t.n_shared_pending) < 0)
+	if (peek_siginfos(pp, true, &t.shared_pending, &t.n_shared_pending) < 0)
 		return -1;
 	img = img_open(ctx->dfd, IMG_TASK, O_WRONLY, pid);
 	if (!img || img_write(img, &t) < 0)
@@ -585,21 +627,30 @@ static int dump_one_task(struct dump_ctx *ctx, struct seize_task *t)
 	struct proc_stat st;
 	uint64_t syscall_ip;
 
-	pr_info("dumping pid %d (%zu threads)\n", t->pid, t->nr_tids);
-	if (proc_parse_smaps(t->pid, &vmas, &nr_vmas) < 0)
+	pid_t pp = seize_proc_pid(t); /* /proc and injections: a live thread */
+
+	if (t->zombie) {
+		pr_info("pid %d is a zombie (status 0x%x)\n", t->pid, t->exit_status);
+		return 0;
+	}
+	pr_info("dumping pid %d (%zu threads%s)\n", t->pid, t->nr_tids, t->leader_dead ? ", its leader dead" : "");
+	if (proc_parse_smaps(pp, &vmas, &nr_vmas) < 0)
 		return -1;
-	syscall_ip = infect_find_syscall(t->pid, vmas, nr_vmas);
+	syscall_ip = infect_find_syscall(pp, vmas, nr_vmas);
 	if (!syscall_ip)
 		return -1;
-	if (proc_parse_status(t->pid, 0, &ps) < 0 || proc_parse_stat(t->pid, 0, &st) < 0)
+	if (proc_parse_status(pp, 0, &ps) < 0 || proc_parse_stat(pp, 0, &st) < 0)
 		return -1;
 
-	if (task_injected(t->pid, t->pid, syscall_ip, &ti) < 0)
+	if (task_injected(pp, pp, syscall_ip, &ti) < 0)
 		return -1;
-	for (size_t i = 0; i < t->nr_tids; i++)
-		if (dump_thread(ctx, t->pid, t->tids[i], syscall_ip) < 0)
+	for (size_t i = 0; i < t->nr_tids; i++) {
+		int r = i == 0 && t->leader_dead ? dump_dead_thread(ctx, t->pid)
+						  : dump_thread(ctx, pp, t->tids[i], syscall_ip);
+		if (r < 0)
 			return -1;
-	if (dump_task_entry(ctx, t->pid, &ti, &ps, &st) < 0)
+	}
+	if (dump_task_entry(ctx, t, pp, &ti, &ps, &st) < 0)
 		return -1;
 	if (dump_creds(ctx, t->pid, &ps, ti.securebits) < 0)
 		return -1;
@@ -626,6 +677,16 @@ static int dump_pstree(struct dump_ctx *ctx)
 		e.sid = t->sid;
 		e.threads = (uint32_t *)t->tids;
 		e.n_threads = t->nr_tids;
+		if (t->zombie) {
+			e.has_zombie = e.has_exit_status = e.has_exit_signal = true;
+			e.zombie = true;
+			e.exit_status = (uint32_t)t->exit_status;
+			e.exit_signal = (uint32_t)t->exit_signal;
+		}
+		if (t->leader_dead) {
+			e.has_leader_dead = true;
+			e.leader_dead = true;
+		}
 		if (img_write(img, &e) < 0)
 			return -1;
 	}

@@ -33,6 +33,7 @@ struct rst_ctx {
 	struct img_set img;      /* every image, validated */
 	struct rst_task *tasks;  /* per img.tasks[i] */
 	size_t nr_tasks;
+	size_t nr_live;          /* tasks but zombies: those that run the blob */
 	int *file_fds;           /* per img.files[i]: service fd (fd restore), -1 if not opened */
 	int *shmem_fds;          /* per img.shmems[i]: service fd of the object */
 	bool *shmem_filled;      /* per img.shmems[i]: its pages are in */

@@ -503,7 +503,7 @@ int rst_files_prepare(struct rst_ctx *ctx)
 			if (ctx->file_fds[fi] < 0)
 				return -1;
 		}
-		if (task_map_fds(ctx, t) < 0)
+		if (!img_task_zombie(t->img) && task_map_fds(ctx, t) < 0)
 			return -1;
 	}
 	return 0;

@@ -260,11 +260,14 @@ int rst_vdso_check(struct rst_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		const MmEntry *mm = ctx->tasks[i].img->mm;
-		const VmaEntry *vd = find_kind(mm, VMA_KIND_VDSO);
-		const VmaEntry *vv = find_kind(mm, VMA_KIND_VVAR);
-		const VmaEntry *vc = find_kind(mm, VMA_KIND_VVAR_VCLOCK);
+		const VmaEntry *vd, *vv, *vc;
 		int64_t delta;
 
+		if (!mm)
+			continue; /* a zombie */
+		vd = find_kind(mm, VMA_KIND_VDSO);
+		vv = find_kind(mm, VMA_KIND_VVAR);
+		vc = find_kind(mm, VMA_KIND_VVAR_VCLOCK);
 		if (!vd)
 			continue;
 		if (vd->end - vd->start != rlen(&now->vdso)) {
@@ -308,7 +311,7 @@ int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 		return -1;
 	cap += nself;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		cap += ctx->tasks[i].img->mm->n_vmas;
+		cap += ctx->tasks[i].img->mm ? ctx->tasks[i].img->mm->n_vmas : 0;
 	b = calloc(cap, sizeof(*b));
 	if (!b) {
 		pr_perror("can't allocate the address-space map");
@@ -319,6 +322,8 @@ int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 			b[n++] = (struct busy){ self[i].start, self[i].end };
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		const MmEntry *mm = ctx->tasks[i].img->mm;
+		if (!mm)
+			continue; /* a zombie */
 		for (size_t k = 0; k < mm->n_vmas && n < cap; k++)
 			b[n++] = (struct busy){ mm->vmas[k]->start, mm->vmas[k]->end };
 		/* the brk area may grow */
@@ -365,6 +370,8 @@ int rst_mm_check(struct rst_ctx *ctx, struct rst_task *t)
 	(void)ctx;
 	for (size_t k = 0; k < t->img->pe->n_threads; k++) {
 		const UserRegsX86 *r = t->img->cores[k]->gpregs;
+		if (t->img->cores[k]->has_dead && t->img->cores[k]->dead)
+			continue;
 		if (r->cs != 0x33 || r->ss != 0x2b) {
 			pr_err("core-%u.img: cs/ss 0x%" PRIx64 "/0x%" PRIx64 ": only 64-bit tasks can be restored\n",
 			       t->img->cores[k]->tid, r->cs, r->ss);
@@ -842,6 +849,10 @@ static int args_threads(struct args_build *b)
 			o->sched_policy = c->sched_policy;
 			o->sched_prio = c->has_sched_prio ? c->sched_prio : 0;
 		}
+		if (c->has_robust_list && c->has_robust_list_len) {
+			o->robust_list = c->robust_list;
+			o->robust_len = c->robust_list_len;
+		}
 		if (c->comm)
 			snprintf(o->comm, sizeof(o->comm), "%s", c->comm);
 		else if (i == 0 && t->img->task->comm)
@@ -896,6 +907,7 @@ static int args_signals(struct args_build *b)
 		a->itimers[it->which].value_us = it->value_us;
 	}
 	a->pdeath_sig = te->has_pdeath_sig ? te->pdeath_sig : 0;
+	a->leader_dead = img_task_leader_dead(b->t->img);
 	return 0;
 }
 

@@ -64,6 +64,9 @@ static int read_images(struct rst_ctx *ctx)
 		struct rst_task *t = &ctx->tasks[i];
 		t->img = &ctx->img.tasks[i];
 		t->pages_fd = t->exe_fd = t->uffd = t->cwd_fd = -1;
+		if (img_task_zombie(t->img))
+			continue;
+		ctx->nr_live++;
 		for (size_t k = 0; k < t->img->pe->n_threads; k++)
 			if (t->img->cores[k]->has_seccomp_mode && t->img->cores[k]->seccomp_mode) {
 				pr_err("thread %u runs under seccomp (mode %u): not supported yet\n",
@@ -103,7 +106,7 @@ static int prepare_deleted_cwds(struct rst_ctx *ctx)
 		cleanup_close int fd = -1;
 		int err;
 
-		if (!te->has_cwd_deleted || !te->cwd_deleted)
+		if (!te || !te->has_cwd_deleted || !te->cwd_deleted)
 			continue;
 		if (!te->cwd || te->cwd[0] != '/') {
 			pr_err("task-%u.img: a deleted cwd without an absolute path\n", ctx->tasks[i].img->pe->pid);
@@ -111,7 +114,8 @@ static int prepare_deleted_cwds(struct rst_ctx *ctx)
 			return -1;
 		}
 		for (size_t k = 0; k < i && ctx->tasks[i].cwd_fd < 0; k++)
-			if (ctx->tasks[k].cwd_fd >= 0 && !strcmp(ctx->tasks[k].img->task->cwd, te->cwd))
+			if (ctx->tasks[k].cwd_fd >= 0 && ctx->tasks[k].img->task->cwd &&
+			    !strcmp(ctx->tasks[k].img->task->cwd, te->cwd))
 				ctx->tasks[i].cwd_fd = ctx->tasks[k].cwd_fd;
 		if (ctx->tasks[i].cwd_fd >= 0)
 			continue;
@@ -313,6 +317,15 @@ static int lazy_prepare(struct rst_ctx *ctx)
 }
 
 static void task_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
+static void zombie_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
+
+/* The signal a task's parent gets when it ends. */
+static int exit_signal_of(const struct img_task *it)
+{
+	if (img_task_zombie(it))
+		return it->pe->has_exit_signal ? (int)it->pe->exit_signal : SIGCHLD;
+	return it->task->has_exit_signal ? (int)it->task->exit_signal : SIGCHLD;
+}
 
 static void create_children(struct rst_ctx *ctx, struct rst_task *t)
 {
@@ -322,18 +335,112 @@ static void create_children(struct rst_ctx *ctx, struct rst_task *t)
 			continue;
 		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
 			_exit(1);
-		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, ctx->tasks[i].img->task->has_exit_signal ?
-								   (int)ctx->tasks[i].img->task->exit_signal : SIGCHLD);
+		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, exit_signal_of(ctx->tasks[i].img));
 		if (pid < 0)
 			task_fail(ctx, t->img->pe->pid, "can't create task %u (clone3 with set_tid): %s",
 				  ctx->tasks[i].img->pe->pid, strerror(errno));
-		if (pid == 0)
+		if (pid == 0) {
+			if (img_task_zombie(ctx->tasks[i].img))
+				zombie_main(ctx, i);
 			task_main(ctx, i);
+		}
 		if ((uint32_t)pid != ctx->tasks[i].img->pe->pid) {
 			kill(pid, SIGKILL);
 			task_fail(ctx, t->img->pe->pid, "task %u came back as pid %d", ctx->tasks[i].img->pe->pid, pid);
 		}
 	}
+}
+
+/*
+ * Once the zombies among t's children have ended: their ends signalled t (blocked
+ * here), which the dumped t had taken already. Take those signals back; the ones it
+ * had pending at dump are queued again by the blob.
+ */
+static void settle_zombies(struct rst_ctx *ctx, struct rst_task *t)
+{
+	uint32_t pid = t->img->pe->pid;
+	sigset_t set;
+	bool any = false;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const struct img_task *it = ctx->tasks[i].img;
+		siginfo_t si;
+		if (it->pe->ppid != pid || !img_task_zombie(it))
+			continue;
+		while (waitid(P_PID, it->pe->pid, &si, WEXITED | WNOWAIT) < 0)
+			if (errno != EINTR)
+				task_fail(ctx, pid, "pid %u: zombie %u did not end: %s", pid, it->pe->pid,
+					  strerror(errno));
+		if (si.si_status != (int)(WIFEXITED(it->pe->exit_status) ? WEXITSTATUS(it->pe->exit_status)
+									     : WTERMSIG(it->pe->exit_status)))
+			task_fail(ctx, pid, "zombie %u ended with %d, not as dumped (status 0x%x)", it->pe->pid,
+				  si.si_status, it->pe->exit_status);
+		sigaddset(&set, exit_signal_of(it));
+		any = true;
+	}
+	while (any) {
+		struct timespec zero = { 0, 0 };
+		if (sigtimedwait(&set, NULL, &zero) < 0)
+			break;
+	}
+}
+
+/* Session, then group: children inherit both. A group led by another task of the tree
+ * may not exist yet (joined later, after the children exist: join_group). Groups and
+ * sessions led by processes outside the tree are inherited from criu-lite. */
+static void lead_session_group(struct rst_ctx *ctx, const PstreeEntry *pe)
+{
+	uint32_t pid = pe->pid;
+
+	if (pe->has_sid && pe->sid == pid && getsid(0) != (pid_t)pid && setsid() < 0)
+		task_fail(ctx, pid, "pid %u: setsid: %s", pid, strerror(errno));
+	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
+		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
+}
+
+static void join_group(struct rst_ctx *ctx, const PstreeEntry *pe)
+{
+	uint32_t pid = pe->pid;
+	int tries = 0;
+
+	if (!pe->has_pgid || pe->pgid == pid || getpgid(0) == (pid_t)pe->pgid || !task_by_pid(ctx, pe->pgid))
+		return;
+	while (setpgid(0, pe->pgid) < 0) {
+		if (errno != EPERM || ++tries > 400)
+			task_fail(ctx, pid, "pid %u: can't join process group %u: %s", pid, pe->pgid,
+				  strerror(errno));
+		usleep(5000);
+	}
+}
+
+/* A zombie: it takes its session and group, and ends as it ended (its parent, blocked
+ * in restore, reaps nothing). */
+static void zombie_main(struct rst_ctx *ctx, size_t idx)
+{
+	const PstreeEntry *pe = ctx->tasks[idx].img->pe;
+	uint32_t st = pe->exit_status;
+	struct rlimit no_core = { 0, 0 };
+	sigset_t one;
+	int sig;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	__atomic_store_n(&created_of(ctx)[idx], 1, __ATOMIC_SEQ_CST);
+	if ((uint32_t)getpid() != pe->pid)
+		task_fail(ctx, pe->pid, "zombie %u runs as pid %d", pe->pid, getpid());
+	lead_session_group(ctx, pe);
+	join_group(ctx, pe);
+	if (WIFEXITED(st))
+		_exit(WEXITSTATUS(st));
+	/* killed by a signal (without a core dump: the validator saw to it) */
+	sig = WTERMSIG(st);
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	syscall(SYS_tgkill, getpid(), getpid(), sig);
+	task_fail(ctx, pe->pid, "zombie %u: signal %d did not kill it", pe->pid, sig);
 }
 
 static void task_main(struct rst_ctx *ctx, size_t idx)
@@ -354,24 +461,10 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	if ((uint32_t)getpid() != pid)
 		task_fail(ctx, pid, "task %u runs as pid %d", pid, getpid());
 
-	/* session, then group: children inherit both */
-	if (pe->has_sid && pe->sid == pid && getsid(0) != (pid_t)pid && setsid() < 0)
-		task_fail(ctx, pid, "pid %u: setsid: %s", pid, strerror(errno));
-	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
-		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
+	lead_session_group(ctx, pe);
 	create_children(ctx, t);
-	if (pe->has_pgid && pe->pgid != pid && getpgid(0) != (pid_t)pe->pgid &&
-	    task_by_pid(ctx, pe->pgid)) {
-		/* a group led by another task of the tree: it may not exist yet. Groups and
-		 * sessions led by processes outside the tree are inherited from criu-lite. */
-		int tries = 0;
-		while (setpgid(0, pe->pgid) < 0) {
-			if (errno != EPERM || ++tries > 400)
-				task_fail(ctx, pid, "pid %u: can't join process group %u: %s", pid, pe->pgid,
-					  strerror(errno));
-			usleep(5000);
-		}
-	}
+	join_group(ctx, pe);
+	settle_zombies(ctx, t);
 
 	task_set_state(ctx, t);
 	if (ctx->lazy_sock >= 0 && task_lazy_setup(ctx, t) < 0)
@@ -399,6 +492,12 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 }
 
 /* ---- the parent ---- */
+
+/* A thread of the task that runs on once restored: its leader, unless that is dead. */
+static uint32_t live_tid(const struct img_task *it)
+{
+	return img_task_leader_dead(it) ? it->pe->threads[1] : it->pe->pid;
+}
 
 static bool pid_exists(uint32_t pid)
 {
@@ -452,7 +551,7 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 			       s->errmsg);
 			return -1;
 		}
-		if (__atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST) == ctx->nr_tasks)
+		if (__atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST) == ctx->nr_live)
 			return 0;
 		if (waitpid(root, &status, WNOHANG) == root) {
 			pr_err("restore failed: task %d %s %d before it was restored\n", root,
@@ -461,14 +560,15 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 			return -1;
 		}
 		for (size_t i = 1; i < ctx->nr_tasks; i++)
-			if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
-			    task_dead(ctx->tasks[i].img->pe->pid) && !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
+			if (!img_task_zombie(ctx->tasks[i].img) &&
+			    __atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
+			    task_dead(live_tid(ctx->tasks[i].img)) && !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
 				pr_err("restore failed: task %u died before it was restored\n", ctx->tasks[i].img->pe->pid);
 				return -1;
 			}
 		if (now_ns() > deadline) {
 			pr_err("restore failed: %u of %zu task(s) ready after %d s; giving up\n",
-			       __atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST), ctx->nr_tasks, RST_WAIT_TIMEOUT_S);
+			       __atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST), ctx->nr_live, RST_WAIT_TIMEOUT_S);
 			return -1;
 		}
 		syscall(SYS_futex, &s->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
@@ -509,13 +609,20 @@ static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
 
 static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n, size_t task)
 {
-	pid_t leader = ctx->tasks[task].img->pe->pid;
+	const struct img_task *it = ctx->tasks[task].img;
+	pid_t leader = (pid_t)live_tid(it);
 
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task && tr[i].state != 2)
 			return 0;
 	if (inject_munmap(ctx, leader) < 0)
 		return -1;
+	/* a stopped task: its stop signal, queued while it is held, stops it once let go */
+	if (it->task->has_stop_signal && it->task->stop_signal &&
+	    kill((pid_t)it->pe->pid, (int)it->task->stop_signal) < 0) {
+		pr_perror("can't stop task %u again", it->pe->pid);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task) {
 			if (ptrace(PTRACE_DETACH, tr[i].tid, NULL, NULL) < 0) {
@@ -535,7 +642,7 @@ static int rst_finish(struct rst_ctx *ctx)
 
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		n += ctx->tasks[i].img->pe->n_threads;
-	tr = calloc(n, sizeof(*tr));
+	tr = calloc(n ? n : 1, sizeof(*tr));
 	if (!tr) {
 		pr_perror("can't allocate the tracee table");
 		return -1;
@@ -545,6 +652,9 @@ static int rst_finish(struct rst_ctx *ctx)
 		for (size_t k = 0; k < ctx->tasks[i].img->pe->n_threads; k++) {
 			pid_t tid = ctx->tasks[i].img->pe->threads[k];
 			int st;
+			/* zombies ended already; a dead leader ends in the blob */
+			if (img_task_zombie(ctx->tasks[i].img) || (k == 0 && img_task_leader_dead(ctx->tasks[i].img)))
+				continue;
 			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0 ||
 			    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
 				pr_perror("can't seize restored thread %d", tid);
@@ -583,16 +693,15 @@ static int rst_finish(struct rst_ctx *ctx)
 		for (size_t i = 0; i < n && !t; i++)
 			if (tr[i].tid == tid)
 				t = &tr[i];
-		if (!t)
-			continue;
-		if (t->state == 3) {
-			/* a detached root that already ended: keep its status for the caller */
-			if (tid == (pid_t)ctx->tasks[0].img->pe->pid && !WIFSTOPPED(st)) {
-				ctx->root_reaped = true;
-				ctx->root_status = st;
-			}
+		if ((!t || t->state == 3) && tid == (pid_t)ctx->tasks[0].img->pe->pid && !WIFSTOPPED(st)) {
+			/* a root that already ended (detached, or not traced: its leader is dead):
+			 * keep its status for the caller */
+			ctx->root_reaped = true;
+			ctx->root_status = st;
 			continue;
 		}
+		if (!t || t->state == 3)
+			continue;
 		if (!WIFSTOPPED(st)) {
 			pr_err("restored thread %d %s %d while leaving the restorer\n", tid,
 			       WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
@@ -655,6 +764,8 @@ static int reserve_area(struct rst_ctx *ctx)
 
 	ctx->blob_size = ALIGN_UP(sizeof(rst_blob), PAGE_SIZE);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		if (img_task_zombie(ctx->tasks[i].img))
+			continue;
 		ctx->tasks[i].args_size = rst_args_size(ctx, &ctx->tasks[i]);
 		max_args = MAX(max_args, ctx->tasks[i].args_size);
 	}

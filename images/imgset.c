@@ -1,5 +1,6 @@
 /* The image set of a dump directory, read and validated in one place (see imgset.h). */
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,58 @@ ssize_t img_set_shmem_idx(const struct img_set *s, uint64_t id)
 
 /* ---- pstree ---- */
 
+static bool is_zombie(const PstreeEntry *pe)
+{
+	return pe->has_zombie && pe->zombie;
+}
+
+/* A wait status a process can end with (exited, or killed by a signal that kills
+ * without a core dump), or a stop/continue/ignore signal (never). */
+static bool exit_status_ok(uint32_t st)
+{
+	uint32_t sig = st & 0x7f;
+
+	if (sig == 0)
+		return st <= 0xff00 && !(st & 0xff);
+	if (st & ~0x7fu)
+		return false; /* a core dump or garbage */
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU: case SIGURG:
+	case SIGWINCH: case 0x7f:
+		return false;
+	default:
+		return sig <= 64;
+	}
+}
+
+/* Zombies and dead leaders: what pstree.img says of task i is consistent. */
+static int check_task_kind(const struct img_set *s, size_t i)
+{
+	const PstreeEntry *pe = s->tasks[i].pe;
+
+	if (pe->has_exit_signal && pe->exit_signal > 64) {
+		pr_err("pstree.img: task %u has exit signal %u\n", pe->pid, pe->exit_signal);
+		return bad();
+	}
+	if (is_zombie(pe)) {
+		if (i == 0 || pe->n_threads != 1 || (pe->has_leader_dead && pe->leader_dead) ||
+		    !pe->has_exit_status || !exit_status_ok(pe->exit_status)) {
+			pr_err("pstree.img: zombie %u: the root, with threads, or a bad exit status\n", pe->pid);
+			return bad();
+		}
+		for (size_t k = 0; k < s->nr_tasks; k++)
+			if (s->tasks[k].pe->ppid == pe->pid) {
+				pr_err("pstree.img: zombie %u has a child, %u\n", pe->pid, s->tasks[k].pe->pid);
+				return bad();
+			}
+	}
+	if (pe->has_leader_dead && pe->leader_dead && pe->n_threads < 2) {
+		pr_err("pstree.img: task %u's leader is dead, and it has no other thread\n", pe->pid);
+		return bad();
+	}
+	return 0;
+}
+
 static int check_pstree(struct img_set *s)
 {
 	if (!s->nr_tasks) {
@@ -151,6 +204,8 @@ static int check_pstree(struct img_set *s)
 			       IMG_MAX_THREADS);
 			return bad();
 		}
+		if (check_task_kind(s, i) < 0)
+			return -1;
 		if ((i == 0) != (pe->ppid == 0)) {
 			pr_err("pstree.img: the root must come first and be the only task without a parent\n");
 			return bad();
@@ -215,12 +270,20 @@ static bool pages_in_vmas(const MmEntry *mm, uint64_t addr, uint64_t len, size_t
 
 static int check_cores(const struct img_task *t)
 {
+	bool leader_dead = t->pe->has_leader_dead && t->pe->leader_dead;
+
+	if (is_zombie(t->pe))
+		return 0;
 	for (size_t i = 0; i < t->pe->n_threads; i++) {
 		const ThreadCoreEntry *c = t->cores[i];
 		const UserRegsX86 *r = c->gpregs;
 		if (c->tid != t->pe->threads[i] || !r) {
 			pr_err("core-%u.img: thread %u, no registers or the wrong thread\n", t->pe->threads[i],
 			       c->tid);
+			return bad();
+		}
+		if ((c->has_dead && c->dead) != (i == 0 && leader_dead)) {
+			pr_err("core-%u.img: a dead thread that is not the dead leader, or the other way\n", c->tid);
 			return bad();
 		}
 		if (c->has_xsave && c->xsave.len > IMG_MAX_XSAVE) {
@@ -329,6 +392,9 @@ static int load_task(int dfd, struct img_task *t)
 {
 	uint32_t pid = t->pe->pid;
 	char id[24];
+
+	if (is_zombie(t->pe))
+		return 0; /* nothing but its pstree entry */
 
 	t->cores = calloc(t->pe->n_threads, sizeof(*t->cores));
 	if (!t->cores) {
@@ -465,7 +531,9 @@ int img_set_load(int dfd, struct img_set *ret)
 		goto err;
 	for (size_t i = 0; i < n; i++) {
 		struct img_task *t = &s.tasks[i];
-		if (load_task(dfd, t) < 0 || check_cores(t) < 0 || check_mm(&s, t) < 0 || check_fds(&s, t) < 0)
+		if (load_task(dfd, t) < 0 || check_cores(t) < 0)
+			goto err;
+		if (!is_zombie(t->pe) && (check_mm(&s, t) < 0 || check_fds(&s, t) < 0))
 			goto err;
 	}
 	*ret = s;

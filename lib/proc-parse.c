@@ -318,6 +318,8 @@ int proc_parse_stat_str(const char *buf, struct proc_stat *ret)
 	st.arg_end = f[48];
 	st.env_start = f[49];
 	st.env_end = f[50];
+	st.has_exit_code = i > 51;
+	st.exit_code = (int)f[51];
 	*ret = st;
 	return 0;
 bad:

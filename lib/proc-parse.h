@@ -104,6 +104,8 @@ struct proc_stat {
 	uint32_t exit_signal;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
+	int exit_code;          /* field 52: the wait status of a zombie */
+	bool has_exit_code;
 };
 /* Parse the contents of a stat file (pure function, no logging, errno EINVAL). */
 int proc_parse_stat_str(const char *buf, struct proc_stat *ret);

@@ -134,7 +134,8 @@ struct rst_thread {
 	rst_u32 has_sched;
 	rst_u32 sched_policy;
 	rst_u32 sched_prio;
-	rst_u32 pad;
+	rst_u32 robust_len;    /* set_robust_list(robust_list, robust_len) */
+	rst_u64 robust_list;
 };
 
 struct rst_itimer {
@@ -227,7 +228,7 @@ struct rst_args {
 	/* PR_SET_PDEATHSIG: SIGKILL while restoring (the parent's death kills the task),
 	 * the dumped value once the parent says go */
 	rst_u32 pdeath_sig;
-	rst_u32 pad2;
+	rst_u32 leader_dead;    /* the leader exited while its threads ran: it ends here */
 };
 
 /* Blob entry: never returns. */

@@ -481,6 +481,11 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 	}
 	if (t->has_clear_tid)
 		SYS(set_tid_address, t->clear_tid_addr);
+	if (t->robust_len) {
+		r = SYS(set_robust_list, t->robust_list, t->robust_len);
+		if (r < 0)
+			rst_fail(a, "set_robust_list, head", t->robust_list, r);
+	}
 	if (t->comm[0])
 		SYS(prctl, PR_SET_NAME, t->comm, 0, 0, 0);
 	for (rst_u32 i = 0; i < t->nr_pending; i++) {
@@ -628,7 +633,12 @@ void rst_main(struct rst_args *a)
 			rst_fail(a, "setitimer, which", it->which, r);
 	}
 
-	thread_prepare(a, &threads_of(a)[0]);
+	if (a->leader_dead) {
+		/* nothing of the leader's own state is left to restore: it only counts */
+		__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
+	} else {
+		thread_prepare(a, &threads_of(a)[0]);
+	}
 	for (;;) {
 		rst_u32 n = __atomic_load_n(&a->threads_ready, __ATOMIC_SEQ_CST);
 		if (n >= a->nr_threads)
@@ -640,5 +650,8 @@ void rst_main(struct rst_args *a)
 		SYS(close_range, a->svc_fd_base, ~0U, 0);
 	__atomic_add_fetch(&s->nr_done, 1, __ATOMIC_SEQ_CST);
 	sync_bump(s);
+	if (a->leader_dead)
+		for (;;)
+			SYS(exit, 0); /* this thread only: the others run on */
 	thread_go(a, &threads_of(a)[0]);
 }

@@ -1329,6 +1329,76 @@ START_TEST(test_check_dir_rejects)
 }
 END_TEST
 
+/* Zombies and dead leaders in pstree.img: what the validator accepts and refuses. */
+START_TEST(test_check_dir_task_kinds)
+{
+	PstreeEntry *root, *z;
+	ThreadCoreEntry *c0 = NULL;
+	const char *want = NULL;
+	bool ok = false;
+
+	write_dump();
+	root = mk_pstree(100, 0, 2);
+	z = mk_pstree(200, 100, 1);
+	z->has_zombie = z->has_exit_status = 1;
+	z->zombie = 1;
+	z->exit_status = 0x2a00; /* exit(42) */
+	switch (_i) {
+	case 0: /* a zombie child: nothing but its pstree entry */
+		ok = true;
+		break;
+	case 1: /* killed by SIGTERM */
+		z->exit_status = SIGTERM;
+		ok = true;
+		break;
+	case 2: /* a core dump can't be restored */
+		z->exit_status = 0x80 | SIGSEGV;
+		want = "bad exit status";
+		break;
+	case 3: /* a stop signal is no way to end */
+		z->exit_status = SIGSTOP;
+		want = "bad exit status";
+		break;
+	case 4: /* a zombie with threads */
+		z->n_threads = 2;
+		z->threads = tz(2 * sizeof(uint32_t));
+		z->threads[0] = 200, z->threads[1] = 201;
+		want = "with threads";
+		break;
+	case 5: /* the root a zombie */
+		root->has_zombie = 1, root->zombie = 1;
+		root->has_exit_status = 1, root->exit_status = 0;
+		want = "the root";
+		break;
+	case 6: /* a dead leader: its core says so */
+		root->has_leader_dead = 1, root->leader_dead = 1;
+		c0 = mk_core(100);
+		c0->has_dead = 1, c0->dead = 1;
+		ok = true;
+		break;
+	case 7: /* ... and only its */
+		root->has_leader_dead = 1, root->leader_dead = 1;
+		want = "dead thread";
+		break;
+	case 8: /* a dead core without a dead leader */
+		c0 = mk_core(100);
+		c0->has_dead = 1, c0->dead = 1;
+		want = "dead thread";
+		break;
+	}
+	void *ps[] = { root, z };
+	write_img(IMG_PSTREE, "0", ps, 2);
+	if (c0) {
+		void *c[] = { c0 };
+		write_img(IMG_CORE, "100", c, 1);
+	}
+	log_to_file();
+	ck_assert_int_eq(img_check_dir(g_dfd), ok ? 0 : -1);
+	if (want)
+		ck_assert_msg(log_has(want), "the log does not say '%s'", want);
+}
+END_TEST
+
 /* What the page_xfer writer makes, img_check_dir accepts. */
 START_TEST(test_check_dir_xfer)
 {
@@ -1539,6 +1609,7 @@ int main(void)
 	tcase_add_test(tc, test_singleton);
 	tcase_add_test(tc, test_inventory_rejects);
 	tcase_add_test(tc, test_fuzz);
+	tcase_add_loop_test(tc, test_check_dir_task_kinds, 0, 9);
 	tcase_add_test(tc, test_check_dir);
 	tcase_add_loop_test(tc, test_check_dir_rejects, 0, 23);
 	tcase_add_test(tc, test_check_dir_xfer);
