@@ -26,6 +26,7 @@
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
 #define PM_FILE (1ULL << 61)
+#define PM_GUARD (1ULL << 58) /* a guard region marker (Linux 6.14), shown as swapped too */
 
 #define SCAN_VEC 256
 
@@ -94,7 +95,7 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 			.category_inverted = file ? PMS_PAGE_IS_FILE : 0,
 			.category_mask = file ? PMS_PAGE_IS_FILE : 0,
 			.category_anyof_mask = PMS_PAGE_IS_PRESENT | PMS_PAGE_IS_SWAPPED,
-			.return_mask = PMS_PAGE_IS_PFNZERO,
+			.return_mask = PMS_PAGE_IS_PFNZERO | PMS_PAGE_IS_GUARD,
 		};
 		long n = ioctl(pmfd, PMS_IOC_PAGEMAP_SCAN, &a);
 		size_t nr_iov = 0, total = 0;
@@ -119,7 +120,7 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 				errno = EIO;
 				return -1;
 			}
-			if (regs[i].categories & PMS_PAGE_IS_PFNZERO)
+			if (regs[i].categories & (PMS_PAGE_IS_PFNZERO | PMS_PAGE_IS_GUARD))
 				continue;
 			riov[nr_iov++] = (struct iovec){ (void *)(uintptr_t)regs[i].start,
 							 regs[i].end - regs[i].start };
@@ -137,6 +138,8 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 		size_t off = 0;
 		for (long i = 0; i < n; i++) {
 			size_t np = (regs[i].end - regs[i].start) / PAGE_SIZE;
+			if (regs[i].categories & PMS_PAGE_IS_GUARD)
+				continue; /* no page: a marker (collect_guards) */
 			if (regs[i].categories & PMS_PAGE_IS_PFNZERO) {
 				if (xfer_write_zero(x, regs[i].start, np, flags) < 0)
 					return -1;
@@ -176,7 +179,7 @@ static int64_t read_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 		}
 		for (size_t i = 0; i < n; i++) {
 			uint64_t e = ctx->pm[i];
-			bool want = (e & (PM_PRESENT | PM_SWAPPED)) && !(file && (e & PM_FILE));
+			bool want = (e & (PM_PRESENT | PM_SWAPPED)) && !(file && (e & PM_FILE)) && !(e & PM_GUARD);
 			if (!want)
 				continue;
 			uint64_t a = addr + i * PAGE_SIZE;
@@ -218,6 +221,55 @@ static int64_t dump_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 	return read_vma_pages(ctx, pid, pmfd, memfd, x, v, file, flags);
 }
 
+/*
+ * The guard regions (MADV_GUARD_INSTALL) of a VMA that has any ("gu"), from the
+ * pagemap's guard bit, into e->guards as (start, pages) pairs. Restore installs them
+ * again. 0 or -1 (logged).
+ */
+static int collect_guards(struct dump_ctx *ctx, pid_t pid, int pmfd, const struct proc_vma *v, VmaEntry *e)
+{
+	const size_t max_pages = DUMP_BUF_SIZE / PAGE_SIZE;
+	uint64_t *g = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!(v->vmflags & PROC_VMF_GU))
+		return 0;
+	for (uint64_t addr = v->start; addr < v->end;) {
+		size_t np = MIN(max_pages, (v->end - addr) / PAGE_SIZE);
+		if (pread_all(pmfd, ctx->pm, np * sizeof(uint64_t), (addr / PAGE_SIZE) * sizeof(uint64_t)) < 0) {
+			pr_perror("can't read /proc/%d/pagemap at 0x%" PRIx64, pid, addr);
+			free(g);
+			return -1;
+		}
+		for (size_t i = 0; i < np; i++) {
+			uint64_t a = addr + i * PAGE_SIZE;
+			if (!(ctx->pm[i] & PM_GUARD))
+				continue;
+			if (n && g[n - 2] + g[n - 1] * PAGE_SIZE == a) {
+				g[n - 1]++;
+				continue;
+			}
+			if (n + 2 > cap) {
+				uint64_t *ng = realloc(g, (cap ? cap * 2 : 16) * sizeof(*g));
+				if (!ng) {
+					pr_perror("can't grow the guard list");
+					free(g);
+					return -1;
+				}
+				g = ng;
+				cap = cap ? cap * 2 : 16;
+			}
+			g[n++] = a;
+			g[n++] = 1;
+		}
+		addr += np * PAGE_SIZE;
+	}
+	e->guards = g;
+	e->n_guards = n;
+	pr_debug("pid %d: VMA %" PRIx64 "-%" PRIx64 ": %zu guard region(s)\n", pid, v->start, v->end, n / 2);
+	return 0;
+}
+
 static uint64_t madv_bits(uint64_t vmf)
 {
 	uint64_t m = 0;
@@ -238,6 +290,14 @@ static uint64_t madv_bits(uint64_t vmf)
 	if (vmf & PROC_VMF_RR)
 		m |= 1ULL << MADV_RANDOM;
 	return m;
+}
+
+/* Memory restored eagerly even under --lazy-pages: mlock()ed or MAP_LOCKED (not
+ * MLOCK_ONFAULT), every page of which is resident; MAP_DROPPABLE, which userfaultfd
+ * does not take. */
+static bool never_lazy(const struct proc_vma *v)
+{
+	return ((v->vmflags & PROC_VMF_LO) && !(v->vmflags & PROC_VMF_LF)) || (v->vmflags & PROC_VMF_DP);
 }
 
 static bool starts_with(const char *s, const char *p)
@@ -273,6 +333,12 @@ static int classify_vma(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *
 	if (!strcmp(v->name, "[vsyscall]")) {
 		e->kind = VMA_KIND_VSYSCALL;
 		return 0;
+	}
+	if (v->vmflags & (PROC_VMF_UM | PROC_VMF_UW | PROC_VMF_UI)) {
+		pr_err("pid %d: VMA %" PRIx64 "-%" PRIx64 " (%s) is registered with a userfaultfd of the "
+		       "task: not supported\n", pid, v->start, v->end, v->name);
+		errno = ENOTSUP;
+		return -1;
 	}
 	if (v->vmflags & PROC_VMF_SS) {
 		pr_err("pid %d: VMA %" PRIx64 "-%" PRIx64 " is a shadow stack: not supported\n", pid,
@@ -420,7 +486,8 @@ static void vdso_facts(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *v
 	}
 }
 
-int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t nr_vmas, uint64_t brk)
+int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t nr_vmas,
+	    const struct dump_mm_task *mt)
 {
 	MmEntry mm = MM_ENTRY__INIT;
 	struct proc_stat st;
@@ -487,8 +554,8 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 		case VMA_KIND_ANON_PRIVATE:
 		case VMA_KIND_HEAP:
 		case VMA_KIND_STACK:
-			e->status = VMA_STATUS_LAZY;
-			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, false, PE_LAZY);
+			e->status = never_lazy(v) ? 0 : VMA_STATUS_LAZY;
+			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, false, never_lazy(v) ? 0 : PE_LAZY);
 			if (np < 0)
 				goto out;
 			if (e->prot == PROT_NONE && np == 0)
@@ -505,6 +572,8 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 		default:
 			break;
 		}
+		if (collect_guards(ctx, pp, pmfd, v, e) < 0)
+			goto out;
 		pr_debug("pid %d: vma %" PRIx64 "-%" PRIx64 " kind %u %s: %" PRId64 " pages\n", pid,
 			 v->start, v->end, e->kind, v->name, np);
 	}
@@ -523,7 +592,15 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 	mm.start_data = st.start_data;
 	mm.end_data = st.end_data;
 	mm.start_brk = st.start_brk;
-	mm.brk = brk ? brk : st.start_brk;
+	mm.brk = mt->brk ? mt->brk : st.start_brk;
+	if (mt->lock_future) {
+		mm.has_lock_future = true;
+		mm.lock_future = mt->lock_future;
+	}
+	if (mt->memory_merge) {
+		mm.has_memory_merge = true;
+		mm.memory_merge = true;
+	}
 	mm.start_stack = st.start_stack;
 	mm.arg_start = st.arg_start;
 	mm.arg_end = st.arg_end;
@@ -546,6 +623,8 @@ out:
 	if (xfer_ok)
 		xfer_close(&x);
 	free(mm.auxv);
+	for (size_t i = 0; ve && i < nr_vmas; i++)
+		free(ve[i].guards);
 	free(ve);
 	free(vep);
 	return ret;

@@ -25,6 +25,10 @@
 #include "criu-lite/dump-shmem.h"
 #include "lib/infect.h"
 
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_GET_MEMORY_MERGE 68
+#endif
+
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
 #endif
@@ -365,7 +369,7 @@ struct task_injected {
 	uint64_t itimer[3][4];         /* interval sec/usec, value sec/usec */
 	int pdeath_sig, subreaper;
 	long dumpable, timerslack, thp_disabled, securebits, personality;
-	uint64_t brk;
+	struct dump_mm_task mm;
 };
 
 static int inject_call(struct infect_ctx *ic, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -379,6 +383,47 @@ static int inject_call(struct infect_ctx *ic, long nr, uint64_t a1, uint64_t a2,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * mlockall(MCL_FUTURE [| MCL_ONFAULT]) leaves its mark only on mappings made later:
+ * make one (PROT_NONE, one page) in the task, see whether it came locked, unmap it.
+ */
+static int lock_future_of(struct infect_ctx *ic, uint32_t *ret)
+{
+	cleanup_free struct proc_vma *vmas = NULL;
+	size_t nr;
+	long addr, r;
+
+	if (infect_syscall(ic, SYS_mmap, 0, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0,
+			   &addr) < 0)
+		return -1;
+	if (addr == -EAGAIN) {
+		pr_err("pid %d: a new mapping can't be made: its locked memory is at RLIMIT_MEMLOCK "
+		       "(mlockall(MCL_FUTURE)), whose MCL_ONFAULT can't be told then: not supported\n", ic->pid);
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (addr < 0 && addr > -4096) {
+		errno = (int)-addr;
+		pr_perror("mmap() in pid %d", ic->pid);
+		return -1;
+	}
+	*ret = 0;
+	if (proc_parse_smaps(ic->pid, &vmas, &nr) < 0)
+		goto unmap;
+	for (size_t i = 0; i < nr; i++)
+		if ((uint64_t)addr >= vmas[i].start && (uint64_t)addr < vmas[i].end && (vmas[i].vmflags & PROC_VMF_LO))
+			*ret = vmas[i].vmflags & PROC_VMF_LF ? 2 : 1;
+unmap:
+	if (infect_syscall(ic, SYS_munmap, (uint64_t)addr, PAGE_SIZE, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r < 0) {
+		errno = (int)-r;
+		pr_perror("munmap() in pid %d", ic->pid);
+		return -1;
+	}
+	return vmas ? 0 : -1;
 }
 
 static int task_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, struct task_injected *ti)
@@ -420,7 +465,12 @@ static int task_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, struct task_
 	    inject_call(&ic, SYS_personality, 0xffffffff, 0, 0, 0, "personality()", &ti->personality) < 0 ||
 	    inject_call(&ic, SYS_brk, 0, 0, 0, 0, "brk()", &r) < 0)
 		goto out;
-	ti->brk = (uint64_t)r;
+	ti->mm.brk = (uint64_t)r;
+	if (infect_syscall(&ic, SYS_prctl, PR_GET_MEMORY_MERGE, 0, 0, 0, 0, 0, &r) < 0)
+		goto out;
+	ti->mm.memory_merge = r > 0; /* EINVAL: no KSM here, so none there */
+	if (lock_future_of(&ic, &ti->mm.lock_future) < 0)
+		goto out;
 	ret = 0;
 out:
 	if (infect_stop(&ic) < 0)
@@ -656,7 +706,7 @@ static int dump_one_task(struct dump_ctx *ctx, struct seize_task *t)
 		return -1;
 	if (dump_files_task(ctx, t->pid) < 0)
 		return -1;
-	if (dump_mm(ctx, t->pid, vmas, nr_vmas, ti.brk) < 0)
+	if (dump_mm(ctx, t->pid, vmas, nr_vmas, &ti.mm) < 0)
 		return -1;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <linux/userfaultfd.h>
@@ -22,6 +23,7 @@
 #include "criu-lite/restore-ctx.h"
 
 #define RST_TASK_SIZE 0x7ffffffff000ULL
+#define CAP_IPC_LOCK_BIT 14
 #define RST_THREAD_STACK (32u << 10)
 #define RST_LEADER_STACK (64u << 10)
 
@@ -365,9 +367,46 @@ static bool vma_fillable(const VmaEntry *v)
 	       !(v->has_status && (v->status & VMA_STATUS_GUARD));
 }
 
+/*
+ * Locked memory (mlock, MAP_LOCKED, MLOCK_ONFAULT) must fit the RLIMIT_MEMLOCK the task
+ * gets here (the dumped one, lowered to our hard limit when we can't raise it), unless
+ * its creds let it lock more (CAP_IPC_LOCK). 0 or -1 (logged).
+ */
+static int check_locked(const struct img_task *t)
+{
+	const MmEntry *mm = t->mm;
+	uint64_t locked = 0, cur = RLIM_INFINITY;
+	struct rlimit ours;
+
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (mm->vmas[i]->has_vm_flags && (mm->vmas[i]->vm_flags & PROC_VMF_LO))
+			locked += mm->vmas[i]->end - mm->vmas[i]->start;
+	if (!locked || (t->creds && t->creds->has_cap_eff && (t->creds->cap_eff & (1ULL << CAP_IPC_LOCK_BIT))))
+		return 0;
+	for (size_t i = 0; i < t->task->n_rlimits; i++)
+		if (t->task->rlimits[i]->resource == RLIMIT_MEMLOCK)
+			cur = t->task->rlimits[i]->cur;
+	if (getrlimit(RLIMIT_MEMLOCK, &ours) < 0) {
+		pr_perror("getrlimit(RLIMIT_MEMLOCK)");
+		return -1;
+	}
+	cur = MIN(cur, (uint64_t)ours.rlim_max);
+	if (locked > cur) {
+		pr_err("pid %u: its %" PRIu64 " KiB of locked memory (mlock, MAP_LOCKED) do not fit the "
+		       "RLIMIT_MEMLOCK it gets here (%" PRIu64 " KiB; this restore can't raise the hard limit "
+		       "%" PRIu64 " KiB): not restored unlocked\n",
+		       t->pe->pid, locked >> 10, cur >> 10, (uint64_t)ours.rlim_max >> 10);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
 int rst_mm_check(struct rst_ctx *ctx, struct rst_task *t)
 {
 	(void)ctx;
+	if (check_locked(t->img) < 0)
+		return -1;
 	for (size_t k = 0; k < t->img->pe->n_threads; k++) {
 		const UserRegsX86 *r = t->img->cores[k]->gpregs;
 		if (t->img->cores[k]->has_dead && t->img->cores[k]->dead)
@@ -523,6 +562,7 @@ static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs
 
 struct layout {
 	size_t vmas_off, runs_off, crcs_off, auxv_off, threads_off, pending_off, shared_off, groups_off;
+	size_t extras_off;      /* guard regions and VMA names */
 	size_t frames_off, stacks_off, total;
 	size_t nr_runs, nr_crcs, nr_pending, frame_size;
 };
@@ -532,6 +572,45 @@ static size_t nr_restored_vmas(const MmEntry *mm)
 	size_t n = 0;
 	for (size_t i = 0; i < mm->n_vmas; i++)
 		n += vma_restored(mm->vmas[i]);
+	return n;
+}
+
+#define RST_ANON_NAME_MAX 80 /* the kernel's ANON_VMA_NAME_MAX_LEN, with the NUL */
+
+/* The name a program gave an anonymous VMA (PR_SET_VMA_ANON_NAME), or NULL; *ret_len
+ * its length. maps shows it as [anon:NAME] (private) or [anon_shmem:NAME] (shared). */
+static const char *anon_name(const VmaEntry *v, size_t *ret_len)
+{
+	const char *n = v->name, *p;
+	size_t len;
+
+	if (!n || !(v->flags & MAP_ANONYMOUS))
+		return NULL;
+	if (!strncmp(n, "[anon:", 6))
+		p = n + 6;
+	else if (!strncmp(n, "[anon_shmem:", 12))
+		p = n + 12;
+	else
+		return NULL;
+	len = strlen(p);
+	if (!len || p[len - 1] != ']')
+		return NULL;
+	*ret_len = len - 1;
+	return p;
+}
+
+/* Bytes of guard regions and names a task's VMAs need in the args area. */
+static size_t extras_size(const MmEntry *mm)
+{
+	size_t n = 0, len;
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (!vma_restored(v))
+			continue;
+		n += ALIGN_UP(v->n_guards * sizeof(uint64_t), 8);
+		if (anon_name(v, &len))
+			n += ALIGN_UP(len + 1, 8);
+	}
 	return n;
 }
 
@@ -560,6 +639,8 @@ static void layout_of(struct rst_ctx *ctx, struct rst_task *t, struct layout *l)
 	off += t->img->task->n_shared_pending * 128;
 	l->groups_off = ALIGN_UP(off, 64);
 	off = l->groups_off + ALIGN_UP((t->img->creds ? t->img->creds->n_groups : 0) * sizeof(uint32_t), 64);
+	l->extras_off = off;
+	off += ALIGN_UP(extras_size(t->img->mm), 64);
 	l->frame_size = ALIGN_UP(rst_sigframe_size(ctx->xstate_size), 64);
 	l->frames_off = ALIGN_UP(off, 64);
 	off = l->frames_off + nthreads * l->frame_size;
@@ -590,6 +671,12 @@ static uint32_t madv_of(const VmaEntry *v)
 		m |= RST_MADV_DONTDUMP;
 	if (v->madv & (1ULL << MADV_WIPEONFORK))
 		m |= RST_MADV_WIPEONFORK;
+	if (v->madv & (1ULL << MADV_RANDOM))
+		m |= RST_MADV_RANDOM;
+	if (v->madv & (1ULL << MADV_SEQUENTIAL))
+		m |= RST_MADV_SEQUENTIAL;
+	if (v->madv & (1ULL << MADV_MERGEABLE))
+		m |= RST_MADV_MERGEABLE;
 	return m;
 }
 
@@ -640,10 +727,43 @@ struct args_build {
 	size_t errlen;
 };
 
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+#define RST_MAP_TYPE 0x0f
+
+/* What is set on a VMA once it is in place: its lock, seal, guard regions, name. */
+static void args_vma_extras(struct args_build *b, const VmaEntry *v, struct rst_vma *o, size_t *extra)
+{
+	uint64_t vmf = v->has_vm_flags ? v->vm_flags : 0;
+	const char *name;
+	size_t len;
+
+	if (vmf & PROC_VMF_LO)
+		o->lock = vmf & PROC_VMF_LF ? RST_LOCK_ONFAULT : RST_LOCK_ALL;
+	o->seal = !!(vmf & PROC_VMF_SL);
+	if (vmf & PROC_VMF_DP)
+		o->flags = (o->flags & ~RST_MAP_TYPE) | MAP_DROPPABLE;
+	if (v->n_guards) {
+		o->nr_guards = v->n_guards / 2;
+		o->guards_off = b->l.extras_off + *extra;
+		memcpy(b->base + o->guards_off, v->guards, v->n_guards * sizeof(uint64_t));
+		*extra += ALIGN_UP(v->n_guards * sizeof(uint64_t), 8);
+	}
+	name = anon_name(v, &len);
+	if (name) {
+		o->name_off = b->l.extras_off + *extra;
+		memcpy(b->base + o->name_off, name, len);
+		b->base[o->name_off + len] = '\0';
+		*extra += ALIGN_UP(len + 1, 8);
+	}
+}
+
 /* The VMAs to map, as the blob maps them. */
 static void args_vmas(struct args_build *b)
 {
 	const MmEntry *mm = b->t->img->mm;
+	size_t extra = 0;
 
 	b->rv = (struct rst_vma *)(b->base + b->l.vmas_off);
 	for (size_t i = 0; i < mm->n_vmas; i++) {
@@ -668,6 +788,7 @@ static void args_vmas(struct args_build *b)
 			o->flags = (o->flags & ~MAP_SHARED) | MAP_PRIVATE;
 		if (v->has_status && (v->status & VMA_STATUS_GUARD))
 			o->prot = PROT_NONE;
+		args_vma_extras(b, v, o, &extra);
 	}
 	b->a->nr_vmas = b->nv;
 	b->a->vmas_off = b->l.vmas_off;
@@ -907,6 +1028,9 @@ static int args_signals(struct args_build *b)
 		a->itimers[it->which].value_us = it->value_us;
 	}
 	a->pdeath_sig = te->has_pdeath_sig ? te->pdeath_sig : 0;
+	if (b->t->img->mm->has_lock_future)
+		a->lock_future = b->t->img->mm->lock_future == 2 ? RST_LOCK_ONFAULT : RST_LOCK_ALL;
+	a->memory_merge = b->t->img->mm->has_memory_merge && b->t->img->mm->memory_merge;
 	a->leader_dead = img_task_leader_dead(b->t->img);
 	return 0;
 }

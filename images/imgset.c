@@ -351,6 +351,17 @@ static int check_mm(const struct img_set *s, const struct img_task *t)
 			pr_err("mm-%u.img: file VMA %" PRIx64 " names no file of files.img\n", pid, v->start);
 			return bad();
 		}
+		if (v->n_guards % 2) {
+			pr_err("mm-%u.img: VMA %" PRIx64 ": guard regions are not (start, pages) pairs\n", pid, v->start);
+			return bad();
+		}
+		for (size_t k = 0; k < v->n_guards; k += 2)
+			if (v->guards[k] % PAGE_SIZE || v->guards[k] < v->start || v->guards[k] >= v->end ||
+			    !v->guards[k + 1] || v->guards[k + 1] > (v->end - v->guards[k]) / PAGE_SIZE) {
+				pr_err("mm-%u.img: VMA %" PRIx64 ": a guard region at 0x%" PRIx64 " lies outside it\n",
+				       pid, v->start, v->guards[k]);
+				return bad();
+			}
 		if (v->kind != VMA_KIND_VSYSCALL)
 			prev_end = v->end;
 	}

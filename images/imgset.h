@@ -17,7 +17,8 @@
  *    XSAVE area of at most 64 KiB; task-PID.img; creds-PID.img if present;
  *    mm-PID.img with its auxv in pairs (at most 64), the code/data/brk/arg/env
  *    bounds in order and in the user address space, VMAs sorted, page aligned,
- *    non-overlapping, of known kinds, each shmem or file VMA naming an object of
+ *    non-overlapping, of known kinds, their guard regions inside them, each shmem or
+ *    file VMA naming an object of
  *    shmem.img or files.img; registers of 64-bit code (fs/gs base and ip in the user
  *    address space); fdinfo-PID.img with fds below 2^20 naming files of files.img;
  *    the private page set (pagemap-PID.img + pages-PID.img, see pagemap.h) with every

@@ -123,7 +123,7 @@ static const struct {
 	{ "ar", PROC_VMF_AR }, { "wf", PROC_VMF_WF }, { "dd", PROC_VMF_DD }, { "bi", PROC_VMF_BI },
 	{ "mm", PROC_VMF_MM }, { "hg", PROC_VMF_HG }, { "nh", PROC_VMF_NH }, { "mg", PROC_VMF_MG },
 	{ "um", PROC_VMF_UM }, { "uw", PROC_VMF_UW }, { "ui", PROC_VMF_UI }, { "ss", PROC_VMF_SS },
-	{ "sl", PROC_VMF_SL }, { "lo", PROC_VMF_LO },
+	{ "sl", PROC_VMF_SL }, { "lo", PROC_VMF_LO }, { "gu", PROC_VMF_GU }, { "dp", PROC_VMF_DP },
 };
 
 uint64_t proc_parse_vmflags(const char *s)

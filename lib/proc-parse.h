@@ -51,6 +51,8 @@
 #define PROC_VMF_SS (1ULL << 31) /* ss: shadow stack */
 #define PROC_VMF_SL (1ULL << 32) /* sl: sealed */
 #define PROC_VMF_LO (1ULL << 33) /* lo: locked (mlock) */
+#define PROC_VMF_GU (1ULL << 34) /* gu: holds guard regions (MADV_GUARD_INSTALL) */
+#define PROC_VMF_DP (1ULL << 35) /* dp: droppable (MAP_DROPPABLE) */
 
 /* One line of /proc/PID/maps (plus VmFlags from smaps). */
 struct proc_vma {

@@ -86,6 +86,14 @@ struct rst_range {
 #define RST_MADV_DONTFORK 0x4
 #define RST_MADV_DONTDUMP 0x8
 #define RST_MADV_WIPEONFORK 0x10
+#define RST_MADV_RANDOM 0x20
+#define RST_MADV_SEQUENTIAL 0x40
+#define RST_MADV_MERGEABLE 0x80
+
+/* rst_vma.lock */
+#define RST_LOCK_NONE 0
+#define RST_LOCK_ALL 1      /* mlock(): every page in */
+#define RST_LOCK_ONFAULT 2  /* mlock2(MLOCK_ONFAULT) */
 
 struct rst_vma {
 	rst_u64 start;
@@ -98,7 +106,11 @@ struct rst_vma {
 	rst_u32 madv;     /* RST_MADV_* */
 	rst_u32 uffd_mode; /* lazy: UFFDIO_REGISTER_MODE_* bits, 0 = not registered */
 	rst_u32 map_prot; /* PROT_* to map with; mprotect'ed to prot after the fill if different */
-	rst_u32 pad;
+	rst_u32 lock;     /* RST_LOCK_* */
+	rst_u32 seal;     /* mseal() it once everything is in place */
+	rst_u32 nr_guards; /* guard regions to install: (start, pages) u64 pairs at guards_off */
+	rst_u64 guards_off;
+	rst_u64 name_off; /* its anonymous name (PR_SET_VMA_ANON_NAME), NUL-terminated; 0: none */
 };
 
 /* A run of pages read from the pages image into memory. */
@@ -229,6 +241,8 @@ struct rst_args {
 	 * the dumped value once the parent says go */
 	rst_u32 pdeath_sig;
 	rst_u32 leader_dead;    /* the leader exited while its threads ran: it ends here */
+	rst_u32 lock_future;    /* mlockall(MCL_FUTURE): 0, RST_LOCK_ALL, RST_LOCK_ONFAULT */
+	rst_u32 memory_merge;   /* prctl(PR_SET_MEMORY_MERGE, 1) */
 };
 
 /* Blob entry: never returns. */

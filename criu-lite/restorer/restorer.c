@@ -215,6 +215,7 @@ static void map_vmas(struct rst_args *a)
 		rst_u64 len = v->end - v->start;
 		long prot = v->map_prot, flags = v->flags | MAP_FIXED, r;
 
+
 		if (v->fd < 0)
 			flags |= MAP_ANONYMOUS;
 		r = SYS(mmap, v->start, len, prot, flags, v->fd, v->fd < 0 ? 0 : v->pgoff);
@@ -230,6 +231,74 @@ static void map_vmas(struct rst_args *a)
 			SYS(madvise, v->start, len, MADV_DONTDUMP);
 		if (v->madv & RST_MADV_WIPEONFORK)
 			SYS(madvise, v->start, len, MADV_WIPEONFORK);
+		if (v->madv & RST_MADV_RANDOM)
+			SYS(madvise, v->start, len, MADV_RANDOM);
+		if (v->madv & RST_MADV_SEQUENTIAL)
+			SYS(madvise, v->start, len, MADV_SEQUENTIAL);
+		if ((v->madv & RST_MADV_MERGEABLE) && (r = SYS(madvise, v->start, len, MADV_MERGEABLE)) < 0)
+			rst_fail(a, "madvise(MADV_MERGEABLE) of the VMA at", v->start, r);
+	}
+}
+
+#define RST_MADV_GUARD_INSTALL 102
+#define RST_MLOCK_ONFAULT 0x01
+#define RST_MCL_FUTURE 2
+#define RST_MCL_ONFAULT 4
+#define RST_PR_SET_VMA 0x53564d41
+#define RST_PR_SET_VMA_ANON_NAME 0
+#define RST_PR_SET_MEMORY_MERGE 67
+
+/* Once the pages are in: guard regions, names, locks (what populating or filling
+ * would trip on, or what needs the pages there). */
+static void finish_vmas(struct rst_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)((char *)a + a->vmas_off);
+
+	for (rst_u32 i = 0; i < a->nr_vmas; i++, v++) {
+		const rst_u64 *g = (const rst_u64 *)((char *)a + v->guards_off);
+		long r;
+
+		for (rst_u32 k = 0; k < v->nr_guards; k++) {
+			r = SYS(madvise, g[2 * k], g[2 * k + 1] * RST_PAGE, RST_MADV_GUARD_INSTALL);
+			if (r < 0)
+				rst_fail(a, "MADV_GUARD_INSTALL at", g[2 * k], r);
+		}
+		if (v->name_off) {
+			r = SYS(prctl, RST_PR_SET_VMA, RST_PR_SET_VMA_ANON_NAME, v->start, v->end - v->start,
+				(char *)a + v->name_off);
+			if (r < 0)
+				rst_fail(a, "naming (PR_SET_VMA_ANON_NAME) the VMA at", v->start, r);
+		}
+		if (v->lock) {
+			r = SYS(mlock2, v->start, v->end - v->start, v->lock == RST_LOCK_ONFAULT ? RST_MLOCK_ONFAULT : 0);
+			if (r < 0)
+				rst_fail(a, "mlock of the VMA at", v->start, r);
+		}
+	}
+	if (a->lock_future) {
+		long r = SYS(mlockall, RST_MCL_FUTURE | (a->lock_future == RST_LOCK_ONFAULT ? RST_MCL_ONFAULT : 0));
+		if (r < 0)
+			rst_fail(a, "mlockall(MCL_FUTURE), flags", a->lock_future, r);
+	}
+	if (a->memory_merge) {
+		long r = SYS(prctl, RST_PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
+		if (r < 0)
+			rst_fail(a, "PR_SET_MEMORY_MERGE", 1, r);
+	}
+}
+
+/* Last: seals forbid changing the VMA from now on. */
+static void seal_vmas(struct rst_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)((char *)a + a->vmas_off);
+
+	for (rst_u32 i = 0; i < a->nr_vmas; i++, v++) {
+		long r;
+		if (!v->seal)
+			continue;
+		r = SYS(mseal, v->start, v->end - v->start, 0);
+		if (r < 0)
+			rst_fail(a, "mseal of the VMA at", v->start, r);
 	}
 }
 
@@ -609,7 +678,9 @@ void rst_main(struct rst_args *a)
 	fill_pages(a);
 	protect_vmas(a);
 	register_lazy(a);
+	finish_vmas(a);
 	set_mm(a);
+	seal_vmas(a);
 	create_threads(a);
 
 	for (rst_u32 i = 0; i < a->nr_shared_pending; i++) {
