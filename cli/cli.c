@@ -56,7 +56,7 @@ enum {
 	OPT_ADDRESS, OPT_PORT, OPT_PREV_IMAGES, OPT_MANAGE_CGROUPS, OPT_INHERIT_FD, OPT_FEATURE,
 	OPT_GHOST_LIMIT, OPT_TIMEOUT, OPT_EXTERNAL, OPT_LAZY_PAGES, OPT_ALL, OPT_STATUS_FD,
 	OPT_CONFIG, OPT_NO_DEFAULT_CONFIG, OPT_NETWORK_LOCK, OPT_PREFETCH, OPT_HOT_WS,
-	OPT_RECORD_WS, OPT_BUSY_POLL, OPT_JSON, OPT_PAGES, OPT_FULL, OPT_PAGEMAP_READ,
+	OPT_RECORD_WS, OPT_BUSY_POLL, OPT_JSON, OPT_PAGES, OPT_FULL, OPT_PAGEMAP_READ, OPT_TIMERS_IN_ORDER,
 };
 /* the --no- forms of the boolean options */
 #define OPT_NO(x) ((x) + 100)
@@ -112,6 +112,7 @@ static const struct option long_opts[] = {
 	{ "pages", no_argument, NULL, OPT_PAGES },
 	{ "full", no_argument, NULL, OPT_FULL },
 	{ "pagemap-read", no_argument, NULL, OPT_PAGEMAP_READ },
+	{ "timers-in-order", no_argument, NULL, OPT_TIMERS_IN_ORDER },
 	{ NULL, 0, NULL, 0 },
 };
 /* CRIU's short options (those criu-lite has); "-" first: non-options come back as 1,
@@ -316,6 +317,7 @@ static int apply_opt(struct cr_options *o, int c, const char *arg, bool *ret_hel
 	case OPT_PAGES: o->show_pages = true; return 0;
 	case OPT_FULL: o->show_full = true; return 0;
 	case OPT_PAGEMAP_READ: o->pagemap_read = true; return 0;
+	case OPT_TIMERS_IN_ORDER: o->timers_in_order = true; return 0;
 	default:
 		return -1;
 	}

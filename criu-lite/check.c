@@ -151,6 +151,7 @@ static const struct criu_alias {
 	{ "pagemap_scan", { KD_PAGEMAP_SCAN }, 1, "the PAGEMAP_SCAN ioctl" },
 	{ "mem_dirty_track", { KD_UFFD_WP_ASYNC, KD_PAGEMAP_SCAN }, 2,
 	  "write tracking (criu-lite: userfaultfd WP_ASYNC and PAGEMAP_SCAN, not soft-dirty)" },
+	{ "timer_cr_ids", { KD_TIMER_CR_IDS }, 1, "prctl PR_TIMER_CREATE_RESTORE_IDS" },
 };
 
 /* One asked-for name: criu-lite's features for it. 0, or -1 (logged) if unknown. */

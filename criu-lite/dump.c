@@ -23,6 +23,7 @@
 #include "criu-lite/dump-files.h"
 #include "criu-lite/dump-mm.h"
 #include "criu-lite/dump-shmem.h"
+#include "criu-lite/dump-timers.h"
 #include "lib/infect.h"
 
 #ifndef PR_GET_MEMORY_MERGE
@@ -114,6 +115,22 @@ static int peek_siginfos(pid_t tid, bool shared, SiginfoEntry ***ret, size_t *re
 err:
 	free_siginfos(v, nr);
 	return -1;
+}
+
+/* Leave out of a queue the pending signals of POSIX timers (restore makes them again
+ * from the timers). */
+static void claim_timer_signals(struct dump_timers *timers, SiginfoEntry **v, size_t *nr)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *nr; i++) {
+		if (dump_timers_claim(timers, v[i])) {
+			free(v[i]); /* the entry is the first member of its struct pending_sig */
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	*nr = k;
 }
 
 static void regs_to_image(const struct user_regs_struct *r, UserRegsX86 *g)
@@ -217,7 +234,8 @@ out:
 	return ret;
 }
 
-static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip)
+static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip,
+		       struct dump_timers *timers)
 {
 	ThreadCoreEntry c = THREAD_CORE_ENTRY__INIT;
 	UserRegsX86 g = USER_REGS_X86__INIT;
@@ -313,6 +331,7 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 
 	if (peek_siginfos(tid, false, &c.pending, &c.n_pending) < 0)
 		return -1;
+	claim_timer_signals(timers, c.pending, &c.n_pending);
 
 	/*
 	 * Injection is safe in a thread sleeping with a temporary mask (sigsuspend, ppoll...):
@@ -370,6 +389,7 @@ struct task_injected {
 	int pdeath_sig, subreaper;
 	long dumpable, timerslack, thp_disabled, securebits, personality;
 	struct dump_mm_task mm;
+	struct dump_timers timers;
 };
 
 static int inject_call(struct infect_ctx *ic, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -426,7 +446,8 @@ unmap:
 	return vmas ? 0 : -1;
 }
 
-static int task_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, struct task_injected *ti)
+static int task_injected(const struct seize_task *t, pid_t pid, pid_t tid, uint64_t syscall_ip,
+			 struct task_injected *ti)
 {
 	struct infect_ctx ic;
 	long r;
@@ -469,7 +490,9 @@ static int task_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, struct task_
 	if (infect_syscall(&ic, SYS_prctl, PR_GET_MEMORY_MERGE, 0, 0, 0, 0, 0, &r) < 0)
 		goto out;
 	ti->mm.memory_merge = r > 0; /* EINVAL: no KSM here, so none there */
-	if (lock_future_of(&ic, &ti->mm.lock_future) < 0)
+	if (lock_future_of(&ic, &ti->mm.lock_future) < 0 ||
+	    dump_timers_collect(&ic, pid, t->tids + (t->leader_dead ? 1 : 0), t->nr_tids - (t->leader_dead ? 1 : 0),
+				&ti->timers) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -538,7 +561,7 @@ static int dump_cwd_root(pid_t pid, TaskEntry *t, char *cwd, char *root)
 
 /* task-PID.img of t; pp is where /proc shows its process-wide state (seize_proc_pid). */
 static int dump_task_entry(struct dump_ctx *ctx, const struct seize_task *t_, pid_t pp,
-			   const struct task_injected *ti, const struct proc_status *ps,
+			   struct task_injected *ti, const struct proc_status *ps,
 			   const struct proc_stat *st)
 {
 	pid_t pid = t_->pid;
@@ -618,6 +641,11 @@ static int dump_task_entry(struct dump_ctx *ctx, const struct seize_task *t_, pi
 
 	if (peek_siginfos(pp, true, &t.shared_pending, &t.n_shared_pending) < 0)
 		return -1;
+	claim_timer_signals(&ti->timers, t.shared_pending, &t.n_shared_pending);
+	if (dump_timers_check(&ti->timers, pid) < 0)
+		goto out;
+	t.posix_timers = ti->timers.ep;
+	t.n_posix_timers = ti->timers.nr;
 	img = img_open(ctx->dfd, IMG_TASK, O_WRONLY, pid);
 	if (!img || img_write(img, &t) < 0)
 		goto out;
@@ -676,7 +704,7 @@ static int dump_one_task(struct dump_ctx *ctx, struct seize_task *t)
 	struct proc_status ps;
 	struct proc_stat st;
 	uint64_t syscall_ip;
-
+	int r;
 	pid_t pp = seize_proc_pid(t); /* /proc and injections: a live thread */
 
 	if (t->zombie) {
@@ -692,15 +720,21 @@ static int dump_one_task(struct dump_ctx *ctx, struct seize_task *t)
 	if (proc_parse_status(pp, 0, &ps) < 0 || proc_parse_stat(pp, 0, &st) < 0)
 		return -1;
 
-	if (task_injected(pp, pp, syscall_ip, &ti) < 0)
+	if (task_injected(t, pp, pp, syscall_ip, &ti) < 0) {
+		dump_timers_fini(&ti.timers);
 		return -1;
-	for (size_t i = 0; i < t->nr_tids; i++) {
-		int r = i == 0 && t->leader_dead ? dump_dead_thread(ctx, t->pid)
-						  : dump_thread(ctx, pp, t->tids[i], syscall_ip);
-		if (r < 0)
-			return -1;
 	}
-	if (dump_task_entry(ctx, t, pp, &ti, &ps, &st) < 0)
+	for (size_t i = 0; i < t->nr_tids; i++) {
+		r = i == 0 && t->leader_dead ? dump_dead_thread(ctx, t->pid)
+					     : dump_thread(ctx, pp, t->tids[i], syscall_ip, &ti.timers);
+		if (r < 0) {
+			dump_timers_fini(&ti.timers);
+			return -1;
+		}
+	}
+	r = dump_task_entry(ctx, t, pp, &ti, &ps, &st);
+	dump_timers_fini(&ti.timers);
+	if (r < 0)
 		return -1;
 	if (dump_creds(ctx, t->pid, &ps, ti.securebits) < 0)
 		return -1;

@@ -563,6 +563,7 @@ static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs
 struct layout {
 	size_t vmas_off, runs_off, crcs_off, auxv_off, threads_off, pending_off, shared_off, groups_off;
 	size_t extras_off;      /* guard regions and VMA names */
+	size_t timers_off;
 	size_t frames_off, stacks_off, total;
 	size_t nr_runs, nr_crcs, nr_pending, frame_size;
 };
@@ -641,6 +642,8 @@ static void layout_of(struct rst_ctx *ctx, struct rst_task *t, struct layout *l)
 	off = l->groups_off + ALIGN_UP((t->img->creds ? t->img->creds->n_groups : 0) * sizeof(uint32_t), 64);
 	l->extras_off = off;
 	off += ALIGN_UP(extras_size(t->img->mm), 64);
+	l->timers_off = off;
+	off += ALIGN_UP(t->img->task->n_posix_timers * sizeof(struct rst_timer), 64);
 	l->frame_size = ALIGN_UP(rst_sigframe_size(ctx->xstate_size), 64);
 	l->frames_off = ALIGN_UP(off, 64);
 	off = l->frames_off + nthreads * l->frame_size;
@@ -1003,6 +1006,30 @@ static int args_threads(struct args_build *b)
 	return 0;
 }
 
+/* POSIX timers, by id (the image set checked them). */
+static void args_timers(struct args_build *b)
+{
+	const TaskEntry *te = b->t->img->task;
+	struct rst_timer *rt = (struct rst_timer *)(b->base + b->l.timers_off);
+
+	b->a->nr_timers = te->n_posix_timers;
+	b->a->timers_in_order = b->ctx->opts->timers_in_order;
+	b->a->timers_off = b->l.timers_off;
+	for (size_t i = 0; i < te->n_posix_timers; i++) {
+		const PosixTimerEntry *e = te->posix_timers[i];
+		rt[i] = (struct rst_timer){ .id = e->id,
+					    .clock = e->clock,
+					    .notify = e->notify,
+					    .signo = e->has_signo ? e->signo : 0,
+					    .sigval = e->has_sigval ? e->sigval : 0,
+					    .tid = e->has_notify_tid ? e->notify_tid : 0,
+					    .overrun = e->has_overrun ? e->overrun : 0,
+					    .value_ns = e->has_value_ns ? e->value_ns : 0,
+					    .interval_ns = e->has_interval_ns ? e->interval_ns : 0,
+					    .pending = e->has_signal_pending && e->signal_pending };
+	}
+}
+
 /* Process-wide pending signals and interval timers. 0 or -1 (message in err). */
 static int args_signals(struct args_build *b)
 {
@@ -1028,6 +1055,7 @@ static int args_signals(struct args_build *b)
 		a->itimers[it->which].value_us = it->value_us;
 	}
 	a->pdeath_sig = te->has_pdeath_sig ? te->pdeath_sig : 0;
+	args_timers(b);
 	if (b->t->img->mm->has_lock_future)
 		a->lock_future = b->t->img->mm->lock_future == 2 ? RST_LOCK_ONFAULT : RST_LOCK_ALL;
 	a->memory_merge = b->t->img->mm->has_memory_merge && b->t->img->mm->memory_merge;

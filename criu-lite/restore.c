@@ -316,6 +316,16 @@ static int lazy_prepare(struct rst_ctx *ctx)
 	return 0;
 }
 
+/* Every signal blocked, glibc's own (32, 33: what its sigprocmask leaves alone) too:
+ * nothing may be delivered before the task runs its dumped code (a timer's signal,
+ * say, restored with its default action). */
+static void block_all_signals(void)
+{
+	uint64_t all = ~0ULL;
+
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
+}
+
 static void task_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
 static void zombie_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
 
@@ -449,12 +459,10 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	const PstreeEntry *pe = t->img->pe;
 	uint32_t pid = pe->pid;
 	char err[256];
-	sigset_t all;
 	uint64_t blob_addr, args_addr;
 	void *p;
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	block_all_signals();
 	signal(SIGPIPE, SIG_DFL); /* the parent may ignore it (lazy socket); the task must not */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	__atomic_store_n(&created_of(ctx)[idx], 1, __ATOMIC_SEQ_CST);

@@ -377,6 +377,35 @@ static int check_mm(const struct img_set *s, const struct img_task *t)
 	return 0;
 }
 
+/* POSIX timers: by id and once each, a notification the kernel takes (a signal in
+ * range; SIGEV_THREAD_ID naming a live thread of the task), times the blob can add. */
+static int check_timers(const struct img_task *t)
+{
+	const TaskEntry *te = t->task;
+
+	for (size_t i = 0; i < te->n_posix_timers; i++) {
+		const PosixTimerEntry *e = te->posix_timers[i];
+		uint32_t kind = e->notify & ~4u;
+		bool tid_ok = !(e->notify & 4u);
+
+		for (size_t k = 1; !tid_ok && k < t->pe->n_threads; k++)
+			tid_ok = e->has_notify_tid && e->notify_tid == t->pe->threads[k];
+		if (!tid_ok && !img_task_leader_dead(t))
+			tid_ok = e->has_notify_tid && e->notify_tid == t->pe->threads[0];
+		if ((i && e->id <= te->posix_timers[i - 1]->id) || e->id > INT32_MAX || kind > 2 ||
+		    (e->notify & 4u && kind != 0) || !tid_ok ||
+		    (kind != 1 && (!e->has_signo || e->signo < 1 || e->signo > 64)) ||
+		    (e->has_value_ns && e->value_ns > (1ULL << 62)) ||
+		    (e->has_interval_ns && e->interval_ns > (1ULL << 62)) ||
+		    (e->has_overrun && e->overrun > INT32_MAX)) {
+			pr_err("task-%u.img: POSIX timer %u is out of order, or its notification or times are "
+			       "bad\n", t->pe->pid, e->id);
+			return bad();
+		}
+	}
+	return 0;
+}
+
 static int check_fds(const struct img_set *s, const struct img_task *t)
 {
 	for (size_t i = 0; i < t->nr_fds; i++) {
@@ -544,7 +573,7 @@ int img_set_load(int dfd, struct img_set *ret)
 		struct img_task *t = &s.tasks[i];
 		if (load_task(dfd, t) < 0 || check_cores(t) < 0)
 			goto err;
-		if (!is_zombie(t->pe) && (check_mm(&s, t) < 0 || check_fds(&s, t) < 0))
+		if (!is_zombie(t->pe) && (check_mm(&s, t) < 0 || check_fds(&s, t) < 0 || check_timers(t) < 0))
 			goto err;
 	}
 	*ret = s;

@@ -501,6 +501,74 @@ int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *ret)
 	return 0;
 }
 
+/*
+ * A timers file is records of four lines:
+ *	ID: 0
+ *	signal: 35/0000000000000065        (signo/sigev_value, hex)
+ *	notify: signal/pid.123             (signal|none|thread, then pid or tid)
+ *	ClockID: 1
+ */
+int proc_parse_timers_str(const char *buf, struct proc_timer **ret, size_t *ret_nr)
+{
+	static const char *const kinds[] = { "signal", "none", "thread" }; /* SIGEV_SIGNAL, _NONE, _THREAD */
+	struct proc_timer *v = NULL;
+	size_t n = 0;
+	const char *p = buf;
+
+	while (*p) {
+		struct proc_timer t = { 0 };
+		char kind[16], who[8];
+		unsigned long long val;
+		int id, sig, pid, clock, used = 0;
+		size_t k;
+
+		if (sscanf(p, "ID: %d\nsignal: %d/%llx\nnotify: %15[a-z]/%7[a-z].%d\nClockID: %d\n%n", &id, &sig, &val,
+			   kind, who, &pid, &clock, &used) != 7 || !used || id < 0 || sig < 0 || sig > 64)
+			goto bad;
+		for (k = 0; k < ARRAY_SIZE(kinds) && strcmp(kind, kinds[k]); k++)
+			;
+		if (k == ARRAY_SIZE(kinds) || (strcmp(who, "pid") && strcmp(who, "tid")))
+			goto bad;
+		t.id = (uint32_t)id;
+		t.clock = clock;
+		t.notify = (uint32_t)k | (!strcmp(who, "tid") ? 4u /* SIGEV_THREAD_ID */ : 0u);
+		t.signo = (uint32_t)sig;
+		t.sigval = val;
+		t.notify_pid = pid;
+		struct proc_timer *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv)
+			goto bad;
+		v = nv;
+		v[n++] = t;
+		p += used;
+	}
+	if (!v && !(v = malloc(sizeof(*v))))
+		goto bad;
+	*ret = v;
+	*ret_nr = n;
+	return 0;
+bad:
+	free(v);
+	errno = EINVAL;
+	return -1;
+}
+
+int proc_parse_timers(pid_t pid, struct proc_timer **ret, size_t *ret_nr)
+{
+	char path[64];
+	cleanup_free char *buf = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	buf = read_file_str(AT_FDCWD, path, 16 << 20, NULL);
+	if (!buf)
+		return -1;
+	if (proc_parse_timers_str(buf, ret, ret_nr) < 0) {
+		pr_err("%s: can't parse it\n", path);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;

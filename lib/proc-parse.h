@@ -141,6 +141,21 @@ struct proc_fdinfo {
 int proc_parse_fdinfo_str(const char *buf, struct proc_fdinfo *ret);
 int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *ret);
 
+/* One POSIX timer of /proc/PID/timers. */
+struct proc_timer {
+	uint32_t id;
+	int32_t clock;        /* ClockID: (negative: a CPU-time clock of a given pid/tid) */
+	uint32_t notify;      /* sigev_notify: SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD, | SIGEV_THREAD_ID */
+	uint32_t signo;
+	uint64_t sigval;      /* sigev_value */
+	pid_t notify_pid;     /* the pid, or the tid with SIGEV_THREAD_ID */
+};
+/* Parse the contents of a timers file (pure; errno EINVAL on anything unexpected). *ret
+ * is a heap array (free()); none is an empty array. */
+int proc_parse_timers_str(const char *buf, struct proc_timer **ret, size_t *ret_nr);
+/* Read /proc/PID/timers. */
+int proc_parse_timers(pid_t pid, struct proc_timer **ret, size_t *ret_nr);
+
 /*
  * Numeric entries of a /proc directory, sorted ascending:
  * /proc/PID/task (tids), /proc/PID/fd (fds). *ret is a heap array.

@@ -157,6 +157,22 @@ struct rst_itimer {
 	rst_u64 value_us;
 };
 
+/* A POSIX timer: made with its id by the leader, armed by the thread it signals
+ * (SIGEV_THREAD_ID) or by the leader. */
+struct rst_timer {
+	rst_u32 id;
+	rst_s32 clock;
+	rst_u32 notify;      /* sigev_notify */
+	rst_u32 signo;
+	rst_u64 sigval;
+	rst_u32 tid;         /* SIGEV_THREAD_ID: its thread */
+	rst_u32 overrun;     /* timer_getoverrun() to give again */
+	rst_u64 value_ns;    /* time left, 0: disarmed */
+	rst_u64 interval_ns;
+	rst_u32 pending;     /* its signal is to be pending */
+	rst_u32 pad;
+};
+
 /* Creds, applied by every thread (setresuid & co. are per-thread at syscall level). */
 struct rst_creds {
 	rst_u32 set;
@@ -243,6 +259,12 @@ struct rst_args {
 	rst_u32 leader_dead;    /* the leader exited while its threads ran: it ends here */
 	rst_u32 lock_future;    /* mlockall(MCL_FUTURE): 0, RST_LOCK_ALL, RST_LOCK_ONFAULT */
 	rst_u32 memory_merge;   /* prctl(PR_SET_MEMORY_MERGE, 1) */
+
+	rst_u32 nr_timers;      /* struct rst_timer[] at timers_off, by id */
+	rst_u32 timers_made;    /* set (and woken) once the leader made them all */
+	rst_u64 timers_off;
+	rst_u32 timers_in_order; /* (tests) never PR_TIMER_CREATE_RESTORE_IDS */
+	rst_u32 pad3;
 };
 
 /* Blob entry: never returns. */

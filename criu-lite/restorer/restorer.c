@@ -455,6 +455,167 @@ static void set_mm(struct rst_args *a)
 		rst_fail(a, "PR_SET_MM_MAP, start_code", a->mm[0], r);
 }
 
+/* ---- POSIX timers ---- */
+
+#define RST_PR_TIMER_CREATE_RESTORE_IDS 77
+#define RST_SIGEV_SIGNAL 0
+#define RST_SIGEV_NONE 1
+#define RST_SIGEV_THREAD_ID 4
+#define RST_TIMER_ABSTIME 1
+#define RST_SI_TIMER (-2)
+#define RST_NSEC 1000000000ULL
+
+struct rst_sigevent {
+	rst_u64 value;
+	rst_s32 signo;
+	rst_s32 notify;
+	rst_s32 tid;
+	rst_s32 pad[11];
+};
+
+struct rst_timespec {
+	long long sec, nsec;
+};
+
+static struct rst_timer *timers_of(struct rst_args *a)
+{
+	return (struct rst_timer *)((char *)a + a->timers_off);
+}
+
+static long make_timer(const struct rst_timer *t, int *ret_id)
+{
+	struct rst_sigevent ev;
+
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.value = t->sigval;
+	ev.signo = (rst_s32)t->signo;
+	ev.notify = (rst_s32)t->notify;
+	ev.tid = (rst_s32)t->tid;
+	return SYS(timer_create, t->clock, &ev, ret_id);
+}
+
+/*
+ * Make every timer with its id: with PR_TIMER_CREATE_RESTORE_IDS timer_create takes
+ * the id asked for; without it, ids come in order from 0 (a fresh process), and the
+ * ones between are made and deleted again.
+ */
+static void create_timers(struct rst_args *a)
+{
+	struct rst_timer *t = timers_of(a);
+	int by_id = !a->timers_in_order && SYS(prctl, RST_PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0) == 0;
+	rst_u32 next = 0;
+	long r;
+
+	for (rst_u32 i = 0; i < a->nr_timers; i++) {
+		int id = (int)t[i].id;
+		if (by_id) {
+			r = make_timer(&t[i], &id);
+			if (r < 0 || id != (int)t[i].id)
+				rst_fail(a, "timer_create (with its id) of timer", t[i].id, r < 0 ? r : -22);
+			continue;
+		}
+		for (;;) {
+			struct rst_timer gap = { .clock = 1 /* CLOCK_MONOTONIC */, .notify = RST_SIGEV_NONE };
+			int got;
+			r = make_timer(next == t[i].id ? &t[i] : &gap, &got);
+			if (r < 0 || got != (int)next)
+				rst_fail(a, "timer_create in id order, for timer", t[i].id, r < 0 ? r : -22);
+			if (next++ == t[i].id)
+				break;
+			r = SYS(timer_delete, got);
+			if (r < 0)
+				rst_fail(a, "timer_delete of a placeholder timer", got, r);
+		}
+	}
+	if (by_id)
+		SYS(prctl, RST_PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+}
+
+static rst_u64 clock_now(struct rst_args *a, const struct rst_timer *t)
+{
+	struct rst_timespec ts;
+	long r = SYS(clock_gettime, t->clock, &ts);
+
+	if (r < 0)
+		rst_fail(a, "clock_gettime of the clock of timer", t->id, r);
+	return (rst_u64)ts.sec * RST_NSEC + (rst_u64)ts.nsec;
+}
+
+static void settime(struct rst_args *a, const struct rst_timer *t, int flags, rst_u64 value, rst_u64 interval)
+{
+	struct rst_timespec its[2] = { { (long long)(interval / RST_NSEC), (long long)(interval % RST_NSEC) },
+				       { (long long)(value / RST_NSEC), (long long)(value % RST_NSEC) } };
+	long r = SYS(timer_settime, t->id, flags, its, 0);
+
+	if (r < 0)
+		rst_fail(a, "timer_settime of timer", t->id, r);
+}
+
+/* Wait (a second at most) until the signal of a timer armed in the past is pending. */
+static void wait_fired(struct rst_args *a, const struct rst_timer *t)
+{
+	for (int i = 0; i < 2000; i++) {
+		rst_u64 set = 0;
+		struct rst_timespec nap = { 0, 500000 };
+		SYS(rt_sigpending, &set, 8);
+		if (set & (1ULL << (t->signo - 1)))
+			return;
+		SYS(nanosleep, &nap, 0);
+	}
+	rst_fail(a, "the signal of timer did not come", t->id, -62);
+}
+
+/*
+ * Arm a timer as it was. Its pending signal is made by the timer itself: armed at the
+ * last period (in the past), it fires at once, and its next period is where it was.
+ * The overruns of its last signal (what timer_getoverrun() gives) by a signal taken
+ * here: armed N + 1 periods before the next one, it counts N at delivery. Otherwise,
+ * the time left and the interval. CPU-time timers (neither pending nor with overruns:
+ * the dump saw to it) only the latter.
+ */
+static void arm_timer(struct rst_args *a, const struct rst_timer *t)
+{
+	rst_u64 v = t->value_ns, iv = t->interval_ns, now, at;
+
+	if (t->pending) {
+		now = clock_now(a, t);
+		at = iv && v <= iv ? now + v - iv : now;
+		settime(a, t, RST_TIMER_ABSTIME, at ? at : 1, iv);
+		wait_fired(a, t);
+		return;
+	}
+	if (t->overrun && iv && t->notify != RST_SIGEV_NONE && v) {
+		now = clock_now(a, t);
+		if (now + v > (t->overrun + 1ULL) * iv) {
+			rst_u64 set = 1ULL << (t->signo - 1);
+			struct rst_timespec zero = { 0, 0 };
+			unsigned char info[128];
+			long r;
+
+			settime(a, t, RST_TIMER_ABSTIME, now + v - (t->overrun + 1ULL) * iv, iv);
+			wait_fired(a, t);
+			r = SYS(rt_sigtimedwait, &set, info, &zero, 8);
+			if (r != (long)t->signo || *(int *)(info + 8) != RST_SI_TIMER || *(int *)(info + 16) != (int)t->id)
+				rst_fail(a, "taking the signal that sets the overruns of timer", t->id, r < 0 ? r : -22);
+			return;
+		}
+		/* too little of its clock has passed to put N periods before it: no overruns */
+	}
+	if (v)
+		settime(a, t, 0, v, iv);
+}
+
+/* The timers a thread arms: those that signal it alone, and (the leader, or the first
+ * live thread when the leader is dead) every other. */
+static void arm_timers(struct rst_args *a, rst_u32 tid, int process_wide)
+{
+	struct rst_timer *t = timers_of(a);
+
+	for (rst_u32 i = 0; i < a->nr_timers; i++)
+		if ((t[i].notify & RST_SIGEV_THREAD_ID) ? t[i].tid == tid : process_wide)
+			arm_timer(a, &t[i]);
+}
+
 /* ---- threads ---- */
 
 static struct rst_thread *threads_of(struct rst_args *a)
@@ -557,6 +718,12 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 	}
 	if (t->comm[0])
 		SYS(prctl, PR_SET_NAME, t->comm, 0, 0, 0);
+	if (a->nr_timers && t != threads_of(a)) {
+		/* its timers first: taking a timer's signal must not take a queued one (the
+		 * leader armed its own with the process-wide ones) */
+		futex_wait_while(a, &a->timers_made, 0, 0);
+		arm_timers(a, t->tid, 0);
+	}
 	for (rst_u32 i = 0; i < t->nr_pending; i++) {
 		int sig = *(const int *)(pend + i * 128);
 		r = SYS(rt_tgsigqueueinfo, a->pid, t->tid, sig, pend + i * 128);
@@ -682,6 +849,14 @@ void rst_main(struct rst_args *a)
 	set_mm(a);
 	seal_vmas(a);
 	create_threads(a);
+	if (a->nr_timers) {
+		create_timers(a);
+		/* process-wide timers (and the leader's own), before the queued signals they
+		 * could be mistaken for; then the other threads arm theirs */
+		arm_timers(a, a->leader_dead ? 0 : threads_of(a)[0].tid, 1);
+		__atomic_store_n(&a->timers_made, 1, __ATOMIC_SEQ_CST);
+		futex_wake_all(&a->timers_made);
+	}
 
 	for (rst_u32 i = 0; i < a->nr_shared_pending; i++) {
 		int sig = *(const int *)(sp + i * 128);

@@ -62,7 +62,13 @@ static inline long rst_syscall6(long nr, long a1, long a2, long a3, long a4, lon
 	X(set_robust_list, __NR_set_robust_list, 2)    \
 	X(mlock2, __NR_mlock2, 3)                      \
 	X(mlockall, __NR_mlockall, 1)                  \
-	X(mseal, RST_NR_mseal, 3)
+	X(mseal, RST_NR_mseal, 3)                      \
+	X(timer_create, __NR_timer_create, 3)          \
+	X(timer_settime, __NR_timer_settime, 4)        \
+	X(timer_delete, __NR_timer_delete, 1)          \
+	X(rt_sigpending, __NR_rt_sigpending, 2)        \
+	X(rt_sigtimedwait, __NR_rt_sigtimedwait, 4)    \
+	X(nanosleep, __NR_nanosleep, 2)
 
 #define RST_SYS_DEFINE(name, nr, n)                                                         \
 	static inline long sys_##name(long a1, long a2, long a3, long a4, long a5, long a6) \
