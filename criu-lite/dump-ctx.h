@@ -38,6 +38,7 @@ struct dump_shmem {
 struct dump_stats {
 	uint64_t pages_dumped;  /* stored */
 	uint64_t pages_zero;    /* recorded as zero */
+	uint64_t pages_parent;  /* the parent's, still shared copy-on-write: recorded, not stored */
 	uint64_t bytes_read;
 	uint64_t t_start_ns;
 	uint64_t next_progress; /* bytes at which to log progress next */

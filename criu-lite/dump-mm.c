@@ -30,36 +30,17 @@
 
 #define SCAN_VEC 256
 
-/* Read runs of remote pages into buf (contiguous); /proc/PID/mem when the VMA is not readable. */
-static int read_runs(pid_t pid, int memfd, bool readable, const struct iovec *riov, size_t nr_iov,
-		     uint8_t *buf, size_t total)
+/*
+ * Read runs of remote pages into buf (contiguous), through /proc/PID/mem. Not with
+ * process_vm_readv(): it pins the pages it reads, and the kernel gives a task its own
+ * copy of an anonymous page it shares copy-on-write (with its parent, its children)
+ * before a reader may pin it, which would undo the sharing of a tree that runs on
+ * (--leave-running). /proc/PID/mem reads without pinning, unreadable VMAs too.
+ */
+static int read_runs(pid_t pid, int memfd, const struct iovec *riov, size_t nr_iov, uint8_t *buf)
 {
-	if (readable) {
-		struct iovec l = { buf, total };
-		size_t done = 0, k = 0;
-		while (k < nr_iov) {
-			size_t cnt = MIN(nr_iov - k, (size_t)IOV_MAX);
-			size_t want = 0;
-			for (size_t m = k; m < k + cnt; m++)
-				want += riov[m].iov_len;
-			l.iov_base = buf + done;
-			l.iov_len = want;
-			ssize_t n = process_vm_readv(pid, &l, 1, riov + k, cnt, 0);
-			if (n == (ssize_t)want) {
-				done += want;
-				k += cnt;
-				continue;
-			}
-			if (n < 0 && errno != EFAULT) {
-				pr_perror("can't read the memory of pid %d", pid);
-				return -1;
-			}
-			break; /* a partial read: fall back to /proc/PID/mem for everything */
-		}
-		if (done == total)
-			return 0;
-	}
 	size_t off = 0;
+
 	for (size_t k = 0; k < nr_iov; k++) {
 		if (pread_all(memfd, buf + off, riov[k].iov_len, (off_t)(uintptr_t)riov[k].iov_base) < 0) {
 			pr_perror("can't read %zu bytes at %p of pid %d through /proc/%d/mem",
@@ -132,7 +113,7 @@ static int64_t scan_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 			errno = EIO;
 			return -1;
 		}
-		if (nr_iov && read_runs(pid, memfd, v->prot & PROT_READ, riov, nr_iov, ctx->buf, total) < 0)
+		if (nr_iov && read_runs(pid, memfd, riov, nr_iov, ctx->buf) < 0)
 			return -1;
 		/* in address order: zero-PFN ranges as zero, the rest from the buffer */
 		size_t off = 0;
@@ -190,7 +171,7 @@ static int64_t read_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 			total += PAGE_SIZE;
 		}
 		if (nr_iov) {
-			if (read_runs(pid, memfd, v->prot & PROT_READ, riov, nr_iov, ctx->buf, total) < 0)
+			if (read_runs(pid, memfd, riov, nr_iov, ctx->buf) < 0)
 				return -1;
 			size_t off = 0;
 			for (size_t k = 0; k < nr_iov; k++) {
@@ -219,6 +200,182 @@ static int64_t dump_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 		ctx->no_pagemap_scan = 1;
 	}
 	return read_vma_pages(ctx, pid, pmfd, memfd, x, v, file, flags);
+}
+
+/* ---- copy-on-write sharing with the parent ---- */
+
+/* The parent's side, for a task whose parent is in the tree (dumped before it). */
+struct cow_parent {
+	int pmfd;            /* the parent's /proc/PID/pagemap */
+	MmEntry *mm;         /* its mm image */
+	struct page_read pr; /* its page set */
+	uint64_t *ppm;       /* its pagemap entries for a chunk */
+	bool open;
+};
+
+static void cow_close(struct cow_parent *cp)
+{
+	if (!cp->open)
+		return;
+	closep(&cp->pmfd);
+	img_free_msg(NULL, cp->mm);
+	page_read_close(&cp->pr);
+	free(cp->ppm);
+	cp->open = false;
+}
+
+/* What the parent of pid left in the images and in /proc: open when the parent is in
+ * the tree and stored pages. 0 (cp->open says whether) or -1 (logged). */
+static int cow_open(struct dump_ctx *ctx, pid_t pid, struct cow_parent *cp)
+{
+	struct seize_task *t = seize_find(&ctx->tree, pid);
+	cleanup_img struct img *img = NULL;
+	char path[64], id[24];
+
+	memset(cp, 0, sizeof(*cp));
+	cp->pmfd = -1;
+	if (!t || !t->ppid)
+		return 0;
+	snprintf(id, sizeof(id), "%d", t->ppid);
+	if (page_read_open(&cp->pr, ctx->dfd, id, IMG_OPT_MISSING_OK) < 0)
+		return errno == ENOENT ? 0 : -1; /* no pages: nothing to share */
+	cp->open = true;
+	img = img_open(ctx->dfd, IMG_MM, O_RDONLY, (unsigned long)t->ppid);
+	if (!img || img_read_one(img, (void **)&cp->mm) < 0)
+		goto err;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", dump_proc_pid(ctx, t->ppid));
+	cp->pmfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cp->pmfd < 0) {
+		pr_perror("can't open %s", path);
+		goto err;
+	}
+	cp->ppm = malloc((DUMP_BUF_SIZE / PAGE_SIZE) * sizeof(uint64_t));
+	if (!cp->ppm) {
+		pr_perror("can't allocate a pagemap buffer");
+		goto err;
+	}
+	return 0;
+err:
+	cow_close(cp);
+	return -1;
+}
+
+static bool anon_kind(uint32_t kind)
+{
+	return kind == VMA_KIND_ANON_PRIVATE || kind == VMA_KIND_HEAP || kind == VMA_KIND_STACK;
+}
+
+/* The parent's VMA of the same range, private anonymous memory too (what fork() gave). */
+static bool cow_parent_vma(const struct cow_parent *cp, const struct proc_vma *v)
+{
+	for (size_t i = 0; cp->open && i < cp->mm->n_vmas; i++) {
+		const VmaEntry *p = cp->mm->vmas[i];
+		if (p->start == v->start && p->end == v->end)
+			return anon_kind(p->kind) && !(p->has_status && (p->status & VMA_STATUS_GUARD));
+	}
+	return false;
+}
+
+/* The same physical page (or the same swap slot): still shared since the fork. */
+static bool same_page(uint64_t c, uint64_t p)
+{
+	const uint64_t frame = (1ULL << 55) - 1; /* PFN, or swap type and offset */
+
+	if ((c & PM_PRESENT) && (p & PM_PRESENT))
+		return (c & frame) && (c & frame) == (p & frame);
+	if ((c & PM_SWAPPED) && (p & PM_SWAPPED) && !((c | p) & PM_GUARD))
+		return (c & frame) == (p & frame);
+	return false;
+}
+
+/* Did the parent store this page's data (not zero: its set must give the page)? */
+static bool parent_stored(struct cow_parent *cp, uint64_t addr)
+{
+	const PagemapEntry *e = page_read_find(&cp->pr, addr);
+	return e && (e->flags & PE_PRESENT);
+}
+
+/*
+ * The pages of a private anonymous VMA that the parent's VMA of the same range has
+ * too: a page that is still the parent's own (same frame) and stored in its set is
+ * recorded as the parent's (PE_PARENT, no data: restore makes the child from the
+ * parent after this page is in, as fork() did), the others are dumped as usual.
+ * Returns the pages recorded, or -1.
+ */
+static int64_t cow_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int memfd, struct page_xfer *x,
+			     const struct proc_vma *v, uint32_t flags, struct cow_parent *cp, bool *ret_shared)
+{
+	const size_t max_pages = DUMP_BUF_SIZE / PAGE_SIZE;
+	struct run {
+		uint64_t start;
+		size_t n;
+		bool parent;
+	} *runs = NULL;
+	struct iovec *riov = NULL;
+	int64_t recorded = 0;
+
+	runs = malloc(max_pages * sizeof(*runs));
+	riov = malloc(max_pages * sizeof(*riov));
+	if (!runs || !riov) {
+		pr_perror("can't allocate run lists");
+		recorded = -1;
+		goto out;
+	}
+	for (uint64_t addr = v->start; addr < v->end;) {
+		size_t n = MIN(max_pages, (v->end - addr) / PAGE_SIZE), nr = 0, nr_iov = 0, off = 0;
+		off_t pmoff = (addr / PAGE_SIZE) * sizeof(uint64_t);
+
+		if (pread_all(pmfd, ctx->pm, n * sizeof(uint64_t), pmoff) < 0 ||
+		    pread_all(cp->pmfd, cp->ppm, n * sizeof(uint64_t), pmoff) < 0) {
+			pr_perror("can't read the pagemaps of pid %d and its parent at 0x%" PRIx64, pid, addr);
+			recorded = -1;
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			uint64_t e = ctx->pm[i], a = addr + i * PAGE_SIZE;
+			bool parent;
+
+			if ((e & PM_GUARD) || !(e & (PM_PRESENT | PM_SWAPPED)))
+				continue;
+			parent = same_page(e, cp->ppm[i]) && parent_stored(cp, a);
+			if (nr && runs[nr - 1].parent == parent && runs[nr - 1].start + runs[nr - 1].n * PAGE_SIZE == a) {
+				runs[nr - 1].n++;
+			} else {
+				runs[nr++] = (struct run){ a, 1, parent };
+				if (!parent)
+					riov[nr_iov++] = (struct iovec){ (void *)(uintptr_t)a, 0 };
+			}
+			if (!parent)
+				riov[nr_iov - 1].iov_len += PAGE_SIZE;
+		}
+		if (nr_iov && read_runs(pid, memfd, riov, nr_iov, ctx->buf) < 0) {
+			recorded = -1;
+			goto out;
+		}
+		for (size_t k = 0; k < nr; k++) {
+			int r;
+			if (runs[k].parent) {
+				r = xfer_write_parent(x, runs[k].start, runs[k].n);
+				ctx->stats.pages_parent += runs[k].n;
+				*ret_shared = true;
+			} else {
+				r = dump_emit_pages(ctx, x, runs[k].start, ctx->buf + off, runs[k].n, flags);
+				off += runs[k].n * PAGE_SIZE;
+				ctx->stats.bytes_read += runs[k].n * PAGE_SIZE;
+			}
+			if (r < 0) {
+				recorded = -1;
+				goto out;
+			}
+			recorded += runs[k].n;
+		}
+		dump_progress(ctx);
+		addr += n * PAGE_SIZE;
+	}
+out:
+	free(runs);
+	free(riov);
+	return recorded;
 }
 
 /*
@@ -501,6 +658,7 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 	int ret = -1;
 	bool xfer_ok = false;
 	pid_t pp = dump_proc_pid(ctx, pid); /* /proc of a live thread */
+	struct cow_parent cp = { .pmfd = -1 };
 
 	if (proc_parse_stat(pp, 0, &st) < 0)
 		return -1;
@@ -519,9 +677,13 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 		pr_perror("can't open %s", path);
 		return -1;
 	}
-	snprintf(ids, sizeof(ids), "%d", pid);
-	if (xfer_open(&x, ctx->dfd, ids, (uint32_t)pid) < 0)
+	if (cow_open(ctx, pid, &cp) < 0)
 		return -1;
+	snprintf(ids, sizeof(ids), "%d", pid);
+	if (xfer_open(&x, ctx->dfd, ids, (uint32_t)pid) < 0) {
+		cow_close(&cp);
+		return -1;
+	}
 	xfer_ok = true;
 
 	ve = calloc(nr_vmas ? nr_vmas : 1, sizeof(*ve));
@@ -537,6 +699,8 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 
 		vma_entry__init(e);
 		vep[i] = e;
+		if (xfer_break(&x) < 0) /* entries stay within a VMA (restore premaps some alone) */
+			goto out;
 		e->start = v->start;
 		e->end = v->end;
 		e->prot = v->prot;
@@ -553,14 +717,22 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 		switch (e->kind) {
 		case VMA_KIND_ANON_PRIVATE:
 		case VMA_KIND_HEAP:
-		case VMA_KIND_STACK:
+		case VMA_KIND_STACK: {
+			bool shared = false;
+			uint32_t flags = never_lazy(v) ? 0 : PE_LAZY;
 			e->status = never_lazy(v) ? 0 : VMA_STATUS_LAZY;
-			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, false, never_lazy(v) ? 0 : PE_LAZY);
+			if (cow_parent_vma(&cp, v))
+				np = cow_vma_pages(ctx, pp, pmfd, memfd, &x, v, flags, &cp, &shared);
+			else
+				np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, false, flags);
 			if (np < 0)
 				goto out;
+			if (shared)
+				e->status |= VMA_STATUS_INHERITED;
 			if (e->prot == PROT_NONE && np == 0)
 				e->status |= VMA_STATUS_GUARD;
 			break;
+		}
 		case VMA_KIND_FILE_PRIVATE:
 			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, true, 0);
 			if (np < 0)
@@ -622,6 +794,7 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 out:
 	if (xfer_ok)
 		xfer_close(&x);
+	cow_close(&cp);
 	free(mm.auxv);
 	for (size_t i = 0; ve && i < nr_vmas; i++)
 		free(ve[i].guards);

@@ -922,8 +922,8 @@ out:
 		double secs = (double)(now_ns() - ctx.stats.t_start_ns) / 1e9;
 		double mib = (double)ctx.stats.pages_dumped * PAGE_SIZE / (1 << 20);
 		pr_info("dump of pid %d complete: %" PRIu64 " pages stored (%.1f MiB), %" PRIu64
-			" zero pages, %.3f s, %.1f MiB/s (%.1f MiB read)\n",
-			opts->tree, ctx.stats.pages_dumped, mib, ctx.stats.pages_zero, secs,
+			" zero pages, %" PRIu64 " shared with a parent, %.3f s, %.1f MiB/s (%.1f MiB read)\n",
+			opts->tree, ctx.stats.pages_dumped, mib, ctx.stats.pages_zero, ctx.stats.pages_parent, secs,
 			secs > 0 ? (double)ctx.stats.bytes_read / (1 << 20) / secs : 0.0,
 			(double)ctx.stats.bytes_read / (1 << 20));
 		if (opts->display_stats)

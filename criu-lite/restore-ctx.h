@@ -16,6 +16,7 @@ struct rst_task {
 	struct img_task *img;    /* its images (ctx->img.tasks[i]) */
 	int pages_fd;            /* service fd of pages-PID.img, -1 if none */
 	int *vma_fds;            /* per mm->vmas[i]: service fd to map, -1 for anonymous */
+	uint64_t *premap;        /* per mm->vmas[i]: where it is made before the children (0: not) */
 	int exe_fd;              /* service fd, -1 if unknown */
 	int uffd;                /* --lazy-pages: service fd of the task's userfaultfd, -1 otherwise */
 	int cwd_fd;              /* service fd of a recreated deleted cwd, -1 otherwise */
@@ -52,6 +53,10 @@ struct rst_ctx {
 	/* The reserved area: sync page | blob | args, the same address in every task. */
 	uint64_t area_start;
 	uint64_t area_size;
+	/* Copy-on-write sharing: the private memory a parent shares with its children is
+	 * made here, in the parent, before the children are (rst_premap_*). */
+	uint64_t premap_start;
+	uint64_t premap_size;
 	uint64_t blob_size;      /* page-rounded */
 	struct rst_sync *sync;
 	bool root_reaped;        /* the root ended while other tasks were being finished */
@@ -92,6 +97,19 @@ int rst_vdso_check(struct rst_ctx *ctx);
 bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *pe);
 /* Whether shmem object id is served lazily under --lazy-pages (shmem_entry.lazy). */
 bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
+
+/*
+ * Copy-on-write sharing. rst_premap_plan (before the args are sized): which VMAs are
+ * made before the children are (a parent's VMA a child inherits, and the child's that
+ * inherits it, in the same place of a premap area), where in it; rst_premap_reserve
+ * then places the area. In each task, rst_premap_fill (before it makes its children)
+ * maps its own, fills what must be there before the fork, and for an inherited one keeps
+ * only the parent's pages the child shares; the blob moves them to their addresses.
+ * 0 or -1 (logged; in a task: message in err).
+ */
+int rst_premap_plan(struct rst_ctx *ctx);
+int rst_premap_reserve(struct rst_ctx *ctx);
+int rst_premap_fill(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
 
 /* restore-files.c */
 /* In the parent: create shmem objects (and validate their pages; only those sealed against

@@ -82,9 +82,13 @@ static int read_images(struct rst_ctx *ctx)
 
 static void ctx_fini(struct rst_ctx *ctx)
 {
-	for (size_t i = 0; i < ctx->nr_tasks; i++)
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		free(ctx->tasks[i].vma_fds);
+		free(ctx->tasks[i].premap);
+	}
 	free(ctx->tasks);
+	if (ctx->premap_size)
+		munmap((void *)(uintptr_t)ctx->premap_start, ctx->premap_size);
 	free(ctx->file_fds);
 	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
@@ -470,6 +474,9 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 		task_fail(ctx, pid, "task %u runs as pid %d", pid, getpid());
 
 	lead_session_group(ctx, pe);
+	/* the memory it shares with its children, in before they are made */
+	if (rst_premap_fill(ctx, t, err, sizeof(err)) < 0)
+		task_fail(ctx, pid, "pid %u: %s", pid, err);
 	create_children(ctx, t);
 	join_group(ctx, pe);
 	settle_zombies(ctx, t);
@@ -843,7 +850,7 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 	pr_debug("shmem objects and files ready at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)
 		goto out;
-	if (reserve_area(&ctx) < 0)
+	if (rst_premap_plan(&ctx) < 0 || reserve_area(&ctx) < 0 || rst_premap_reserve(&ctx) < 0)
 		goto out;
 	pr_info("images read and validated in %.1f ms\n", (now_ns() - t0) / 1e6);
 

@@ -478,6 +478,10 @@ static int load_shmem(int dfd, struct img_shmem *sh)
 	sh->has_pages = true;
 	for (size_t k = 0; k < sh->pr.nr_entries; k++) {
 		const PagemapEntry *pe = sh->pr.entries[k];
+		if (pe->flags & PE_PARENT) {
+			pr_err("pagemap-%s.img: a shmem object has no parent's pages\n", id);
+			return bad();
+		}
 		/* the last page may hold the end of the object (and bytes written past it
 		 * through a mapping, which live in the same page) */
 		if ((pe->flags & PE_PRESENT) &&
@@ -536,6 +540,89 @@ static int check_files(const struct img_set *s)
 	return 0;
 }
 
+/* ---- copy-on-write sharing ---- */
+
+static bool anon_vma(const VmaEntry *v)
+{
+	return (v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_HEAP || v->kind == VMA_KIND_STACK) &&
+	       !(v->has_status && (v->status & VMA_STATUS_GUARD));
+}
+
+static bool inherited(const VmaEntry *v)
+{
+	return v->has_status && (v->status & VMA_STATUS_INHERITED);
+}
+
+static const VmaEntry *vma_of(const MmEntry *mm, uint64_t addr)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (addr >= mm->vmas[i]->start && addr < mm->vmas[i]->end)
+			return mm->vmas[i];
+	return NULL;
+}
+
+/* No entry of a page set crosses the bounds of v (restore moves v alone). */
+static bool entries_within(struct page_read *pr, const VmaEntry *v)
+{
+	for (size_t i = 0; i < pr->nr_entries; i++) {
+		const PagemapEntry *e = pr->entries[i];
+		uint64_t end = e->vaddr + (uint64_t)e->nr_pages * PAGE_SIZE;
+		if (e->vaddr < v->end && end > v->start && (e->vaddr < v->start || end > v->end))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A VMA inherited from the parent (its pages PE_PARENT) has the parent's VMA of the same
+ * range, private anonymous memory both; the parent stored every page the child takes
+ * from it; no entry of either set crosses that range's bounds.
+ */
+static int check_cow_task(struct img_set *s, struct img_task *t)
+{
+	uint32_t pid = t->pe->pid;
+	struct img_task *p = NULL;
+
+	if (t->pe->ppid) {
+		ssize_t pi = img_set_task_idx(s, t->pe->ppid);
+		p = pi >= 0 ? &s->tasks[pi] : NULL;
+	}
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i], *pv;
+		if (!inherited(v))
+			continue;
+		pv = p && p->mm ? vma_of(p->mm, v->start) : NULL;
+		if (!anon_vma(v) || !pv || pv->start != v->start || pv->end != v->end || !anon_vma(pv) ||
+		    !t->has_pages || !p->has_pages || !entries_within(&t->pr, v) || !entries_within(&p->pr, v)) {
+			pr_err("mm-%u.img: VMA %" PRIx64 " is inherited, but its parent has no such VMA with its pages "
+			       "inside it\n", pid, v->start);
+			return bad();
+		}
+	}
+	for (size_t i = 0; t->has_pages && i < t->pr.nr_entries; i++) {
+		const PagemapEntry *e = t->pr.entries[i];
+		uint64_t end = e->vaddr + (uint64_t)e->nr_pages * PAGE_SIZE;
+		const VmaEntry *v = vma_of(t->mm, e->vaddr);
+		if (!(e->flags & PE_PARENT))
+			continue;
+		if (!v || !inherited(v) || end > v->end) {
+			pr_err("pagemap-%u.img: the parent's pages at 0x%" PRIx64 " are not in an inherited VMA\n", pid,
+			       e->vaddr);
+			return bad();
+		}
+		for (uint64_t a = e->vaddr; a < end;) {
+			const PagemapEntry *pe = page_read_find(&p->pr, a);
+			if (!pe || !(pe->flags & PE_PRESENT)) {
+				pr_err("pagemap-%u.img: the page at 0x%" PRIx64 " is the parent's, which did not store it\n",
+				       pid, a);
+				return bad();
+			}
+			a = MIN(end, pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE);
+		}
+	}
+	return 0;
+}
+
 /* ---- the set ---- */
 
 int img_set_load(int dfd, struct img_set *ret)
@@ -576,6 +663,9 @@ int img_set_load(int dfd, struct img_set *ret)
 		if (!is_zombie(t->pe) && (check_mm(&s, t) < 0 || check_fds(&s, t) < 0 || check_timers(t) < 0))
 			goto err;
 	}
+	for (size_t i = 0; i < n; i++) /* every task loaded: parents and children */
+		if (!is_zombie(s.tasks[i].pe) && check_cow_task(&s, &s.tasks[i]) < 0)
+			goto err;
 	*ret = s;
 	return 0;
 err:

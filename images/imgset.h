@@ -23,7 +23,11 @@
  *    address space); fdinfo-PID.img with fds below 2^20 naming files of files.img;
  *    the private page set (pagemap-PID.img + pages-PID.img, see pagemap.h) with every
  *    run of pages inside VMAs that hold private pages;
- *  - shmem.img: known kinds, unique ids, each object's page set within its size;
+ *  - copy-on-write sharing: a VMA marked inherited has its parent's VMA of the same range,
+ *    private anonymous both, no entry of either page set crossing its bounds; the
+ *    parent's pages (PE_PARENT) lie in inherited VMAs, and the parent stored each;
+ *  - shmem.img: known kinds, unique ids, each object's page set within its size
+ *    (the last page may hold the end of an object of another size);
  *  - files.img: unique ids; a memfd names a shmem object.
  * What the kernel may refuse (a 32-bit task, a seccomp filter) is not the validator's
  * business: restore says so.

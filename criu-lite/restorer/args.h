@@ -111,6 +111,7 @@ struct rst_vma {
 	rst_u32 nr_guards; /* guard regions to install: (start, pages) u64 pairs at guards_off */
 	rst_u64 guards_off;
 	rst_u64 name_off; /* its anonymous name (PR_SET_VMA_ANON_NAME), NUL-terminated; 0: none */
+	rst_u64 premap;   /* made (and filled) there before the children: mremap()ed into place */
 };
 
 /* A run of pages read from the pages image into memory. */
@@ -265,6 +266,9 @@ struct rst_args {
 	rst_u64 timers_off;
 	rst_u32 timers_in_order; /* (tests) never PR_TIMER_CREATE_RESTORE_IDS */
 	rst_u32 pad3;
+	/* The premap area (kept while unmapping, unmapped once its VMAs moved out). */
+	rst_u64 premap_start;
+	rst_u64 premap_end;
 };
 
 /* Blob entry: never returns. */

@@ -159,15 +159,19 @@ static void unmap_gap(struct rst_args *a, rst_u64 from, rst_u64 to)
 		rst_fail(a, "munmap of the old mappings at", from, r);
 }
 
-/* Unmap everything but the reserved area and the vdso pieces. */
+/* Unmap everything but the reserved area, the premap area and the vdso pieces. */
 static void unmap_old(struct rst_args *a)
 {
-	struct rst_range keep[4];
+	struct rst_range keep[5];
 	int n = 0;
 	rst_u64 cur = 0;
 
 	keep[n].start = a->keep_start;
 	keep[n++].end = a->keep_end;
+	if (a->premap_end > a->premap_start) {
+		keep[n].start = a->premap_start;
+		keep[n++].end = a->premap_end;
+	}
 	for (rst_u32 i = 0; i < a->nr_vdso && i < 3; i++)
 		keep[n++] = a->vdso_now[i];
 	/* sort by start (at most 4) */
@@ -218,9 +222,13 @@ static void map_vmas(struct rst_args *a)
 
 		if (v->fd < 0)
 			flags |= MAP_ANONYMOUS;
-		r = SYS(mmap, v->start, len, prot, flags, v->fd, v->fd < 0 ? 0 : v->pgoff);
+		if (v->premap) /* made, filled, shared with the children: moved into place */
+			r = SYS(mremap, v->premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+		else
+			r = SYS(mmap, v->start, len, prot, flags, v->fd, v->fd < 0 ? 0 : v->pgoff);
 		if (r != (long)v->start)
-			rst_fail(a, "mmap of the VMA at", v->start, r < 0 ? r : -22);
+			rst_fail(a, v->premap ? "mremap of the premapped VMA to" : "mmap of the VMA at", v->start,
+				 r < 0 ? r : -22);
 		if (v->madv & RST_MADV_HUGEPAGE)
 			SYS(madvise, v->start, len, MADV_HUGEPAGE);
 		if (v->madv & RST_MADV_NOHUGEPAGE)
@@ -842,6 +850,8 @@ void rst_main(struct rst_args *a)
 	unmap_old(a);
 	move_vdso(a);
 	map_vmas(a);
+	if (a->premap_end > a->premap_start) /* what is left of it: other tasks' */
+		SYS(munmap, a->premap_start, a->premap_end - a->premap_start);
 	fill_pages(a);
 	protect_vmas(a);
 	register_lazy(a);
