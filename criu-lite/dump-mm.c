@@ -202,6 +202,39 @@ static int64_t dump_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 	return read_vma_pages(ctx, pid, pmfd, memfd, x, v, file, flags);
 }
 
+/* ---- AIO rings ---- */
+
+#define AIO_RING_MAGIC 0xa10a10a1u
+#define AIO_RING_HDR 32u /* struct aio_ring; io_events (32 bytes each) follow */
+
+/*
+ * An AIO ring the kernel made (io_setup): restore makes one of the same size and puts
+ * its header and completed events back. Its requests in flight (submitted, not yet
+ * completed) are not seen from outside: as in CRIU, they are not carried.
+ */
+static int check_aio_ring(pid_t pid, int memfd, const struct proc_vma *v)
+{
+	struct {
+		uint32_t id, nr, head, tail, magic, compat, incompat, header_length;
+	} r;
+	uint64_t nr = (v->end - v->start - AIO_RING_HDR) / AIO_RING_HDR;
+
+	if (pread_all(memfd, &r, sizeof(r), (off_t)v->start) < 0) {
+		pr_perror("can't read the AIO ring at %" PRIx64 " of pid %d", v->start, pid);
+		return -1;
+	}
+	if (r.magic != AIO_RING_MAGIC || r.compat != 1 || r.incompat != 0 || r.header_length != AIO_RING_HDR ||
+	    r.nr != nr || r.head >= r.nr || r.tail >= r.nr || (r.nr - 2) / 2 == 0) {
+		pr_err("pid %d: the AIO ring at %" PRIx64 " is not one the kernel made (magic 0x%x nr %u head %u "
+		       "tail %u): not supported\n", pid, v->start, r.magic, r.nr, r.head, r.tail);
+		errno = ENOTSUP;
+		return -1;
+	}
+	pr_info("pid %d: AIO ring at %" PRIx64 ": %u events, %u completed and not taken\n", pid, v->start, r.nr,
+		(r.tail - r.head + r.nr) % r.nr);
+	return 0;
+}
+
 /* ---- copy-on-write sharing with the parent ---- */
 
 /* The parent's side, for a task whose parent is in the tree (dumped before it). */
@@ -526,6 +559,12 @@ static int classify_vma(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *
 		return 0;
 	}
 
+	if (v->shared && v->deleted && !strcmp(v->name, "/[aio]") && v->dev_major == 0) {
+		e->kind = VMA_KIND_AIO; /* map_files can't open it: its pages are read as they are */
+		e->flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		return 0;
+	}
+
 	/* Backed by a file: look at it through map_files. */
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, v->start, v->end);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -733,6 +772,13 @@ int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t
 				e->status |= VMA_STATUS_GUARD;
 			break;
 		}
+		case VMA_KIND_AIO:
+			if (check_aio_ring(pp, memfd, v) < 0)
+				goto out;
+			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, false, 0);
+			if (np < 0)
+				goto out;
+			break;
 		case VMA_KIND_FILE_PRIVATE:
 			np = dump_vma_pages(ctx, pp, pmfd, memfd, &x, v, true, 0);
 			if (np < 0)

@@ -43,6 +43,7 @@ struct rst_ctx {
 	int svc_base;            /* every service fd is >= this; dumped fds are below */
 	int tty_fd;              /* --shell-job: our terminal, -1 otherwise */
 	int lazy_sock;           /* --lazy-pages: the daemon's socket (service fd), -1 otherwise */
+	int devnull_fd;          /* /dev/null (service fd) when a task has an AIO ring, -1 otherwise */
 
 	uint32_t xstate_size;    /* the kernel's signal-frame XSAVE size */
 	uint64_t xfeatures;      /* the kernel's user xfeatures */

@@ -596,7 +596,7 @@ static bool vma_restored(const VmaEntry *v)
 
 static bool vma_fillable(const VmaEntry *v)
 {
-	return (vma_is_private_anon(v) || v->kind == VMA_KIND_FILE_PRIVATE) &&
+	return (vma_is_private_anon(v) || v->kind == VMA_KIND_FILE_PRIVATE || v->kind == VMA_KIND_AIO) &&
 	       !(v->has_status && (v->status & VMA_STATUS_GUARD));
 }
 
@@ -660,7 +660,7 @@ static bool range_needs_zeroing(const MmEntry *mm, uint64_t addr)
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		const VmaEntry *v = mm->vmas[i];
 		if (addr >= v->start && addr < v->end)
-			return !vma_is_private_anon(v);
+			return !vma_is_private_anon(v) && v->kind != VMA_KIND_AIO; /* both fresh: zero */
 	}
 	return false;
 }
@@ -1025,6 +1025,8 @@ static void args_vmas(struct args_build *b)
 		if (v->has_status && (v->status & VMA_STATUS_GUARD))
 			o->prot = PROT_NONE;
 		o->premap = b->t->premap ? b->t->premap[i] : 0;
+		if (v->kind == VMA_KIND_AIO) /* the io_setup() size that makes a ring this big */
+			o->aio_nr_req = (uint32_t)((((v->end - v->start) - 32) / 32 - 2) / 2);
 		args_vma_extras(b, v, o, &extra);
 	}
 	b->a->nr_vmas = b->nv;
@@ -1369,6 +1371,7 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 	a->sync_addr = (uint64_t)(uintptr_t)ctx->sync;
 	a->keep_start = ctx->area_start;
 	a->keep_end = ctx->area_start + ctx->area_size;
+	a->devnull_fd = ctx->devnull_fd;
 	a->premap_start = ctx->premap_start;
 	a->premap_end = ctx->premap_start + ctx->premap_size;
 	fill_vdso(ctx, t, a);

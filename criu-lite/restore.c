@@ -147,6 +147,24 @@ static int prepare_deleted_cwds(struct rst_ctx *ctx)
 	return 0;
 }
 
+/* /dev/null for the blobs of tasks with an AIO ring (its tail moves by writes there). */
+static int prepare_devnull(struct rst_ctx *ctx)
+{
+	bool aio = false;
+
+	for (size_t i = 0; i < ctx->nr_tasks && !aio; i++)
+		for (size_t k = 0; ctx->tasks[i].img->mm && k < ctx->tasks[i].img->mm->n_vmas; k++)
+			aio |= ctx->tasks[i].img->mm->vmas[k]->kind == VMA_KIND_AIO;
+	if (!aio)
+		return 0;
+	ctx->devnull_fd = rst_svc_fd(ctx, open("/dev/null", O_WRONLY | O_CLOEXEC));
+	if (ctx->devnull_fd < 0) {
+		pr_perror("can't open /dev/null");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the tasks ---- */
 
 static uint32_t *created_of(struct rst_ctx *ctx)
@@ -820,7 +838,7 @@ static int write_pidfile(const char *path, pid_t pid)
 
 int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 {
-	struct rst_ctx ctx = { .opts = opts, .dfd = -1, .tty_fd = -1, .lazy_sock = -1 };
+	struct rst_ctx ctx = { .opts = opts, .dfd = -1, .tty_fd = -1, .lazy_sock = -1, .devnull_fd = -1 };
 	pid_t root = -1;
 	int ret = -1;
 	uint64_t t0 = now_ns();
@@ -845,7 +863,7 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 		goto out;
 	if (check_pids_free(&ctx) < 0)
 		goto out;
-	if (rst_files_prepare(&ctx) < 0 || prepare_deleted_cwds(&ctx) < 0)
+	if (rst_files_prepare(&ctx) < 0 || prepare_deleted_cwds(&ctx) < 0 || prepare_devnull(&ctx) < 0)
 		goto out;
 	pr_debug("shmem objects and files ready at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)

@@ -62,7 +62,8 @@ enum img_type {
 #define VMA_KIND_VSYSCALL 8
 #define VMA_KIND_STACK 9
 #define VMA_KIND_HEAP 10
-#define VMA_KIND_MAX 10
+#define VMA_KIND_AIO 11 /* an AIO ring (io_setup): its pages in the task's set */
+#define VMA_KIND_MAX 11
 
 #define VMA_STATUS_LAZY 0x1
 #define VMA_STATUS_GUARD 0x2

@@ -242,7 +242,7 @@ static int check_pstree(struct img_set *s)
 static bool vma_holds_private_pages(const VmaEntry *v)
 {
 	bool kind = v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_STACK ||
-		    v->kind == VMA_KIND_HEAP || v->kind == VMA_KIND_FILE_PRIVATE;
+		    v->kind == VMA_KIND_HEAP || v->kind == VMA_KIND_FILE_PRIVATE || v->kind == VMA_KIND_AIO;
 	return kind && !(v->has_status && (v->status & VMA_STATUS_GUARD));
 }
 
@@ -336,6 +336,10 @@ static int check_mm(const struct img_set *s, const struct img_task *t)
 		}
 		if (v->kind < 1 || v->kind > VMA_KIND_MAX) {
 			pr_err("mm-%u.img: VMA %" PRIx64 " has unknown kind %u\n", pid, v->start, v->kind);
+			return bad();
+		}
+		if (v->kind == VMA_KIND_AIO && v->end - v->start > (64ULL << 20)) {
+			pr_err("mm-%u.img: AIO ring %" PRIx64 " has an unbelievable size\n", pid, v->start);
 			return bad();
 		}
 		if (v->has_pgoff && v->pgoff % PAGE_SIZE) {

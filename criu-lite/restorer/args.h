@@ -112,6 +112,9 @@ struct rst_vma {
 	rst_u64 guards_off;
 	rst_u64 name_off; /* its anonymous name (PR_SET_VMA_ANON_NAME), NUL-terminated; 0: none */
 	rst_u64 premap;   /* made (and filled) there before the children: mremap()ed into place */
+	rst_u32 aio_nr_req; /* an AIO ring: its dumped contents are mapped and filled here, then
+			     * a ring of io_setup(aio_nr_req) takes them and their place */
+	rst_u32 pad;
 };
 
 /* A run of pages read from the pages image into memory. */
@@ -269,6 +272,8 @@ struct rst_args {
 	/* The premap area (kept while unmapping, unmapped once its VMAs moved out). */
 	rst_u64 premap_start;
 	rst_u64 premap_end;
+	rst_s32 devnull_fd;     /* /dev/null, written to move an AIO ring's tail; -1 if none */
+	rst_u32 pad4;
 };
 
 /* Blob entry: never returns. */

@@ -31,6 +31,7 @@
 #include <linux/sched.h>
 #include <linux/time.h>
 #include <linux/userfaultfd.h>
+#include <linux/aio_abi.h>
 
 #include "criu-lite/restorer/args.h"
 #include "criu-lite/restorer/syscalls.h"
@@ -322,6 +323,72 @@ static void protect_vmas(struct rst_args *a)
 		if (r < 0)
 			rst_fail(a, "mprotect of the VMA at", v->start, r);
 	}
+}
+
+/* ---- AIO rings ---- */
+
+struct rst_aio_ring {
+	rst_u32 id, nr, head, tail, magic, compat, incompat, header_length;
+};
+
+#define RST_AIO_HDR 32ULL
+#define RST_IOCB_CMD_PWRITE 1
+#define RST_AIO_BATCH 64
+
+/*
+ * An AIO ring: the VMA at its place holds the dumped ring (mapped and filled as memory).
+ * A new ring of the same size (io_setup) gets the kernel's tail where the dumped one
+ * was, by as many requests completed at once (writes of a byte to /dev/null), the
+ * dumped head and events, and then the dumped ring's place (mremap, which moves the
+ * ring's context with it: the aio_context_t is its address).
+ */
+static void restore_aio(struct rst_args *a, struct rst_vma *v)
+{
+	const struct rst_aio_ring *old = (const struct rst_aio_ring *)(unsigned long)v->start;
+	rst_u64 len = v->end - v->start, ctx = 0, count, done = 0;
+	struct rst_aio_ring *ring;
+	struct iocb cb, *cbs[RST_AIO_BATCH];
+	char byte = 0;
+	long r;
+
+	r = SYS(io_setup, v->aio_nr_req, &ctx);
+	if (r < 0)
+		rst_fail(a, "io_setup for the AIO ring at", v->start, r);
+	ring = (struct rst_aio_ring *)(unsigned long)ctx;
+	if (ring->nr != old->nr || old->head >= old->nr || old->tail >= old->nr ||
+	    RST_AIO_HDR + (rst_u64)ring->nr * RST_AIO_HDR > len)
+		rst_fail(a, "io_setup made a ring of another size for the AIO ring at", v->start, -22);
+	count = old->tail >= old->head ? old->tail : old->nr + old->tail; /* past head: a full turn */
+	__builtin_memset(&cb, 0, sizeof(cb));
+	cb.aio_lio_opcode = RST_IOCB_CMD_PWRITE;
+	cb.aio_fildes = (rst_u32)a->devnull_fd;
+	cb.aio_buf = (unsigned long)&byte;
+	cb.aio_nbytes = 1;
+	for (int i = 0; i < RST_AIO_BATCH; i++)
+		cbs[i] = &cb;
+	while (done < count) {
+		rst_u64 n = count - done < RST_AIO_BATCH ? count - done : RST_AIO_BATCH;
+		r = SYS(io_submit, ctx, n, cbs);
+		if (r <= 0)
+			rst_fail(a, "io_submit to move the tail of the AIO ring at", v->start, r ? r : -11);
+		done += (rst_u64)r;
+		/* taking them (head) frees their slots for the next ones */
+		ring->head = done < old->head ? (rst_u32)done : old->head;
+	}
+	ring->head = old->head;
+	__builtin_memcpy((char *)ring + RST_AIO_HDR, (const char *)old + RST_AIO_HDR, len - RST_AIO_HDR);
+	r = SYS(mremap, ctx, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+	if (r != (long)v->start)
+		rst_fail(a, "mremap of the AIO ring to", v->start, r < 0 ? r : -22);
+}
+
+static void restore_aios(struct rst_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)((char *)a + a->vmas_off);
+
+	for (rst_u32 i = 0; i < a->nr_vmas; i++, v++)
+		if (v->aio_nr_req)
+			restore_aio(a, v);
 }
 
 /* ---- pages ---- */
@@ -853,6 +920,7 @@ void rst_main(struct rst_args *a)
 	if (a->premap_end > a->premap_start) /* what is left of it: other tasks' */
 		SYS(munmap, a->premap_start, a->premap_end - a->premap_start);
 	fill_pages(a);
+	restore_aios(a);
 	protect_vmas(a);
 	register_lazy(a);
 	finish_vmas(a);

@@ -68,7 +68,9 @@ static inline long rst_syscall6(long nr, long a1, long a2, long a3, long a4, lon
 	X(timer_delete, __NR_timer_delete, 1)          \
 	X(rt_sigpending, __NR_rt_sigpending, 2)        \
 	X(rt_sigtimedwait, __NR_rt_sigtimedwait, 4)    \
-	X(nanosleep, __NR_nanosleep, 2)
+	X(nanosleep, __NR_nanosleep, 2)                \
+	X(io_setup, __NR_io_setup, 2)                  \
+	X(io_submit, __NR_io_submit, 3)
 
 #define RST_SYS_DEFINE(name, nr, n)                                                         \
 	static inline long sys_##name(long a1, long a2, long a3, long a4, long a5, long a6) \
