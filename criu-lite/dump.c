@@ -24,11 +24,14 @@
 #include "criu-lite/dump-mm.h"
 #include "criu-lite/dump-shmem.h"
 #include "criu-lite/dump-timers.h"
+#include "criu-lite/dump-check.h"
 #include "lib/infect.h"
 
 #ifndef PR_GET_MEMORY_MERGE
 #define PR_GET_MEMORY_MERGE 68
 #endif
+#define PR_GET_IO_FLUSHER_ 58
+#define PR_GET_MDWE_ 66
 
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
@@ -217,6 +220,15 @@ static int thread_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, ThreadCore
 	ss->ss_size = kss.size;
 	ss->ss_flags = (uint32_t)kss.flags;
 	c->sigaltstack = ss;
+	if (infect_syscall(&ic, SYS_prctl, PR_GET_TSC, ic.scratch, 0, 0, 0, 0, &r) < 0)
+		goto out;
+	if (r == 0) {
+		int32_t tsc;
+		if (infect_read_mem(pid, ic.scratch, &tsc, sizeof(tsc)) < 0)
+			goto out;
+		c->has_tsc = true;
+		c->tsc = (uint32_t)tsc;
+	}
 	if (infect_syscall(&ic, SYS_prctl, PR_GET_TID_ADDRESS, ic.scratch, 0, 0, 0, 0, &r) < 0)
 		goto out;
 	if (r == 0) {
@@ -248,6 +260,7 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	cleanup_free char *comm = NULL;
 	struct iovec iov;
 	cleanup_img struct img *img = NULL;
+	uint64_t cpu_mask[16]; /* 1024 CPUs */
 	int ret = -1;
 
 	c.tid = tid;
@@ -309,8 +322,7 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 		return -1;
 	c.has_seccomp_mode = true;
 	c.seccomp_mode = pst.seccomp;
-	if (pst.seccomp)
-		pr_warn("thread %d uses seccomp (mode %u): filters are not dumped\n", tid, pst.seccomp);
+
 	errno = 0;
 	int prio = getpriority(PRIO_PROCESS, tid);
 	if (prio == -1 && errno) {
@@ -328,6 +340,20 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	c.has_sched_policy = c.has_sched_prio = true;
 	c.sched_policy = (uint32_t)pol;
 	c.sched_prio = (uint32_t)sp.sched_priority;
+	long nb = syscall(SYS_sched_getaffinity, tid, sizeof(cpu_mask), cpu_mask);
+	if (nb < 0) {
+		pr_perror("can't get the CPU affinity of thread %d", tid);
+		return -1;
+	}
+	c.cpu_mask = cpu_mask;
+	c.n_cpu_mask = (size_t)nb / sizeof(uint64_t);
+	long iop = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, tid);
+	if (iop < 0) {
+		pr_perror("can't get the I/O priority of thread %d", tid);
+		return -1;
+	}
+	c.has_ioprio = true;
+	c.ioprio = (uint32_t)iop;
 
 	if (peek_siginfos(tid, false, &c.pending, &c.n_pending) < 0)
 		return -1;
@@ -340,6 +366,13 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	 */
 	if (thread_injected(pid, tid, syscall_ip, &c, &ss) < 0)
 		goto out;
+	/* refused here, after injecting into it (its filter suspended while seized) */
+	if (pst.seccomp) {
+		pr_err("thread %d of pid %d runs under seccomp (mode %u): seccomp filters are not carried\n", tid,
+		       pid, pst.seccomp);
+		errno = ENOTSUP;
+		goto out;
+	}
 
 	c.has_in_syscall = true;
 	c.in_syscall = fixup_syscall_restart(&regs);
@@ -390,6 +423,7 @@ struct task_injected {
 	long dumpable, timerslack, thp_disabled, securebits, personality;
 	struct dump_mm_task mm;
 	struct dump_timers timers;
+	uint32_t mdwe;
 };
 
 static int inject_call(struct infect_ctx *ic, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -446,6 +480,46 @@ unmap:
 	return vmas ? 0 : -1;
 }
 
+/*
+ * What only the task can say and criu-lite does not carry: a NUMA memory policy
+ * (get_mempolicy), a local descriptor table (modify_ldt), PR_SET_IO_FLUSHER (which only
+ * CAP_SYS_RESOURCE sets). And memory-deny-write-execute, carried. 0 or -1 (logged).
+ */
+static int task_refused(struct infect_ctx *ic, struct task_injected *ti)
+{
+	int32_t mode;
+	long r;
+
+	if (infect_syscall(ic, SYS_get_mempolicy, ic->scratch, 0, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r == 0 && (infect_read_mem(ic->pid, ic->scratch, &mode, sizeof(mode)) < 0))
+		return -1;
+	if (r == 0 && mode != 0 /* MPOL_DEFAULT */) {
+		pr_err("pid %d has the NUMA memory policy %d (set_mempolicy): not carried\n", ic->pid, mode);
+		goto refuse;
+	}
+	if (infect_syscall(ic, SYS_modify_ldt, 0, ic->scratch, 16, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r > 0) {
+		pr_err("pid %d has a local descriptor table (modify_ldt): not supported\n", ic->pid);
+		goto refuse;
+	}
+	if (infect_syscall(ic, SYS_prctl, PR_GET_IO_FLUSHER_, 0, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r > 0) {
+		pr_err("pid %d is an I/O flusher (PR_SET_IO_FLUSHER, which needs CAP_SYS_RESOURCE): not carried\n",
+		       ic->pid);
+		goto refuse;
+	}
+	if (infect_syscall(ic, SYS_prctl, PR_GET_MDWE_, 0, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	ti->mdwe = r > 0 ? (uint32_t)r : 0;
+	return 0;
+refuse:
+	errno = ENOTSUP;
+	return -1;
+}
+
 static int task_injected(const struct seize_task *t, pid_t pid, pid_t tid, uint64_t syscall_ip,
 			 struct task_injected *ti)
 {
@@ -487,6 +561,8 @@ static int task_injected(const struct seize_task *t, pid_t pid, pid_t tid, uint6
 	    inject_call(&ic, SYS_brk, 0, 0, 0, 0, "brk()", &r) < 0)
 		goto out;
 	ti->mm.brk = (uint64_t)r;
+	if (task_refused(&ic, ti) < 0)
+		goto out;
 	if (infect_syscall(&ic, SYS_prctl, PR_GET_MEMORY_MERGE, 0, 0, 0, 0, 0, &r) < 0)
 		goto out;
 	ti->mm.memory_merge = r > 0; /* EINVAL: no KSM here, so none there */
@@ -499,6 +575,26 @@ out:
 	if (infect_stop(&ic) < 0)
 		ret = -1;
 	return ret;
+}
+
+/* A number in /proc/PID/what (oom_score_adj, coredump_filter). 0 or -1 (logged). */
+static int read_proc_num(pid_t pid, const char *what, int base, int64_t *ret)
+{
+	char path[64], *end;
+	cleanup_free char *s = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	s = read_file_str(AT_FDCWD, path, 64, NULL);
+	if (!s)
+		return -1;
+	errno = 0;
+	*ret = strtoll(s, &end, base);
+	if (errno || end == s) {
+		pr_err("%s: can't parse '%s'\n", path, s);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
 }
 
 /* A link of /proc/PID/{cwd,root} to a directory that was removed? Then path loses its
@@ -572,6 +668,7 @@ static int dump_task_entry(struct dump_ctx *ctx, const struct seize_task *t_, pi
 	size_t n = 0;
 	cleanup_free char *comm = NULL;
 	char cwd[PROC_PATH_MAX], root[PROC_PATH_MAX];
+	int64_t num;
 	cleanup_img struct img *img = NULL;
 	int ret = -1;
 
@@ -592,6 +689,18 @@ static int dump_task_entry(struct dump_ctx *ctx, const struct seize_task *t_, pi
 	if (t_->stop_sig) {
 		t.has_stop_signal = true;
 		t.stop_signal = (uint32_t)t_->stop_sig;
+	}
+	if (read_proc_num(pp, "oom_score_adj", 10, &num) < 0)
+		return -1;
+	t.has_oom_score_adj = true;
+	t.oom_score_adj = (int32_t)num;
+	if (read_proc_num(pp, "coredump_filter", 16, &num) < 0)
+		return -1;
+	t.has_coredump_filter = true;
+	t.coredump_filter = (uint32_t)num;
+	if (ti->mdwe) {
+		t.has_mdwe = true;
+		t.mdwe = ti->mdwe;
 	}
 	for (int r = 0; r < RLIM_NLIMITS; r++) {
 		struct rlimit old;
@@ -712,6 +821,8 @@ static int dump_one_task(struct dump_ctx *ctx, struct seize_task *t)
 		return 0;
 	}
 	pr_info("dumping pid %d (%zu threads%s)\n", t->pid, t->nr_tids, t->leader_dead ? ", its leader dead" : "");
+	if (dump_check_task(ctx, t, pp) < 0)
+		return -1;
 	if (proc_parse_smaps(pp, &vmas, &nr_vmas) < 0)
 		return -1;
 	syscall_ip = infect_find_syscall(pp, vmas, nr_vmas);
@@ -904,6 +1015,8 @@ int cr_dump(const struct cr_options *opts)
 		goto out;
 	seized = true;
 	ntasks = ctx.tree.nr_tasks;
+	if (dump_check_tree(&ctx) < 0)
+		goto out;
 	pr_info("seized %zu task(s) under pid %d\n", ntasks, opts->tree);
 	for (size_t i = 0; i < ctx.tree.nr_tasks; i++)
 		if (dump_one_task(&ctx, &ctx.tree.tasks[i]) < 0)

@@ -1212,6 +1212,15 @@ static int args_threads(struct args_build *b)
 			o->sched_policy = c->sched_policy;
 			o->sched_prio = c->has_sched_prio ? c->sched_prio : 0;
 		}
+		if (c->n_cpu_mask && c->n_cpu_mask <= ARRAY_SIZE(o->cpu_mask)) {
+			memcpy(o->cpu_mask, c->cpu_mask, c->n_cpu_mask * sizeof(uint64_t));
+			o->nr_cpu_mask = c->n_cpu_mask;
+		}
+		if (c->has_ioprio) {
+			o->has_ioprio = 1;
+			o->ioprio = c->ioprio;
+		}
+		o->tsc = c->has_tsc ? c->tsc : 0;
 		if (c->has_robust_list && c->has_robust_list_len) {
 			o->robust_list = c->robust_list;
 			o->robust_len = c->robust_list_len;
@@ -1294,6 +1303,7 @@ static int args_signals(struct args_build *b)
 		a->itimers[it->which].value_us = it->value_us;
 	}
 	a->pdeath_sig = te->has_pdeath_sig ? te->pdeath_sig : 0;
+	a->mdwe = te->has_mdwe ? te->mdwe : 0;
 	args_timers(b);
 	if (b->t->img->mm->has_lock_future)
 		a->lock_future = b->t->img->mm->lock_future == 2 ? RST_LOCK_ONFAULT : RST_LOCK_ALL;

@@ -211,6 +211,27 @@ static void unregister_glibc_rseq(void)
 	}
 }
 
+/* Write a number to /proc/self/what unless it holds it already. 0 or -1 (errno). */
+static int write_proc_self_num(const char *what, bool hex, int v)
+{
+	char path[64], want[24], now[24] = "";
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", what);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (hex)
+		snprintf(want, sizeof(want), "0x%x", (unsigned)v);
+	else
+		snprintf(want, sizeof(want), "%d", v);
+	n = read(fd, now, sizeof(now) - 1);
+	if (n > 0 && strtoll(now, NULL, 0) == strtoll(want, NULL, 0))
+		return 0;
+	return pwrite(fd, want, strlen(want), 0) == (ssize_t)strlen(want) ? 0 : -1;
+}
+
 static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 {
 	const TaskEntry *te = t->img->task;
@@ -229,6 +250,12 @@ static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 	}
 	if (te->has_personality && personality(te->personality) < 0)
 		task_fail(ctx, pid, "pid %u: can't set personality 0x%x: %s", pid, te->personality,
+			  strerror(errno));
+	if (te->has_oom_score_adj && write_proc_self_num("oom_score_adj", false, te->oom_score_adj) < 0)
+		task_fail(ctx, pid, "pid %u: can't set its oom_score_adj %d (lowering it needs CAP_SYS_RESOURCE): %s",
+			  pid, te->oom_score_adj, strerror(errno));
+	if (te->has_coredump_filter && write_proc_self_num("coredump_filter", true, (int)te->coredump_filter) < 0)
+		task_fail(ctx, pid, "pid %u: can't set its coredump_filter 0x%x: %s", pid, te->coredump_filter,
 			  strerror(errno));
 	if (te->has_dumpable)
 		prctl(PR_SET_DUMPABLE, te->dumpable ? 1 : 0, 0, 0, 0);

@@ -304,6 +304,7 @@ int proc_parse_stat_str(const char *buf, struct proc_stat *ret)
 	st.ppid = (pid_t)f[3];
 	st.pgid = (pid_t)f[4];
 	st.sid = (pid_t)f[5];
+	st.tty_nr = (uint32_t)f[6];
 	st.flags = f[8];
 	st.nice = (int64_t)f[18];
 	st.num_threads = f[19];
@@ -388,6 +389,16 @@ static int status_hex(const char *buf, const char *key, uint64_t *v, bool requir
 	return 0;
 }
 
+/* The value of a "Key:\tvalue" line as text (empty if absent). */
+static void status_text(const char *buf, const char *key, char *out, size_t len)
+{
+	const char *s = status_field(buf, key);
+
+	out[0] = '\0';
+	if (s)
+		snprintf(out, len, "%.*s", (int)strcspn(s, "\n"), s);
+}
+
 int proc_parse_status_str(const char *buf, struct proc_status *ret)
 {
 	struct proc_status st = { 0 };
@@ -437,6 +448,12 @@ int proc_parse_status_str(const char *buf, struct proc_status *ret)
 		st.umask = v;
 		st.has_umask = true;
 	}
+	status_text(buf, "Speculation_Store_Bypass", st.spec_store_bypass, sizeof(st.spec_store_bypass));
+	status_text(buf, "SpeculationIndirectBranch", st.spec_indirect_branch, sizeof(st.spec_indirect_branch));
+	status_text(buf, "x86_Thread_features", st.x86_features, sizeof(st.x86_features));
+	st.has_untag_mask = status_field(buf, "untag_mask") != NULL;
+	if (status_hex(buf, "untag_mask", &st.untag_mask, false))
+		goto bad;
 	*ret = st;
 	return 0;
 bad:
@@ -565,6 +582,34 @@ int proc_parse_timers(pid_t pid, struct proc_timer **ret, size_t *ret_nr)
 	if (proc_parse_timers_str(buf, ret, ret_nr) < 0) {
 		pr_err("%s: can't parse it\n", path);
 		return -1;
+	}
+	return 0;
+}
+
+int proc_numa_policy(pid_t pid, uint64_t *ret_addr, char *ret_policy, size_t len)
+{
+	char path[64];
+	cleanup_free char *buf = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/numa_maps", pid);
+	if (access(path, F_OK) < 0)
+		return 0; /* no NUMA: every VMA has the default policy */
+	buf = read_file_str(AT_FDCWD, path, 64 << 20, NULL);
+	if (!buf)
+		return -1;
+	for (char *l = buf; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] ? 1 : 0)) {
+		unsigned long long addr;
+		char pol[64];
+		if (sscanf(l, "%llx %63s", &addr, pol) != 2) {
+			pr_err("%s: can't parse '%.*s'\n", path, (int)strcspn(l, "\n"), l);
+			errno = EINVAL;
+			return -1;
+		}
+		if (strcmp(pol, "default")) {
+			*ret_addr = addr;
+			snprintf(ret_policy, len, "%s", pol);
+			return 1;
+		}
 	}
 	return 0;
 }

@@ -99,6 +99,7 @@ struct proc_stat {
 	char comm[64];
 	char state;
 	pid_t ppid, pgid, sid;
+	uint32_t tty_nr;        /* the controlling terminal's device, 0 if none */
 	uint64_t flags;
 	int64_t nice;
 	uint64_t num_threads;
@@ -127,6 +128,11 @@ struct proc_status {
 	uint32_t umask;
 	bool has_umask;
 	uint64_t sig_pnd, shd_pnd, sig_blk;
+	/* as the kernel words them; empty when absent */
+	char spec_store_bypass[48], spec_indirect_branch[48];
+	char x86_features[64];   /* x86_Thread_features: shadow stack and friends */
+	uint64_t untag_mask;     /* x86 LAM: ~0 when the task uses none */
+	bool has_untag_mask;
 };
 /* Parse the contents of a status file (pure, errno EINVAL when a required field is missing). */
 int proc_parse_status_str(const char *buf, struct proc_status *ret);
@@ -155,6 +161,10 @@ struct proc_timer {
 int proc_parse_timers_str(const char *buf, struct proc_timer **ret, size_t *ret_nr);
 /* Read /proc/PID/timers. */
 int proc_parse_timers(pid_t pid, struct proc_timer **ret, size_t *ret_nr);
+
+/* /proc/PID/numa_maps: 1 with the first VMA whose memory policy (mbind) is not the
+ * default, its address and policy; 0 if none (or no NUMA here); -1 (logged). */
+int proc_numa_policy(pid_t pid, uint64_t *ret_addr, char *ret_policy, size_t len);
 
 /*
  * Numeric entries of a /proc directory, sorted ascending:

@@ -152,6 +152,11 @@ struct rst_thread {
 	rst_u32 sched_prio;
 	rst_u32 robust_len;    /* set_robust_list(robust_list, robust_len) */
 	rst_u64 robust_list;
+	rst_u64 cpu_mask[16];  /* sched_setaffinity (nr_cpu_mask words; 0: leave it) */
+	rst_u32 nr_cpu_mask;
+	rst_u32 has_ioprio;
+	rst_u32 ioprio;
+	rst_u32 tsc;           /* PR_SET_TSC, 0: leave it */
 };
 
 struct rst_itimer {
@@ -273,7 +278,7 @@ struct rst_args {
 	rst_u64 premap_start;
 	rst_u64 premap_end;
 	rst_s32 devnull_fd;     /* /dev/null, written to move an AIO ring's tail; -1 if none */
-	rst_u32 pad4;
+	rst_u32 mdwe;           /* PR_SET_MDWE, once nothing more is mapped */
 };
 
 /* Blob entry: never returns. */

@@ -811,6 +811,21 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 		if (r < 0)
 			rst_fail(a, "sched_setscheduler, policy", t->sched_policy, r);
 	}
+	if (t->nr_cpu_mask) {
+		r = SYS(sched_setaffinity, 0, t->nr_cpu_mask * 8, t->cpu_mask);
+		if (r < 0)
+			rst_fail(a, "sched_setaffinity (none of its CPUs here?), first mask word", t->cpu_mask[0], r);
+	}
+	if (t->has_ioprio) {
+		r = SYS(ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, t->ioprio);
+		if (r < 0)
+			rst_fail(a, "ioprio_set", t->ioprio, r);
+	}
+	if (t->tsc) {
+		r = SYS(prctl, PR_SET_TSC, t->tsc, 0, 0, 0);
+		if (r < 0)
+			rst_fail(a, "PR_SET_TSC", t->tsc, r);
+	}
 	if (t->has_nice) {
 		r = SYS(setpriority, 0 /* PRIO_PROCESS */, 0 /* this thread */, t->nice);
 		if (r < 0)
@@ -926,6 +941,11 @@ void rst_main(struct rst_args *a)
 	finish_vmas(a);
 	set_mm(a);
 	seal_vmas(a);
+	if (a->mdwe) { /* nothing is mapped or made executable from here on */
+		long r = SYS(prctl, 65 /* PR_SET_MDWE */, a->mdwe, 0, 0, 0);
+		if (r < 0)
+			rst_fail(a, "PR_SET_MDWE", a->mdwe, r);
+	}
 	create_threads(a);
 	if (a->nr_timers) {
 		create_timers(a);

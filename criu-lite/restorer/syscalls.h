@@ -70,7 +70,9 @@ static inline long rst_syscall6(long nr, long a1, long a2, long a3, long a4, lon
 	X(rt_sigtimedwait, __NR_rt_sigtimedwait, 4)    \
 	X(nanosleep, __NR_nanosleep, 2)                \
 	X(io_setup, __NR_io_setup, 2)                  \
-	X(io_submit, __NR_io_submit, 3)
+	X(io_submit, __NR_io_submit, 3)                \
+	X(sched_setaffinity, __NR_sched_setaffinity, 3) \
+	X(ioprio_set, __NR_ioprio_set, 3)
 
 #define RST_SYS_DEFINE(name, nr, n)                                                         \
 	static inline long sys_##name(long a1, long a2, long a3, long a4, long a5, long a6) \
