@@ -49,6 +49,8 @@ static struct rst_task *task_by_pid(struct rst_ctx *ctx, uint32_t pid)
 	return i < 0 ? NULL : &ctx->tasks[i];
 }
 
+static int check_rlimits(const struct img_task *it);
+
 /* Every image, read and validated (images/imgset.c) before anything is created. */
 static int read_images(struct rst_ctx *ctx)
 {
@@ -74,7 +76,7 @@ static int read_images(struct rst_ctx *ctx)
 				errno = ENOTSUP;
 				return -1;
 			}
-		if (rst_mm_check(ctx, t) < 0)
+		if (rst_mm_check(ctx, t) < 0 || check_rlimits(t->img) < 0)
 			return -1;
 	}
 	return 0;
@@ -281,6 +283,37 @@ static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 	}
 }
 
+/*
+ * Each dumped hard limit must be one the task can have here: raising a hard limit
+ * needs CAP_SYS_RESOURCE, which this restore may lack (root here does). Checked before
+ * anything is made, never lowered quietly. 0 or -1 (logged).
+ */
+static int check_rlimits(const struct img_task *it)
+{
+	const TaskEntry *te = it->task;
+
+	for (size_t i = 0; i < te->n_rlimits; i++) {
+		const RlimitEntry *r = te->rlimits[i];
+		struct rlimit ours;
+		if (r->resource >= RLIM_NLIMITS || getrlimit(r->resource, &ours) < 0 || r->max <= ours.rlim_max)
+			continue;
+		{
+			/* can we raise it (CAP_SYS_RESOURCE)? Try on ourselves, and put ours back */
+			struct rlimit up = { ours.rlim_cur, r->max };
+			if (setrlimit(r->resource, &up) == 0) {
+				setrlimit(r->resource, &ours);
+				continue;
+			}
+		}
+		pr_err("pid %u: its hard limit %" PRIu64 " for resource %u is above this restore's %" PRIu64
+		       ", which it can't raise (CAP_SYS_RESOURCE): not restored lower\n",
+		       it->pe->pid, r->max, r->resource, (uint64_t)ours.rlim_max);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 static void task_set_rlimits(struct rst_ctx *ctx, struct rst_task *t)
 {
 	const TaskEntry *te = t->img->task;
@@ -293,17 +326,9 @@ static void task_set_rlimits(struct rst_ctx *ctx, struct rst_task *t)
 			continue;
 		if (getrlimit(r->resource, &now) == 0 && now.rlim_cur == rl.rlim_cur && now.rlim_max == rl.rlim_max)
 			continue;
-		if (setrlimit(r->resource, &rl) < 0) {
-			/* without CAP_SYS_RESOURCE a hard limit can't be raised: keep ours, lower the soft one */
-			if (errno == EPERM && getrlimit(r->resource, &now) == 0 && rl.rlim_max > now.rlim_max) {
-				rl.rlim_max = now.rlim_max;
-				rl.rlim_cur = MIN(rl.rlim_cur, rl.rlim_max);
-				if (setrlimit(r->resource, &rl) == 0)
-					continue;
-			}
+		if (setrlimit(r->resource, &rl) < 0) /* check_rlimits saw that it can */
 			task_fail(ctx, pid, "pid %u: can't set rlimit %u to %" PRIu64 "/%" PRIu64 ": %s", pid,
 				  r->resource, r->cur, r->max, strerror(errno));
-		}
 	}
 }
 
