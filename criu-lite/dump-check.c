@@ -63,11 +63,11 @@ int dump_check_tree(struct dump_ctx *ctx)
 	return 0;
 }
 
-/* Namespaces: criu-lite's own, since it restores into its own. */
+/* The namespaces a task's next children get (ns.c checks the task's own): criu-lite's
+ * too, since it restores into its own. */
 static int check_namespaces(pid_t pid, pid_t pp)
 {
-	static const char *const ns[] = { "cgroup", "ipc", "mnt", "net", "pid", "pid_for_children",
-					   "time", "time_for_children", "user", "uts" };
+	static const char *const ns[] = { "pid_for_children", "time_for_children" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
 		char path[64], self[64];
@@ -118,12 +118,12 @@ static void same_as_ours(pid_t pp, const char *what, bool *ret_same, char **ret_
 	*ret_theirs = theirs;
 }
 
-static int check_environment(pid_t pid, pid_t pp)
+static int check_environment(struct dump_ctx *ctx, pid_t pid, pid_t pp)
 {
 	static const struct {
 		const char *file, *what;
 	} env[] = {
-		{ "cgroup", "cgroups (it is in another cgroup than criu-lite; --manage-cgroups)" },
+		{ "cgroup", "cgroups (it is in another cgroup than criu-lite: --manage-cgroups records them)" },
 		{ "attr/current", "LSM labels (it runs under another security label than criu-lite)" },
 		{ "loginuid", "audit login ids (its loginuid is not criu-lite's)" },
 		{ "sessionid", "audit session ids (its audit session is not criu-lite's)" },
@@ -135,6 +135,10 @@ static int check_environment(pid_t pid, pid_t pp)
 	for (size_t i = 0; i < ARRAY_SIZE(env); i++) {
 		cleanup_free char *theirs = NULL;
 		bool same;
+		/* cgroups: cgroup.c when --manage-cgroups says what to do with them (an explicit
+		 * ignore or none is the user's choice, as in CRIU); unsaid, they must be ours */
+		if (i == 0 && ctx->opts->manage_cgroups_set)
+			continue;
 		same_as_ours(pp, env[i].file, &same, &theirs);
 		if (!same) {
 			pr_err("pid %d: /proc/%d/%s is '%.*s': %s are not carried\n", pid, pid, env[i].file,
@@ -248,8 +252,7 @@ int dump_check_task(struct dump_ctx *ctx, const struct seize_task *t, pid_t pp)
 {
 	struct proc_status ps;
 
-	(void)ctx;
-	if (check_namespaces(t->pid, pp) < 0 || check_environment(t->pid, pp) < 0)
+	if (check_namespaces(t->pid, pp) < 0 || check_environment(ctx, t->pid, pp) < 0)
 		return -1;
 	if (proc_parse_status(pp, 0, &ps) < 0)
 		return -1;

@@ -14,8 +14,9 @@
  * --shell-job. 0 or -1 (logged). */
 int dump_check_tree(struct dump_ctx *ctx);
 
-/* One seized task (pp: where /proc shows its process-wide state): its namespaces and
- * cgroup are criu-lite's, no LSM label of its own, no NUMA memory policy on a VMA, no
+/* One seized task (pp: where /proc shows its process-wide state), beside what ns.c and
+ * cgroup.c check: its children's pid and time namespaces are criu-lite's, so is its
+ * cgroup unless --manage-cgroups says what to do, no LSM label of its own, no NUMA memory policy on a VMA, no
  * autogroup nice; each thread: the process's creds, no SCHED_DEADLINE or utilization
  * clamps, no syscall user dispatch, no TLS descriptors (set_thread_area), no shadow stack
  * or LAM, no per-thread speculation control. 0 or -1 (logged). */

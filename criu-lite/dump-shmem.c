@@ -81,11 +81,10 @@ static bool shmem_lazy(const struct dump_shmem *s)
 		return false;
 	switch (s->kind) {
 	case SHMEM_KIND_ANON:
-		return true;
 	case SHMEM_KIND_MEMFD:
 		return !s->fd_open;
 	default:
-		return s->unlinked;
+		return s->unlinked && !s->fd_open;
 	}
 }
 

@@ -20,6 +20,8 @@ struct rst_task {
 	int exe_fd;              /* service fd, -1 if unknown */
 	int uffd;                /* --lazy-pages: service fd of the task's userfaultfd, -1 otherwise */
 	int cwd_fd;              /* service fd of a recreated deleted cwd, -1 otherwise */
+	int late_sock;           /* service fd: where criu-lite sends the task its late files, -1: none */
+	size_t nr_late;          /* how many it sends */
 	size_t args_size;        /* bytes of the args area this task needs */
 };
 
@@ -35,11 +37,12 @@ struct rst_ctx {
 	struct rst_task *tasks;  /* per img.tasks[i] */
 	size_t nr_tasks;
 	size_t nr_live;          /* tasks but zombies: those that run the blob */
-	int *file_fds;           /* per img.files[i]: service fd (fd restore), -1 if not opened */
+	struct rst_file *rfiles; /* per img.files[i] (criu-lite/files/files.h) */
+	int *late_socks;         /* per task: criu-lite's end of its late_sock, -1: none */
 	int *shmem_fds;          /* per img.shmems[i]: service fd of the object */
 	bool *shmem_filled;      /* per img.shmems[i]: its pages are in */
 	int *svc_fds;            /* every service fd opened, closed by the parent at the end */
-	size_t nr_svc_fds;
+	size_t nr_svc_fds, cap_svc_fds;
 	int svc_base;            /* every service fd is >= this; dumped fds are below */
 	int tty_fd;              /* --shell-job: our terminal, -1 otherwise */
 	int lazy_sock;           /* --lazy-pages: the daemon's socket (service fd), -1 otherwise */
@@ -62,6 +65,7 @@ struct rst_ctx {
 	struct rst_sync *sync;
 	bool root_reaped;        /* the root ended while other tasks were being finished */
 	int root_status;
+	uint64_t t_forked_ns;    /* when every task had been created (stats-restore) */
 };
 
 /* restore-mm.c: pure helpers (unit-tested) and the memory plan. */
@@ -113,9 +117,15 @@ int rst_premap_reserve(struct rst_ctx *ctx);
 int rst_premap_fill(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
 
 /* restore-files.c */
+struct rst_file;
 /* In the parent: create shmem objects (and validate their pages; only those sealed against
  * writes are filled here), open files and mapping fds as service fds. */
 int rst_files_prepare(struct rst_ctx *ctx);
+/* In the parent, once the root task was created: when some task holds files that can
+ * only be opened once every task exists (/proc/PID/...), wait for them all, open those
+ * files and send them to their holders. 0 or -1 (logged). */
+int rst_files_late(struct rst_ctx *ctx);
+void rst_files_fini(struct rst_ctx *ctx);
 /* In the parent, while the tasks restore their memory: fill the shmem objects that
  * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
 int rst_shmem_fill(struct rst_ctx *ctx);
@@ -130,9 +140,9 @@ int rst_svc_dup(struct rst_ctx *ctx, int fd);
 void rst_svc_close_all(struct rst_ctx *ctx);
 
 /* clone-noasan.c */
-/* clone3 a process with the given pid and exit signal (SIGCHLD if 0), fork-like (same
- * stack). Returns like fork(). */
-pid_t rst_clone_pid(pid_t pid, int exit_signal);
+/* clone3 a process with the given pid, clone flags (CLONE_NEW*, CLONE_PARENT) and exit
+ * signal (SIGCHLD if 0), fork-like (same stack). Returns like fork(). */
+pid_t rst_clone_pid(pid_t pid, unsigned flags, int exit_signal);
 /* Switch to stack and call entry(args); never returns. */
 void rst_jump(uint64_t entry, uint64_t args, uint64_t stack) __attribute__((noreturn));
 

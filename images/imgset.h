@@ -28,7 +28,9 @@
  *    parent's pages (PE_PARENT) lie in inherited VMAs, and the parent stored each;
  *  - shmem.img: known kinds, unique ids, each object's page set within its size
  *    (the last page may hold the end of an object of another size);
- *  - files.img: unique ids; a memfd names a shmem object.
+ *  - files.img: unique ids; each entry has the sub-message of its type, and what it
+ *    names exists (a memfd's shmem object, an epoll's targets, a ghost's contents);
+ *    a pipe's packets add up to its data; fdinfo records are in increasing fd order.
  * What the kernel may refuse (a 32-bit task, a seccomp filter) is not the validator's
  * business: restore says so.
  */

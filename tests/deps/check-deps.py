@@ -23,7 +23,9 @@ LAYERS = {
     "lib": set(),
     "images": {"lib"},
     "criu-lite/restorer": set(),
-    "criu-lite": {"lib", "images", "criu-lite/restorer"},
+    "criu-lite": {"lib", "images", "criu-lite/restorer", "criu-lite/files"},
+    # one file per fd kind: they use the dump and restore contexts and the shmem objects
+    "criu-lite/files": {"lib", "images", "criu-lite"},
     "lazy-pages": {"lib", "images"},
     "cli": {"lib", "images", "criu-lite", "lazy-pages"},
 }
