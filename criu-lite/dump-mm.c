@@ -631,7 +631,9 @@ static int classify_vma(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *
 	e->kind = v->shared ? VMA_KIND_FILE_SHARED : VMA_KIND_FILE_PRIVATE;
 	e->has_file_id = true;
 	return dump_file_of_path(ctx, pid, path,
-				 (v->shared && (v->prot & PROT_WRITE)) ? O_RDWR : O_RDONLY, &e->file_id);
+				 /* "mw" on a shared mapping: its file was opened for writing, and
+				  * may be mprotect()ed writable: reopened so */
+				 (v->shared && (v->vmflags & PROC_VMF_MW)) ? O_RDWR : O_RDONLY, &e->file_id);
 }
 
 static int read_auxv(pid_t pid, MmEntry *mm)

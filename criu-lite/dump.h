@@ -53,9 +53,9 @@
  *    Pages in pagemap-shmem-ID.img/pages-shmem-ID.img (pages_id = ID), vaddr = byte
  *    offset; only data ranges (SEEK_DATA) are listed, zero pages as PE_ZERO, all PE_LAZY.
  *  - files.img holds every open file description once (kcmp KCMP_FILE), plus entries
- *    (never referenced by an fdinfo) for the files behind file mappings (O_RDONLY, or O_RDWR
- *    for a writable shared mapping) and /proc/PID/exe. reg.flags have O_CLOEXEC removed
- *    (fdinfo.cloexec has it). An fd of a shmem object (memfd, /dev/zero, unlinked tmpfs
+ *    (never referenced by an fdinfo) for the files behind file mappings (O_RDONLY, or
+ *    O_RDWR for a shared mapping of a file opened for writing: VmFlags mw) and
+ *    /proc/PID/exe. reg.flags have O_CLOEXEC removed (fdinfo.cloexec has it). An fd of a shmem object (memfd, /dev/zero, unlinked tmpfs
  *    file) is FILE_TYPE_MEMFD pointing at its shmem object. Each kind is described by its
  *    file in criu-lite/files/ (see files.h and files.proto). Kinds criu-lite does not
  *    carry fail the dump naming the pid, the fd and what it is.
