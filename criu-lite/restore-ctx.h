@@ -104,7 +104,7 @@ bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *
 bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
 
 /*
- * Copy-on-write sharing. rst_premap_plan (before the args are sized): which VMAs are
+ * Copy-on-write sharing. rst_premap_plan  (before the args are sized): which VMAs are
  * made before the children are (a parent's VMA a child inherits, and the child's that
  * inherits it, in the same place of a premap area), where in it; rst_premap_reserve
  * then places the area. In each task, rst_premap_fill (before it makes its children)
@@ -115,6 +115,8 @@ bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
 int rst_premap_plan(struct rst_ctx *ctx);
 int rst_premap_reserve(struct rst_ctx *ctx);
 int rst_premap_fill(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
+/* Is this page set entry in a premapped VMA (filled by rst_premap_fill, not the blob)? */
+bool rst_entry_premapped(const struct rst_task *t, const PagemapEntry *pe);
 
 /* restore-files.c */
 struct rst_file;
