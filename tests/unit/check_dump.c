@@ -1091,7 +1091,7 @@ START_TEST(test_dump_refuses)
 {
 	static const char *const want[REFUSE_COUNT] = {
 		[REFUSE_SESSION] = "led by a process outside the tree",
-		[REFUSE_NAMESPACE] = "uts namespace of its own",
+		[REFUSE_NAMESPACE] = "another uts namespace",
 		[REFUSE_MEMPOLICY] = "NUMA memory policy",
 		[REFUSE_LDT] = "local descriptor table",
 		[REFUSE_TLS] = "TLS descriptor",
