@@ -31,10 +31,49 @@ static bool in_tree(struct dump_ctx *ctx, pid_t pid)
 	return seize_find(&ctx->tree, pid) != NULL;
 }
 
+/* Two processes of the tree that share what clone() shares between threads: restore
+ * makes each process its own (CLONE_FILES fd tables, CLONE_FS cwd and umask, CLONE_VM
+ * memory, CLONE_SIGHAND handlers are not carried). 0 or -1 (logged). */
+static int check_shared_between_processes(struct dump_ctx *ctx)
+{
+	static const struct {
+		int type;
+		const char *what;
+	} res[] = {
+		{ 2 /* KCMP_FILES */, "one fd table (CLONE_FILES)" },
+		{ 3 /* KCMP_FS */, "one cwd, root and umask (CLONE_FS)" },
+		{ 1 /* KCMP_VM */, "one address space (CLONE_VM)" },
+		{ 4 /* KCMP_SIGHAND */, "one set of signal handlers (CLONE_SIGHAND)" },
+	};
+
+	for (size_t i = 0; i < ctx->tree.nr_tasks; i++)
+		for (size_t k = i + 1; k < ctx->tree.nr_tasks; k++) {
+			const struct seize_task *a = &ctx->tree.tasks[i], *b = &ctx->tree.tasks[k];
+			if (a->zombie || b->zombie)
+				continue;
+			for (size_t r = 0; r < ARRAY_SIZE(res); r++) {
+				long c = syscall(SYS_kcmp, seize_proc_pid(a), seize_proc_pid(b), res[r].type, 0, 0);
+				if (c < 0) {
+					pr_perror("kcmp of pids %d and %d", a->pid, b->pid);
+					return -1;
+				}
+				if (c == 0) {
+					pr_err("pids %d and %d share %s: not carried, restore would give each its own\n",
+					       a->pid, b->pid, res[r].what);
+					return refuse();
+				}
+			}
+		}
+	return 0;
+}
+
 int dump_check_tree(struct dump_ctx *ctx)
 {
 	const struct seize_task *root = &ctx->tree.tasks[0];
 	bool shell_job = ctx->opts->shell_job;
+
+	if (check_shared_between_processes(ctx) < 0)
+		return -1;
 
 	for (size_t i = 0; i < ctx->tree.nr_tasks; i++) {
 		const struct seize_task *t = &ctx->tree.tasks[i];

@@ -11,7 +11,8 @@
 
 /* Sessions and process groups: led inside the tree (or, with --shell-job, the root's,
  * which the restored tree takes from the restore); no controlling terminal without
- * --shell-job. 0 or -1 (logged). */
+ * --shell-job; no fd table, fs, memory or signal handlers shared between processes.
+ * 0 or -1 (logged). */
 int dump_check_tree(struct dump_ctx *ctx);
 
 /* One seized task (pp: where /proc shows its process-wide state), beside what ns.c and

@@ -66,6 +66,7 @@ enum {
 	REFUSE_AUTOGROUP,  /* an autogroup nice value */
 	REFUSE_DEADLINE,   /* SCHED_DEADLINE */
 	REFUSE_MBIND,      /* a VMA with a memory policy */
+	REFUSE_SHARED_FILES, /* a child sharing its fd table (CLONE_FILES) */
 	REFUSE_COUNT,
 };
 
@@ -170,6 +171,19 @@ static int set_up_refused(int what, uint8_t *anon)
 			close(fd);
 		return r;
 	}
+	case REFUSE_SHARED_FILES: {
+		/* fork-like (no CLONE_VM, no stack), but one fd table */
+		pid_t parent = getpid();
+		long c = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+		if (c == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with its parent */
+			if (getppid() != parent)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		return c < 0 ? -1 : 0;
+	}
 	case REFUSE_DEADLINE: {
 		struct { uint32_t size, policy; uint64_t flags; int32_t nice; uint32_t prio;
 			 uint64_t runtime, deadline, period; } a = { 48, 6, 0, 0, 0, 1000000, 100000000, 100000000 };
@@ -188,6 +202,8 @@ static void child_main(const struct child_cfg *cfg, int wfd, const char *file_pa
 	pthread_t th;
 	int devnull = open("/dev/null", O_RDWR);
 
+	/* gone with the test, whatever the test does (a spinning child must not outlive it) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* its own session: one led outside the tree is not carried (without --shell-job) */
 	if (cfg->refuse != REFUSE_SESSION && setsid() < 0)
 		_exit(30);
@@ -1101,6 +1117,7 @@ START_TEST(test_dump_refuses)
 		[REFUSE_AUTOGROUP] = "autogroup has nice 5",
 		[REFUSE_DEADLINE] = "SCHED_DEADLINE",
 		[REFUSE_MBIND] = "NUMA memory policy 'bind",
+		[REFUSE_SHARED_FILES] = "share one fd table (CLONE_FILES)",
 	};
 	struct fixture fx;
 	struct child_cfg cfg = { .refuse = _i };
