@@ -43,6 +43,10 @@ struct fd_probe {
 	struct proc_fdinfo fi;
 	char *fdinfo;              /* the whole fdinfo text: kinds parse their own lines */
 	uint32_t flags;            /* fi.flags without O_CLOEXEC */
+	/* a socket ("socket:[INODE]"): criu-lite's copy of it (pidfd_getfd) and what
+	 * getsockopt says it is; sk_fd -1 and sk_family 0 otherwise */
+	int sk_fd;
+	int sk_family, sk_type, sk_protocol;
 };
 
 /* One description in the restore: its entry, its kind, and its fd once open. */
@@ -97,6 +101,7 @@ int fd_kinds_dump_finish(struct dump_ctx *ctx);
 
 /* ---- the kinds ---- */
 extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops;
+extern const struct fd_ops inet_fd_ops, netlink_fd_ops, packet_fd_ops; /* network sockets (net.h) */
 
 /* ---- regular files (reg.c), also for the files behind mappings and exe links ---- */
 /* A reg entry for path (already without " (deleted)"). NULL (logged). */
