@@ -111,43 +111,40 @@ static void probe_free(struct fd_probe *p)
 {
 	free(p->fdinfo);
 	p->fdinfo = NULL;
-	closep(&p->sk_fd);
+	if (p->sk >= 0)
+		close(p->sk);
+	p->sk = -1;
 }
 
-/* A socket: a copy of it in criu-lite (pidfd_getfd) and its family, type and
- * protocol. Without a copy (no pidfd_getfd) the family stays 0 (refused). */
-static void probe_socket(int pidfd, struct fd_probe *p)
+/* A socket's family, through a copy of it. 0 or -1 (logged). */
+static int probe_socket(int pidfd, struct fd_probe *p)
 {
-	int *v[] = { &p->sk_family, &p->sk_type, &p->sk_protocol };
-	const int opt[] = { SO_DOMAIN, SO_TYPE, SO_PROTOCOL };
+	socklen_t len = sizeof(p->sk_family);
 
-	if (pidfd < 0 || strncmp(p->link, "socket:[", 8))
-		return;
-	p->sk_fd = (int)syscall(SYS_pidfd_getfd, pidfd, p->fd, 0);
-	if (p->sk_fd < 0) {
-		pr_debug("pidfd_getfd of fd %d of pid %d: %s\n", p->fd, p->pid, strerror(errno));
-		return;
+	if (p->pid == getpid())
+		p->sk = fcntl(p->fd, F_DUPFD_CLOEXEC, 0);
+	else
+		p->sk = (int)syscall(SYS_pidfd_getfd, pidfd, p->fd, 0);
+	if (p->sk < 0) {
+		pr_perror("can't get a copy of socket fd %d of pid %d", p->fd, p->pid);
+		return -1;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
-		socklen_t l = sizeof(int);
-		if (getsockopt(p->sk_fd, SOL_SOCKET, opt[i], v[i], &l) < 0) {
-			pr_debug("getsockopt %d of fd %d of pid %d: %s\n", opt[i], p->fd, p->pid, strerror(errno));
-			p->sk_family = 0;
-			return;
-		}
+	if (getsockopt(p->sk, SOL_SOCKET, SO_DOMAIN, &p->sk_family, &len) < 0) {
+		pr_perror("can't get the family of socket fd %d of pid %d", p->fd, p->pid);
+		return -1;
 	}
+	return 0;
 }
 
-/* What /proc says of (pid, fd): its link, fdinfo and stat (and for a socket, what
- * it is: pidfd is the task's, or -1). 0 or -1 (logged). */
-static int probe_fd(pid_t pid, int pidfd, int fd, struct fd_probe *p)
+/* What /proc says of (pid, fd): its link, fdinfo and stat. 0 or -1 (logged). */
+static int probe_fd(int pidfd, pid_t pid, int fd, struct fd_probe *p)
 {
 	char path[64];
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	p->fd = fd;
-	p->sk_fd = -1;
+	p->sk = -1;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	if (proc_readlink(path, p->link, sizeof(p->link)) < 0)
 		return -1;
@@ -165,12 +162,15 @@ static int probe_fd(pid_t pid, int pidfd, int fd, struct fd_probe *p)
 		return -1;
 	}
 	p->flags = p->fi.flags & ~(uint32_t)O_CLOEXEC;
-	probe_socket(pidfd, p);
+	if (!strncmp(p->link, "socket:[", 8) && probe_socket(pidfd, p) < 0) {
+		probe_free(p);
+		return -1;
+	}
 	return 0;
 }
 
 /* Describe (pid, fd) and register it: its file id. */
-static int dump_one_fd(struct dump_ctx *ctx, pid_t pid, int pidfd, int fd, uint32_t *ret_id, bool *ret_cloexec)
+static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint32_t *ret_id, bool *ret_cloexec)
 {
 	struct fd_probe p;
 	const struct fd_ops *ops;
@@ -178,7 +178,7 @@ static int dump_one_fd(struct dump_ctx *ctx, pid_t pid, int pidfd, int fd, uint3
 	FileEntry *fe;
 	int err, ret = -1;
 
-	if (probe_fd(pid, pidfd, fd, &p) < 0)
+	if (probe_fd(pidfd, pid, fd, &p) < 0)
 		return -1;
 	*ret_cloexec = p.fi.flags & O_CLOEXEC;
 	ops = fd_kind_of_probe(&p);
@@ -215,11 +215,14 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 {
 	char path[64];
 	cleanup_free int *fds = NULL;
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	size_t nr;
 	cleanup_img struct img *img = NULL;
 
-	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-
+	if (pidfd < 0) {
+		pr_perror("pidfd_open of pid %d", pid);
+		return -1;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	if (proc_list_dir_ints(path, &fds, &nr) < 0)
 		return -1;
@@ -231,7 +234,7 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		bool cloexec = false;
 		uint32_t id;
 
-		if (dump_one_fd(ctx, pid, pidfd, fds[i], &id, &cloexec) < 0)
+		if (dump_one_fd(ctx, pidfd, pid, fds[i], &id, &cloexec) < 0)
 			return -1;
 		e.fd = fds[i];
 		e.file_id = id;

@@ -43,10 +43,8 @@ struct fd_probe {
 	struct proc_fdinfo fi;
 	char *fdinfo;              /* the whole fdinfo text: kinds parse their own lines */
 	uint32_t flags;            /* fi.flags without O_CLOEXEC */
-	/* a socket ("socket:[INODE]"): criu-lite's copy of it (pidfd_getfd) and what
-	 * getsockopt says it is; sk_fd -1 and sk_family 0 otherwise */
-	int sk_fd;
-	int sk_family, sk_type, sk_protocol;
+	int sk;                    /* a socket: our copy of it (pidfd_getfd), for the kind to take; else -1 */
+	int sk_family;             /* a socket: SO_DOMAIN */
 };
 
 /* One description in the restore: its entry, its kind, and its fd once open. */

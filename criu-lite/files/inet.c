@@ -30,7 +30,7 @@
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
 #include "criu-lite/files/net.h"
-#include "criu-lite/files/sockdiag.h"
+#include "criu-lite/files/netdiag.h"
 #include "criu-lite/files/sockopt.h"
 #include "criu-lite/files/tcp.h"
 
@@ -70,7 +70,7 @@ static void describe(char *buf, size_t len, const struct fd_probe *p, const Inet
 
 static bool inet_match(const struct fd_probe *p)
 {
-	return p->sk_fd >= 0 && (p->sk_family == AF_INET || p->sk_family == AF_INET6);
+	return p->sk >= 0 && (p->sk_family == AF_INET || p->sk_family == AF_INET6);
 }
 
 static int copy_addr(ProtobufCBinaryData *d, protobuf_c_boolean *has, const void *a, size_t len)
@@ -181,22 +181,22 @@ static int raw_peer(InetSkEntry *ie, const char *what)
 /* The socket's state, shutdown and queues: sock_diag (TCP, UDP), else what the
  * socket says of itself. */
 static int dump_state(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry *ie,
-		      const struct sockdiag_rec **ret_r, const char *what)
+		      const struct netdiag_rec **ret_r, const char *what)
 {
-	const struct sockdiag_rec *r = NULL;
+	const struct netdiag_rec *r = NULL;
 	struct tcp_info ti;
 	socklen_t l = sizeof(ti);
 
 	*ret_r = NULL;
 	if (ie->type != SOCK_RAW && (ie->protocol == IPPROTO_TCP || ie->protocol == IPPROTO_UDP ||
 				     ie->protocol == IPPROTO_UDPLITE)) {
-		struct sockdiag *d = net_dump_diag(ctx);
-		if (!d || sockdiag_find(d, (int)ie->family, (int)ie->protocol, p->st.st_ino, &r) < 0)
+		struct netdiag *d = net_dump_diag(ctx);
+		if (!d || netdiag_find(d, (int)ie->family, (int)ie->protocol, p->st.st_ino, &r) < 0)
 			return -1;
 	}
 	if (ie->protocol == IPPROTO_TCP) {
 		memset(&ti, 0, sizeof(ti));
-		if (getsockopt(p->sk_fd, SOL_TCP, TCP_INFO, &ti, &l) < 0) {
+		if (getsockopt(p->sk, SOL_TCP, TCP_INFO, &ti, &l) < 0) {
 			pr_perror("%s: TCP_INFO", what);
 			return -1;
 		}
@@ -216,7 +216,7 @@ static int dump_state(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntr
 	return 0;
 }
 
-static int dump_tcp(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry *ie, const struct sockdiag_rec *r,
+static int dump_tcp(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry *ie, const struct netdiag_rec *r,
 		    const char *what)
 {
 	const struct cr_options *o = ctx->opts;
@@ -261,33 +261,38 @@ static int dump_tcp(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry 
 static int inet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
 {
 	InetSkEntry *ie = files_zalloc(sizeof(*ie), "an inet socket entry");
-	const struct sockdiag_rec *r;
+	const struct netdiag_rec *r;
 	char what[200];
-	int v = 0;
+	int v = 0, sk_type, sk_protocol;
 	socklen_t l = sizeof(v);
 
 	if (!ie)
 		return -1;
+	snprintf(what, sizeof(what), "fd %d of pid %d (inet socket)", p->fd, p->pid);
+	if (sko_type_proto(p->sk, &sk_type, &sk_protocol, what) < 0) {
+		free(ie);
+		return -1;
+	}
 	inet_sk_entry__init(ie);
 	f->fe->inet = ie;
 	ie->family = (uint32_t)p->sk_family;
-	ie->type = (uint32_t)p->sk_type;
-	ie->protocol = (uint32_t)p->sk_protocol;
+	ie->type = (uint32_t)sk_type;
+	ie->protocol = (uint32_t)sk_protocol;
 	ie->has_ino = ie->has_flags = true;
 	ie->ino = p->st.st_ino;
 	ie->flags = p->flags;
 	snprintf(what, sizeof(what), "fd %d of pid %d (%s socket)", p->fd, p->pid,
-		 proto_name(p->sk_type, p->sk_protocol));
-	if (!((p->sk_type == SOCK_STREAM && p->sk_protocol == IPPROTO_TCP) ||
-	      (p->sk_type == SOCK_DGRAM && (p->sk_protocol == IPPROTO_UDP || p->sk_protocol == IPPROTO_UDPLITE ||
-					    p->sk_protocol == IPPROTO_ICMP || p->sk_protocol == IPPROTO_ICMPV6)) ||
-	      p->sk_type == SOCK_RAW)) {
+		 proto_name(sk_type, sk_protocol));
+	if (!((sk_type == SOCK_STREAM && sk_protocol == IPPROTO_TCP) ||
+	      (sk_type == SOCK_DGRAM && (sk_protocol == IPPROTO_UDP || sk_protocol == IPPROTO_UDPLITE ||
+					    sk_protocol == IPPROTO_ICMP || sk_protocol == IPPROTO_ICMPV6)) ||
+	      sk_type == SOCK_RAW)) {
 		pr_err("fd %d of pid %d is a socket of family %d, type %d, protocol %d (MPTCP, SCTP...): criu-lite "
-		       "can't carry it\n", p->fd, p->pid, p->sk_family, p->sk_type, p->sk_protocol);
+		       "can't carry it\n", p->fd, p->pid, p->sk_family, sk_type, sk_protocol);
 		errno = ENOTSUP;
 		return -1;
 	}
-	if (net_dump_check_ns(ctx, p, what) < 0 || dump_names(p->sk_fd, ie, p) < 0)
+	if (net_dump_check_ns(ctx, p, what) < 0 || dump_names(p->sk, ie, p) < 0)
 		return -1;
 	if (ie->type == SOCK_RAW && !ie->has_dst_addr && raw_peer(ie, what) < 0)
 		return -1;
@@ -295,7 +300,7 @@ static int inet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump
 	if (dump_state(ctx, p, ie, &r, what) < 0)
 		return -1;
 	if (ie->family == AF_INET6) {
-		if (getsockopt(p->sk_fd, SOL_IPV6, IPV6_V6ONLY, &v, &l) < 0) {
+		if (getsockopt(p->sk, SOL_IPV6, IPV6_V6ONLY, &v, &l) < 0) {
 			pr_perror("%s: IPV6_V6ONLY", what);
 			return -1;
 		}
@@ -303,9 +308,9 @@ static int inet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump
 		ie->v6only = v;
 	}
 	{
-		struct sko_sock s = { .fd = p->sk_fd, .family = p->sk_family, .type = p->sk_type,
-				      .protocol = p->sk_protocol,
-				      .mask = sko_inet_mask(p->sk_family, p->sk_type, p->sk_protocol),
+		struct sko_sock s = { .fd = p->sk, .family = p->sk_family, .type = sk_type,
+				      .protocol = sk_protocol,
+				      .mask = sko_inet_mask(p->sk_family, sk_type, sk_protocol),
 				      .connected = ie->protocol == IPPROTO_TCP && (TCPF(ie->state) & CONN_STATES),
 				      .what = what };
 		if (sko_dump(&s, &ie->opts) < 0)

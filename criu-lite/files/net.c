@@ -15,7 +15,7 @@
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
 #include "criu-lite/files/net.h"
-#include "criu-lite/files/sockdiag.h"
+#include "criu-lite/files/netdiag.h"
 #include "criu-lite/files/sockopt.h"
 #include "criu-lite/files/tcp.h"
 #include "criu-lite/netlock.h"
@@ -32,7 +32,7 @@ struct net_repaired {
 };
 
 struct net_dump {
-	struct sockdiag *diag;
+	struct netdiag *diag;
 	uint64_t ns_cookie;     /* criu-lite's network namespace */
 	bool has_cookie;
 	int method;             /* NETLOCK_* */
@@ -58,12 +58,12 @@ static struct net_dump *nd_of(struct dump_ctx *ctx)
 	return ctx->net;
 }
 
-struct sockdiag *net_dump_diag(struct dump_ctx *ctx)
+struct netdiag *net_dump_diag(struct dump_ctx *ctx)
 {
 	struct net_dump *nd = nd_of(ctx);
 
 	if (nd && !nd->diag)
-		nd->diag = sockdiag_new();
+		nd->diag = netdiag_new();
 	return nd ? nd->diag : NULL;
 }
 
@@ -84,7 +84,7 @@ int net_dump_check_ns(struct dump_ctx *ctx, const struct fd_probe *p, const char
 		}
 		nd->has_cookie = true;
 	}
-	if (getsockopt(p->sk_fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &l) < 0) {
+	if (getsockopt(p->sk, SOL_SOCKET, SO_NETNS_COOKIE, &c, &l) < 0) {
 		pr_perror("%s: can't get its network namespace", what);
 		return -1;
 	}
@@ -163,13 +163,13 @@ static int conn_add(struct net_dump *nd, uint64_t ino, const struct netlock_conn
 static int prepass_fd(struct dump_ctx *ctx, struct net_dump *nd, pid_t pid, int fd, uint64_t ino)
 {
 	const struct cr_options *o = ctx->opts;
-	const struct sockdiag_rec *r = NULL;
+	const struct netdiag_rec *r = NULL;
 	char a[80], b[80];
 	int family = 0;
 
 	for (int f = 0; f < 2 && !r; f++) {
 		family = f ? AF_INET6 : AF_INET;
-		if (sockdiag_find(nd->diag, family, IPPROTO_TCP, ino, &r) < 0)
+		if (netdiag_find(nd->diag, family, IPPROTO_TCP, ino, &r) < 0)
 			return -1;
 	}
 	if (!r)
@@ -275,12 +275,12 @@ int net_dump_repair(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry 
 		nd->rep = n;
 		nd->cap_rep = ncap;
 	}
-	if (getsockopt(p->sk_fd, SOL_SOCKET, SO_REUSEADDR, &v, &l) < 0) {
+	if (getsockopt(p->sk, SOL_SOCKET, SO_REUSEADDR, &v, &l) < 0) {
 		pr_perror("%s: SO_REUSEADDR", what);
 		return -1;
 	}
 	r = &nd->rep[nd->nr_rep];
-	r->fd = fcntl(p->sk_fd, F_DUPFD_CLOEXEC, 3);
+	r->fd = fcntl(p->sk, F_DUPFD_CLOEXEC, 3);
 	if (r->fd < 0) {
 		pr_perror("%s: can't keep a copy", what);
 		return -1;
@@ -347,7 +347,7 @@ void net_dump_fini(struct dump_ctx *ctx)
 		return;
 	for (size_t i = 0; i < nd->nr_rep; i++)
 		close(nd->rep[i].fd);
-	sockdiag_free(nd->diag);
+	netdiag_free(nd->diag);
 	free(nd->rep);
 	free(nd->conns);
 	free(nd->conn_inos);

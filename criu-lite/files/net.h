@@ -26,7 +26,7 @@
 #include "images/image.h"
 
 struct fd_probe;
-struct sockdiag;
+struct netdiag;
 
 /* ---- dump ---- */
 int net_dump_lock(struct dump_ctx *ctx);
@@ -35,7 +35,7 @@ int net_dump_release(struct dump_ctx *ctx, bool resumed);
 void net_dump_fini(struct dump_ctx *ctx);
 
 /* The sock_diag cache of the dump (NULL, logged, on allocation failure). */
-struct sockdiag *net_dump_diag(struct dump_ctx *ctx);
+struct netdiag *net_dump_diag(struct dump_ctx *ctx);
 /* The socket p (criu-lite's copy p->sk_fd) is in criu-lite's network namespace?
  * -1 (logged, naming what) if not, or if that can't be told. */
 int net_dump_check_ns(struct dump_ctx *ctx, const struct fd_probe *p, const char *what);

@@ -20,7 +20,7 @@
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
 #include "criu-lite/files/net.h"
-#include "criu-lite/files/sockdiag.h"
+#include "criu-lite/files/netdiag.h"
 #include "criu-lite/files/sockopt.h"
 
 #define NL_MAX_GROUP_WORDS 1024 /* 32768 groups: far more than any family has */
@@ -39,7 +39,7 @@ static const struct {
 
 static bool netlink_match(const struct fd_probe *p)
 {
-	return p->sk_fd >= 0 && p->sk_family == AF_NETLINK;
+	return p->sk >= 0 && p->sk_family == AF_NETLINK;
 }
 
 static int nl_getint(int fd, int opt, uint32_t *v, protobuf_c_boolean *has)
@@ -57,31 +57,37 @@ static int nl_getint(int fd, int opt, uint32_t *v, protobuf_c_boolean *has)
 static int netlink_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
 {
 	NetlinkSkEntry *ne = files_zalloc(sizeof(*ne), "a netlink socket entry");
-	const struct sockdiag_rec *r = NULL;
-	struct sockdiag *d;
+	const struct netdiag_rec *r = NULL;
+	struct netdiag *d;
 	char what[96];
+	int sk_type, sk_protocol;
 
 	if (!ne)
 		return -1;
+	snprintf(what, sizeof(what), "fd %d of pid %d (netlink socket)", p->fd, p->pid);
+	if (sko_type_proto(p->sk, &sk_type, &sk_protocol, what) < 0) {
+		free(ne);
+		return -1;
+	}
 	netlink_sk_entry__init(ne);
 	f->fe->netlink = ne;
-	snprintf(what, sizeof(what), "fd %d of pid %d (netlink socket of protocol %d)", p->fd, p->pid, p->sk_protocol);
-	ne->protocol = (uint32_t)p->sk_protocol;
-	ne->type = (uint32_t)p->sk_type;
+	snprintf(what, sizeof(what), "fd %d of pid %d (netlink socket of protocol %d)", p->fd, p->pid, sk_protocol);
+	ne->protocol = (uint32_t)sk_protocol;
+	ne->type = (uint32_t)sk_type;
 	ne->has_ino = ne->has_flags = true;
 	ne->ino = p->st.st_ino;
 	ne->flags = p->flags;
 	if (net_dump_check_ns(ctx, p, what) < 0)
 		return -1;
 	d = net_dump_diag(ctx);
-	if (!d || sockdiag_find(d, AF_NETLINK, 0, p->st.st_ino, &r) < 0)
+	if (!d || netdiag_find(d, AF_NETLINK, 0, p->st.st_ino, &r) < 0)
 		return -1;
 	if (!r) {
 		/* sock_diag lists bound sockets only: this one must have no address yet */
 		struct sockaddr_nl sa;
 		socklen_t l = sizeof(sa);
 		memset(&sa, 0, sizeof(sa));
-		if (getsockname(p->sk_fd, (struct sockaddr *)&sa, &l) < 0 || sa.nl_pid || sa.nl_groups) {
+		if (getsockname(p->sk, (struct sockaddr *)&sa, &l) < 0 || sa.nl_pid || sa.nl_groups) {
 			pr_err("%s: sock_diag does not know it, and it is bound (portid %u)\n", what, sa.nl_pid);
 			errno = ENOENT;
 			return -1;
@@ -116,14 +122,14 @@ static int netlink_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct d
 			break;
 		}
 opts:
-	if (nl_getint(p->sk_fd, NETLINK_EXT_ACK, &ne->ext_ack, &ne->has_ext_ack) < 0 ||
-	    nl_getint(p->sk_fd, NETLINK_GET_STRICT_CHK, &ne->get_strict_chk, &ne->has_get_strict_chk) < 0) {
+	if (nl_getint(p->sk, NETLINK_EXT_ACK, &ne->ext_ack, &ne->has_ext_ack) < 0 ||
+	    nl_getint(p->sk, NETLINK_GET_STRICT_CHK, &ne->get_strict_chk, &ne->has_get_strict_chk) < 0) {
 		pr_perror("%s: getsockopt", what);
 		return -1;
 	}
 	{
-		struct sko_sock s = { .fd = p->sk_fd, .family = AF_NETLINK, .type = p->sk_type,
-				      .protocol = p->sk_protocol, .mask = SKO_SOCK, .what = what };
+		struct sko_sock s = { .fd = p->sk, .family = AF_NETLINK, .type = sk_type,
+				      .protocol = sk_protocol, .mask = SKO_SOCK, .what = what };
 		if (sko_dump(&s, &ne->opts) < 0)
 			return -1;
 	}

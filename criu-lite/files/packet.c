@@ -21,7 +21,7 @@
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
 #include "criu-lite/files/net.h"
-#include "criu-lite/files/sockdiag.h"
+#include "criu-lite/files/netdiag.h"
 #include "criu-lite/files/sockopt.h"
 
 #define PK_FIELD(f) offsetof(PacketSkEntry, has_##f), offsetof(PacketSkEntry, f)
@@ -43,32 +43,38 @@ static const struct {
 
 static bool packet_match(const struct fd_probe *p)
 {
-	return p->sk_fd >= 0 && p->sk_family == AF_PACKET;
+	return p->sk >= 0 && p->sk_family == AF_PACKET;
 }
 
 static int packet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
 {
 	PacketSkEntry *pe = files_zalloc(sizeof(*pe), "a packet socket entry");
-	const struct sockdiag_rec *r = NULL;
+	const struct netdiag_rec *r = NULL;
 	struct sockaddr_ll sll;
 	socklen_t l = sizeof(sll);
-	struct sockdiag *d;
+	struct netdiag *d;
 	char what[96];
+	int sk_type, sk_protocol;
 
 	if (!pe)
 		return -1;
+	snprintf(what, sizeof(what), "fd %d of pid %d (packet socket)", p->fd, p->pid);
+	if (sko_type_proto(p->sk, &sk_type, &sk_protocol, what) < 0) {
+		free(pe);
+		return -1;
+	}
 	packet_sk_entry__init(pe);
 	f->fe->packet = pe;
 	snprintf(what, sizeof(what), "fd %d of pid %d (packet socket)", p->fd, p->pid);
-	pe->type = (uint32_t)p->sk_type;
-	pe->protocol = (uint32_t)p->sk_protocol;
+	pe->type = (uint32_t)sk_type;
+	pe->protocol = (uint32_t)sk_protocol;
 	pe->has_ino = pe->has_flags = true;
 	pe->ino = p->st.st_ino;
 	pe->flags = p->flags;
 	if (net_dump_check_ns(ctx, p, what) < 0)
 		return -1;
 	d = net_dump_diag(ctx);
-	if (!d || sockdiag_find(d, AF_PACKET, 0, p->st.st_ino, &r) < 0)
+	if (!d || netdiag_find(d, AF_PACKET, 0, p->st.st_ino, &r) < 0)
 		return -1;
 	if (r && r->has_rings) {
 		pr_err("%s has a mapped ring (PACKET_RX_RING/PACKET_TX_RING): criu-lite can't carry it\n", what);
@@ -81,7 +87,7 @@ static int packet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct du
 		return -1;
 	}
 	memset(&sll, 0, sizeof(sll));
-	if (getsockname(p->sk_fd, (struct sockaddr *)&sll, &l) < 0) {
+	if (getsockname(p->sk, (struct sockaddr *)&sll, &l) < 0) {
 		pr_perror("%s: getsockname", what);
 		return -1;
 	}
@@ -99,12 +105,12 @@ static int packet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct du
 			return -1;
 		}
 	}
-	if (sll.sll_protocol != (uint16_t)p->sk_protocol)
+	if (sll.sll_protocol != (uint16_t)sk_protocol)
 		pe->protocol = sll.sll_protocol; /* bind() changed it */
 	for (size_t i = 0; i < ARRAY_SIZE(pk_opts); i++) {
 		int v = 0;
 		socklen_t vl = sizeof(v);
-		if (getsockopt(p->sk_fd, SOL_PACKET, pk_opts[i].opt, &v, &vl) < 0) {
+		if (getsockopt(p->sk, SOL_PACKET, pk_opts[i].opt, &v, &vl) < 0) {
 			if (errno == ENOPROTOOPT)
 				continue;
 			pr_perror("%s: getsockopt %s", what, pk_opts[i].name);
@@ -146,8 +152,8 @@ static int packet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct du
 		}
 	}
 	{
-		struct sko_sock s = { .fd = p->sk_fd, .family = AF_PACKET, .type = p->sk_type,
-				      .protocol = p->sk_protocol, .mask = SKO_SOCK, .what = what };
+		struct sko_sock s = { .fd = p->sk, .family = AF_PACKET, .type = sk_type,
+				      .protocol = sk_protocol, .mask = SKO_SOCK, .what = what };
 		if (sko_dump(&s, &pe->opts) < 0)
 			return -1;
 	}

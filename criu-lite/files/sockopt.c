@@ -324,6 +324,22 @@ err:
 	return -1;
 }
 
+int sko_type_proto(int fd, int *ret_type, int *ret_protocol, const char *what)
+{
+	socklen_t l = sizeof(int);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, ret_type, &l) < 0) {
+		pr_perror("%s: SO_TYPE", what);
+		return -1;
+	}
+	l = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, ret_protocol, &l) < 0) {
+		pr_perror("%s: SO_PROTOCOL", what);
+		return -1;
+	}
+	return 0;
+}
+
 int sko_set_int(const struct sko_sock *s, int level, int opt, int val, const char *name)
 {
 	if (setsockopt(s->fd, level, opt, &val, sizeof(val)) < 0) {

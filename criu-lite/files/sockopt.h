@@ -48,6 +48,9 @@ int sko_restore(const struct sko_sock *s, const SkOptsEntry *o);
 /* SO_SNDBUF/SO_RCVBUF the user set (SO_BUF_LOCK), as recorded. 0 or -1 (logged). */
 int sko_restore_bufs(const struct sko_sock *s, const SkOptsEntry *o);
 
+/* SO_TYPE and SO_PROTOCOL of a socket. 0 or -1 (logged, naming what). */
+int sko_type_proto(int fd, int *ret_type, int *ret_protocol, const char *what);
+
 /* setsockopt() of an int; 0 or -1 (logged, naming the option and s->what). */
 int sko_set_int(const struct sko_sock *s, int level, int opt, int val, const char *name);
 

@@ -13,40 +13,40 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
-#define LOG_PREFIX "sockdiag: "
+#define LOG_PREFIX "netdiag: "
 #include "lib/log.h"
 #include "lib/util.h"
-#include "criu-lite/files/sockdiag.h"
+#include "criu-lite/files/netdiag.h"
 
-struct sockdiag_set {
+struct netdiag_set {
 	int family, protocol;
-	struct sockdiag_rec *v;
+	struct netdiag_rec *v;
 	size_t nr, cap;
 	int err;        /* a record could not be stored */
 };
 
-struct sockdiag {
+struct netdiag {
 	struct nl_sock *nl;
-	struct sockdiag_set *sets;
+	struct netdiag_set *sets;
 	size_t nr_sets;
 };
 
-struct sockdiag *sockdiag_new(void)
+struct netdiag *netdiag_new(void)
 {
-	struct sockdiag *d = calloc(1, sizeof(*d));
+	struct netdiag *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		pr_perror("can't allocate the sock_diag cache");
 	return d;
 }
 
-static void rec_fini(struct sockdiag_rec *r)
+static void rec_fini(struct netdiag_rec *r)
 {
 	free(r->groups);
 	free(r->mc);
 }
 
-void sockdiag_free(struct sockdiag *d)
+void netdiag_free(struct netdiag *d)
 {
 	if (!d)
 		return;
@@ -61,11 +61,11 @@ void sockdiag_free(struct sockdiag *d)
 	free(d);
 }
 
-static struct sockdiag_rec *set_add(struct sockdiag_set *s)
+static struct netdiag_rec *set_add(struct netdiag_set *s)
 {
 	if (s->nr == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 64;
-		struct sockdiag_rec *n = realloc(s->v, ncap * sizeof(*n));
+		struct netdiag_rec *n = realloc(s->v, ncap * sizeof(*n));
 		if (!n) {
 			s->err = ENOMEM;
 			return NULL;
@@ -77,7 +77,7 @@ static struct sockdiag_rec *set_add(struct sockdiag_set *s)
 	return &s->v[s->nr++];
 }
 
-static void fill_inet(struct sockdiag_rec *r, struct nlmsghdr *h)
+static void fill_inet(struct netdiag_rec *r, struct nlmsghdr *h)
 {
 	struct inet_diag_msg *m = nlmsg_data(h);
 	struct nlattr *tb[INET_DIAG_MAX + 1];
@@ -98,7 +98,7 @@ static void fill_inet(struct sockdiag_rec *r, struct nlmsghdr *h)
 	}
 }
 
-static void fill_netlink(struct sockdiag_set *s, struct sockdiag_rec *r, struct nlmsghdr *h)
+static void fill_netlink(struct netdiag_set *s, struct netdiag_rec *r, struct nlmsghdr *h)
 {
 	struct netlink_diag_msg *m = nlmsg_data(h);
 	struct nlattr *tb[NETLINK_DIAG_MAX + 1];
@@ -127,7 +127,7 @@ static void fill_netlink(struct sockdiag_set *s, struct sockdiag_rec *r, struct 
 	}
 }
 
-static void fill_packet(struct sockdiag_set *s, struct sockdiag_rec *r, struct nlmsghdr *h)
+static void fill_packet(struct netdiag_set *s, struct netdiag_rec *r, struct nlmsghdr *h)
 {
 	struct packet_diag_msg *m = nlmsg_data(h);
 	struct nlattr *tb[PACKET_DIAG_MAX + 1];
@@ -174,9 +174,9 @@ static void fill_packet(struct sockdiag_set *s, struct sockdiag_rec *r, struct n
 
 static int on_msg(struct nl_msg *msg, void *arg)
 {
-	struct sockdiag_set *s = arg;
+	struct netdiag_set *s = arg;
 	struct nlmsghdr *h = nlmsg_hdr(msg);
-	struct sockdiag_rec *r;
+	struct netdiag_rec *r;
 
 	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
 		return NL_OK;
@@ -205,7 +205,7 @@ drop:
 
 static int cmp_rec(const void *a, const void *b)
 {
-	const struct sockdiag_rec *x = a, *y = b;
+	const struct netdiag_rec *x = a, *y = b;
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
@@ -221,7 +221,7 @@ static const char *family_name(int family)
 }
 
 /* Ask the kernel for every socket of (family, protocol) into s. 0 or -1 (logged). */
-static int dump_set(struct sockdiag *d, struct sockdiag_set *s)
+static int dump_set(struct netdiag *d, struct netdiag_set *s)
 {
 	union {
 		struct inet_diag_req_v2 inet;
@@ -280,10 +280,10 @@ static int dump_set(struct sockdiag *d, struct sockdiag_set *s)
 	return 0;
 }
 
-int sockdiag_find(struct sockdiag *d, int family, int protocol, uint64_t ino, const struct sockdiag_rec **ret)
+int netdiag_find(struct netdiag *d, int family, int protocol, uint64_t ino, const struct netdiag_rec **ret)
 {
-	struct sockdiag_set *s = NULL;
-	struct sockdiag_rec key = { .ino = ino };
+	struct netdiag_set *s = NULL;
+	struct netdiag_rec key = { .ino = ino };
 
 	if (family == AF_NETLINK || family == AF_PACKET)
 		protocol = 0;
@@ -291,7 +291,7 @@ int sockdiag_find(struct sockdiag *d, int family, int protocol, uint64_t ino, co
 		if (d->sets[i].family == family && d->sets[i].protocol == protocol)
 			s = &d->sets[i];
 	if (!s) {
-		struct sockdiag_set *n = realloc(d->sets, (d->nr_sets + 1) * sizeof(*n));
+		struct netdiag_set *n = realloc(d->sets, (d->nr_sets + 1) * sizeof(*n));
 		if (!n) {
 			pr_perror("can't grow the sock_diag cache");
 			return -1;

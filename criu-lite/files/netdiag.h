@@ -7,22 +7,22 @@
  * finds the tree's TCP connections by it before any fd is touched.
  *
  * One dump per (family, protocol), made the first time it is asked for and kept
- * until sockdiag_free().
+ * until netdiag_free().
  */
-#ifndef CRIU_LITE_FILES_SOCKDIAG_H
-#define CRIU_LITE_FILES_SOCKDIAG_H
+#ifndef CRIU_LITE_FILES_NETDIAG_H
+#define CRIU_LITE_FILES_NETDIAG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct sockdiag_mc {
+struct netdiag_mc {
 	uint32_t ifindex;
 	uint16_t type, alen;
 	uint8_t addr[32];
 };
 
-struct sockdiag_rec {
+struct netdiag_rec {
 	uint64_t ino;
 	uint8_t family, protocol, state, type;
 	/* inet */
@@ -39,14 +39,14 @@ struct sockdiag_rec {
 	/* packet */
 	bool has_info, has_rings, has_fanout, has_filter;
 	uint32_t pk_index, pk_version, pk_reserve, pk_copy_thresh, pk_tstamp, pk_flags;
-	struct sockdiag_mc *mc;
+	struct netdiag_mc *mc;
 	size_t nr_mc;
 };
 
-struct sockdiag;
+struct netdiag;
 
-struct sockdiag *sockdiag_new(void);
-void sockdiag_free(struct sockdiag *d);
+struct netdiag *netdiag_new(void);
+void netdiag_free(struct netdiag *d);
 
 /*
  * The socket with inode ino of that family (AF_INET, AF_INET6, AF_NETLINK,
@@ -54,6 +54,6 @@ void sockdiag_free(struct sockdiag *d);
  * Returns 1 with *ret set, 0 if the kernel lists no such socket, -1 on error
  * (logged: sock_diag could not be asked).
  */
-int sockdiag_find(struct sockdiag *d, int family, int protocol, uint64_t ino, const struct sockdiag_rec **ret);
+int netdiag_find(struct netdiag *d, int family, int protocol, uint64_t ino, const struct netdiag_rec **ret);
 
 #endif
