@@ -294,7 +294,7 @@ static bool has_family(const struct netlock_conn *c, size_t n, bool v6)
 
 static const char *method_name(int method)
 {
-	return method == NETLOCK_NFTABLES ? "nftables" : "iptables";
+	return method == NETLOCK_NFTABLES ? "nftables" : method == NETLOCK_IPTABLES_LEGACY ? "iptables (legacy)" : "iptables";
 }
 
 static int do_lock(int method, bool legacy, const char *table, const struct netlock_conn *c, size_t n, char *out,
@@ -322,14 +322,18 @@ static int do_lock(int method, bool legacy, const char *table, const struct netl
 	return 0;
 }
 
-int netlock_lock(int method, const char *table, const struct netlock_conn *c, size_t n)
+int netlock_lock(int method, const char *table, const struct netlock_conn *c, size_t n, int *ret_used)
 {
 	char out[TOOL_OUT_MAX];
 	uint64_t t0 = now_ns();
 
+	*ret_used = method;
 	if (method == NETLOCK_SKIP || !n)
 		return 0;
-	if (do_lock(method, false, table, c, n, out, sizeof(out)) < 0) {
+	if (method == NETLOCK_IPTABLES && do_lock(method, true, table, c, n, out, sizeof(out)) == 0) {
+		*ret_used = NETLOCK_IPTABLES_LEGACY;
+		method = *ret_used;
+	} else if (do_lock(method, false, table, c, n, out, sizeof(out)) < 0) {
 		pr_err("can't lock %zu TCP connection(s) with %s: %.300s\n", n, method_name(method), out);
 		errno = EPERM;
 		return -1;
@@ -384,7 +388,8 @@ int netlock_unlock(int method, const char *table, const struct netlock_conn *c, 
 
 	if (method == NETLOCK_SKIP || !n)
 		return 0;
-	r = do_unlock(method, false, table, c, n, out, sizeof(out));
+	r = method == NETLOCK_IPTABLES_LEGACY ? do_unlock(NETLOCK_IPTABLES, true, table, c, n, out, sizeof(out))
+					      : do_unlock(method, false, table, c, n, out, sizeof(out));
 	if (r < 0) {
 		if (method == NETLOCK_NFTABLES && strstr(out, "No such file")) {
 			pr_warn("the lock table inet %s was not there, ignoring\n", table);

@@ -25,6 +25,10 @@
 #define NETLOCK_IPTABLES 1
 #define NETLOCK_NFTABLES 2
 #define NETLOCK_SKIP 3
+/* how an iptables lock was taken (the images say so, for the unlock): the legacy
+ * x_tables through iptables-legacy-restore, as CRIU prefers it (4 ms a change here
+ * against 13 ms through the nf_tables backend's iptables-restore) */
+#define NETLOCK_IPTABLES_LEGACY 4
 
 #define NETLOCK_MARK 0xc114u
 
@@ -38,10 +42,12 @@ struct netlock_conn {
 /* The nftables table of the tree rooted at root. */
 void netlock_table_name(pid_t root, char *buf, size_t len);
 
-/* Lock the connections. 0, or -1 (logged) with nothing locked. */
-int netlock_lock(int method, const char *table, const struct netlock_conn *c, size_t n);
-/* Lift the lock of those connections; rules already gone are warned about, not
- * errors. 0 or -1 (logged). */
+/* Lock the connections: *ret_used is the method as taken (NETLOCK_IPTABLES asks for
+ * iptables-legacy-restore first, then iptables-restore), for netlock_unlock(). 0, or
+ * -1 (logged) with nothing locked. */
+int netlock_lock(int method, const char *table, const struct netlock_conn *c, size_t n, int *ret_used);
+/* Lift the lock of those connections (method: as taken); rules already gone are
+ * warned about, not errors. 0 or -1 (logged). */
 int netlock_unlock(int method, const char *table, const struct netlock_conn *c, size_t n);
 
 /* The script that locks (lock) or unlocks the connections, as the tool reads it

@@ -35,7 +35,8 @@ struct net_dump {
 	struct netdiag *diag;
 	uint64_t ns_cookie;     /* criu-lite's network namespace */
 	bool has_cookie;
-	int method;             /* NETLOCK_* */
+	int method;             /* NETLOCK_*: asked for */
+	int used;               /* ... and as taken (NETLOCK_IPTABLES_LEGACY), for the unlock */
 	char table[32];
 	struct netlock_conn *conns; /* locked */
 	uint64_t *conn_inos;
@@ -52,7 +53,7 @@ static struct net_dump *nd_of(struct dump_ctx *ctx)
 			pr_perror("can't allocate the network state");
 			return NULL;
 		}
-		ctx->net->method = ctx->opts->network_lock;
+		ctx->net->method = ctx->net->used = ctx->opts->network_lock;
 		netlock_table_name(ctx->opts->tree, ctx->net->table, sizeof(ctx->net->table));
 	}
 	return ctx->net;
@@ -238,7 +239,7 @@ int net_dump_lock(struct dump_ctx *ctx)
 		pr_info("%zu TCP connection(s) not locked (--network-lock skip)\n", nd->nr_conns);
 		return 0;
 	}
-	if (netlock_lock(nd->method, nd->table, nd->conns, nd->nr_conns) < 0) {
+	if (netlock_lock(nd->method, nd->table, nd->conns, nd->nr_conns, &nd->used) < 0) {
 		nd->nr_conns = 0;
 		return -1;
 	}
@@ -258,10 +259,16 @@ int net_dump_repair(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry 
 	if (!conn_known(nd, p->st.st_ino)) {
 		struct netlock_conn c = conn_of((int)ie->family, ie->src_addr.data, (uint16_t)ie->src_port,
 						ie->dst_addr.data, (uint16_t)ie->dst_port);
-		if (nd->method != NETLOCK_SKIP && netlock_lock(nd->method, nd->table, &c, 1) < 0)
+		int used;
+		if (nd->method != NETLOCK_SKIP && netlock_lock(nd->method, nd->table, &c, 1, &used) < 0)
 			return -1;
-		if (conn_add(nd, p->st.st_ino, &c) < 0) {
-			netlock_unlock(nd->method, nd->table, &c, 1);
+		/* taken as the others were, for one unlock (the first lock of the dump sets it) */
+		if (!nd->nr_conns)
+			nd->used = used;
+		if (used != nd->used || conn_add(nd, p->st.st_ino, &c) < 0) {
+			netlock_unlock(used, nd->table, &c, 1);
+			if (used != nd->used)
+				pr_err("%s: locked by another method than the tree's other connections\n", what);
 			return -1;
 		}
 	}
@@ -296,7 +303,7 @@ int net_dump_repair(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry 
 		return -1;
 	if (nd->method != NETLOCK_SKIP) {
 		ie->has_netlock = true;
-		ie->netlock = (uint32_t)nd->method;
+		ie->netlock = (uint32_t)nd->used;
 		if (nd->method == NETLOCK_NFTABLES) {
 			ie->netlock_table = strdup(nd->table);
 			if (!ie->netlock_table) {
@@ -331,7 +338,7 @@ int net_dump_release(struct dump_ctx *ctx, bool resumed)
 	}
 	nd->nr_rep = 0;
 	if (resumed && nd->nr_conns && nd->method != NETLOCK_SKIP &&
-	    netlock_unlock(nd->method, nd->table, nd->conns, nd->nr_conns) < 0)
+	    netlock_unlock(nd->used, nd->table, nd->conns, nd->nr_conns) < 0)
 		ret = -1;
 	if (!resumed && nd->nr_conns && nd->method != NETLOCK_SKIP)
 		pr_info("%zu TCP connection(s) stay locked until they are restored\n", nd->nr_conns);
@@ -365,7 +372,10 @@ static int restore_unlock(struct rst_ctx *ctx)
 	if (ctx->net_unlocked)
 		return 0;
 	ctx->net_unlocked = true;
-	for (int method = NETLOCK_IPTABLES; method <= NETLOCK_NFTABLES; method++) {
+	static const int methods[] = { NETLOCK_IPTABLES, NETLOCK_NFTABLES, NETLOCK_IPTABLES_LEGACY };
+
+	for (size_t k = 0; k < ARRAY_SIZE(methods); k++) {
+		int method = methods[k];
 		cleanup_free struct netlock_conn *c = NULL;
 		const char *table = NULL;
 		size_t n = 0;

@@ -62,17 +62,33 @@ def rss_mb(pid):
 
 
 def gone(pid, timeout=30):
+    """The dumped (killed) redis is gone: reaped, if it was our child."""
     end = time.monotonic() + timeout
     while os.path.exists("/proc/%d" % pid):
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
         if time.monotonic() > end:
             raise RuntimeError("pid %d still there after %d s" % (pid, timeout))
         time.sleep(0.01)
 
 
-def run(argv, log):
+class NotCarried(Exception):
+    pass
+
+
+def run(argv, log, logfile=None):
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     if r.returncode:
-        raise RuntimeError("%s failed (status %d): see %s" % (" ".join(argv[:2]), r.returncode, log.name))
+        err = ""
+        if logfile and os.path.exists(logfile):
+            with open(logfile) as f:
+                err = next((line.strip() for line in f if "Error" in line), "")
+        if "can't carry it" in err:
+            raise NotCarried(err)
+        raise RuntimeError("%s failed (status %d): %s (see %s)" % (" ".join(argv[:2]), r.returncode,
+                                                                  err or "no error logged", log.name))
 
 
 def main():
@@ -113,6 +129,26 @@ def main():
           % (subprocess.run(["/usr/bin/redis-server", "--version"], capture_output=True, text=True).stdout.split()[2],
              int(client.cmd("DBSIZE")), a.value_size, rss_mb(pid)))
     times = {"dump": [], "eager": [], "eager_answer": [], "lazy": [], "lazy_answer": []}
+    try:
+        run_rounds(a, criu, base, log, pid, client, times)
+    except NotCarried as e:
+        print("not measured: this build refuses to dump redis-server: %s" % e)
+        return
+    finally:
+        try:
+            client.cmd("SHUTDOWN", "NOSAVE")
+        except Exception:
+            pass
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    report(a, times)
+    if not a.dir:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_rounds(a, criu, base, log, pid, client, times):
     lazy_daemon = None
     try:
         for rnd in range(a.rounds):
@@ -121,7 +157,8 @@ def main():
                 shutil.rmtree(img, ignore_errors=True)
                 os.makedirs(img)
                 t = time.monotonic()
-                run([criu, "dump", "-t", str(pid), "-D", img, "--tcp-established", "-o", "dump.log"], log)
+                run([criu, "dump", "-t", str(pid), "-D", img, "--tcp-established", "-o", "dump.log"], log,
+                    os.path.join(img, "dump.log"))
                 times["dump"].append(time.monotonic() - t)
                 gone(pid)
                 if mode == "lazy":
@@ -147,16 +184,11 @@ def main():
                 print("round %d, %s: dump %.3f s, restore %.3f s, old connection answered after %.3f s"
                       % (rnd + 1, mode, times["dump"][-1], restored, answered), flush=True)
     finally:
-        try:
-            client.cmd("SHUTDOWN", "NOSAVE")
-        except Exception:
-            pass
         if lazy_daemon and lazy_daemon.poll() is None:
             lazy_daemon.kill()
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+
+
+def report(a, times):
     med = {k: statistics.median(v) for k, v in times.items() if v}
     print()
     print("| redis, %d keys (medians of %d rounds) | criu-lite | CRIU 4.2 here | ratio |" % (a.keys, a.rounds))
@@ -169,8 +201,6 @@ def main():
     print("| lazy restore until the old connection answers | %.3f s | %.2f s | %.2fx (target 0.50x) |"
           % (med["lazy_answer"], CRIU_42["lazy"], med["lazy_answer"] / CRIU_42["lazy"]))
     print("| lazy restore (command) | %.3f s | | |" % med["lazy"])
-    if not a.dir:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 main()

@@ -154,7 +154,7 @@ static int readable(int fd, int ms)
 /* Locked: what b sends a is neither delivered nor acknowledged; unlocked, it is. */
 static void lock_roundtrip(int method)
 {
-	int a, b, outq = -1;
+	int a, b, outq = -1, used;
 	struct sockaddr_in sa, sb;
 	struct netlock_conn c;
 	char buf[8];
@@ -162,16 +162,17 @@ static void lock_roundtrip(int method)
 	own_netns();
 	tcp_pair(&a, &b, &sa, &sb);
 	c = conn4("127.0.0.1", ntohs(sa.sin_port), "127.0.0.1", ntohs(sb.sin_port));
-	ck_assert_int_eq(netlock_lock(method, "criu-lite-unit", &c, 1), 0);
+	ck_assert_int_eq(netlock_lock(method, "criu-lite-unit", &c, 1, &used), 0);
+	ck_assert_int_eq(used, method == NETLOCK_IPTABLES ? NETLOCK_IPTABLES_LEGACY : method);
 	ck_assert_int_eq(write(b, "locked", 6), 6);
 	ck_assert_msg(!readable(a, 400), "a packet passed the lock");
 	ck_assert_int_eq(ioctl(b, SIOCOUTQ, &outq), 0);
 	ck_assert_int_eq(outq, 6); /* not acknowledged */
-	ck_assert_int_eq(netlock_unlock(method, "criu-lite-unit", &c, 1), 0);
+	ck_assert_int_eq(netlock_unlock(used, "criu-lite-unit", &c, 1), 0);
 	ck_assert_msg(readable(a, 5000), "nothing came through once unlocked");
 	ck_assert_int_eq(read(a, buf, sizeof(buf)), 6);
 	/* unlocking twice only warns */
-	ck_assert_int_eq(netlock_unlock(method, "criu-lite-unit", &c, 1), 0);
+	ck_assert_int_eq(netlock_unlock(used, "criu-lite-unit", &c, 1), 0);
 }
 
 START_TEST(test_lock_iptables)
@@ -193,7 +194,8 @@ START_TEST(test_lock_fails_clean)
 
 	own_netns();
 	/* a table name nft refuses: the lock fails, and no table is left */
-	ck_assert_int_eq(netlock_lock(NETLOCK_NFTABLES, "bad name;", &c, 1), -1);
+	int used;
+	ck_assert_int_eq(netlock_lock(NETLOCK_NFTABLES, "bad name;", &c, 1, &used), -1);
 	ck_assert_int_eq(system("nft list tables | grep -q . && exit 1 || exit 0"), 0);
 	ck_assert_int_eq(netlock_probe(NETLOCK_NFTABLES, false, detail, sizeof(detail)), 0);
 	ck_assert_int_eq(netlock_probe(NETLOCK_IPTABLES, false, detail, sizeof(detail)), 0);
