@@ -14,6 +14,7 @@
 
 struct fd_ops;
 struct dump_file_index;
+struct net_dump;
 
 /* One open file description (criu-lite/files/files.h). */
 struct dump_file {
@@ -75,6 +76,7 @@ struct dump_ctx {
 	unsigned own_ns;       /* CLONE_NEW* of the namespaces the root has of its own (ns.h) */
 	char **cgroups;        /* --manage-cgroups: the tree's cgroups (cgroup.h), for the inventory */
 	size_t nr_cgroups;
+	struct net_dump *net;  /* sockets of the network families (criu-lite/files/net.h) */
 };
 
 /* The pid whose /proc directory shows the process-wide state of the dumped task pid

@@ -66,6 +66,7 @@ struct rst_ctx {
 	bool root_reaped;        /* the root ended while other tasks were being finished */
 	int root_status;
 	uint64_t t_forked_ns;    /* when every task had been created (stats-restore) */
+	bool net_unlocked;       /* the network lock of the images was lifted (criu-lite/files/net.h) */
 };
 
 /* restore-mm.c: pure helpers (unit-tested) and the memory plan. */

@@ -796,7 +796,7 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 	if (a->nr_timers && t != threads_of(a)) {
 		/* its timers first: taking a timer's signal must not take a queued one (the
 		 * leader armed its own with the process-wide ones) */
-		futex_wait_while(a, &a->timers_made, 0, 0);
+		futex_wait_while(a, &a->timers_made, 0, 1); /* shared, as futex_wake_all() */
 		arm_timers(a, t->tid, 0);
 	}
 	for (rst_u32 i = 0; i < t->nr_pending; i++) {
@@ -987,7 +987,9 @@ void rst_main(struct rst_args *a)
 		rst_u32 n = __atomic_load_n(&a->threads_ready, __ATOMIC_SEQ_CST);
 		if (n >= a->nr_threads)
 			break;
-		futex_wait_while(a, &a->threads_ready, n, 0);
+		/* shared, as the threads' futex_wake_all(): a private wait never hears a
+		 * shared wake (other keys), and would sleep its whole 200 ms each time */
+		futex_wait_while(a, &a->threads_ready, n, 1);
 	}
 	/* The restorer's own fds (pages image, mapping fds, uffd, exe): not the task's. */
 	if (a->svc_fd_base > 0)

@@ -751,9 +751,9 @@ def refused_options():
             check(running_untraced(p.pid), "the tree after %r" % extra)
         # restore's own
         s = env.server()
-        r, _ = s.call({"type": C.RESTORE, "opts": {"images_dir_fd": r0, "tcp_close": True,
+        r, _ = s.call({"type": C.RESTORE, "opts": {"images_dir_fd": r0, "root": "/r",
                                                     "log_file": "restore.log"}})
-        expect_fail(r, s, C.RESTORE, "--tcp-close: not supported yet", errno.ENOTSUP)
+        expect_fail(r, s, C.RESTORE, "--root: not supported yet", errno.ENOTSUP)
     finally:
         env.cleanup()
 
