@@ -15,16 +15,20 @@ OPT      ?= -O2
 
 # xxd embeds the restorer blob; python3 runs the integration runner and is one of
 # the real programs the tests checkpoint (/usr/bin/python3).
-# Only what the code uses is linked: libnl for sock_diag (unix sockets); libseccomp
-# comes with the code that needs it (the daemon's sandbox and seccomp restore).
+# Only what the code uses is linked: libnl and libseccomp come with the code that
+# needs them (sock_diag and links; the daemon's sandbox and seccomp restore).
 DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libcap-dev check pkg-config xxd binutils \
-            python3-minimal libnl-3-dev
-PKGS     := libprotobuf-c libcap libnl-3.0
+            python3-minimal
+PKGS     := libprotobuf-c libcap
 # The container runtimes the RPC tests drive (tests/rpc): only for the goals that run them.
 CONTAINER_PKGS := runc podman busybox-static
 ifneq ($(filter test asan rpc-runtime-tests,$(MAKECMDGOALS)),)
 DEB_PKGS += $(CONTAINER_PKGS)
 endif
+# The sockets: sock_diag through libnl (criu-lite/files/netdiag.c; sockdiag.c for unix ones), the network
+# lock's tools (criu-lite/netlock.c), the real server their tests checkpoint (redis).
+DEB_PKGS += libnl-3-dev iptables nftables redis-server
+PKGS     += libnl-3.0
 
 # Install what is missing before anything else is evaluated (we are root on
 # the build machines; a developer machine without root gets a clear message).

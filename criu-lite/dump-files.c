@@ -326,11 +326,14 @@ bool dump_files_table_id(const struct dump_ctx *ctx, size_t i, uint32_t *ret_id)
 	return true;
 }
 
-/* The fd table of pid, task i: one already met (kcmp KCMP_FILES), or a new one. A
- * table shared with a task other than the parent can't be rebuilt: refused. */
+/* The fd table of task i: its parent's (kcmp KCMP_FILES; the parent is dumped first),
+ * another one already met, or a new one. A table shared with tasks of the tree but not
+ * with the parent can't be rebuilt (restore shares a table from parent to child only):
+ * refused. 0 or -1 (logged). */
 static int table_id(struct dump_ctx *ctx, size_t i)
 {
 	const struct seize_task *t = &ctx->tree.tasks[i];
+	pid_t other = 0;
 	uint32_t next = 1;
 
 	if (!ctx->files_ids) {
@@ -346,7 +349,8 @@ static int table_id(struct dump_ctx *ctx, size_t i)
 		if (k == i || !ctx->files_ids[k])
 			continue;
 		next = MAX(next, ctx->files_ids[k] + 1);
-		r = syscall(SYS_kcmp, o->pid, t->pid, KCMP_FILES, 0, 0);
+		/* a dead leader's table is its live threads' */
+		r = syscall(SYS_kcmp, seize_proc_pid(o), seize_proc_pid(t), KCMP_FILES, 0, 0);
 		if (r < 0) {
 			pr_perror("kcmp(KCMP_FILES) of pids %d and %d", o->pid, t->pid);
 			return -1;
@@ -354,24 +358,32 @@ static int table_id(struct dump_ctx *ctx, size_t i)
 		if (r)
 			continue;
 		if (o->pid != t->ppid) {
-			pr_err("pid %d shares its fd table (CLONE_FILES) with pid %d, which is not its parent: "
-			       "criu-lite can't carry it\n", t->pid, o->pid);
-			errno = ENOTSUP;
-			return -1;
+			other = o->pid;
+			continue;
 		}
 		ctx->files_ids[i] = ctx->files_ids[k];
 		pr_info("pid %d shares the fd table of its parent %d\n", t->pid, o->pid);
 		return 0;
 	}
+	if (other) {
+		pr_err("pid %d shares its fd table (CLONE_FILES) with pid %d, but not with its parent %d: "
+		       "criu-lite can't carry it\n", t->pid, other, t->ppid);
+		errno = ENOTSUP;
+		return -1;
+	}
 	ctx->files_ids[i] = next;
 	return 0;
 }
+
+#define PIDFD_THREAD_ 0x80 /* O_EXCL: a pidfd of one thread (Linux 6.9) */
 
 int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 {
 	char path[64];
 	cleanup_free int *fds = NULL;
-	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* a live thread's /proc and pidfd when the leader is dead (its files are gone) */
+	pid_t pp = dump_proc_pid(ctx, pid);
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pp, pp == pid ? 0 : PIDFD_THREAD_);
 	size_t nr;
 	cleanup_img struct img *img = NULL;
 
@@ -382,7 +394,7 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 	for (size_t i = 0; i < ctx->tree.nr_tasks; i++)
 		if (ctx->tree.tasks[i].pid == pid && table_id(ctx, i) < 0)
 			return -1;
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pp);
 	if (proc_list_dir_ints(path, &fds, &nr) < 0)
 		return -1;
 	img = img_open(ctx->dfd, IMG_FDINFO, O_WRONLY, pid);
@@ -393,7 +405,7 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		bool cloexec = false;
 		uint32_t id;
 
-		if (dump_one_fd(ctx, pidfd, pid, fds[i], &id, &cloexec) < 0)
+		if (dump_one_fd(ctx, pidfd, pp, fds[i], &id, &cloexec) < 0)
 			return -1;
 		e.fd = fds[i];
 		e.file_id = id;

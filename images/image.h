@@ -63,16 +63,19 @@ enum img_type {
 #define VMA_KIND_VSYSCALL 8
 #define VMA_KIND_STACK 9
 #define VMA_KIND_HEAP 10
-#define VMA_KIND_MAX 10
+#define VMA_KIND_AIO 11 /* an AIO ring (io_setup): its pages in the task's set */
+#define VMA_KIND_MAX 11
 
 #define VMA_STATUS_LAZY 0x1
 #define VMA_STATUS_GUARD 0x2
+#define VMA_STATUS_INHERITED 0x4 /* holds pages of the parent's VMA of the same range (PE_PARENT) */
 
 /* pagemap_entry.flags */
 #define PE_PRESENT 0x1
 #define PE_ZERO 0x2
 #define PE_LAZY 0x4
-#define PE_FLAGS_ALL 0x7
+#define PE_PARENT 0x8 /* the parent's page, shared copy-on-write: no data here */
+#define PE_FLAGS_ALL 0xf
 
 /* shmem_entry.kind */
 #define SHMEM_KIND_ANON 1
@@ -93,8 +96,11 @@ enum img_type {
 #define FILE_TYPE_ANON 11 /* not used: an anonymous inode criu-lite does not know is refused at dump */
 #define FILE_TYPE_FIFO 12
 #define FILE_TYPE_INOTIFY 13
-#define FILE_TYPE_INET 14  /* a TCP socket: listening, or not connected */
-#define FILE_TYPE_MAX 14
+#define FILE_TYPE_MAX 13
+/* sockets of the network families (net.proto): numbers of their own, apart */
+#define FILE_TYPE_INET 60    /* AF_INET, AF_INET6: TCP, UDP, raw */
+#define FILE_TYPE_NETLINK 61
+#define FILE_TYPE_PACKET 62
 
 struct img;
 

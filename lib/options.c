@@ -385,7 +385,6 @@ static bool g_track(const struct cr_options *o) { return o->track_mem; }
 static bool g_lazy(const struct cr_options *o) { return o->lazy_pages; }
 static bool g_root(const struct cr_options *o) { return o->root && strcmp(o->root, "/"); }
 static bool g_external(const struct cr_options *o) { return o->nr_external > 0; }
-static bool g_tcp_close(const struct cr_options *o) { return o->tcp_close; }
 static bool g_cgroups(const struct cr_options *o)
 {
 	/* soft (and CRIU's default, which is soft) only puts tasks back into existing cgroups:
@@ -414,7 +413,6 @@ static const struct refusal refusals[] = {
 	  "dump writes every page into the images; restore --lazy-pages with criu-lite lazy-pages serves them" },
 	{ "--root", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_root, "no mount namespaces" },
 	{ "--external", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_external, "no external resources" },
-	{ "--tcp-close", C(CR_CMD_RESTORE), g_tcp_close, "no TCP connections" },
 	{ "--manage-cgroups", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_cgroups,
 	  "cgroup properties are not dumped; soft puts the tasks back into existing cgroups" },
 	{ "--join-ns", C(CR_CMD_RESTORE), g_join_ns, "only net, uts and ipc namespaces can be joined" },

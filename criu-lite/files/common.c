@@ -149,3 +149,30 @@ int files_kcmp(pid_t p1, int fd1, pid_t p2, int fd2)
 
 	return r < 0 ? -1 : (int)r;
 }
+
+int dump_files_of_kind(struct dump_ctx *ctx, const struct fd_ops *ops, int (*cmp)(const void *, const void *),
+		       struct dump_file ***ret_v, size_t *ret_n)
+{
+	struct dump_file **v;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ctx->nr_files; i++)
+		n += ctx->files[i].ops == ops;
+	*ret_v = NULL;
+	*ret_n = 0;
+	if (!n)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v) {
+		pr_perror("can't allocate the list of each %s", ops->name);
+		return -1;
+	}
+	n = 0;
+	for (size_t i = 0; i < ctx->nr_files; i++)
+		if (ctx->files[i].ops == ops)
+			v[n++] = &ctx->files[i];
+	qsort(v, n, sizeof(*v), cmp);
+	*ret_v = v;
+	*ret_n = n;
+	return 0;
+}

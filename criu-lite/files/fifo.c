@@ -98,22 +98,10 @@ static int fifo_settle(struct dump_file **g, size_t n)
 static int fifo_dump_finish(struct dump_ctx *ctx)
 {
 	cleanup_free struct dump_file **v = NULL;
-	size_t nr = 0;
+	size_t nr;
 
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		nr += ctx->files[i].ops == &fifo_fd_ops;
-	if (!nr)
-		return 0;
-	v = malloc(nr * sizeof(*v));
-	if (!v) {
-		pr_perror("can't allocate the FIFO list");
+	if (dump_files_of_kind(ctx, &fifo_fd_ops, cmp_fifo, &v, &nr) < 0)
 		return -1;
-	}
-	nr = 0;
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		if (ctx->files[i].ops == &fifo_fd_ops)
-			v[nr++] = &ctx->files[i];
-	qsort(v, nr, sizeof(*v), cmp_fifo);
 	for (size_t i = 0, k; i < nr; i = k) {
 		for (k = i + 1; k < nr && v[k]->dev == v[i]->dev && v[k]->ino == v[i]->ino; k++)
 			;

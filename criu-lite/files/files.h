@@ -112,7 +112,8 @@ int fd_kinds_dump_finish(struct dump_ctx *ctx);
 /* ---- the kinds ---- */
 extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops, fifo_fd_ops;
 extern const struct fd_ops eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, epoll_fd_ops, inotify_fd_ops;
-extern const struct fd_ops unix_fd_ops, inet_fd_ops;
+extern const struct fd_ops unix_fd_ops;
+extern const struct fd_ops inet_fd_ops, netlink_fd_ops, packet_fd_ops; /* network sockets (net.h) */
 
 /* fdinfo lines of epoll and inotify (pure: unit-tested). 0, or -1 if the line is bad. */
 int epoll_parse_tfd(const char *line, EpollTfdEntry *ret);
@@ -160,6 +161,10 @@ int dump_file_data_add(struct dump_ctx *ctx, FileDataEntry *rec);
 int dump_inflight_add(struct dump_ctx *ctx, int fd, uint32_t *slot);
 /* kcmp(KCMP_FILE): 0 same description, 1/2 ordering, -1 error (errno). */
 int files_kcmp(pid_t p1, int fd1, pid_t p2, int fd2);
+/* The descriptions of kind ops, sorted by cmp (on struct dump_file *): *ret_v (free
+ * it; NULL if there are none) and *ret_n. 0 or -1 (logged). */
+int dump_files_of_kind(struct dump_ctx *ctx, const struct fd_ops *ops, int (*cmp)(const void *, const void *),
+		       struct dump_file ***ret_v, size_t *ret_n);
 
 /* ---- the identity of descriptions at dump (index.c) ---- */
 /* The description (pid, fd) with stat st, if already registered; NULL if new. A kcmp

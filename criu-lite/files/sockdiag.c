@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
-#include <linux/inet_diag.h>
 #include <linux/unix_diag.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -183,76 +182,20 @@ struct sockdiag *sockdiag_unix_load(void)
 	return t;
 }
 
-struct inet_find {
-	uint32_t ino;
-	bool found;
-	struct inet_diag_info *out;
-	int err;
-};
-
-static int on_inet(struct nl_msg *msg, void *arg)
-{
-	struct inet_find *f = arg;
-	struct inet_diag_msg *m = nlmsg_data(nlmsg_hdr(msg));
-
-	if (m->idiag_inode == f->ino) {
-		f->found = true;
-		f->out->state = m->idiag_state;
-		f->out->rqueue = m->idiag_rqueue;
-		f->out->wqueue = m->idiag_wqueue;
-	}
-	return NL_OK;
-}
-
-int sockdiag_inet_find(int family, int protocol, uint32_t ino, struct inet_diag_info *ret)
-{
-	struct inet_diag_req_v2 req = {
-		.sdiag_family = (uint8_t)family,
-		.sdiag_protocol = (uint8_t)protocol,
-		.idiag_states = ~0u,
-	};
-	struct inet_find f = { .ino = ino, .out = ret };
-
-	if (diag_dump(&req, sizeof(req), on_inet, &f, &f.err, "inet sockets") < 0)
-		return -1;
-	if (!f.found) {
-		pr_err("sock_diag does not know socket:[%u]\n", ino);
-		errno = ENOENT;
-		return -1;
-	}
-	return 0;
-}
-
 const struct unix_diag_info *sockdiag_unix_find(const struct sockdiag *t, uint32_t ino)
 {
-	size_t lo = 0, hi = t ? t->nr : 0;
+	struct unix_diag_info key = { .ino = ino };
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (t->v[mid].ino == ino)
-			return &t->v[mid];
-		if (t->v[mid].ino < ino)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return t && t->nr ? bsearch(&key, t->v, t->nr, sizeof(*t->v), cmp_ino) : NULL;
 }
 
 const struct unix_diag_info *sockdiag_unix_listener_of(const struct sockdiag *t, uint32_t client)
 {
-	size_t lo = 0, hi = t ? t->nr_icons : 0;
+	struct icon key = { .client = client };
+	const struct icon *c = t && t->nr_icons ? bsearch(&key, t->icons, t->nr_icons, sizeof(*t->icons), cmp_icon)
+						: NULL;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (t->icons[mid].client == client)
-			return sockdiag_unix_find(t, t->icons[mid].listener);
-		if (t->icons[mid].client < client)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return c ? sockdiag_unix_find(t, c->listener) : NULL;
 }
 
 void sockdiag_free(struct sockdiag *t)

@@ -29,11 +29,4 @@ const struct unix_diag_info *sockdiag_unix_find(const struct sockdiag *t, uint32
 const struct unix_diag_info *sockdiag_unix_listener_of(const struct sockdiag *t, uint32_t client);
 void sockdiag_free(struct sockdiag *t);
 
-struct inet_diag_info {
-	uint32_t state;           /* TCP_* */
-	uint32_t rqueue, wqueue;  /* listening: connections not accepted, backlog */
-};
-/* An inet socket of our network namespace by inode. 0, or -1 (logged). */
-int sockdiag_inet_find(int family, int protocol, uint32_t ino, struct inet_diag_info *ret);
-
 #endif

@@ -22,7 +22,7 @@ static const struct fd_ops refused[] = {
 	REFUSED("anon_inode:[userfaultfd]", "a userfaultfd"),
 	REFUSED("anon_inode:[pidfd]", "a pidfd"),
 	REFUSED("pidfd:", "a pidfd"),
-	REFUSED("socket:", "a socket of a family criu-lite does not carry (neither unix nor inet)"),
+	REFUSED("socket:", "a socket of a family criu-lite does not carry (it carries unix, inet, netlink and packet ones)"),
 	REFUSED("anon_inode:", "an anonymous inode"),
 };
 
@@ -38,6 +38,8 @@ static const struct fd_ops *const kinds[] = {
 	&timerfd_fd_ops,
 	&unix_fd_ops,
 	&inet_fd_ops,
+	&netlink_fd_ops,
+	&packet_fd_ops,
 	&epoll_fd_ops, /* after the kinds it watches: its dump_finish finds them */
 	&inotify_fd_ops,
 };

@@ -493,23 +493,11 @@ static int take_pending(struct dump_ctx *ctx, struct dump_file *l, struct dump_f
 static int unix_dump_finish(struct dump_ctx *ctx)
 {
 	cleanup_free struct dump_file **v = NULL;
-	size_t n = 0;
+	size_t n;
 	char nb[128];
 
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		n += ctx->files[i].ops == &unix_fd_ops;
-	if (!n)
-		return 0;
-	v = malloc(n * sizeof(*v));
-	if (!v) {
-		pr_perror("can't allocate the socket list");
+	if (dump_files_of_kind(ctx, &unix_fd_ops, cmp_ino, &v, &n) < 0)
 		return -1;
-	}
-	n = 0;
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		if (ctx->files[i].ops == &unix_fd_ops)
-			v[n++] = &ctx->files[i];
-	qsort(v, n, sizeof(*v), cmp_ino);
 	for (size_t i = 0; i < n; i++) {
 		struct dump_file *f = v[i];
 		SocketEntry *se = f->fe->socket;

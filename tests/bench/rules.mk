@@ -6,10 +6,14 @@
 #   quick (under a minute): make bench-ws BENCH_WS_SIZES=256 BENCH_WS_REPS=1
 #   make bench-fds     the fd benchmark of issue 10 alone: BENCH_FDS="1000 5000 10000"
 #                      (fds in a tree of 64 tasks), BENCH_FDS_REPS=3
+#   make bench-redis   issue 11: redis-server with a million keys and a client connection
+#                      open: dump, eager and lazy restore until the old connection answers,
+#                      beside CRIU 4.2's figures here (BENCH_REDIS_ARGS: --rounds N, --keys N)
 BENCH_SIZES ?= 1024 4096
 BENCH_WS_SIZES ?= 1024 4096
 BENCH_WS_REPS ?= 3
 BENCH_WS_ARGS ?=
+BENCH_REDIS_ARGS ?=
 BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
               $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws \
               $(B)/tests/bench/bench_fds_target
@@ -32,6 +36,7 @@ bench: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 	done
 	@$(MAKE) --no-print-directory bench-ws
 	@$(MAKE) --no-print-directory bench-fds
+	@$(MAKE) --no-print-directory bench-redis
 
 bench-fds: $(BIN) $(B)/tests/bench/bench_fds_target
 	@echo "== dump and restore of 64 tasks holding fds of mixed kinds, beside regular files only"
@@ -45,4 +50,8 @@ bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 			--target $(B)/tests/bench/bench_ws_target --uffd-tests $(UFFD_BIN) $(BENCH_WS_ARGS) || exit 1; \
 	done
 
-.PHONY: bench-ws bench-fds
+bench-redis: $(BIN)
+	@echo "== redis with a million keys and a live connection: dump, eager and lazy restore"
+	/usr/bin/python3 tests/bench/redis_bench.py --criu $(BIN) $(BENCH_REDIS_ARGS)
+
+.PHONY: bench-ws bench-fds bench-redis

@@ -307,6 +307,28 @@ static ssize_t read_within(int fd, char *buf, size_t len)
 	return read(fd, buf, len);
 }
 
+/* /bin/cat in a session of its own, stdin in, stdout out (or the file out_path,
+ * created, when out < 0), stderr /dev/null, nothing else open. Its pid. */
+static pid_t spawn_cat(int in, int out, const char *out_path)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (out < 0)
+			out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(null, 2);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		setsid();
+		execl("/bin/cat", "cat", NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 /* /bin/cat with its stdin and stdout pipes to us; dumped. Its pid. */
 static pid_t dump_cat(unsigned long *ret_in_ino, unsigned long *ret_out_ino)
 {
@@ -316,18 +338,7 @@ static pid_t dump_cat(unsigned long *ret_in_ino, unsigned long *ret_out_ino)
 
 	ck_assert_int_eq(pipe(in), 0);
 	ck_assert_int_eq(pipe(out), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(null, 2);
-		syscall(SYS_close_range, 3, ~0U, 0);
-		setsid();
-		execl("/bin/cat", "cat", NULL);
-		_exit(127);
-	}
+	pid = spawn_cat(in[0], out[1], NULL);
 	close(in[0]);
 	close(out[1]);
 	/* it runs: what we write comes back */
@@ -437,18 +448,7 @@ START_TEST(test_e2e_inherit_file)
 	snprintf(oldp, sizeof(oldp), "%s/old.log", tmpdir);
 	snprintf(newp, sizeof(newp), "%s/new.log", tmpdir);
 	ck_assert_int_eq(pipe(in), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR), out = open(oldp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(in[0], 0);
-		dup2(out, 1);
-		dup2(null, 2);
-		syscall(SYS_close_range, 3, ~0U, 0);
-		setsid();
-		execl("/bin/cat", "cat", NULL);
-		_exit(127);
-	}
+	pid = spawn_cat(in[0], -1, oldp);
 	close(in[0]);
 	ck_assert_int_eq(write(in[1], "old\n", 4), 4);
 	for (int i = 0; i < 500; i++) {
@@ -517,18 +517,7 @@ START_TEST(test_e2e_external_unix)
 	}
 	mk_tmpdir();
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(sp[0], 0);
-		dup2(sp[0], 1);
-		dup2(null, 2);
-		syscall(SYS_close_range, 3, ~0U, 0);
-		setsid();
-		execl("/bin/cat", "cat", NULL);
-		_exit(127);
-	}
+	pid = spawn_cat(sp[0], sp[0], NULL);
 	close(sp[0]);
 	ck_assert_int_eq(write(sp[1], "one", 3), 3);
 	ck_assert_int_eq(read_within(sp[1], buf, sizeof(buf)), 3);
