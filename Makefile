@@ -17,8 +17,8 @@ OPT      ?= -O2
 # Only what the code uses is linked: libnl and libseccomp come with the code that
 # needs them (sock_diag and links; the daemon's sandbox and seccomp restore).
 DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libcap-dev check pkg-config xxd binutils \
-            python3-minimal
-PKGS     := libprotobuf-c libcap
+            python3-minimal libnl-3-dev libnl-route-3-dev
+PKGS     := libprotobuf-c libcap libnl-3.0 libnl-route-3.0
 
 # Install what is missing before anything else is evaluated (we are root on
 # the build machines; a developer machine without root gets a clear message).
@@ -47,7 +47,7 @@ PB_C       := $(patsubst images/%.proto,$(B)/images/%.pb-c.c,$(PROTOS))
 PB_H       := $(PB_C:.c=.h)
 
 # Files ending in -noasan.c call clone() with their own stack: no sanitizers.
-LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard lib/*.c) \
+LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard criu-lite/ns/*.c) $(wildcard lib/*.c) \
               $(wildcard lazy-pages/*.c) $(wildcard images/*.c)
 # The command line: cli.o parses argv; main.o is only main(). Tests link cli.o too.
 CLI_OBJS   := $(B)/obj/cli/cli.o
@@ -65,6 +65,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 -include tests/bench/rules.mk
 -include criu-lite/restorer/rules.mk
 -include tests/demo/rules.mk
+-include tests/ns/rules.mk
 
 all: $(BIN)
 

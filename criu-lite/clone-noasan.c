@@ -10,12 +10,13 @@
 
 #include "criu-lite/restore-ctx.h"
 
-pid_t rst_clone_pid(pid_t pid, int exit_signal)
+pid_t rst_clone_pid(pid_t pid, unsigned flags, int exit_signal)
 {
 	struct clone_args ca;
 	pid_t tid = pid;
 
 	memset(&ca, 0, sizeof(ca));
+	ca.flags = flags;
 	ca.exit_signal = exit_signal > 0 && exit_signal < 65 ? exit_signal : SIGCHLD;
 	ca.set_tid = (uint64_t)(uintptr_t)&tid;
 	ca.set_tid_size = 1;

@@ -32,6 +32,7 @@ struct dump_shmem {
 	bool has_seals;
 	uint32_t mode;
 	bool fd_open;         /* some task holds it as a descriptor */
+	bool mapped;          /* System V: some task has it attached (ns/ipc.c) */
 	int fd;               /* the object, open O_RDONLY, to read its pages */
 };
 
@@ -44,6 +45,8 @@ struct dump_stats {
 };
 
 #define DUMP_BUF_SIZE (4u << 20) /* one batch of page data */
+
+struct ns_dump;
 
 struct dump_ctx {
 	const struct cr_options *opts;
@@ -61,6 +64,7 @@ struct dump_ctx {
 	uint32_t vdso_crc;
 	bool has_vdso;
 	int no_pagemap_scan;   /* 1: the kernel lacks PAGEMAP_SCAN (or a test forces the pread path) */
+	struct ns_dump *ns;    /* namespaces and seccomp (criu-lite/ns/) */
 };
 
 #endif

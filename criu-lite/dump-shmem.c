@@ -77,6 +77,10 @@ static bool shmem_lazy(const struct dump_shmem *s)
 	switch (s->kind) {
 	case SHMEM_KIND_ANON:
 		return true;
+	case SHMEM_KIND_SYSV:
+		/* shmat() by id reaches it too: lazily only what a task has attached (its
+		 * mappings are registered), the rest is written in before the tasks run */
+		return s->mapped;
 	case SHMEM_KIND_MEMFD:
 		return !s->fd_open;
 	default:

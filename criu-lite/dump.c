@@ -23,6 +23,7 @@
 #include "criu-lite/dump-files.h"
 #include "criu-lite/dump-mm.h"
 #include "criu-lite/dump-shmem.h"
+#include "criu-lite/ns/ns.h"
 #include "lib/infect.h"
 
 #ifndef NT_X86_XSTATE
@@ -276,8 +277,8 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 		return -1;
 	c.has_seccomp_mode = true;
 	c.seccomp_mode = pst.seccomp;
-	if (pst.seccomp)
-		pr_warn("thread %d uses seccomp (mode %u): filters are not dumped\n", tid, pst.seccomp);
+	if (pst.seccomp && ns_dump_seccomp_thread(ctx, pid, tid, pst.seccomp) < 0)
+		return -1;
 	errno = 0;
 	int prio = getpriority(PRIO_PROCESS, tid);
 	if (prio == -1 && errno) {
@@ -708,10 +709,13 @@ int cr_dump(const struct cr_options *opts)
 	seized = true;
 	ntasks = ctx.tree.nr_tasks;
 	pr_info("seized %zu task(s) under pid %d\n", ntasks, opts->tree);
+	if (ns_dump_collect(&ctx) < 0)
+		goto out;
 	for (size_t i = 0; i < ctx.tree.nr_tasks; i++)
 		if (dump_one_task(&ctx, &ctx.tree.tasks[i]) < 0)
 			goto out;
-	if (dump_shmem_write(&ctx) < 0 || dump_files_write(&ctx) < 0 || dump_pstree(&ctx) < 0)
+	if (dump_shmem_write(&ctx) < 0 || dump_files_write(&ctx) < 0 || dump_pstree(&ctx) < 0 ||
+	    ns_dump_write(&ctx) < 0)
 		goto out;
 	if (sync_images(dfd) < 0)
 		goto out;
@@ -738,6 +742,7 @@ out:
 	}
 	dump_shmem_fini(&ctx);
 	dump_files_fini(&ctx);
+	ns_dump_fini(&ctx);
 	free(ctx.pm);
 	if (ctx.buf)
 		munmap(ctx.buf, DUMP_BUF_SIZE);

@@ -26,6 +26,8 @@ struct rst_vdso_now {
 	struct rst_range vdso, vvar, vclock; /* start == end when absent */
 };
 
+struct ns_rst;
+
 struct rst_ctx {
 	const struct cr_options *opts;
 	int dfd;
@@ -54,6 +56,7 @@ struct rst_ctx {
 	struct rst_sync *sync;
 	bool root_reaped;        /* the root ended while other tasks were being finished */
 	int root_status;
+	struct ns_rst *ns;       /* namespaces (criu-lite/ns/) */
 };
 
 /* restore-mm.c: pure helpers (unit-tested) and the memory plan. */
@@ -95,6 +98,10 @@ bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
 /* In the parent: create shmem objects (and validate their pages; only those sealed against
  * writes are filled here), open files and mapping fds as service fds. */
 int rst_files_prepare(struct rst_ctx *ctx);
+/* The same in two steps: where service fds go (the parent, always), then the objects
+ * and files (the parent, or the root task inside the tree's namespaces). */
+int rst_files_base(struct rst_ctx *ctx);
+int rst_files_open(struct rst_ctx *ctx);
 /* In the parent, while the tasks restore their memory: fill the shmem objects that
  * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
 int rst_shmem_fill(struct rst_ctx *ctx);
@@ -109,9 +116,9 @@ int rst_svc_dup(struct rst_ctx *ctx, int fd);
 void rst_svc_close_all(struct rst_ctx *ctx);
 
 /* clone-noasan.c */
-/* clone3 a process with the given pid and exit signal (SIGCHLD if 0), fork-like (same
- * stack). Returns like fork(). */
-pid_t rst_clone_pid(pid_t pid, int exit_signal);
+/* clone3 a process with the given pid, clone flags (CLONE_NEW*, CLONE_PARENT) and exit
+ * signal (SIGCHLD if 0), fork-like (same stack). Returns like fork(). */
+pid_t rst_clone_pid(pid_t pid, unsigned flags, int exit_signal);
 /* Switch to stack and call entry(args); never returns. */
 void rst_jump(uint64_t entry, uint64_t args, uint64_t stack) __attribute__((noreturn));
 

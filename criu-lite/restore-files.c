@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "criu-lite/restore-ctx.h"
+#include "criu-lite/ns/ipc.h"
 
 #define SHMEM_BUF_PAGES 512u
 
@@ -178,7 +179,16 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 	cleanup_close int fd = -1;
 	bool by_path = se->kind == SHMEM_KIND_FILE && se->name && !(se->has_unlinked && se->unlinked);
 
-	if (by_path) {
+	if (se->kind == SHMEM_KIND_SYSV) {
+		/* the segment, made by the root task in its IPC namespace (criu-lite/ns/ipc.c) */
+		int sfd = ns_ipc_shm_fd(ctx, se->id);
+		fd = sfd < 0 ? -1 : fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			pr_err("System V shmem object %" PRIu64 " has no segment\n", se->id);
+			errno = ENOENT;
+			return -1;
+		}
+	} else if (by_path) {
 		fd = open(se->name, O_RDWR | O_CLOEXEC);
 		if (fd < 0) {
 			pr_perror("can't open shmem file %s", se->name);
@@ -200,7 +210,7 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 		pr_perror("can't stat shmem object %" PRIu64, se->id);
 		return -1;
 	}
-	if ((uint64_t)st.st_size < se->size && ftruncate(fd, se->size) < 0) {
+	if ((uint64_t)st.st_size < se->size && se->kind != SHMEM_KIND_SYSV && ftruncate(fd, se->size) < 0) {
 		pr_perror("can't size shmem object %" PRIu64 " to %" PRIu64 " bytes", se->id, se->size);
 		return -1;
 	}
@@ -423,6 +433,11 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 
 int rst_files_prepare(struct rst_ctx *ctx)
 {
+	return rst_files_base(ctx) < 0 ? -1 : rst_files_open(ctx);
+}
+
+int rst_files_base(struct rst_ctx *ctx)
+{
 	int max_fd = 2;
 	struct rlimit rl;
 
@@ -451,13 +466,18 @@ int rst_files_prepare(struct rst_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->img.nr_files; i++)
 		ctx->file_fds[i] = -1;
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
+		ctx->shmem_fds[i] = -1;
+	return 0;
+}
+
+int rst_files_open(struct rst_ctx *ctx)
+{
 	ctx->shmem_filled = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(*ctx->shmem_filled));
 	if (!ctx->shmem_filled) {
 		pr_perror("can't allocate fd tables");
 		return -1;
 	}
-	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
-		ctx->shmem_fds[i] = -1;
 	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
 		if (shmem_open(ctx, i) < 0)
 			return -1;

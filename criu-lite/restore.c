@@ -33,6 +33,7 @@
 #include "criu-lite/restore.h"
 #include "criu-lite/restore-ctx.h"
 #include "criu-lite/kerndat.h"
+#include "criu-lite/ns/ns.h"
 #include "images/imgset.h"
 #include "lib/infect.h"
 #include "lib/lazy-proto.h"
@@ -64,13 +65,6 @@ static int read_images(struct rst_ctx *ctx)
 		struct rst_task *t = &ctx->tasks[i];
 		t->img = &ctx->img.tasks[i];
 		t->pages_fd = t->exe_fd = t->uffd = -1;
-		for (size_t k = 0; k < t->img->pe->n_threads; k++)
-			if (t->img->cores[k]->has_seccomp_mode && t->img->cores[k]->seccomp_mode) {
-				pr_err("thread %u runs under seccomp (mode %u): not supported yet\n",
-				       t->img->cores[k]->tid, t->img->cores[k]->seccomp_mode);
-				errno = ENOTSUP;
-				return -1;
-			}
 		if (rst_mm_check(ctx, t) < 0)
 			return -1;
 	}
@@ -85,6 +79,7 @@ static void ctx_fini(struct rst_ctx *ctx)
 	free(ctx->file_fds);
 	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
+	ns_rst_fini(ctx);
 	rst_svc_close_all(ctx);
 	img_set_free(&ctx->img);
 	if (ctx->dfd >= 0)
@@ -223,7 +218,18 @@ static int task_lazy_setup(struct rst_ctx *ctx, struct rst_task *t)
 			  (unsigned long long)LP_UFFD_FEATURES, feat);
 		return -1;
 	}
-	return lp_client_send_task(ctx->lazy_sock, t->img->pe->pid, t->uffd);
+	return lp_client_send_task_pid(ctx->lazy_sock, ns_rst_img_pid(ctx, (size_t)(t - ctx->tasks)), t->uffd,
+				       ns_rst_host_self(ctx));
+}
+
+/* The lazy shmem objects' fds for the daemon (it pre-populates them). */
+static int lazy_send_shmems(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
+		if (rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id) &&
+		    lp_client_send_shmem(ctx->lazy_sock, ctx->img.shmems[i].se->id, ctx->shmem_fds[i]) < 0)
+			return -1;
+	return 0;
 }
 
 static int lazy_prepare(struct rst_ctx *ctx)
@@ -252,11 +258,8 @@ static int lazy_prepare(struct rst_ctx *ctx)
 	ctx->lazy_sock = rst_svc_fd(ctx, sock);
 	if (ctx->lazy_sock < 0)
 		return -1;
-	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
-		if (rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id) &&
-		    lp_client_send_shmem(ctx->lazy_sock, ctx->img.shmems[i].se->id, ctx->shmem_fds[i]) < 0)
-			return -1;
-	return 0;
+	/* inside the tree's namespaces the root task opens the objects, and sends them */
+	return ns_rst_in_root(ctx) ? 0 : lazy_send_shmems(ctx);
 }
 
 static void task_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
@@ -269,7 +272,7 @@ static void create_children(struct rst_ctx *ctx, struct rst_task *t)
 			continue;
 		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
 			_exit(1);
-		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, ctx->tasks[i].img->task->has_exit_signal ?
+		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, 0, ctx->tasks[i].img->task->has_exit_signal ?
 								   (int)ctx->tasks[i].img->task->exit_signal : SIGCHLD);
 		if (pid < 0)
 			task_fail(ctx, t->img->pe->pid, "can't create task %u (clone3 with set_tid): %s",
@@ -297,9 +300,17 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL); /* the parent may ignore it (lazy socket); the task must not */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	__atomic_store_n(&created_of(ctx)[idx], 1, __ATOMIC_SEQ_CST);
+	/* its pid where the parent is (another pid namespace): the parent kills and traces by it */
+	__atomic_store_n(&created_of(ctx)[idx], (uint32_t)ns_rst_host_self(ctx), __ATOMIC_SEQ_CST);
 	if ((uint32_t)getpid() != pid)
 		task_fail(ctx, pid, "task %u runs as pid %d", pid, getpid());
+	/* the stages of the tree's namespaces, then its files opened inside them */
+	if (idx == 0 && ns_rst_in_root(ctx)) {
+		if (ns_rst_root_stages(ctx, err, sizeof(err)) < 0)
+			task_fail(ctx, pid, "pid %u: %s", pid, err);
+		if (rst_files_open(ctx) < 0 || (ctx->lazy_sock >= 0 && lazy_send_shmems(ctx) < 0))
+			task_fail(ctx, pid, "pid %u: can't open the files in the tree's namespaces (see the log)", pid);
+	}
 
 	/* session, then group: children inherit both */
 	if (pe->has_sid && pe->sid == pid && getsid(0) != (pid_t)pid && setsid() < 0)
@@ -307,6 +318,9 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
 		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
 	create_children(ctx, t);
+	/* the shmem objects it opened, while the children restore their memory */
+	if (idx == 0 && ns_rst_in_root(ctx) && rst_shmem_fill(ctx) < 0)
+		task_fail(ctx, pid, "pid %u: can't fill the shmem objects (see the log)", pid);
 	if (pe->has_pgid && pe->pgid != pid && getpgid(0) != (pid_t)pe->pgid &&
 	    task_by_pid(ctx, pe->pgid)) {
 		/* a group led by another task of the tree: it may not exist yet. Groups and
@@ -375,9 +389,11 @@ static bool task_dead(uint32_t pid)
 
 static void kill_created(struct rst_ctx *ctx)
 {
-	for (size_t i = ctx->nr_tasks; i-- > 0;)
-		if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST))
-			kill(ctx->tasks[i].img->pe->pid, SIGKILL);
+	for (size_t i = ctx->nr_tasks; i-- > 0;) {
+		pid_t pid = (pid_t)__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST);
+		if (pid > 0)
+			kill(pid, SIGKILL);
+	}
 }
 
 #define RST_WAIT_TIMEOUT_S 120
@@ -409,7 +425,8 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 		}
 		for (size_t i = 1; i < ctx->nr_tasks; i++)
 			if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
-			    task_dead(ctx->tasks[i].img->pe->pid) && !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
+			    task_dead((pid_t)__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST)) &&
+			    !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
 				pr_err("restore failed: task %u died before it was restored\n", ctx->tasks[i].img->pe->pid);
 				return -1;
 			}
@@ -456,7 +473,7 @@ static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
 
 static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n, size_t task)
 {
-	pid_t leader = ctx->tasks[task].img->pe->pid;
+	pid_t leader = ns_rst_tid(ctx, task, 0);
 
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task && tr[i].state != 2)
@@ -490,9 +507,10 @@ static int rst_finish(struct rst_ctx *ctx)
 	n = 0;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		for (size_t k = 0; k < ctx->tasks[i].img->pe->n_threads; k++) {
-			pid_t tid = ctx->tasks[i].img->pe->threads[k];
+			pid_t tid = ns_rst_tid(ctx, i, k);
 			int st;
-			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0 ||
+			if (ptrace(PTRACE_SEIZE, tid, NULL,
+				   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | ns_rst_ptrace_options(ctx))) < 0 ||
 			    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
 				pr_perror("can't seize restored thread %d", tid);
 				return -1;
@@ -534,7 +552,7 @@ static int rst_finish(struct rst_ctx *ctx)
 			continue;
 		if (t->state == 3) {
 			/* a detached root that already ended: keep its status for the caller */
-			if (tid == (pid_t)ctx->tasks[0].img->pe->pid && !WIFSTOPPED(st)) {
+			if (tid == ns_rst_tid(ctx, 0, 0) && !WIFSTOPPED(st)) {
 				ctx->root_reaped = true;
 				ctx->root_status = st;
 			}
@@ -664,9 +682,12 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 		goto out;
 	if (rst_vdso_check(&ctx) < 0)
 		goto out;
-	if (check_pids_free(&ctx) < 0)
+	if (rst_files_base(&ctx) < 0 || ns_rst_prepare(&ctx) < 0)
 		goto out;
-	if (rst_files_prepare(&ctx) < 0)
+	if (!ns_rst_pidns(&ctx) && check_pids_free(&ctx) < 0)
+		goto out;
+	/* inside the tree's namespaces, the root task opens them */
+	if (!ns_rst_in_root(&ctx) && rst_files_open(&ctx) < 0)
 		goto out;
 	pr_debug("shmem objects and files ready at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)
@@ -676,19 +697,26 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 	pr_info("images read and validated in %.1f ms\n", (now_ns() - t0) / 1e6);
 
 	/* the root always signals us with SIGCHLD: we wait for it */
-	root = rst_clone_pid(ctx.tasks[0].img->pe->pid, SIGCHLD);
+	if (ns_rst_before_clone(&ctx) < 0)
+		goto out;
+	root = rst_clone_pid(ns_rst_root_pid(&ctx), ns_rst_clone_flags(&ctx), SIGCHLD);
 	if (root < 0) {
-		pr_perror("can't create the root task %u (clone3 with set_tid)", ctx.tasks[0].img->pe->pid);
+		pr_perror("can't create the root task %u (clone3 with set_tid, flags 0x%x)", ctx.tasks[0].img->pe->pid,
+			  ns_rst_clone_flags(&ctx));
 		goto out;
 	}
 	if (root == 0)
 		task_main(&ctx, 0);
-	if ((uint32_t)root != ctx.tasks[0].img->pe->pid) {
+	if (ns_rst_after_clone(&ctx) < 0)
+		goto fail;
+	if (!ns_rst_pidns(&ctx) && (uint32_t)root != ctx.tasks[0].img->pe->pid) {
 		pr_err("the root task came back as pid %d, not %u\n", root, ctx.tasks[0].img->pe->pid);
 		goto fail;
 	}
 	/* the memory of shmem objects, while the tasks restore theirs */
 	if (rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
+		goto fail;
+	if (ns_rst_tasks_ready(&ctx, created_of(&ctx), root) < 0)
 		goto fail;
 	pr_debug("every task ready to go at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (rst_finish(&ctx) < 0)

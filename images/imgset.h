@@ -20,7 +20,8 @@
  *    the private page set (pagemap-PID.img + pages-PID.img, see pagemap.h) with every
  *    run of pages inside VMAs that hold private pages;
  *  - shmem.img: known kinds, unique ids, each object's page set within its size;
- *  - files.img: unique ids; a memfd names a shmem object.
+ *  - files.img: unique ids; a memfd names a shmem object;
+ *  - ns.img and seccomp.img: see nsimg.h.
  * What the kernel may refuse (a 32-bit task, a seccomp filter) is not the validator's
  * business: restore says so.
  */
@@ -34,6 +35,7 @@
 
 #include "images/image.h"
 #include "images/pagemap.h"
+#include "images/nsimg.h"
 
 /* The top of x86-64 user space (TASK_SIZE_MAX with 4-level page tables). */
 #define IMG_TASK_SIZE 0x7ffffffff000ULL
@@ -67,6 +69,7 @@ struct img_set {
 	size_t nr_files;
 	struct img_shmem *shmems;
 	size_t nr_shmems;
+	struct img_ns ns;        /* namespaces and seccomp (nsimg.h) */
 };
 
 /* Read and validate every image restore needs. 0, or -1 (logged, naming the file and

@@ -15,6 +15,9 @@
 #define SHMEM_MAGIC     0x4c435348
 #define FILES_MAGIC     0x4c434649
 #define FDINFO_MAGIC    0x4c434644
+#define NS_MAGIC        0x4c434e53
+#define TMPFS_MAGIC_IMG 0x4c435446
+#define SECCOMP_MAGIC   0x4c435343
 #define WS_MAGIC        0x4c435753
 
 #endif

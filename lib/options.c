@@ -222,8 +222,14 @@ static bool g_address(const struct cr_options *o) { return !o->page_server && (o
 static bool g_prev(const struct cr_options *o) { return o->prev_images_dir != NULL; }
 static bool g_track(const struct cr_options *o) { return o->track_mem; }
 static bool g_lazy(const struct cr_options *o) { return o->lazy_pages; }
-static bool g_root(const struct cr_options *o) { return o->root && strcmp(o->root, "/"); }
-static bool g_external(const struct cr_options *o) { return o->nr_external > 0; }
+static bool g_external(const struct cr_options *o)
+{
+	/* mounts and namespaces are carried (criu-lite/ns/); nothing else yet */
+	for (size_t i = 0; i < o->nr_external; i++)
+		if (strncmp(o->external[i], "mnt[", 4) && strncmp(o->external[i], "net[", 4))
+			return true;
+	return false;
+}
 static bool g_inherit(const struct cr_options *o) { return o->nr_inherit_fd > 0; }
 static bool g_tcp_close(const struct cr_options *o) { return o->tcp_close; }
 static bool g_cgroups(const struct cr_options *o)
@@ -243,8 +249,8 @@ static const struct refusal refusals[] = {
 	{ "--track-mem", C(CR_CMD_DUMP), g_track, "no memory change tracking" },
 	{ "--lazy-pages", C(CR_CMD_DUMP), g_lazy,
 	  "dump writes every page into the images; restore --lazy-pages with criu-lite lazy-pages serves them" },
-	{ "--root", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_root, "no mount namespaces" },
-	{ "--external", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_external, "no external resources" },
+	{ "--external", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_external,
+	  "only mounts (mnt[..]) and network namespaces (net[..]) can be external" },
 	{ "--inherit-fd", C(CR_CMD_RESTORE), g_inherit, "no pipes or sockets to inherit" },
 	{ "--tcp-close", C(CR_CMD_RESTORE), g_tcp_close, "no TCP connections" },
 	{ "--manage-cgroups", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_cgroups,

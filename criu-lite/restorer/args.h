@@ -11,7 +11,7 @@
 #define CRIU_LITE_RESTORER_ARGS_H
 
 #define RST_ARGS_MAGIC 0x4c43525354415247ULL /* "GRATSRCL" */
-#define RST_ARGS_VERSION 1
+#define RST_ARGS_VERSION 2
 
 typedef unsigned long long rst_u64;
 typedef unsigned int rst_u32;
@@ -98,6 +98,9 @@ struct rst_vma {
 	rst_u32 madv;     /* RST_MADV_* */
 	rst_u32 uffd_mode; /* lazy: UFFDIO_REGISTER_MODE_* bits, 0 = not registered */
 	rst_u32 map_prot; /* PROT_* to map with; mprotect'ed to prot after the fill if different */
+	rst_s32 shmid;    /* >= 0: a System V segment, attached with shmat() (pgoff 0: the whole
+			   * segment here; pgoff > 0: a piece of the attach just before it) */
+	rst_u32 shmflg;   /* shmat() flags (SHM_RDONLY, SHM_EXEC) */
 	rst_u32 pad;
 };
 
@@ -134,7 +137,17 @@ struct rst_thread {
 	rst_u32 has_sched;
 	rst_u32 sched_policy;
 	rst_u32 sched_prio;
+	rst_u32 seccomp_mode;  /* 0 none, 1 strict, 2 filters: installed last, before the sigreturn */
+	rst_u32 nr_filters;
 	rst_u32 pad;
+	rst_u64 filters_off;   /* struct rst_filter[nr_filters], the oldest first */
+};
+
+/* One seccomp filter of a thread: its BPF program in the args area. */
+struct rst_filter {
+	rst_u32 len;           /* instructions (struct sock_filter, 8 bytes each) */
+	rst_u32 flags;         /* SECCOMP_FILTER_FLAG_* */
+	rst_u64 prog_off;
 };
 
 struct rst_itimer {

@@ -23,7 +23,8 @@ LAYERS = {
     "lib": set(),
     "images": {"lib"},
     "criu-lite/restorer": set(),
-    "criu-lite": {"lib", "images", "criu-lite/restorer"},
+    "criu-lite": {"lib", "images", "criu-lite/restorer", "criu-lite/ns"},
+    "criu-lite/ns": {"lib", "images", "criu-lite/restorer", "criu-lite"},
     "lazy-pages": {"lib", "images"},
     "cli": {"lib", "images", "criu-lite", "lazy-pages"},
 }

@@ -276,8 +276,7 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--prev-images-dir", "../p", "--prev-images-dir" },
 		{ "dump", "--track-mem", NULL, "--track-mem" },
 		{ "dump", "--lazy-pages", NULL, "--lazy-pages" },
-		{ "restore", "--root", "/r", "--root" },
-		{ "dump", "--external", "mnt[/a]:b", "--external" },
+		{ "dump", "--external", "dev[1:3]:b", "--external" },
 		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]", "--inherit-fd" },
 		{ "restore", "--tcp-close", NULL, "--tcp-close" },
 		{ "dump", "--manage-cgroups", NULL, "--manage-cgroups" },
@@ -295,6 +294,8 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--lazy-pages", NULL },   { "restore", "--display-stats", NULL },
 		{ "lazy-pages", "--status-fd", "3" },  { "dump", "--manage-cgroups=ignore", NULL },
 		{ "dump", "--root", "/" },	       { "restore", "--pidfile", "p" },
+		{ "restore", "--root", "/r" },	       { "dump", "--external", "mnt[/a]:b" },
+		{ "restore", "--external", "net[4026531840]:k" },
 	};
 	struct cr_options o;
 
