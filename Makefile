@@ -4,6 +4,7 @@
 #   make asan     build in build-san/ with ASan+UBSan and run the tests
 #   make bench    run the benchmarks in tests/bench
 #   make demo     dump a sample program and restore it
+#   make install  criu-lite and a `criu` link to it in /usr/local/sbin (PREFIX, DESTDIR)
 # B=DIR puts every output in DIR (default build/).
 
 B        ?= build
@@ -19,6 +20,11 @@ OPT      ?= -O2
 DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libcap-dev check pkg-config xxd binutils \
             python3-minimal libnl-3-dev libnl-route-3-dev
 PKGS     := libprotobuf-c libcap libnl-3.0 libnl-route-3.0
+# The container runtimes the RPC tests drive (tests/rpc): only for the goals that run them.
+CONTAINER_PKGS := runc podman busybox-static
+ifneq ($(filter test asan rpc-runtime-tests,$(MAKECMDGOALS)),)
+DEB_PKGS += $(CONTAINER_PKGS)
+endif
 
 # Install what is missing before anything else is evaluated (we are root on
 # the build machines; a developer machine without root gets a clear message).
@@ -47,7 +53,8 @@ PB_C       := $(patsubst images/%.proto,$(B)/images/%.pb-c.c,$(PROTOS))
 PB_H       := $(PB_C:.c=.h)
 
 # Files ending in -noasan.c call clone() with their own stack: no sanitizers.
-LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard criu-lite/ns/*.c) $(wildcard lib/*.c) \
+LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard criu-lite/files/*.c) $(wildcard criu-lite/ns/*.c) \
+              $(wildcard lib/*.c) \
               $(wildcard lazy-pages/*.c) $(wildcard images/*.c)
 # The command line: cli.o parses argv; main.o is only main(). Tests link cli.o too.
 CLI_OBJS   := $(B)/obj/cli/cli.o
@@ -65,6 +72,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 -include tests/bench/rules.mk
 -include criu-lite/restorer/rules.mk
 -include tests/demo/rules.mk
+-include tests/rpc/rules.mk
 -include tests/ns/rules.mk
 
 all: $(BIN)
@@ -106,6 +114,18 @@ deps: $(LIB) $(CLI_OBJS) $(B)/obj/cli/main.o
 test: all deps unit $(EXTRA_TESTS)
 	@echo "make test: all suites passed"
 
+# criu-lite in $(SBINDIR), and `criu` beside it: what runc, podman and libcriu run
+# (`criu swrk FD` from PATH). DESTDIR for staging.
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/criu-lite
+	ln -sfn criu-lite $(DESTDIR)$(SBINDIR)/criu
+
+uninstall:
+	@if [ "$$(readlink $(DESTDIR)$(SBINDIR)/criu)" = criu-lite ]; then rm -f $(DESTDIR)$(SBINDIR)/criu; fi
+	rm -f $(DESTDIR)$(SBINDIR)/criu-lite
+
 asan:
 	$(MAKE) B=build-san OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
@@ -117,7 +137,7 @@ fmt:
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps unit test asan fmt clean bench demo
+.PHONY: all deps unit test asan fmt clean bench demo install uninstall
 .SECONDARY:
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(B)/obj/cli/main.d

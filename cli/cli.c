@@ -28,6 +28,7 @@
 #include "criu-lite/check.h"
 #include "criu-lite/dump.h"
 #include "criu-lite/restore.h"
+#include "criu-lite/rpc.h"
 #include "criu-lite/show.h"
 #include "lazy-pages/daemon.h"
 
@@ -43,6 +44,7 @@ static const struct cmd cmds[] = {
 	{ "lazy-pages", CR_CMD_LAZY_PAGES, "serve the memory of a lazy restore through userfaultfd" },
 	{ "check", CR_CMD_CHECK, "probe what this kernel and these privileges allow" },
 	{ "show", CR_CMD_SHOW, "print images as JSON" },
+	{ "swrk", CR_CMD_SWRK, "serve CRIU's RPC protocol on the socket FD (as container runtimes run it)" },
 	{ "pre-dump", CR_CMD_PRE_DUMP, "(not supported yet)" },
 	{ "page-server", CR_CMD_PAGE_SERVER, "(not supported yet)" },
 };
@@ -51,12 +53,13 @@ enum {
 	OPT_PIDFILE = 1000,
 	OPT_TCP_EST, OPT_TCP_CLOSE, OPT_SKIP_IN_FLIGHT, OPT_LINK_REMAP, OPT_DISPLAY_STATS,
 	OPT_TRACK_MEM, OPT_PAGE_SERVER, OPT_RESTORE_DETACHED, OPT_RESTORE_SIBLING, OPT_SHELL_JOB,
-	OPT_FILE_LOCKS, OPT_EXT_UNIX_SK, OPT_EVASIVE_DEVICES,
+	OPT_FILE_LOCKS, OPT_EXT_UNIX_SK, OPT_EVASIVE_DEVICES, OPT_ORPHAN_PTS_MASTER,
 	OPT_BOOL_LAST,
 	OPT_ADDRESS, OPT_PORT, OPT_PREV_IMAGES, OPT_MANAGE_CGROUPS, OPT_INHERIT_FD, OPT_FEATURE,
 	OPT_GHOST_LIMIT, OPT_TIMEOUT, OPT_EXTERNAL, OPT_LAZY_PAGES, OPT_ALL, OPT_STATUS_FD,
 	OPT_CONFIG, OPT_NO_DEFAULT_CONFIG, OPT_NETWORK_LOCK, OPT_PREFETCH, OPT_HOT_WS,
 	OPT_RECORD_WS, OPT_BUSY_POLL, OPT_JSON, OPT_PAGES, OPT_FULL, OPT_PAGEMAP_READ,
+	OPT_EMPTY_NS, OPT_JOIN_NS, OPT_FREEZE_CGROUP, OPT_CGROUP_ROOT,
 };
 /* the --no- forms of the boolean options */
 #define OPT_NO(x) ((x) + 100)
@@ -86,6 +89,7 @@ static const struct option long_opts[] = {
 	BOOL_OPT("shell-job", OPT_SHELL_JOB),
 	BOOL_OPT("file-locks", OPT_FILE_LOCKS),
 	BOOL_OPT("evasive-devices", OPT_EVASIVE_DEVICES),
+	BOOL_OPT("orphan-pts-master", OPT_ORPHAN_PTS_MASTER),
 	{ "ext-unix-sk", optional_argument, NULL, OPT_EXT_UNIX_SK },
 	{ "no-ext-unix-sk", no_argument, NULL, OPT_NO(OPT_EXT_UNIX_SK) },
 	{ "address", required_argument, NULL, OPT_ADDRESS },
@@ -103,6 +107,10 @@ static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "no-default-config", no_argument, NULL, OPT_NO_DEFAULT_CONFIG },
 	{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
+	{ "empty-ns", required_argument, NULL, OPT_EMPTY_NS },
+	{ "join-ns", required_argument, NULL, OPT_JOIN_NS },
+	{ "freeze-cgroup", required_argument, NULL, OPT_FREEZE_CGROUP },
+	{ "cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT },
 	/* criu-lite's own */
 	{ "prefetch", required_argument, NULL, OPT_PREFETCH },
 	{ "hot-ws", required_argument, NULL, OPT_HOT_WS },
@@ -141,12 +149,19 @@ static void usage(FILE *f)
 		"  -l, --file-locks, --link-remap, --ghost-limit SIZE, --external RES,\n"
 		"      --network-lock iptables|nftables|skip, --manage-cgroups[=MODE]\n"
 		"                           as in CRIU; what criu-lite cannot do yet is refused\n"
+		"      --empty-ns net       the root's own network namespace, dumped empty\n"
+		"      --freeze-cgroup DIR  every process in that cgroup must be in the tree\n"
 		"restore:\n"
 		"  -d, --restore-detached   exit once the tree runs (default: wait for the root\n"
 		"                           and exit with its status)\n"
 		"      --pidfile FILE       write the root's pid (relative to the work dir)\n"
 		"      --lazy-pages         memory is served by `criu-lite lazy-pages`\n"
 		"      --inherit-fd fd[N]:KEY  restore the file KEY (e.g. pipe:[123]) onto our fd N\n"
+		"  -S, --restore-sibling    the root becomes our parent's child (with -d)\n"
+		"      --join-ns NS:PATH    join the net, uts or ipc namespace at PATH\n"
+		"      --cgroup-root [CTRL:]PATH  where --manage-cgroups expects the tasks\n"
+		"swrk FD:\n"
+		"      serve CRIU's RPC protocol on the SOCK_SEQPACKET socket FD (runc, podman)\n"
 		"lazy-pages:\n"
 		"      --prefetch none|all|hot  faults only; stream everything (default); the\n"
 		"                           --hot-ws pages before the tasks run, then everything\n"
@@ -160,7 +175,7 @@ static void usage(FILE *f)
 		"      --pages              the crc32c of every page; --full: bytes in full\n"
 		"\n"
 		"Also --display-stats, --root, --page-server, --address, --port,\n"
-		"--prev-images-dir, --track-mem, --restore-sibling: CRIU's meanings; refused with\n"
+		"--prev-images-dir, --track-mem, --orphan-pts-master: CRIU's meanings; refused with\n"
 		"\"not supported yet\" where criu-lite cannot do it yet.\n",
 		CR_DEFAULT_BUSY_POLL_US);
 }
@@ -223,6 +238,7 @@ static int apply_opt(struct cr_options *o, int c, const char *arg, bool *ret_hel
 		case OPT_FILE_LOCKS: o->file_locks = false; break;
 		case OPT_EXT_UNIX_SK: o->ext_unix_sk = false; break;
 		case OPT_EVASIVE_DEVICES: break;
+		case OPT_ORPHAN_PTS_MASTER: o->orphan_pts_master = false; break;
 		}
 		return 0;
 	}
@@ -272,6 +288,11 @@ static int apply_opt(struct cr_options *o, int c, const char *arg, bool *ret_hel
 	case OPT_TRACK_MEM: o->track_mem = true; return 0;
 	case OPT_PAGE_SERVER: o->page_server = true; return 0;
 	case OPT_EVASIVE_DEVICES: return 0; /* a permission for device files; nothing to gate yet */
+	case OPT_ORPHAN_PTS_MASTER: o->orphan_pts_master = true; return 0;
+	case OPT_EMPTY_NS: return cr_opt_set_empty_ns(o, arg);
+	case OPT_JOIN_NS: return cr_opt_add_join_ns(o, arg);
+	case OPT_FREEZE_CGROUP: return cr_opt_set_str(&o->freeze_cgroup, arg);
+	case OPT_CGROUP_ROOT: return cr_opt_add_cg_root(o, arg);
 	case OPT_ADDRESS: return cr_opt_set_str(&o->address, arg);
 	case OPT_PORT:
 		if (parse_num("--port", arg, 65535, &v) < 0)
@@ -550,8 +571,22 @@ static int wait_root(const struct cr_restore_result *res)
 	return 128 + WTERMSIG(status);
 }
 
+/* swrk: CRIU's configuration files, as the RPC server reads them. */
+static int swrk_config(const char *path, struct cr_options *o)
+{
+	return parse_config(path, true, o);
+}
+
+static int swrk_defaults(struct cr_options *o)
+{
+	char *argv[] = { "criu-lite", NULL };
+	return read_configs(1, argv, o);
+}
+
 static int run(struct cr_options *o)
 {
+	static const struct rpc_hooks hooks = { .parse_config = swrk_config, .defaults = swrk_defaults };
+
 	struct cr_restore_result res;
 
 	switch (o->cmd) {
@@ -562,6 +597,10 @@ static int run(struct cr_options *o)
 		}
 		return cr_dump(o) < 0 ? 1 : 0;
 	case CR_CMD_RESTORE:
+		if (o->restore_sibling && !o->restore_detached) {
+			pr_err("--restore-sibling: the root becomes our parent's child, not ours to wait for: use -d\n");
+			return 1;
+		}
 		if (cr_restore(o, &res) < 0)
 			return 1;
 		return o->restore_detached ? 0 : wait_root(&res);
@@ -571,6 +610,8 @@ static int run(struct cr_options *o)
 		return cr_check(o) < 0 ? 1 : 0;
 	case CR_CMD_SHOW:
 		return cr_show(o) < 0 ? 1 : 0;
+	case CR_CMD_SWRK:
+		return rpc_serve(o->swrk_fd, &hooks);
 	default:
 		pr_err("%s: not supported yet\n", o->cmd == CR_CMD_PRE_DUMP ? "pre-dump" : "page-server");
 		return 1;
@@ -615,6 +656,14 @@ int cli_parse(int argc, char **argv, struct cr_options *o, bool *ret_help, bool 
 	} else if (o->cmd == CR_CMD_SHOW && !*ret_help) {
 		fprintf(stderr, "criu-lite show: exactly one FILE or DIR is expected\n");
 		goto out;
+	} else if (o->cmd == CR_CMD_SWRK && !*ret_help) {
+		uint64_t fd;
+		/* as CRIU: exactly `swrk FD` */
+		if (nr != 2 || parse_u64(words[1], 10, &fd) < 0 || fd > INT_MAX) {
+			fprintf(stderr, "Usage: criu-lite swrk FD (a SOCK_SEQPACKET socket)\n");
+			goto out;
+		}
+		o->swrk_fd = (int)fd;
 	} else if (nr > 1) {
 		fprintf(stderr, "criu-lite %s: unexpected argument '%s'\n", words[0], words[1]);
 		goto out;
@@ -644,7 +693,11 @@ int cli_run(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
-	if (o.cmd != CR_CMD_SHOW && o.cmd != CR_CMD_CHECK) {
+	if (o.cmd == CR_CMD_SWRK) {
+		/* each request names its own directories and log; until then, stderr */
+		if (log_init(o.log_level, NULL) < 0)
+			goto out;
+	} else if (o.cmd != CR_CMD_SHOW && o.cmd != CR_CMD_CHECK) {
 		if (setup(&o) < 0)
 			goto out;
 	} else if (log_init(o.log_level, NULL) < 0) {

@@ -151,6 +151,7 @@ static const struct criu_alias {
 	{ "pagemap_scan", { KD_PAGEMAP_SCAN }, 1, "the PAGEMAP_SCAN ioctl" },
 	{ "mem_dirty_track", { KD_UFFD_WP_ASYNC, KD_PAGEMAP_SCAN }, 2,
 	  "write tracking (criu-lite: userfaultfd WP_ASYNC and PAGEMAP_SCAN, not soft-dirty)" },
+	{ "pidfd_store", { KD_PIDFD_OPEN, KD_PIDFD_GETFD }, 2, "pidfd_open and pidfd_getfd" },
 };
 
 /* One asked-for name: criu-lite's features for it. 0, or -1 (logged) if unknown. */

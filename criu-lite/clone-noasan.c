@@ -18,6 +18,9 @@ pid_t rst_clone_pid(pid_t pid, unsigned flags, int exit_signal)
 	memset(&ca, 0, sizeof(ca));
 	ca.flags = flags;
 	ca.exit_signal = exit_signal > 0 && exit_signal < 65 ? exit_signal : SIGCHLD;
+	/* the kernel takes the parent's exit signal for a sibling (and refuses another) */
+	if (flags & CLONE_PARENT)
+		ca.exit_signal = 0;
 	ca.set_tid = (uint64_t)(uintptr_t)&tid;
 	ca.set_tid_size = 1;
 	return syscall(SYS_clone3, &ca, sizeof(ca));

@@ -12,13 +12,18 @@
 #include "lib/proc-parse.h"
 #include "criu-lite/seize.h"
 
+struct fd_ops;
+struct dump_file_index;
+
+/* One open file description (criu-lite/files/files.h). */
 struct dump_file {
 	uint32_t id;
 	uint64_t dev, ino;
-	pid_t pid;    /* a task holding it (for kcmp) */
+	pid_t pid;    /* a task holding it (for kcmp); criu-lite's own pid for an fd in flight */
 	int fd;       /* its fd there; -1 for a mapping-only or exe entry */
 	uint32_t flags;
 	FileEntry *fe;
+	const struct fd_ops *ops;
 };
 
 struct dump_shmem {
@@ -40,6 +45,8 @@ struct dump_stats {
 	uint64_t pages_dumped;  /* stored */
 	uint64_t pages_zero;    /* recorded as zero */
 	uint64_t bytes_read;
+	uint64_t pages_scanned; /* pages of the private VMAs walked (stats-dump) */
+	uint64_t write_ns;      /* time spent handing pages to the images (stats-dump) */
 	uint64_t t_start_ns;
 	uint64_t next_progress; /* bytes at which to log progress next */
 };
@@ -54,6 +61,9 @@ struct dump_ctx {
 	struct seize_tree tree;
 	struct dump_file *files;
 	size_t nr_files, cap_files;
+	struct dump_file_index *file_index; /* descriptions by inode (criu-lite/files/index.c) */
+	FileDataEntry **file_data; /* file-data.img records (ghost contents) */
+	size_t nr_file_data;
 	struct dump_shmem *shmems;
 	size_t nr_shmems, cap_shmems;
 	struct dump_stats stats;
@@ -65,6 +75,10 @@ struct dump_ctx {
 	bool has_vdso;
 	int no_pagemap_scan;   /* 1: the kernel lacks PAGEMAP_SCAN (or a test forces the pread path) */
 	struct ns_dump *ns;    /* namespaces and seccomp (criu-lite/ns/) */
+	unsigned own_ns;       /* CLONE_NEW* of the namespaces the root has of its own, external
+				* ones included (ns/ns.c) */
+	char **cgroups;        /* --manage-cgroups: the tree's cgroups (cgroup.h), for the inventory */
+	size_t nr_cgroups;
 };
 
 #endif

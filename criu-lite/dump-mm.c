@@ -209,6 +209,7 @@ static int64_t read_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int mem
 static int64_t dump_vma_pages(struct dump_ctx *ctx, pid_t pid, int pmfd, int memfd,
 			      struct page_xfer *x, const struct proc_vma *v, bool file, uint32_t flags)
 {
+	ctx->stats.pages_scanned += (v->end - v->start) / PAGE_SIZE;
 	if (ctx->no_pagemap_scan < 1) {
 		int64_t r = scan_vma_pages(ctx, pid, pmfd, memfd, x, v, file, flags);
 		if (r != -2)

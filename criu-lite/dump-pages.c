@@ -38,6 +38,7 @@ void dump_progress(struct dump_ctx *ctx)
 int dump_emit_pages(struct dump_ctx *ctx, struct page_xfer *x, uint64_t vaddr, const uint8_t *buf,
 		      size_t nr, uint32_t flags)
 {
+	uint64_t t0 = now_ns();
 	size_t i = 0;
 
 	while (i < nr) {
@@ -56,6 +57,7 @@ int dump_emit_pages(struct dump_ctx *ctx, struct page_xfer *x, uint64_t vaddr, c
 		}
 		i = j;
 	}
+	ctx->stats.write_ns += now_ns() - t0;
 	return 0;
 }
 

@@ -76,15 +76,15 @@ static bool shmem_lazy(const struct dump_shmem *s)
 {
 	switch (s->kind) {
 	case SHMEM_KIND_ANON:
-		return true;
+		return !s->fd_open;
 	case SHMEM_KIND_SYSV:
 		/* shmat() by id reaches it too: lazily only what a task has attached (its
 		 * mappings are registered), the rest is written in before the tasks run */
-		return s->mapped;
+		return s->mapped && !s->fd_open;
 	case SHMEM_KIND_MEMFD:
 		return !s->fd_open;
 	default:
-		return s->unlinked;
+		return s->unlinked && !s->fd_open;
 	}
 }
 

@@ -23,7 +23,9 @@
 #include "criu-lite/dump-files.h"
 #include "criu-lite/dump-mm.h"
 #include "criu-lite/dump-shmem.h"
+#include "criu-lite/cgroup.h"
 #include "criu-lite/ns/ns.h"
+#include "images/stats.h"
 #include "lib/infect.h"
 
 #ifndef NT_X86_XSTATE
@@ -621,6 +623,10 @@ static int dump_inventory(struct dump_ctx *ctx)
 		inv.has_vvar_vclock_size = true;
 		inv.vvar_vclock_size = ctx->vvar_vclock_size;
 	}
+	if (ctx->own_ns & CLONE_NEWNET)
+		inv.has_own_net_ns = inv.own_net_ns = true;
+	inv.cgroups = ctx->cgroups;
+	inv.n_cgroups = ctx->nr_cgroups;
 	img = img_open(ctx->dfd, IMG_INVENTORY, O_WRONLY, 0);
 	if (!img || img_write(img, &inv) < 0)
 		goto err;
@@ -647,6 +653,45 @@ err:
 	return -1;
 }
 
+/* Namespaces and cgroups: what criu-lite can't carry fails the dump here (ns.h, cgroup.h). */
+static int dump_check_env(struct dump_ctx *ctx)
+{
+	cleanup_free pid_t *pids = calloc(ctx->tree.nr_tasks, sizeof(*pids));
+
+	if (!pids) {
+		pr_perror("can't allocate the pid list");
+		return -1;
+	}
+	for (size_t i = 0; i < ctx->tree.nr_tasks; i++)
+		pids[i] = ctx->tree.tasks[i].pid;
+	/* the tree's namespaces (criu-lite/ns/): what it has of its own, and what can be carried */
+	if (ns_dump_collect(ctx) < 0)
+		return -1;
+	return cg_dump_check(ctx->opts, pids, ctx->tree.nr_tasks, &ctx->cgroups, &ctx->nr_cgroups);
+}
+
+/* stats-dump in the work dir, once the tree is gone (or resumed). A failure is only
+ * a warning: the dump is complete. */
+static void dump_write_stats(struct dump_ctx *ctx, uint64_t t_seize, uint64_t t_frozen, uint64_t t_mem,
+			     uint64_t t_mem_end, uint64_t t_released, uint64_t sh_written)
+{
+	const struct cr_options *o = ctx->opts;
+	struct stats_dump_vals v = { 0 };
+	uint64_t mem_ns = t_mem_end - t_mem;
+
+	v.freezing_us = (t_frozen - t_seize) / 1000;
+	v.frozen_us = (t_released - t_frozen) / 1000;
+	v.memwrite_us = ctx->stats.write_ns / 1000;
+	v.memdump_us = (mem_ns > ctx->stats.write_ns ? mem_ns - ctx->stats.write_ns : 0) / 1000;
+	v.pages_scanned = ctx->stats.pages_scanned;
+	v.pages_written = ctx->stats.pages_dumped - sh_written;
+	v.shpages_written = sh_written;
+	for (size_t i = 0; i < ctx->nr_shmems; i++)
+		v.shpages_scanned += (ctx->shmems[i].size + PAGE_SIZE - 1) / PAGE_SIZE;
+	if (stats_write_dump(o->work_dir ? o->work_dir : o->images_dir, &v) < 0)
+		pr_warn("no stats-dump, ignoring: the dump itself is complete\n");
+}
+
 static int sync_images(int dfd)
 {
 	/* Everything but the inventory: syncfs covers all files in the directory. */
@@ -662,8 +707,9 @@ int cr_dump(const struct cr_options *opts)
 	struct dump_ctx ctx = { 0 };
 	cleanup_close int dfd = -1;
 	int ret = -1;
-	bool seized = false;
+	bool seized = false, net_locked = false, post_dump_failed = false;
 	size_t ntasks = 0;
+	uint64_t t_seize = 0, t_frozen = 0, t_mem = 0, t_mem_end = 0, sh_written = 0;
 
 	ctx.opts = opts;
 	if (!opts->images_dir || opts->tree <= 0) {
@@ -704,27 +750,54 @@ int cr_dump(const struct cr_options *opts)
 		goto out;
 	}
 
+	if (cr_action_run(opts, CR_ACT_PRE_DUMP, 0, -1) < 0)
+		goto out;
+	t_seize = now_ns();
 	if (seize_tree(opts->tree, opts->timeout, &ctx.tree) < 0)
 		goto out;
 	seized = true;
+	t_frozen = now_ns();
 	ntasks = ctx.tree.nr_tasks;
 	pr_info("seized %zu task(s) under pid %d\n", ntasks, opts->tree);
-	if (ns_dump_collect(&ctx) < 0)
+	if (dump_check_env(&ctx) < 0)
 		goto out;
+	/* as CRIU: the network is locked only in a namespace of the tree's own */
+	if (ctx.own_ns & CLONE_NEWNET) {
+		if (cr_action_run(opts, CR_ACT_NETWORK_LOCK, 0, -1) < 0)
+			goto out;
+		net_locked = true;
+	}
+	if (cr_action_run(opts, CR_ACT_QUERY_EXT_FILES, 0, -1) < 0)
+		goto out;
+	t_mem = now_ns();
 	for (size_t i = 0; i < ctx.tree.nr_tasks; i++)
 		if (dump_one_task(&ctx, &ctx.tree.tasks[i]) < 0)
 			goto out;
-	if (dump_shmem_write(&ctx) < 0 || dump_files_write(&ctx) < 0 || dump_pstree(&ctx) < 0 ||
-	    ns_dump_write(&ctx) < 0)
+	sh_written = ctx.stats.pages_dumped;
+	if (dump_shmem_write(&ctx) < 0)
+		goto out;
+	sh_written = ctx.stats.pages_dumped - sh_written;
+	t_mem_end = now_ns();
+	if (dump_files_write(&ctx) < 0 || dump_pstree(&ctx) < 0 || ns_dump_write(&ctx) < 0)
 		goto out;
 	if (sync_images(dfd) < 0)
 		goto out;
 	if (dump_inventory(&ctx) < 0)
 		goto out;
+	/* the images are complete; the caller may still ask to keep the tree running */
+	if (cr_action_run(opts, CR_ACT_POST_DUMP, 0, -1) < 0) {
+		post_dump_failed = true;
+		goto out;
+	}
 	ret = 0;
 out:
+	if (net_locked && (ret < 0 || opts->leave_running) &&
+	    cr_action_run(opts, CR_ACT_NETWORK_UNLOCK, 0, -1) < 0)
+		ret = -1;
 	if (seized)
 		seize_release(&ctx.tree, ret == 0 && !opts->leave_running ? SEIZE_KILL : SEIZE_DETACH);
+	if (ret == 0)
+		dump_write_stats(&ctx, t_seize, t_frozen, t_mem, t_mem_end, now_ns(), sh_written);
 	if (ret == 0) {
 		double secs = (double)(now_ns() - ctx.stats.t_start_ns) / 1e9;
 		double mib = (double)ctx.stats.pages_dumped * PAGE_SIZE / (1 << 20);
@@ -737,9 +810,13 @@ out:
 			pr_msg("Dump: %zu task(s), %" PRIu64 " pages written, %" PRIu64 " zero pages, %.1f MiB read, "
 			       "%.3f s\n", ntasks, ctx.stats.pages_dumped, ctx.stats.pages_zero,
 			       (double)ctx.stats.bytes_read / (1 << 20), secs);
+	} else if (post_dump_failed) {
+		pr_err("dump of pid %d: post-dump failed; the images are complete, the process tree was left "
+		       "running\n", opts->tree);
 	} else {
 		pr_err("dump of pid %d failed; the process tree was left running\n", opts->tree);
 	}
+	cg_free(ctx.cgroups, ctx.nr_cgroups);
 	dump_shmem_fini(&ctx);
 	dump_files_fini(&ctx);
 	ns_dump_fini(&ctx);

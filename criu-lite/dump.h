@@ -42,9 +42,10 @@
  *  - files.img holds every open file description once (kcmp KCMP_FILE), plus entries
  *    (never referenced by an fdinfo) for the files behind file mappings (O_RDONLY, or O_RDWR
  *    for a writable shared mapping) and /proc/PID/exe. reg.flags have O_CLOEXEC removed
- *    (fdinfo.cloexec has it). A memfd fd is FILE_TYPE_MEMFD pointing at its shmem object.
- *    Unsupported fds (pipes, sockets, anon inodes, unlinked files, ptmx, a tty without
- *    --shell-job) fail the dump naming the pid and fd.
+ *    (fdinfo.cloexec has it). An fd of a shmem object (memfd, /dev/zero, unlinked tmpfs
+ *    file) is FILE_TYPE_MEMFD pointing at its shmem object. Each kind is described by its
+ *    file in criu-lite/files/ (see files.h and files.proto). Kinds criu-lite does not
+ *    carry fail the dump naming the pid, the fd and what it is.
  */
 #ifndef CRIU_LITE_DUMP_H
 #define CRIU_LITE_DUMP_H

@@ -1192,6 +1192,37 @@ static void probe_kvm(struct kerndat *kd)
 	kd_set(kd, KD_GUEST_MEMFD_UFFD_MINOR, true, "yes (vm_uffd_ops): ioctls %s", io);
 }
 
+/* ---- pidfds ---- */
+
+static void probe_pidfd(struct kerndat *kd)
+{
+	cleanup_close int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	cleanup_close int mfd = -1, copy = -1;
+	struct stat a, b;
+
+	if (pfd < 0) {
+		kd_set(kd, KD_PIDFD_OPEN, false, "pidfd_open: %s", strerror(errno));
+		kd_set(kd, KD_PIDFD_GETFD, false, "no pidfd");
+		return;
+	}
+	kd_set(kd, KD_PIDFD_OPEN, true, "a pidfd of our own process");
+	/* a descriptor of ours, copied through the pidfd: the same open file */
+	mfd = memfd_create("criu-lite-kerndat-pidfd", MFD_CLOEXEC);
+	if (mfd < 0) {
+		kd_set(kd, KD_PIDFD_GETFD, false, "memfd_create: %s", strerror(errno));
+		return;
+	}
+	copy = (int)syscall(SYS_pidfd_getfd, pfd, mfd, 0);
+	if (copy < 0) {
+		kd_set(kd, KD_PIDFD_GETFD, false, "pidfd_getfd: %s", strerror(errno));
+		return;
+	}
+	if (fstat(mfd, &a) || fstat(copy, &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		kd_set(kd, KD_PIDFD_GETFD, false, "the copy is another file");
+	else
+		kd_set(kd, KD_PIDFD_GETFD, true, "copied an fd of ours: the same file");
+}
+
 /* ---- the table ---- */
 
 #define D KD_NEED_DUMP
@@ -1249,6 +1280,8 @@ static const struct kd_feature features[KD_NR_FEATURES] = {
 	{ KD_KVM_GUEST_MEMFD, "kvm_guest_memfd", 0, "KVM_CREATE_GUEST_MEMFD", probe_kvm },
 	{ KD_GUEST_MEMFD_UFFD_MINOR, "guest_memfd_uffd_minor", 0,
 	  "uffd MINOR on a guest_memfd mapping (vm_uffd_ops series)", probe_kvm },
+	{ KD_PIDFD_OPEN, "pidfd_open", 0, "pidfd_open(2)", probe_pidfd },
+	{ KD_PIDFD_GETFD, "pidfd_getfd", 0, "pidfd_getfd(2) (another task's fd)", probe_pidfd },
 };
 
 #undef D

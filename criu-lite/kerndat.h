@@ -82,6 +82,8 @@ enum kd_feat {
 	KD_CAP_SYS_RESOURCE,
 	KD_KVM_GUEST_MEMFD,	   /* /dev/kvm, KVM_CREATE_VM, KVM_CREATE_GUEST_MEMFD */
 	KD_GUEST_MEMFD_UFFD_MINOR, /* uffd MINOR on a guest_memfd mmap (vm_uffd_ops) */
+	KD_PIDFD_OPEN,		   /* pidfd_open(2) */
+	KD_PIDFD_GETFD,		   /* pidfd_getfd(2): a copy of another task's fd */
 	KD_NR_FEATURES,
 };
 

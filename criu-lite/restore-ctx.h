@@ -18,6 +18,8 @@ struct rst_task {
 	int *vma_fds;            /* per mm->vmas[i]: service fd to map, -1 for anonymous */
 	int exe_fd;              /* service fd, -1 if unknown */
 	int uffd;                /* --lazy-pages: service fd of the task's userfaultfd, -1 otherwise */
+	int late_sock;           /* service fd: where criu-lite sends the task its late files, -1: none */
+	size_t nr_late;          /* how many it sends */
 	size_t args_size;        /* bytes of the args area this task needs */
 };
 
@@ -34,11 +36,12 @@ struct rst_ctx {
 	struct img_set img;      /* every image, validated */
 	struct rst_task *tasks;  /* per img.tasks[i] */
 	size_t nr_tasks;
-	int *file_fds;           /* per img.files[i]: service fd (fd restore), -1 if not opened */
+	struct rst_file *rfiles; /* per img.files[i] (criu-lite/files/files.h) */
+	int *late_socks;         /* per task: criu-lite's end of its late_sock, -1: none */
 	int *shmem_fds;          /* per img.shmems[i]: service fd of the object */
 	bool *shmem_filled;      /* per img.shmems[i]: its pages are in */
 	int *svc_fds;            /* every service fd opened, closed by the parent at the end */
-	size_t nr_svc_fds;
+	size_t nr_svc_fds, cap_svc_fds;
 	int svc_base;            /* every service fd is >= this; dumped fds are below */
 	int tty_fd;              /* --shell-job: our terminal, -1 otherwise */
 	int lazy_sock;           /* --lazy-pages: the daemon's socket (service fd), -1 otherwise */
@@ -56,6 +59,7 @@ struct rst_ctx {
 	struct rst_sync *sync;
 	bool root_reaped;        /* the root ended while other tasks were being finished */
 	int root_status;
+	uint64_t t_forked_ns;    /* when every task had been created (stats-restore) */
 	struct ns_rst *ns;       /* namespaces (criu-lite/ns/) */
 };
 
@@ -95,6 +99,7 @@ bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *
 bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
 
 /* restore-files.c */
+struct rst_file;
 /* In the parent: create shmem objects (and validate their pages; only those sealed against
  * writes are filled here), open files and mapping fds as service fds. */
 int rst_files_prepare(struct rst_ctx *ctx);
@@ -102,6 +107,12 @@ int rst_files_prepare(struct rst_ctx *ctx);
  * and files (the parent, or the root task inside the tree's namespaces). */
 int rst_files_base(struct rst_ctx *ctx);
 int rst_files_open(struct rst_ctx *ctx);
+/* In the parent, once the root task was created: when some task holds files that can
+ * only be opened once every task exists (/proc/PID/...), wait for them all, open those
+ * files and send them to their holders. 0 or -1 (logged). (Inside the tree's
+ * namespaces, the root task does it, once it made its children.) */
+int rst_files_late(struct rst_ctx *ctx);
+void rst_files_fini(struct rst_ctx *ctx);
 /* In the parent, while the tasks restore their memory: fill the shmem objects that
  * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
 int rst_shmem_fill(struct rst_ctx *ctx);

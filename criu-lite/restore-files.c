@@ -4,9 +4,13 @@
  *
  * Everything is opened once, in the criu-lite parent, as "service fds" numbered at
  * or above ctx->svc_base (above every dumped fd), so that tasks forked from it share
- * the same open file descriptions (offsets, flags) the dumped tasks shared. A task
- * dup3()s its own fds into place and closes everything else below svc_base; the
- * blob closes the service fds before the final sigreturn.
+ * the same open file descriptions (offsets, flags) the dumped tasks shared; each
+ * description's kind (criu-lite/files/) opens it. Descriptions that can only be
+ * opened once every task exists ("late": /proc/PID/... of the tree) are opened by
+ * the parent then and sent to the tasks holding them over a unix socket
+ * (SCM_RIGHTS). A task runs the post_open() of the objects it completes (epoll
+ * interest lists), dup3()s its own fds into place and closes everything else below
+ * svc_base; the blob closes the service fds before the final sigreturn.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,26 +20,30 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #define LOG_PREFIX "restore: "
 #include "lib/log.h"
 #include "lib/util.h"
 #include "criu-lite/restore-ctx.h"
+#include "criu-lite/files/files.h"
 #include "criu-lite/ns/ipc.h"
 
 #define SHMEM_BUF_PAGES 512u
 
 static void svc_track(struct rst_ctx *ctx, int fd)
 {
-	int *n;
-
 	if (fd < 0)
 		return;
-	n = realloc(ctx->svc_fds, (ctx->nr_svc_fds + 1) * sizeof(*n));
-	if (!n)
-		return; /* it stays open until exit: harmless */
-	ctx->svc_fds = n;
+	if (ctx->nr_svc_fds == ctx->cap_svc_fds) {
+		size_t ncap = ctx->cap_svc_fds ? ctx->cap_svc_fds * 2 : 64;
+		int *n = realloc(ctx->svc_fds, ncap * sizeof(*n));
+		if (!n)
+			return; /* it stays open until exit: harmless */
+		ctx->svc_fds = n;
+		ctx->cap_svc_fds = ncap;
+	}
 	ctx->svc_fds[ctx->nr_svc_fds++] = fd;
 }
 
@@ -75,7 +83,7 @@ void rst_svc_close_all(struct rst_ctx *ctx)
 		close(ctx->svc_fds[i]);
 	free(ctx->svc_fds);
 	ctx->svc_fds = NULL;
-	ctx->nr_svc_fds = 0;
+	ctx->nr_svc_fds = ctx->cap_svc_fds = 0;
 }
 
 static ssize_t file_index(struct rst_ctx *ctx, uint32_t id)
@@ -173,6 +181,27 @@ void rst_shmem_fini(struct rst_ctx *ctx)
 	ctx->shmem_filled = NULL;
 }
 
+/* The object of a shared anonymous mapping, as the kernel makes it ("/dev/zero
+ * (deleted)"): a mapping of our own, reopened through /proc/self/map_files. */
+static int shmem_anon_object(uint64_t size)
+{
+	size_t len = ALIGN_UP(size ? size : PAGE_SIZE, PAGE_SIZE);
+	char path[64];
+	void *p = mmap(NULL, len, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int fd;
+
+	if (p == MAP_FAILED) {
+		pr_perror("can't create a shared anonymous object of %zu bytes", len);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)p, (unsigned long)p + len);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("can't open %s", path);
+	munmap(p, len);
+	return fd;
+}
+
 static int shmem_open(struct rst_ctx *ctx, size_t i)
 {
 	const ShmemEntry *se = ctx->img.shmems[i].se;
@@ -188,6 +217,10 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 			errno = ENOENT;
 			return -1;
 		}
+	} else if (se->kind == SHMEM_KIND_ANON) {
+		fd = shmem_anon_object(se->size);
+		if (fd < 0)
+			return -1;
 	} else if (by_path) {
 		fd = open(se->name, O_RDWR | O_CLOEXEC);
 		if (fd < 0) {
@@ -223,119 +256,212 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 	return ctx->shmem_fds[i];
 }
 
-/* ---- files ---- */
+/* ---- open file descriptions ---- */
 
-static int open_reg(const FileEntry *fe, bool dir)
+static struct rst_file *rfile_of(struct rst_ctx *ctx, uint32_t id)
 {
-	const RegFileEntry *r = fe->reg;
-	int flags, fd;
-	struct stat st;
-
-	if (!r || !r->path) {
-		pr_err("files.img: file %u has no path\n", fe->id);
-		errno = EBADMSG;
-		return -1;
-	}
-	if (r->has_unlinked && r->unlinked) {
-		pr_err("file %u (%s) was unlinked at dump: not supported yet\n", fe->id, r->path);
-		errno = ENOTSUP;
-		return -1;
-	}
-	flags = r->has_flags ? (int)r->flags : O_RDONLY;
-	flags &= ~(O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC);
-	flags |= O_NOCTTY | O_CLOEXEC;
-	if (dir)
-		flags |= O_DIRECTORY;
-	/* never block on a FIFO that took the file's place: non-blocking, then the real flags */
-	fd = open(r->path, flags | O_NONBLOCK);
-	if (fd < 0) {
-		pr_perror("can't open %s (file %u)", r->path, fe->id);
-		return -1;
-	}
-	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-		pr_perror("can't set the flags of %s", r->path);
-		close(fd);
-		return -1;
-	}
-	if (!dir && r->has_size && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size != r->size)
-		pr_warn("%s is %" PRIu64 " bytes, it was %" PRIu64 " at dump, ignoring\n", r->path,
-			(uint64_t)st.st_size, r->size);
-	if (r->has_pos && r->pos && lseek(fd, r->pos, SEEK_SET) < 0) {
-		pr_perror("can't seek %s to %" PRIu64, r->path, r->pos);
-		close(fd);
-		return -1;
-	}
-	return fd;
+	ssize_t i = file_index(ctx, id);
+	return i < 0 ? NULL : &ctx->rfiles[i];
 }
 
-static int open_file(struct rst_ctx *ctx, const FileEntry *fe)
+/* Move every description of the object rf heads to service fds. */
+static int rfile_to_svc(struct rst_ctx *ctx, struct rst_file *rf)
 {
-	int fd;
+	int ret = 0;
 
-	switch (fe->type) {
-	case FILE_TYPE_REG:
-		return open_reg(fe, false);
-	case FILE_TYPE_DIR:
-		return open_reg(fe, true);
-	case FILE_TYPE_CHR: {
-		const ChrFileEntry *c = fe->chr;
-		if (!c || !c->path) {
-			pr_err("files.img: character device %u has no path\n", fe->id);
-			errno = EBADMSG;
-			return -1;
+	for (struct rst_file *d = rf; d; d = d->obj_next) {
+		d->opened = true;
+		if (d->fd < 0) {
+			pr_err("file %u (%s) was not opened\n", d->fe->id, d->ops->name);
+			ret = -1;
+			continue;
 		}
-		if (c->has_tty && c->tty && ctx->opts->shell_job) {
-			if (ctx->tty_fd < 0) {
-				pr_err("--shell-job: criu-lite has no terminal on stdin/stdout/stderr for %s\n",
-				       c->path);
-				errno = ENOTTY;
-				return -1;
-			}
-			fd = fcntl(ctx->tty_fd, F_DUPFD_CLOEXEC, 0);
+		d->fd = rst_svc_fd(ctx, d->fd);
+		if (d->fd < 0)
+			ret = -1;
+	}
+	return ret;
+}
+
+struct inherit_use {
+	const struct cr_options *opts;
+	bool *used; /* per opts->inherit_fd[] */
+};
+
+/* --inherit-fd naming this description: its fd (a copy), else -1. */
+static int inherited(struct rst_ctx *ctx, struct rst_file *rf, bool *used)
+{
+	char key[PROC_PATH_MAX];
+
+	if (!ctx->opts->nr_inherit_fd || !rf->ops->inherit_key || rf->ops->obj_key ||
+	    rf->ops->inherit_key(rf->fe, key, sizeof(key)) < 0)
+		return -1;
+	for (size_t i = 0; i < ctx->opts->nr_inherit_fd; i++)
+		if (!strcmp(ctx->opts->inherit_fd[i].key, key)) {
+			int fd = fcntl(ctx->opts->inherit_fd[i].fd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0)
-				pr_perror("can't dup the terminal");
-			return fd;
+				pr_perror("--inherit-fd fd[%d]:%s", ctx->opts->inherit_fd[i].fd, key);
+			used[i] = true;
+			return fd < 0 ? -2 : fd;
 		}
-		fd = open(c->path, ((c->has_flags ? (int)c->flags : O_RDWR) & ~(O_CREAT | O_TRUNC | O_EXCL)) |
-					   O_NOCTTY | O_CLOEXEC);
-		if (fd < 0)
-			pr_perror("can't open %s (file %u)", c->path, fe->id);
-		return fd;
-	}
-	case FILE_TYPE_MEMFD: {
-		const MemfdEntry *m = fe->memfd;
-		char path[64];
-		ssize_t si = m ? shmem_index(ctx, m->shmem_id) : -1;
-		int flags;
-		if (si < 0) {
-			pr_err("files.img: memfd %u names no shmem object\n", fe->id);
-			errno = EBADMSG;
-			return -1;
-		}
-		flags = m->has_flags ? (int)(m->flags & O_ACCMODE) : O_RDWR;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->shmem_fds[si]);
-		fd = open(path, flags | O_CLOEXEC | (m->has_flags ? (int)(m->flags & O_APPEND) : 0));
-		if (fd < 0) {
-			pr_perror("can't reopen memfd %u", fe->id);
-			return -1;
-		}
-		if (m->has_pos && m->pos && lseek(fd, m->pos, SEEK_SET) < 0) {
-			pr_perror("can't seek memfd %u", fe->id);
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-	default:
-		pr_err("file %u: type %u can't be restored: not supported yet\n", fe->id, fe->type);
-		errno = ENOTSUP;
-		return -1;
-	}
+	return -1;
 }
 
-/* An fd for mapping file_id (private or shared). */
-static int open_for_map(struct rst_ctx *ctx, uint32_t file_id, bool rw)
+/* Open the object rf heads (every description with its obj_key). 0 or -1 (logged). */
+static int rfile_open(struct rst_ctx *ctx, struct rst_file *rf, bool *used)
+{
+	int fd = inherited(ctx, rf, used);
+
+	if (fd == -2)
+		return -1;
+	if (fd >= 0) {
+		rf->fd = fd;
+		pr_info("file %u (%s): fd %d given with --inherit-fd\n", rf->fe->id, rf->ops->name, fd);
+	} else if (rf->ops->open(ctx, rf) < 0) {
+		for (struct rst_file *d = rf; d; d = d->obj_next)
+			if (d->fd >= 0) {
+				close(d->fd);
+				d->fd = -1;
+			}
+		return -1;
+	}
+	return rfile_to_svc(ctx, rf);
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+	const struct rst_file *x = *(const struct rst_file *const *)a, *y = *(const struct rst_file *const *)b;
+	uint64_t kx = x->ops->obj_key(x->fe), ky = y->ops->obj_key(y->fe);
+
+	if (x->fe->type != y->fe->type)
+		return x->fe->type < y->fe->type ? -1 : 1;
+	if (kx != ky)
+		return kx < ky ? -1 : 1;
+	return x->fe->id < y->fe->id ? -1 : x->fe->id > y->fe->id;
+}
+
+/* Chain the descriptions of each object (same type and obj_key) through obj_next;
+ * only the first of a chain is opened. Returns the number of heads, or -1. */
+static int link_objects(struct rst_ctx *ctx, bool *is_member)
+{
+	cleanup_free struct rst_file **v = NULL;
+	size_t nr = 0;
+
+	for (size_t i = 0; i < ctx->img.nr_files; i++)
+		if (ctx->rfiles[i].needed && ctx->rfiles[i].ops->obj_key)
+			nr++;
+	if (!nr)
+		return 0;
+	v = malloc(nr * sizeof(*v));
+	if (!v) {
+		pr_perror("can't allocate the object list");
+		return -1;
+	}
+	nr = 0;
+	for (size_t i = 0; i < ctx->img.nr_files; i++)
+		if (ctx->rfiles[i].needed && ctx->rfiles[i].ops->obj_key)
+			v[nr++] = &ctx->rfiles[i];
+	qsort(v, nr, sizeof(*v), cmp_obj);
+	for (size_t i = 1; i < nr; i++)
+		if (v[i]->fe->type == v[i - 1]->fe->type &&
+		    v[i]->ops->obj_key(v[i]->fe) == v[i - 1]->ops->obj_key(v[i - 1]->fe)) {
+			v[i - 1]->obj_next = v[i];
+			is_member[v[i] - ctx->rfiles] = true;
+		}
+	return 0;
+}
+
+/* The file entries: their kinds, which ones the tasks need, and which are late. */
+static int rfiles_init(struct rst_ctx *ctx)
+{
+	ctx->rfiles = calloc(ctx->img.nr_files ? ctx->img.nr_files : 1, sizeof(*ctx->rfiles));
+	if (!ctx->rfiles) {
+		pr_perror("can't allocate the file table");
+		return -1;
+	}
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		struct rst_file *rf = &ctx->rfiles[i];
+		rf->fe = ctx->img.files[i];
+		rf->fd = -1;
+		rf->post_task = -1;
+		rf->ops = fd_kind_of_type(rf->fe->type);
+		if (!rf->ops) {
+			pr_err("file %u: type %u can't be restored by this criu-lite\n", rf->fe->id, rf->fe->type);
+			errno = ENOTSUP;
+			return -1;
+		}
+		rf->late = rf->ops->late && rf->ops->late(rf->fe);
+	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		t->late_sock = -1;
+		t->nr_late = 0;
+		for (size_t k = 0; k < t->img->nr_fds; k++) {
+			struct rst_file *rf = rfile_of(ctx, t->img->fds[k]->file_id); /* exists: validated */
+			rf->needed = true;
+			if (rf->late)
+				t->nr_late++;
+			if (rf->ops->post_open && rf->post_task < 0)
+				rf->post_task = i;
+		}
+	}
+	return 0;
+}
+
+/* A socket for each task that holds late files. */
+static int late_socks_prepare(struct rst_ctx *ctx)
+{
+	ctx->late_socks = malloc((ctx->nr_tasks ? ctx->nr_tasks : 1) * sizeof(int));
+	if (!ctx->late_socks) {
+		pr_perror("can't allocate the late sockets");
+		return -1;
+	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		int sv[2];
+
+		ctx->late_socks[i] = -1;
+		if (!t->nr_late)
+			continue;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+			pr_perror("can't create a socket pair for the late files of task %u", t->img->pe->pid);
+			return -1;
+		}
+		ctx->late_socks[i] = rst_svc_fd(ctx, sv[0]);
+		t->late_sock = rst_svc_fd(ctx, sv[1]);
+		if (ctx->late_socks[i] < 0 || t->late_sock < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int open_files(struct rst_ctx *ctx)
+{
+	cleanup_free bool *member = calloc(ctx->img.nr_files ? ctx->img.nr_files : 1, sizeof(bool));
+	cleanup_free bool *used = calloc(ctx->opts->nr_inherit_fd + 1, sizeof(bool));
+
+	if (!member || !used) {
+		pr_perror("can't allocate the file table");
+		return -1;
+	}
+	if (link_objects(ctx, member) < 0)
+		return -1;
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		struct rst_file *rf = &ctx->rfiles[i];
+		if (!rf->needed || rf->late || member[i])
+			continue;
+		if (rfile_open(ctx, rf, used) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < ctx->opts->nr_inherit_fd; i++)
+		if (!used[i])
+			pr_warn("--inherit-fd fd[%d]:%s names no file of the dumped tree that criu-lite connects to "
+				"an inherited fd, ignoring\n", ctx->opts->inherit_fd[i].fd, ctx->opts->inherit_fd[i].key);
+	return 0;
+}
+
+/* An fd for mapping file_id (private or shared), opened with the mode of its entry. */
+static int open_for_map(struct rst_ctx *ctx, uint32_t file_id)
 {
 	ssize_t fi = file_index(ctx, file_id);
 	const FileEntry *fe;
@@ -357,7 +483,7 @@ static int open_for_map(struct rst_ctx *ctx, uint32_t file_id, bool rw)
 		errno = EBADMSG;
 		return -1;
 	}
-	fd = open(fe->reg->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	fd = open(fe->reg->path, ((fe->reg->has_flags ? fe->reg->flags : O_RDONLY) & O_ACCMODE) | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open %s to map it", fe->reg->path);
 		return -1;
@@ -389,21 +515,20 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 			}
 			fd = ctx->shmem_fds[si];
 		} else if (v->kind == VMA_KIND_FILE_PRIVATE || v->kind == VMA_KIND_FILE_SHARED) {
-			bool rw = v->kind == VMA_KIND_FILE_SHARED && (v->prot & PROT_WRITE);
 			if (!v->has_file_id) {
 				pr_err("mm-%u.img: file VMA %" PRIx64 " has no file\n", t->img->pe->pid, v->start);
 				errno = EBADMSG;
 				return -1;
 			}
-			/* reuse the fd of an earlier VMA of the same file and mode */
+			/* reuse the fd of an earlier VMA of the same file entry (same file, same mode) */
 			for (size_t k = 0; k < i && fd < 0; k++) {
 				const VmaEntry *p = mm->vmas[k];
-				if (p->kind == v->kind && p->has_file_id && p->file_id == v->file_id &&
-				    (v->kind == VMA_KIND_FILE_PRIVATE || (p->prot & PROT_WRITE) == (v->prot & PROT_WRITE)))
+				if ((p->kind == VMA_KIND_FILE_PRIVATE || p->kind == VMA_KIND_FILE_SHARED) &&
+				    p->has_file_id && p->file_id == v->file_id)
 					fd = t->vma_fds[k];
 			}
 			if (fd < 0)
-				fd = open_for_map(ctx, v->file_id, rw);
+				fd = open_for_map(ctx, v->file_id);
 			if (fd < 0)
 				return -1;
 		}
@@ -446,7 +571,7 @@ int rst_files_base(struct rst_ctx *ctx)
 			max_fd = MAX(max_fd, (int)ctx->tasks[i].img->fds[k]->fd);
 	ctx->svc_base = max_fd + 1;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
-	    rl.rlim_cur < (rlim_t)ctx->svc_base + 4096) {
+	    rl.rlim_cur < (rlim_t)ctx->svc_base + ctx->img.nr_files + 4096) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
@@ -459,13 +584,10 @@ int rst_files_base(struct rst_ctx *ctx)
 			}
 
 	ctx->shmem_fds = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(int));
-	ctx->file_fds = calloc(ctx->img.nr_files ? ctx->img.nr_files : 1, sizeof(int));
-	if (!ctx->shmem_fds || !ctx->file_fds) {
+	if (!ctx->shmem_fds) {
 		pr_perror("can't allocate fd tables");
 		return -1;
 	}
-	for (size_t i = 0; i < ctx->img.nr_files; i++)
-		ctx->file_fds[i] = -1;
 	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
 		ctx->shmem_fds[i] = -1;
 	return 0;
@@ -481,21 +603,102 @@ int rst_files_open(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
 		if (shmem_open(ctx, i) < 0)
 			return -1;
-	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		struct rst_task *t = &ctx->tasks[i];
-		for (size_t k = 0; k < t->img->nr_fds; k++) {
-			ssize_t fi = file_index(ctx, t->img->fds[k]->file_id); /* exists: validated */
-			if (ctx->file_fds[fi] >= 0)
-				continue;
-			ctx->file_fds[fi] = rst_svc_fd(ctx, open_file(ctx, ctx->img.files[fi]));
-			if (ctx->file_fds[fi] < 0)
-				return -1;
-		}
-		if (task_map_fds(ctx, t) < 0)
+	if (rfiles_init(ctx) < 0 || open_files(ctx) < 0 || late_socks_prepare(ctx) < 0)
+		return -1;
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		if (task_map_fds(ctx, &ctx->tasks[i]) < 0)
 			return -1;
+	return 0;
+}
+
+/* ---- late files ---- */
+
+#define LATE_WAIT_S 30
+
+/* Every task of the tree exists (it may not run yet)? */
+static int wait_all_created(struct rst_ctx *ctx)
+{
+	uint64_t deadline = now_ns() + LATE_WAIT_S * 1000000000ULL;
+
+	for (size_t i = 0; i < ctx->nr_tasks;) {
+		char path[32];
+		snprintf(path, sizeof(path), "/proc/%u", ctx->tasks[i].img->pe->pid);
+		if (access(path, F_OK) == 0) {
+			i++;
+			continue;
+		}
+		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
+			return -1; /* the failing task says why */
+		if (now_ns() > deadline) {
+			pr_err("task %u was not created within %d s\n", ctx->tasks[i].img->pe->pid, LATE_WAIT_S);
+			return -1;
+		}
+		usleep(500);
 	}
 	return 0;
 }
+
+static int send_fd(int sock, uint32_t idx, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &idx, sizeof(idx) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != sizeof(idx)) {
+		pr_perror("can't send a late file to a task");
+		return -1;
+	}
+	return 0;
+}
+
+int rst_files_late(struct rst_ctx *ctx)
+{
+	bool any = false;
+	cleanup_free bool *used = calloc(ctx->opts->nr_inherit_fd + 1, sizeof(bool));
+
+	if (!used) {
+		pr_perror("can't allocate the inherit table");
+		return -1;
+	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		any |= ctx->tasks[i].nr_late > 0;
+	if (!any)
+		return 0;
+	if (wait_all_created(ctx) < 0)
+		return -1;
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		struct rst_file *rf = &ctx->rfiles[i];
+		if (rf->needed && rf->late && !rf->opened && rfile_open(ctx, rf, used) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		for (size_t k = 0; k < t->img->nr_fds && t->nr_late; k++) {
+			ssize_t fi = file_index(ctx, t->img->fds[k]->file_id);
+			if (ctx->rfiles[fi].late && send_fd(ctx->late_socks[i], (uint32_t)fi, ctx->rfiles[fi].fd) < 0)
+				return -1;
+		}
+	}
+	pr_debug("late files sent to their tasks\n");
+	return 0;
+}
+
+void rst_files_fini(struct rst_ctx *ctx)
+{
+	free(ctx->rfiles);
+	ctx->rfiles = NULL;
+	free(ctx->late_socks);
+	ctx->late_socks = NULL;
+}
+
+/* ---- in a task ---- */
 
 static void set_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t len, const char *fmt, ...)
@@ -504,6 +707,43 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
+}
+
+/* Receive the task's late files from criu-lite: each one's fd, above svc_base. */
+static int recv_late(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)
+{
+	for (size_t n = 0; n < t->nr_late; n++) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		uint32_t idx;
+		struct iovec iov = { &idx, sizeof(idx) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c;
+		int fd, sfd;
+		ssize_t r;
+
+		do
+			r = recvmsg(t->late_sock, &mh, MSG_CMSG_CLOEXEC);
+		while (r < 0 && errno == EINTR);
+		c = r == sizeof(idx) ? CMSG_FIRSTHDR(&mh) : NULL;
+		if (!c || c->cmsg_type != SCM_RIGHTS || idx >= ctx->img.nr_files) {
+			set_err(err, errlen, "can't receive late file %zu of %zu: %s", n + 1, t->nr_late,
+				r < 0 ? strerror(errno) : "bad message");
+			return -1;
+		}
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		/* out of the way of the fds the task is about to install */
+		sfd = fcntl(fd, F_DUPFD_CLOEXEC, ctx->svc_base);
+		close(fd);
+		if (sfd < 0) {
+			set_err(err, errlen, "can't move late file %u above fd %d: %s", ctx->rfiles[idx].fe->id,
+				ctx->svc_base, strerror(errno));
+			return -1;
+		}
+		ctx->rfiles[idx].fd = sfd; /* this task's copy of the table */
+	}
+	close(t->late_sock);
+	return 0;
 }
 
 static int fd_cmp(const void *a, const void *b)
@@ -515,16 +755,24 @@ static int fd_cmp(const void *a, const void *b)
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)
 {
 	cleanup_free int *want = calloc(t->img->nr_fds + 1, sizeof(int));
+	size_t idx = t - ctx->tasks;
 	int prev = -1;
 
 	if (!want) {
 		set_err(err, errlen, "out of memory");
 		return -1;
 	}
+	if (t->late_sock >= 0 && recv_late(ctx, t, err, errlen) < 0)
+		return -1;
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		struct rst_file *rf = rfile_of(ctx, t->img->fds[k]->file_id);
+		if (rf && rf->post_task == (ssize_t)idx && rf->ops->post_open(ctx, rf, err, errlen) < 0)
+			return -1;
+	}
 	for (size_t k = 0; k < t->img->nr_fds; k++) {
 		const FdinfoEntry *fi = t->img->fds[k];
-		ssize_t idx = file_index(ctx, fi->file_id);
-		int src = idx >= 0 ? ctx->file_fds[idx] : -1;
+		struct rst_file *rf = rfile_of(ctx, fi->file_id);
+		int src = rf ? rf->fd : -1;
 		if (src < 0 || (int)fi->fd >= ctx->svc_base) {
 			set_err(err, errlen, "fd %u: file %u was not opened", fi->fd, fi->file_id);
 			return -1;

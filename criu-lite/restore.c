@@ -33,8 +33,10 @@
 #include "criu-lite/restore.h"
 #include "criu-lite/restore-ctx.h"
 #include "criu-lite/kerndat.h"
+#include "criu-lite/cgroup.h"
 #include "criu-lite/ns/ns.h"
 #include "images/imgset.h"
+#include "images/stats.h"
 #include "lib/infect.h"
 #include "lib/lazy-proto.h"
 #include "lib/uffd.h"
@@ -76,7 +78,7 @@ static void ctx_fini(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		free(ctx->tasks[i].vma_fds);
 	free(ctx->tasks);
-	free(ctx->file_fds);
+	rst_files_fini(ctx);
 	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
 	ns_rst_fini(ctx);
@@ -318,9 +320,10 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
 		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
 	create_children(ctx, t);
-	/* the shmem objects it opened, while the children restore their memory */
-	if (idx == 0 && ns_rst_in_root(ctx) && rst_shmem_fill(ctx) < 0)
-		task_fail(ctx, pid, "pid %u: can't fill the shmem objects (see the log)", pid);
+	/* the files it opened that need every task (/proc/PID/...), and the shmem objects it
+	 * opened, while the children restore their memory */
+	if (idx == 0 && ns_rst_in_root(ctx) && (rst_files_late(ctx) < 0 || rst_shmem_fill(ctx) < 0))
+		task_fail(ctx, pid, "pid %u: can't send the late files or fill the shmem objects (see the log)", pid);
 	if (pe->has_pgid && pe->pgid != pid && getpgid(0) != (pid_t)pe->pgid &&
 	    task_by_pid(ctx, pe->pgid)) {
 		/* a group led by another task of the tree: it may not exist yet. Groups and
@@ -415,15 +418,23 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 			       s->errmsg);
 			return -1;
 		}
+		if (!ctx->t_forked_ns) {
+			size_t nr = 0;
+			for (size_t i = 0; i < ctx->nr_tasks; i++)
+				nr += __atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) != 0;
+			if (nr == ctx->nr_tasks)
+				ctx->t_forked_ns = now_ns();
+		}
 		if (__atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST) == ctx->nr_tasks)
 			return 0;
-		if (waitpid(root, &status, WNOHANG) == root) {
+		/* a root created as our sibling (--restore-sibling) is not ours to wait for */
+		if (!ctx->opts->restore_sibling && waitpid(root, &status, WNOHANG) == root) {
 			pr_err("restore failed: task %d %s %d before it was restored\n", root,
 			       WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
 			       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 			return -1;
 		}
-		for (size_t i = 1; i < ctx->nr_tasks; i++)
+		for (size_t i = ctx->opts->restore_sibling ? 0 : 1; i < ctx->nr_tasks; i++)
 			if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
 			    task_dead((pid_t)__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST)) &&
 			    !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
@@ -657,14 +668,59 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+/* Pages written into the tasks before they run: everything present but what the
+ * lazy-pages daemon serves. (Before the shmem objects are filled: that releases their
+ * page sets.) */
+static uint64_t pages_restored(struct rst_ctx *ctx)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct img_task *t = ctx->tasks[i].img;
+		for (size_t k = 0; t->has_pages && k < t->pr.nr_entries; k++) {
+			const PagemapEntry *pe = t->pr.entries[k];
+			if ((pe->flags & PE_PRESENT) && !rst_entry_lazy(ctx, t->mm, pe))
+				n += pe->nr_pages;
+		}
+	}
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
+		if (ctx->img.shmems[i].has_pages &&
+		    !(ctx->opts->lazy_pages && rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id)))
+			n += ctx->img.shmems[i].pr.nr_present;
+	return n;
+}
+
+/* stats-restore in the work dir; a failure is only a warning (the tree runs). */
+static void restore_write_stats(struct rst_ctx *ctx, uint64_t t0, uint64_t t_clone, uint64_t eager_pages)
+{
+	const struct cr_options *o = ctx->opts;
+	struct stats_restore_vals v = { 0 };
+	uint64_t t_forked = ctx->t_forked_ns ? ctx->t_forked_ns : now_ns();
+
+	v.forking_us = (t_forked - t_clone) / 1000;
+	v.restore_us = (now_ns() - t0) / 1000;
+	v.pages_restored = eager_pages;
+	if (stats_write_restore(o->work_dir ? o->work_dir : o->images_dir, &v) < 0)
+		pr_warn("no stats-restore, ignoring: the tree runs\n");
+}
+
+/* An action the restore can't go on without; -1 fails the restore. */
+static int restore_action(struct rst_ctx *ctx, enum cr_action act, pid_t pid)
+{
+	return cr_action_run(ctx->opts, act, pid, -1);
+}
+
 int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 {
 	struct rst_ctx ctx = { .opts = opts, .dfd = -1, .tty_fd = -1, .lazy_sock = -1 };
 	pid_t root = -1;
 	int ret = -1;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), t_clone, eager_pages;
+	unsigned ns_flags;
 
 	memset(res, 0, sizeof(*res));
+	if (cr_action_run(opts, CR_ACT_PRE_RESTORE, 0, -1) < 0)
+		return -1;
 
 	ctx.dfd = open(opts->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dfd < 0) {
@@ -694,15 +750,24 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 		goto out;
 	if (reserve_area(&ctx) < 0)
 		goto out;
+	/* the tasks inherit our cgroups and the namespaces we join (ns_rst_before_clone) */
+	if (cg_restore_check(opts, ctx.img.inv->cgroups, ctx.img.inv->n_cgroups) < 0)
+		goto out;
+	ns_flags = ns_rst_clone_flags(&ctx);
+	eager_pages = pages_restored(&ctx);
 	pr_info("images read and validated in %.1f ms\n", (now_ns() - t0) / 1e6);
 
-	/* the root always signals us with SIGCHLD: we wait for it */
+	/* the root signals its parent with SIGCHLD: us, or with --restore-sibling (CLONE_PARENT)
+	 * our parent, the runtime that waits for it; in the namespaces it is made with or
+	 * that we join for it */
 	if (ns_rst_before_clone(&ctx) < 0)
 		goto out;
-	root = rst_clone_pid(ns_rst_root_pid(&ctx), ns_rst_clone_flags(&ctx), SIGCHLD);
+	t_clone = now_ns();
+	root = rst_clone_pid(ns_rst_root_pid(&ctx), ns_flags | (opts->restore_sibling ? CLONE_PARENT : 0),
+			     SIGCHLD);
 	if (root < 0) {
 		pr_perror("can't create the root task %u (clone3 with set_tid, flags 0x%x)", ctx.tasks[0].img->pe->pid,
-			  ns_rst_clone_flags(&ctx));
+			  ns_flags | (opts->restore_sibling ? CLONE_PARENT : 0));
 		goto out;
 	}
 	if (root == 0)
@@ -713,12 +778,20 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 		pr_err("the root task came back as pid %d, not %u\n", root, ctx.tasks[0].img->pe->pid);
 		goto fail;
 	}
+	if (ns_rst_has_ns(&ctx) && (restore_action(&ctx, CR_ACT_SETUP_NS, root) < 0 ||
+			 restore_action(&ctx, CR_ACT_POST_SETUP_NS, 0) < 0))
+		goto fail;
 	/* the memory of shmem objects, while the tasks restore theirs */
-	if (rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
+	if (rst_files_late(&ctx) < 0 || rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
 		goto fail;
 	if (ns_rst_tasks_ready(&ctx, created_of(&ctx), root) < 0)
 		goto fail;
 	pr_debug("every task ready to go at %.1f ms\n", (now_ns() - t0) / 1e6);
+	/* restored, not running yet: the caller learns the root's pid (runc needs it) */
+	if (restore_action(&ctx, CR_ACT_POST_RESTORE, root) < 0 ||
+	    (ns_rst_own_net(&ctx) && restore_action(&ctx, CR_ACT_NETWORK_UNLOCK, 0) < 0) ||
+	    restore_action(&ctx, CR_ACT_PRE_RESUME, 0) < 0)
+		goto fail;
 	if (rst_finish(&ctx) < 0)
 		goto fail;
 	{
@@ -746,6 +819,10 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 	res->root = root;
 	res->root_exited = ctx.root_reaped;
 	res->root_status = ctx.root_status;
+	restore_write_stats(&ctx, t0, t_clone, eager_pages);
+	/* the tree runs: a caller that fails here can't undo it, only report */
+	if (cr_action_run(opts, CR_ACT_POST_RESUME, 0, -1) < 0)
+		pr_warn("post-resume failed: the tree runs all the same\n");
 	ret = 0;
 	/* the tree runs: a pid file that can't be written fails the command, not the tree */
 	if (opts->pidfile && write_pidfile(opts->pidfile, root) < 0)
@@ -754,7 +831,7 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 
 fail:
 	kill_created(&ctx);
-	if (root > 0)
+	if (root > 0 && !opts->restore_sibling)
 		waitpid(root, NULL, 0);
 	root = -1;
 out:

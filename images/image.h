@@ -49,10 +49,11 @@ enum img_type {
 	IMG_SHMEM = 9,     /* shmem.img                */
 	IMG_FILES = 10,    /* files.img                */
 	IMG_FDINFO = 11,   /* fdinfo-PID.img           */
-	IMG_NS = 12,       /* ns.img                   */
-	IMG_TMPFS = 13,    /* tmpfs-ID.img             */
-	IMG_SECCOMP = 14,  /* seccomp.img              */
-	IMG_TYPE_MAX = 15,
+	IMG_FILE_DATA = 12, /* file-data.img: ghost file contents */
+	IMG_NS = 13,        /* ns.img                   */
+	IMG_TMPFS = 14,     /* tmpfs-ID.img             */
+	IMG_SECCOMP = 15,   /* seccomp.img              */
+	IMG_TYPE_MAX = 16,
 };
 
 /* VMA kinds and flags (see mm.proto). */
@@ -88,13 +89,16 @@ enum img_type {
 #define FILE_TYPE_DIR 2
 #define FILE_TYPE_CHR 3
 #define FILE_TYPE_PIPE 4
-#define FILE_TYPE_SOCKET 5
-#define FILE_TYPE_MEMFD 6
+#define FILE_TYPE_SOCKET 5 /* a unix socket */
+#define FILE_TYPE_MEMFD 6  /* an fd of a shmem object: memfd, /dev/zero, unlinked tmpfs file */
 #define FILE_TYPE_EVENTFD 7
 #define FILE_TYPE_EPOLL 8
 #define FILE_TYPE_SIGNALFD 9
 #define FILE_TYPE_TIMERFD 10
-#define FILE_TYPE_ANON 11
+#define FILE_TYPE_ANON 11 /* not used: an anonymous inode criu-lite does not know is refused at dump */
+#define FILE_TYPE_FIFO 12
+#define FILE_TYPE_INOTIFY 13
+#define FILE_TYPE_MAX 13
 
 struct img;
 

@@ -117,6 +117,9 @@ ssize_t img_set_task_idx(const struct img_set *s, uint32_t pid)
 
 ssize_t img_set_file_idx(const struct img_set *s, uint32_t id)
 {
+	/* dump numbers files 1..N in order: look there first */
+	if (id >= 1 && id <= s->nr_files && s->files[id - 1]->id == id)
+		return id - 1;
 	for (size_t i = 0; i < s->nr_files; i++)
 		if (s->files[i]->id == id)
 			return i;
@@ -315,11 +318,10 @@ static int check_fds(const struct img_set *s, const struct img_task *t)
 			       fi->fd, fi->file_id);
 			return bad();
 		}
-		for (size_t k = 0; k < i; k++)
-			if (t->fds[k]->fd == fi->fd) {
-				pr_err("fdinfo-%u.img: fd %u appears twice\n", t->pe->pid, fi->fd);
-				return bad();
-			}
+		if (i && t->fds[i - 1]->fd >= fi->fd) {
+			pr_err("fdinfo-%u.img: fd %u appears twice or out of order\n", t->pe->pid, fi->fd);
+			return bad();
+		}
 	}
 	return 0;
 }
@@ -406,6 +408,78 @@ static int load_shmems(int dfd, struct img_set *s)
 	return 0;
 }
 
+/* The sub-message each file type needs, and what it refers to. */
+static int check_file_entry(const struct img_set *s, const FileEntry *fe)
+{
+	const char *what = NULL;
+
+	switch (fe->type) {
+	case FILE_TYPE_REG:
+	case FILE_TYPE_DIR:
+		if (!fe->reg || !fe->reg->path)
+			what = "a file without a path";
+		else if (fe->reg->has_ghost_id && img_set_file_idx(s, fe->reg->ghost_id) < 0)
+			what = "an unlinked file whose contents are nowhere";
+		break;
+	case FILE_TYPE_CHR:
+		if (!fe->chr || !fe->chr->path)
+			what = "a character device without a path";
+		break;
+	case FILE_TYPE_MEMFD:
+		if (!fe->memfd || img_set_shmem_idx(s, fe->memfd->shmem_id) < 0)
+			what = "a memfd naming no shmem object";
+		break;
+	case FILE_TYPE_PIPE:
+	case FILE_TYPE_FIFO:
+		if (!fe->pipe)
+			what = "a pipe without its entry";
+		else if (fe->type == FILE_TYPE_FIFO && !fe->pipe->path)
+			what = "a FIFO without a path";
+		else if (fe->pipe->n_packets) {
+			uint64_t sum = 0;
+			for (size_t i = 0; i < fe->pipe->n_packets; i++)
+				sum += fe->pipe->packets[i];
+			if (!fe->pipe->has_data || sum != fe->pipe->data.len)
+				what = "a pipe whose packets are not its data";
+		}
+		break;
+	case FILE_TYPE_EVENTFD:
+		if (!fe->eventfd)
+			what = "an eventfd without its entry";
+		break;
+	case FILE_TYPE_EPOLL:
+		if (!fe->epoll)
+			what = "an epoll without its entry";
+		for (size_t i = 0; !what && i < fe->epoll->n_tfds; i++)
+			if (img_set_file_idx(s, fe->epoll->tfds[i]->file_id) < 0 || fe->epoll->tfds[i]->tfd >= IMG_MAX_FD)
+				what = "an epoll watching a file that is not in files.img";
+		break;
+	case FILE_TYPE_SIGNALFD:
+		if (!fe->signalfd)
+			what = "a signalfd without its entry";
+		break;
+	case FILE_TYPE_TIMERFD:
+		if (!fe->timerfd)
+			what = "a timerfd without its entry";
+		break;
+	case FILE_TYPE_INOTIFY:
+		if (!fe->inotify)
+			what = "an inotify without its entry";
+		break;
+	case FILE_TYPE_SOCKET:
+		if (!fe->socket)
+			what = "a socket without its entry";
+		break;
+	default:
+		break; /* restore says which types it can't restore */
+	}
+	if (what) {
+		pr_err("files.img: file %u (type %u) is %s\n", fe->id, fe->type, what);
+		return bad();
+	}
+	return 0;
+}
+
 static int check_files(const struct img_set *s)
 {
 	for (size_t i = 0; i < s->nr_files; i++) {
@@ -414,10 +488,8 @@ static int check_files(const struct img_set *s)
 			pr_err("files.img: file %u appears twice\n", fe->id);
 			return bad();
 		}
-		if (fe->type == FILE_TYPE_MEMFD && (!fe->memfd || img_set_shmem_idx(s, fe->memfd->shmem_id) < 0)) {
-			pr_err("files.img: memfd %u names no shmem object\n", fe->id);
-			return bad();
-		}
+		if (check_file_entry(s, fe) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -20,7 +20,9 @@
  *    the private page set (pagemap-PID.img + pages-PID.img, see pagemap.h) with every
  *    run of pages inside VMAs that hold private pages;
  *  - shmem.img: known kinds, unique ids, each object's page set within its size;
- *  - files.img: unique ids; a memfd names a shmem object;
+ *  - files.img: unique ids; each entry has the sub-message of its type, and what it
+ *    names exists (a memfd's shmem object, an epoll's targets, a ghost's contents);
+ *    a pipe's packets add up to its data; fdinfo records are in increasing fd order;
  *  - ns.img and seccomp.img: see nsimg.h.
  * What the kernel may refuse (a 32-bit task, a seccomp filter) is not the validator's
  * business: restore says so.

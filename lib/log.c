@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,16 @@
 static int log_level = LOG_WARN;
 static int log_fd = STDERR_FILENO;
 static struct timespec log_start;
+/* The first error logged since log_init (without the time prefix or the newline):
+ * the RPC server's cr_errmsg, as CRIU answers with its first error line. */
+static char log_first_err[512];
+/* User-facing messages go to stdout too, unless stdout is not ours to write (swrk). */
+static bool log_msg_stdout = true;
+
+void log_set_msg_stdout(bool on)
+{
+	log_msg_stdout = on;
+}
 
 int log_init(int level, const char *path)
 {
@@ -86,11 +97,37 @@ int log_get_fd(void)
 	return log_fd;
 }
 
+const char *log_first_error(void)
+{
+	return log_first_err[0] ? log_first_err : NULL;
+}
+
+static void note_first_error(const char *msg, size_t len)
+{
+	if (log_first_err[0])
+		return;
+	while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		len--;
+	if (len >= sizeof(log_first_err))
+		len = sizeof(log_first_err) - 1;
+	memcpy(log_first_err, msg, len);
+	log_first_err[len] = '\0';
+}
+
 void log_vprintf(int level, const char *fmt, va_list ap)
 {
 	char buf[4096];
 	int n = 0, e = errno;
 
+	if (level == LOG_ERROR && !log_first_err[0]) {
+		/* noted even when the level hides it: a failed RPC answer carries it */
+		va_list aq;
+		va_copy(aq, ap);
+		int m = vsnprintf(buf, sizeof(buf), fmt, aq);
+		va_end(aq);
+		if (m > 0)
+			note_first_error(buf, (size_t)m < sizeof(buf) ? (size_t)m : sizeof(buf) - 1);
+	}
 	if (level > log_level)
 		return;
 	if (level != LOG_MSG && log_level >= LOG_INFO) {
@@ -109,7 +146,7 @@ void log_vprintf(int level, const char *fmt, va_list ap)
 		n = sizeof(buf) - 1;
 	/* One write per message so that messages from several processes don't interleave.
 	 * User-facing messages (LOG_MSG) go to stdout, as in CRIU, and into a log file too. */
-	if (level == LOG_MSG && write(STDOUT_FILENO, buf, n) < 0) {
+	if (level == LOG_MSG && log_msg_stdout && write(STDOUT_FILENO, buf, n) < 0) {
 		/* nowhere left to report it */
 	}
 	if ((level != LOG_MSG || log_fd != STDERR_FILENO) && write(log_fd, buf, n) < 0) {

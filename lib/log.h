@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level {
 	LOG_MSG = 0,   /* always printed, no prefix: user-facing output */
@@ -32,6 +33,12 @@ int log_get_level(void);
 int log_parse_verbosity(const char *optarg, int *ret_level);
 /* The log fd (stderr unless log_init opened a file). */
 int log_get_fd(void);
+/* The first error message logged since log_init ("Error (file:line): ...", without the
+ * newline), or NULL: what a failed RPC answer carries as cr_errmsg. */
+const char *log_first_error(void);
+/* Whether user-facing messages (LOG_MSG) also go to stdout (the default), or only to the
+ * log: the RPC server's stdout may be a restored container's. */
+void log_set_msg_stdout(bool on);
 
 void log_printf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vprintf(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

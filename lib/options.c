@@ -35,7 +35,7 @@ void cr_options_fini(struct cr_options *o)
 {
 	char **strs[] = { &o->images_dir, &o->work_dir, &o->log_file, &o->pidfile, &o->root,
 			  &o->config_file, &o->prev_images_dir, &o->address, &o->hot_ws,
-			  &o->record_ws, &o->show_path };
+			  &o->record_ws, &o->show_path, &o->freeze_cgroup };
 
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
@@ -46,6 +46,17 @@ void cr_options_fini(struct cr_options *o)
 	for (size_t i = 0; i < o->nr_inherit_fd; i++)
 		free(o->inherit_fd[i].key);
 	free(o->inherit_fd);
+	for (size_t i = 0; i < o->nr_join_ns; i++) {
+		free(o->join_ns[i].ns);
+		free(o->join_ns[i].path);
+		free(o->join_ns[i].extra);
+	}
+	free(o->join_ns);
+	for (size_t i = 0; i < o->nr_cg_root; i++) {
+		free(o->cg_root[i].ctrl);
+		free(o->cg_root[i].path);
+	}
+	free(o->cg_root);
 	cr_options_init(o);
 }
 
@@ -137,6 +148,151 @@ int cr_opt_inherit_fd(const struct cr_options *o, const char *key)
 	return -1;
 }
 
+/* strdup that keeps NULL; -1 (logged) when out of memory. */
+static int dup_opt(const char *s, char **ret)
+{
+	*ret = NULL;
+	if (s && !(*ret = strdup(s))) {
+		pr_perror("can't copy an option");
+		return -1;
+	}
+	return 0;
+}
+
+int cr_opt_add_join_ns_parts(struct cr_options *o, const char *ns, const char *path, const char *extra)
+{
+	struct cr_join_ns *v, j;
+
+	if (!ns || !*ns || !path || !*path) {
+		pr_err("--join-ns: a namespace and a path are needed\n");
+		errno = EINVAL;
+		return -1;
+	}
+	if (dup_opt(ns, &j.ns) < 0 || dup_opt(path, &j.path) < 0 || dup_opt(extra, &j.extra) < 0)
+		goto err;
+	v = realloc(o->join_ns, (o->nr_join_ns + 1) * sizeof(*v));
+	if (!v) {
+		pr_perror("can't add --join-ns");
+		goto err;
+	}
+	o->join_ns = v;
+	v[o->nr_join_ns++] = j;
+	return 0;
+err:
+	free(j.ns);
+	free(j.path);
+	free(j.extra);
+	return -1;
+}
+
+int cr_opt_add_join_ns(struct cr_options *o, const char *spec)
+{
+	/* NS:PATH[,EXTRA], as CRIU writes it */
+	const char *colon = strchr(spec, ':');
+	cleanup_free char *ns = NULL, *path = NULL;
+	char *comma;
+
+	if (!colon || colon == spec || !colon[1]) {
+		pr_err("--join-ns %s: expected NS:PATH[,EXTRA], e.g. net:/run/netns/a\n", spec);
+		errno = EINVAL;
+		return -1;
+	}
+	ns = strndup(spec, colon - spec);
+	path = strdup(colon + 1);
+	if (!ns || !path) {
+		pr_perror("can't copy --join-ns");
+		return -1;
+	}
+	comma = strchr(path, ',');
+	if (comma)
+		*comma++ = '\0';
+	return cr_opt_add_join_ns_parts(o, ns, path, comma);
+}
+
+int cr_opt_add_cg_root_parts(struct cr_options *o, const char *ctrl, const char *path)
+{
+	struct cr_cg_root *v, c;
+
+	if (!path || path[0] != '/') {
+		pr_err("--cgroup-root: %s is not an absolute cgroup path\n", path ? path : "(none)");
+		errno = EINVAL;
+		return -1;
+	}
+	if (dup_opt(ctrl, &c.ctrl) < 0 || dup_opt(path, &c.path) < 0)
+		goto err;
+	v = realloc(o->cg_root, (o->nr_cg_root + 1) * sizeof(*v));
+	if (!v) {
+		pr_perror("can't add --cgroup-root");
+		goto err;
+	}
+	o->cg_root = v;
+	v[o->nr_cg_root++] = c;
+	return 0;
+err:
+	free(c.ctrl);
+	free(c.path);
+	return -1;
+}
+
+int cr_opt_add_cg_root(struct cr_options *o, const char *spec)
+{
+	/* [CTRL:]PATH; a path starts with '/', so a ':' before the first '/' ends CTRL */
+	const char *colon = strchr(spec, ':'), *slash = strchr(spec, '/');
+	cleanup_free char *ctrl = NULL;
+
+	if (!colon || (slash && slash < colon))
+		return cr_opt_add_cg_root_parts(o, NULL, spec);
+	ctrl = strndup(spec, colon - spec);
+	if (!ctrl) {
+		pr_perror("can't copy --cgroup-root");
+		return -1;
+	}
+	return cr_opt_add_cg_root_parts(o, ctrl, colon + 1);
+}
+
+int cr_opt_set_empty_ns(struct cr_options *o, const char *value)
+{
+	/* CRIU takes only the network namespace here */
+	if (strcmp(value, "net")) {
+		pr_err("--empty-ns %s: only net can be restored empty\n", value);
+		errno = EINVAL;
+		return -1;
+	}
+	o->empty_ns |= CR_CLONE_NEWNET;
+	return 0;
+}
+
+/* ---- actions (notifications) ---- */
+
+static const char *const action_names[CR_ACT_NR] = {
+	[CR_ACT_PRE_DUMP] = "pre-dump",
+	[CR_ACT_NETWORK_LOCK] = "network-lock",
+	[CR_ACT_QUERY_EXT_FILES] = "query-ext-files",
+	[CR_ACT_POST_DUMP] = "post-dump",
+	[CR_ACT_NETWORK_UNLOCK] = "network-unlock",
+	[CR_ACT_PRE_RESTORE] = "pre-restore",
+	[CR_ACT_SETUP_NS] = "setup-namespaces",
+	[CR_ACT_POST_SETUP_NS] = "post-setup-namespaces",
+	[CR_ACT_POST_RESTORE] = "post-restore",
+	[CR_ACT_PRE_RESUME] = "pre-resume",
+	[CR_ACT_POST_RESUME] = "post-resume",
+	[CR_ACT_ORPHAN_PTS_MASTER] = "orphan-pts-master",
+	[CR_ACT_STATUS_READY] = "status-ready",
+};
+
+const char *cr_action_name(enum cr_action act)
+{
+	return (unsigned)act < CR_ACT_NR ? action_names[act] : "?";
+}
+
+int cr_action_run(const struct cr_options *o, enum cr_action act, pid_t pid, int fd)
+{
+	if (!o->notify.run)
+		return 0;
+	pr_info("action %s%s\n", cr_action_name(act), pid > 0 ? " (with the root's pid)" : "");
+	return o->notify.run(o->notify.arg, act, pid, fd);
+}
+
 int cr_opt_add_external(struct cr_options *o, const char *spec)
 {
 	const char *br = strchr(spec, '[');
@@ -218,27 +374,40 @@ struct refusal {
 };
 
 static bool g_page_server(const struct cr_options *o) { return o->page_server; }
-static bool g_address(const struct cr_options *o) { return !o->page_server && (o->address || o->port); }
+/* (dump --lazy-pages --port: where the dump would serve the pages; refused as --lazy-pages) */
+static bool g_address(const struct cr_options *o)
+{
+	return !o->page_server && !(o->lazy_pages && o->cmd == CR_CMD_DUMP) && (o->address || o->port);
+}
 static bool g_prev(const struct cr_options *o) { return o->prev_images_dir != NULL; }
 static bool g_track(const struct cr_options *o) { return o->track_mem; }
 static bool g_lazy(const struct cr_options *o) { return o->lazy_pages; }
 static bool g_external(const struct cr_options *o)
 {
-	/* mounts and namespaces are carried (criu-lite/ns/); nothing else yet */
+	/* mounts and network namespaces are carried (criu-lite/ns/); nothing else yet */
 	for (size_t i = 0; i < o->nr_external; i++)
 		if (strncmp(o->external[i], "mnt[", 4) && strncmp(o->external[i], "net[", 4))
 			return true;
 	return false;
 }
-static bool g_inherit(const struct cr_options *o) { return o->nr_inherit_fd > 0; }
 static bool g_tcp_close(const struct cr_options *o) { return o->tcp_close; }
 static bool g_cgroups(const struct cr_options *o)
 {
-	return o->manage_cgroups_set && o->manage_cgroups != CR_CG_IGNORE && o->manage_cgroups != CR_CG_NONE;
+	/* soft (and CRIU's default, which is soft) only puts tasks back into existing cgroups:
+	 * dump and restore check that they are where they belong (criu-lite/cgroup.c) */
+	return o->manage_cgroups_set && (o->manage_cgroups == CR_CG_PROPS || o->manage_cgroups == CR_CG_FULL ||
+					 o->manage_cgroups == CR_CG_STRICT);
+}
+static bool g_join_ns(const struct cr_options *o)
+{
+	for (size_t i = 0; i < o->nr_join_ns; i++)
+		if (strcmp(o->join_ns[i].ns, "net") && strcmp(o->join_ns[i].ns, "uts") &&
+		    strcmp(o->join_ns[i].ns, "ipc"))
+			return true;
+	return false;
 }
 static bool g_file_locks(const struct cr_options *o) { return o->file_locks; }
 static bool g_status_fd(const struct cr_options *o) { return o->status_fd >= 0; }
-static bool g_sibling(const struct cr_options *o) { return o->restore_sibling; }
 
 static const struct refusal refusals[] = {
 	{ "--page-server", C(CR_CMD_DUMP) | C(CR_CMD_LAZY_PAGES) | C(CR_CMD_RESTORE), g_page_server,
@@ -251,23 +420,33 @@ static const struct refusal refusals[] = {
 	  "dump writes every page into the images; restore --lazy-pages with criu-lite lazy-pages serves them" },
 	{ "--external", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_external,
 	  "only mounts (mnt[..]) and network namespaces (net[..]) can be external" },
-	{ "--inherit-fd", C(CR_CMD_RESTORE), g_inherit, "no pipes or sockets to inherit" },
 	{ "--tcp-close", C(CR_CMD_RESTORE), g_tcp_close, "no TCP connections" },
 	{ "--manage-cgroups", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_cgroups,
-	  "the tasks stay in the cgroups criu-lite runs in" },
+	  "cgroup properties are not dumped; soft puts the tasks back into existing cgroups" },
+	{ "--join-ns", C(CR_CMD_RESTORE), g_join_ns, "only net, uts and ipc namespaces can be joined" },
 	{ "--file-locks", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_file_locks, "file locks are not dumped" },
 	{ "--status-fd", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_status_fd,
 	  "only lazy-pages reports its readiness" },
-	{ "--restore-sibling", C(CR_CMD_RESTORE), g_sibling, "the root is always criu-lite's child" },
 };
 
-int cr_options_refuse(const struct cr_options *o, enum cr_cmd cmd)
+const char *cr_options_refusal(const struct cr_options *o, enum cr_cmd cmd, const char **ret_why)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(refusals); i++)
 		if ((refusals[i].cmds & C(cmd)) && refusals[i].given(o)) {
-			pr_err("%s: not supported yet (%s)\n", refusals[i].name, refusals[i].why);
-			errno = ENOTSUP;
-			return -1;
+			if (ret_why)
+				*ret_why = refusals[i].why;
+			return refusals[i].name;
 		}
-	return 0;
+	return NULL;
+}
+
+int cr_options_refuse(const struct cr_options *o, enum cr_cmd cmd)
+{
+	const char *why, *name = cr_options_refusal(o, cmd, &why);
+
+	if (!name)
+		return 0;
+	pr_err("%s: not supported yet (%s)\n", name, why);
+	errno = ENOTSUP;
+	return -1;
 }

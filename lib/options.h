@@ -69,6 +69,54 @@ struct cr_inherit_fd {
 	int fd;
 };
 
+/* --join-ns NS:PATH[,EXTRA]: the restored tree joins the namespace at PATH. */
+struct cr_join_ns {
+	char *ns;    /* "net", "uts", "ipc", ... as CRIU names them */
+	char *path;
+	char *extra; /* NULL, or CRIU's extra option (user: "UID,GID") */
+};
+
+/* --cgroup-root [CTRL:]PATH: restore's root for the controller CTRL (NULL: every
+ * controller; "": the unified hierarchy). */
+struct cr_cg_root {
+	char *ctrl;
+	char *path;
+};
+
+/*
+ * CRIU's action scripts, its notifications in RPC mode (CRIU's names, cr_action_name),
+ * in the order a dump or a restore reaches them. Numbers are criu-lite's own.
+ */
+enum cr_action {
+	CR_ACT_PRE_DUMP,
+	CR_ACT_NETWORK_LOCK,      /* dump: the root has its own network namespace */
+	CR_ACT_QUERY_EXT_FILES,   /* dump: the caller may name more external objects */
+	CR_ACT_POST_DUMP,         /* dump: images complete, tree still stopped; failing rolls back */
+	CR_ACT_NETWORK_UNLOCK,    /* dump (failed or -R), restore: own network namespace */
+	CR_ACT_PRE_RESTORE,
+	CR_ACT_SETUP_NS,          /* restore: the root's namespaces exist (pid) */
+	CR_ACT_POST_SETUP_NS,
+	CR_ACT_POST_RESTORE,      /* restore: every task restored, not yet running (pid) */
+	CR_ACT_PRE_RESUME,
+	CR_ACT_POST_RESUME,
+	CR_ACT_ORPHAN_PTS_MASTER, /* restore: the master of a pty whose master was outside (fd) */
+	CR_ACT_STATUS_READY,
+	CR_ACT_NR,
+};
+
+/* CRIU's name of an action ("pre-dump", "post-restore", ...). */
+const char *cr_action_name(enum cr_action act);
+
+/*
+ * Who hears of actions (the RPC server's client; nobody on the command line yet).
+ * run() returns 0 to go on, -1 (logged) to fail the dump or restore; pid is the root
+ * for setup-namespaces and post-restore (0 otherwise), fd one to hand over or -1.
+ */
+struct cr_notify {
+	int (*run)(void *arg, enum cr_action act, pid_t pid, int fd);
+	void *arg;
+};
+
 struct cr_options {
 	enum cr_cmd cmd;
 
@@ -103,11 +151,22 @@ struct cr_options {
 	bool track_mem;          /* --track-mem */
 	bool pagemap_read;       /* (tests) read /proc/PID/pagemap instead of PAGEMAP_SCAN */
 
+	unsigned empty_ns;       /* --empty-ns net: CLONE_NEWNET, a namespace dumped without contents */
+	char *freeze_cgroup;     /* --freeze-cgroup: every task in it must be in the tree */
+
 	/* restore */
 	bool restore_detached;   /* -d, --restore-detached */
-	bool restore_sibling;    /* -S, --restore-sibling (RPC rst_sibling) */
+	bool restore_sibling;    /* -S, --restore-sibling (RPC rst_sibling): the root is our parent's child */
 	struct cr_inherit_fd *inherit_fd; /* --inherit-fd */
 	size_t nr_inherit_fd;
+	struct cr_join_ns *join_ns; /* --join-ns */
+	size_t nr_join_ns;
+	struct cr_cg_root *cg_root; /* --cgroup-root */
+	size_t nr_cg_root;
+	bool orphan_pts_master;  /* --orphan-pts-master: hand over a new master for an orphan pty */
+
+	/* notifications (the RPC server sets them; see struct cr_notify) */
+	struct cr_notify notify;
 
 	/* memory transfer */
 	bool lazy_pages;         /* --lazy-pages */
@@ -133,7 +192,13 @@ struct cr_options {
 	bool show_pages;         /* --pages */
 	bool show_full;          /* --full */
 	char *show_path;         /* the FILE or DIR */
+
+	/* swrk */
+	int swrk_fd;             /* the socket (criu-lite swrk FD) */
 };
+
+/* CLONE_NEWNET, as --empty-ns and the RPC's empty_ns give it */
+#define CR_CLONE_NEWNET 0x40000000u
 
 #define CR_DEFAULT_LOG_LEVEL 2
 #define CR_DEFAULT_TIMEOUT 10
@@ -160,6 +225,17 @@ int cr_opt_set_cg_mode(struct cr_options *o, const char *value);
 
 /* The inherited fd for a file identity ("pipe:[123]"), or -1. */
 int cr_opt_inherit_fd(const struct cr_options *o, const char *key);
+/* --join-ns NS:PATH[,EXTRA] (spec), or its parts (ns, path, extra; RPC). 0 or -1 (logged). */
+int cr_opt_add_join_ns(struct cr_options *o, const char *spec);
+int cr_opt_add_join_ns_parts(struct cr_options *o, const char *ns, const char *path, const char *extra);
+/* --cgroup-root [CTRL:]PATH (spec), or its parts (ctrl may be NULL; RPC). 0 or -1 (logged). */
+int cr_opt_add_cg_root(struct cr_options *o, const char *spec);
+int cr_opt_add_cg_root_parts(struct cr_options *o, const char *ctrl, const char *path);
+/* --empty-ns net. 0 or -1 (logged). */
+int cr_opt_set_empty_ns(struct cr_options *o, const char *value);
+
+/* Tell o->notify of an action; 0 when nobody listens. 0 or -1 (logged). */
+int cr_action_run(const struct cr_options *o, enum cr_action act, pid_t pid, int fd);
 
 /*
  * Refuse what criu-lite cannot do yet for command cmd: the first such option is
@@ -167,5 +243,8 @@ int cr_opt_inherit_fd(const struct cr_options *o, const char *key);
  * -1 returned; 0 if every option given can be honoured.
  */
 int cr_options_refuse(const struct cr_options *o, enum cr_cmd cmd);
+/* The same question without logging: the name of the first option refused, or NULL.
+ * *ret_why (may be NULL) gets why. */
+const char *cr_options_refusal(const struct cr_options *o, enum cr_cmd cmd, const char **ret_why);
 
 #endif

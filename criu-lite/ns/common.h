@@ -62,6 +62,7 @@ struct ns_dump {
 	pid_t root;                   /* the tree's root (our pid namespace) */
 	unsigned own;                 /* NS_BIT(kind): the root's own namespaces, dumped */
 	unsigned ext;                 /* NS_BIT(kind): its own, but external (--external) */
+	unsigned empty;               /* NS_BIT(kind): its own, dumped empty (--empty-ns net) */
 	uint64_t ino[NS_KIND_MAX + 1];
 	char *ext_key[NS_KIND_MAX + 1];
 	struct ipc_dump *ipc;         /* System V objects, registered before the tasks' memory */
@@ -81,6 +82,8 @@ struct ns_rst {
 	int host_proc;                /* /proc of our pid namespace (service fd) */
 	int time_back;                /* our time namespace, while the root's is prepared (service fd) */
 	int net_back;                 /* our net namespace, while an external one is joined (service fd) */
+	int join_back[NS_KIND_MAX + 1]; /* our namespaces, while --join-ns ones are joined (service fds) */
+	unsigned joined;              /* NS_BIT(kind): --join-ns gives it (not created, not restored) */
 	pid_t **host_tids;            /* parent, after the tasks exist: per task, its threads' ids here */
 	int *shm_fds;                 /* root task: per System V segment, its shmem fd (service fd) */
 };

@@ -133,10 +133,20 @@ int ns_dump_collect(struct dump_ctx *ctx)
 				ns_kind(k)->name, root_ino[k], key);
 			continue;
 		}
+		if (k == NS_KIND_NET && (o->empty_ns & CR_CLONE_NEWNET)) {
+			/* CRIU's --empty-ns net: the namespace comes back new and empty */
+			d->empty |= NS_BIT(k);
+			pr_info("the tree's net namespace (net:[%" PRIu64 "]) is dumped empty (--empty-ns net)\n",
+				root_ino[k]);
+			continue;
+		}
 		d->own |= NS_BIT(k);
 		pr_info("the tree has its own %s namespace (%s:[%" PRIu64 "])\n", ns_kind(k)->name,
 			ns_kind(k)->name, root_ino[k]);
 	}
+	for (unsigned k = 1; k <= NS_KIND_MAX; k++)
+		if ((d->own | d->ext | d->empty) & NS_BIT(k))
+			ctx->own_ns |= ns_kind(k)->clone_flag;
 	if (check_tasks(&ctx->tree, root_ino) < 0)
 		return -1;
 	if ((d->ext & NS_BIT(NS_KIND_PID)) || (d->ext & NS_BIT(NS_KIND_MNT)) || (d->ext & NS_BIT(NS_KIND_IPC))) {
@@ -171,10 +181,11 @@ int ns_dump_seccomp_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint32_t 
 
 bool ns_dump_own_net(const struct dump_ctx *ctx)
 {
-	return ctx->ns && ((ctx->ns->own | ctx->ns->ext) & NS_BIT(NS_KIND_NET));
+	return ctx->ns && ((ctx->ns->own | ctx->ns->ext | ctx->ns->empty) & NS_BIT(NS_KIND_NET));
 }
 
-static int write_external(unsigned k, const struct ns_dump *d, struct img *img)
+/* A namespace not dumped: external (its key) or empty. */
+static int write_bare(unsigned k, const struct ns_dump *d, struct img *img)
 {
 	NsEntry ne = NS_ENTRY__INIT;
 
@@ -182,6 +193,8 @@ static int write_external(unsigned k, const struct ns_dump *d, struct img *img)
 	ne.has_ino = true;
 	ne.ino = d->ino[k];
 	ne.ext_key = d->ext_key[k];
+	ne.has_empty = (d->empty & NS_BIT(k)) != 0;
+	ne.empty = ne.has_empty;
 	return img_write(img, &ne);
 }
 
@@ -193,13 +206,13 @@ int ns_dump_write(struct dump_ctx *ctx)
 
 	if (!d || ns_seccomp_write(d->seccomp, ctx->dfd) < 0)
 		return -1;
-	if (!d->own && !d->ext)
+	if (!d->own && !d->ext && !d->empty)
 		return 0;
 	img = img_open(ctx->dfd, IMG_NS, O_WRONLY, 0);
 	if (!img)
 		return -1;
 	for (unsigned k = 1; k <= NS_KIND_MAX; k++)
-		if ((d->ext & NS_BIT(k)) && write_external(k, d, img) < 0)
+		if (((d->ext | d->empty) & NS_BIT(k)) && write_bare(k, d, img) < 0)
 			return -1;
 	if ((d->own & NS_BIT(NS_KIND_PID)) && ns_pid_dump(&ctx->tree, d->ino[NS_KIND_PID], img) < 0)
 		return -1;
@@ -247,6 +260,77 @@ static const NsEntry *built(const struct rst_ctx *ctx, unsigned k)
 {
 	const NsEntry *e = img_kind(ctx, k);
 	return e && !e->ext_key ? e : NULL;
+}
+
+/* --join-ns NS:PATH (RPC join_ns): the tree joins an existing net, uts or ipc namespace
+ * instead of having its own made and restored. */
+static unsigned join_kind(const char *name)
+{
+	for (unsigned k = 1; k <= NS_KIND_MAX; k++)
+		if (!strcmp(ns_kind(k)->name, name))
+			return k;
+	return 0;
+}
+
+static int check_joins(struct rst_ctx *ctx)
+{
+	const struct cr_options *o = ctx->opts;
+
+	for (size_t i = 0; i < o->nr_join_ns; i++) {
+		const struct cr_join_ns *j = &o->join_ns[i];
+		unsigned k = join_kind(j->ns);
+		if (k != NS_KIND_NET && k != NS_KIND_UTS && k != NS_KIND_IPC) {
+			pr_err("--join-ns %s: only net, uts and ipc namespaces can be joined\n", j->ns);
+			errno = ENOTSUP;
+			return -1;
+		}
+		if (j->extra) {
+			pr_err("--join-ns %s:%s,%s: extra options are for the user namespace only\n", j->ns, j->path,
+			       j->extra);
+			errno = EINVAL;
+			return -1;
+		}
+		if (k == NS_KIND_IPC && ctx->img.ns.kinds[k] && ctx->img.ns.kinds[k]->ipc &&
+		    ctx->img.ns.kinds[k]->ipc->n_shms) {
+			pr_err("--join-ns ipc: the tree's own IPC namespace holds System V shared memory it needs\n");
+			errno = EINVAL;
+			return -1;
+		}
+		ctx->ns->joined |= NS_BIT(k);
+	}
+	return 0;
+}
+
+static int join_all(struct rst_ctx *ctx)
+{
+	const struct cr_options *o = ctx->opts;
+	struct ns_rst *ns = ctx->ns;
+
+	for (size_t i = 0; i < o->nr_join_ns; i++) {
+		const struct cr_join_ns *j = &o->join_ns[i];
+		unsigned k = join_kind(j->ns);
+		char self[64];
+		cleanup_close int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+
+		snprintf(self, sizeof(self), "/proc/self/ns/%s", ns_kind(k)->name);
+		if (ns->join_back[k] < 0) {
+			int back = open(self, O_RDONLY | O_CLOEXEC);
+			if (back < 0 || (ns->join_back[k] = rst_svc_fd(ctx, back)) < 0) {
+				pr_perror("can't open %s", self);
+				return -1;
+			}
+		}
+		if (fd < 0) {
+			pr_perror("--join-ns %s: can't open %s", j->ns, j->path);
+			return -1;
+		}
+		if (setns(fd, (int)ns_kind(k)->clone_flag) < 0) {
+			pr_perror("--join-ns %s: can't join the namespace at %s", j->ns, j->path);
+			return -1;
+		}
+		pr_info("the tree joins the %s namespace at %s\n", j->ns, j->path);
+	}
+	return 0;
 }
 
 /* The ids the images are named by, before pstree's become the namespace's. */
@@ -305,9 +389,13 @@ int ns_rst_prepare(struct rst_ctx *ctx)
 	ctx->ns = ns;
 	ns->img = &ctx->img.ns;
 	ns->host_proc = ns->time_back = ns->net_back = -1;
+	for (unsigned k = 0; k <= NS_KIND_MAX; k++)
+		ns->join_back[k] = -1;
+	if (check_joins(ctx) < 0)
+		return -1;
 	for (unsigned k = 1; k <= NS_KIND_MAX; k++) {
 		const NsEntry *e = img_kind(ctx, k);
-		if (!e)
+		if (!e || (ns->joined & NS_BIT(k)))
 			continue;
 		if (e->ext_key) {
 			if (k != NS_KIND_NET) {
@@ -383,7 +471,9 @@ int ns_rst_before_clone(struct rst_ctx *ctx)
 		if (ns->time_back < 0)
 			return -1;
 	}
-	if (net && net->ext_key) {
+	if (join_all(ctx) < 0)
+		return -1;
+	if (net && net->ext_key && !(ns->joined & NS_BIT(NS_KIND_NET))) {
 		int fd = cr_opt_inherit_fd(ctx->opts, net->ext_key), back;
 		back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (back < 0 || (ns->net_back = rst_svc_fd(ctx, back)) < 0) {
@@ -412,6 +502,14 @@ int ns_rst_after_clone(struct rst_ctx *ctx)
 		pr_perror("can't return to our net namespace");
 		ret = -1;
 	}
+	for (unsigned k = 1; k <= NS_KIND_MAX; k++)
+		if (ns->join_back[k] >= 0) {
+			if (setns(ns->join_back[k], (int)ns_kind(k)->clone_flag) < 0) {
+				pr_perror("can't return to our %s namespace", ns_kind(k)->name);
+				ret = -1;
+			}
+			ns->join_back[k] = -1;
+		}
 	ns->time_back = ns->net_back = -1; /* service fds: closed with the others */
 	return ret;
 }
@@ -456,13 +554,26 @@ int ns_rst_root_stages(struct rst_ctx *ctx, char *err, size_t errlen)
 		const struct ns_stage *s = &root_stages[i];
 		const NsEntry *e = built(ctx, s->kind);
 		uint64_t t0 = now_ns();
-		if (!e || (e->has_empty && e->empty))
+		if (!e || (e->has_empty && e->empty) || (ctx->ns->joined & NS_BIT(s->kind)))
 			continue;
 		if (s->run(ctx, e, err, errlen) < 0)
 			return -1;
 		pr_debug("namespace stage %s done in %.2f ms\n", s->name, (now_ns() - t0) / 1e6);
 	}
 	return 0;
+}
+
+bool ns_rst_has_ns(const struct rst_ctx *ctx)
+{
+	for (unsigned k = 1; k <= NS_KIND_MAX; k++)
+		if (img_kind(ctx, k) && k != NS_KIND_TIME)
+			return true;
+	return false;
+}
+
+bool ns_rst_own_net(const struct rst_ctx *ctx)
+{
+	return img_kind(ctx, NS_KIND_NET) != NULL;
 }
 
 pid_t ns_rst_host_self(const struct rst_ctx *ctx)
@@ -594,8 +705,7 @@ void ns_rst_fini(struct rst_ctx *ctx)
 
 	if (!ns)
 		return;
-	if (ns->time_back >= 0 || ns->net_back >= 0)
-		ns_rst_after_clone(ctx);
+	ns_rst_after_clone(ctx);
 	for (size_t i = 0; ns->host_tids && i < ctx->nr_tasks; i++)
 		free(ns->host_tids[i]);
 	free(ns->host_tids);

@@ -7,7 +7,9 @@
  * task of the tree must share the root's namespaces (no nesting), and a user
  * namespace of its own is refused. An own namespace is dumped, unless --external
  * names it (TYPE[INODE]:KEY, for net: the caller gives it back at restore with
- * --inherit-fd fd[N]:KEY). Restore creates the root task with CLONE_NEW* for every
+ * --inherit-fd fd[N]:KEY) or --empty-ns net says to make a new empty one at restore.
+ * --join-ns NS:PATH at restore puts the tree into an existing net, uts or ipc namespace
+ * instead of its own. Restore creates the root task with CLONE_NEW* for every
  * namespace the tree had of its own, and the root builds their contents before any
  * other task exists, in this order (the stage table of ns.c): uts, ipc, net, mounts.
  * Then, inside them, it opens the tree's files (restore.c).
@@ -50,6 +52,10 @@ int ns_rst_prepare(struct rst_ctx *ctx);
 bool ns_rst_pidns(const struct rst_ctx *ctx);
 /* The root task opens the tree's files, inside its namespaces (any namespace of its own). */
 bool ns_rst_in_root(const struct rst_ctx *ctx);
+/* The tree had namespaces of its own (the runtimes' setup-namespaces notification), a
+ * network namespace in particular (network-lock/unlock). */
+bool ns_rst_has_ns(const struct rst_ctx *ctx);
+bool ns_rst_own_net(const struct rst_ctx *ctx);
 /* The root's pid for clone3's set_tid (1 in a new pid namespace) and its CLONE_NEW* flags. */
 pid_t ns_rst_root_pid(const struct rst_ctx *ctx);
 unsigned ns_rst_clone_flags(const struct rst_ctx *ctx);

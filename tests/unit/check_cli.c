@@ -128,6 +128,31 @@ START_TEST(test_criu_names)
 	ck_assert_int_eq(o.log_level, 3);
 	cr_options_fini(&o);
 
+	/* namespaces, cgroups, ptys (CRIU's names) */
+	ck_assert_int_eq(parse(&o, "restore", "--empty-ns", "net", "--join-ns", "uts:/proc/1/ns/uts",
+			       "--join-ns", "user:/u,0,0", "--cgroup-root", "/all", "--cgroup-root", "cpu,cpuacct:/c",
+			       "--cgroup-root", ":/v2", "--freeze-cgroup", "/sys/fs/cgroup/freezer/x",
+			       "--orphan-pts-master", NULL),
+			 0);
+	ck_assert_uint_eq(o.empty_ns, CR_CLONE_NEWNET);
+	ck_assert_uint_eq(o.nr_join_ns, 2);
+	ck_assert_str_eq(o.join_ns[0].ns, "uts");
+	ck_assert_str_eq(o.join_ns[0].path, "/proc/1/ns/uts");
+	ck_assert_ptr_null(o.join_ns[0].extra);
+	ck_assert_str_eq(o.join_ns[1].ns, "user");
+	ck_assert_str_eq(o.join_ns[1].path, "/u");
+	ck_assert_str_eq(o.join_ns[1].extra, "0,0");
+	ck_assert_uint_eq(o.nr_cg_root, 3);
+	ck_assert_ptr_null(o.cg_root[0].ctrl);
+	ck_assert_str_eq(o.cg_root[0].path, "/all");
+	ck_assert_str_eq(o.cg_root[1].ctrl, "cpu,cpuacct");
+	ck_assert_str_eq(o.cg_root[1].path, "/c");
+	ck_assert_str_eq(o.cg_root[2].ctrl, "");
+	ck_assert_str_eq(o.cg_root[2].path, "/v2");
+	ck_assert_str_eq(o.freeze_cgroup, "/sys/fs/cgroup/freezer/x");
+	ck_assert(o.orphan_pts_master);
+	cr_options_fini(&o);
+
 	/* CRIU's short forms: -d -S -l -x -r */
 	ck_assert_int_eq(parse(&o, "-d", "-S", "-l", "-x", "-r", "/root", "restore", NULL), 0);
 	ck_assert(o.restore_detached && o.restore_sibling && o.file_locks && o.ext_unix_sk);
@@ -196,6 +221,10 @@ START_TEST(test_bad_input)
 		{ "frobnicate" },			      { "dump", "extra" },
 		{ "show" },				      { "show", "a", "b" },
 		{ "lazy-pages", "--prefetch", "some" },   { "dump", "--port", "70000" },
+		{ "dump", "--empty-ns", "pid" },	      { "restore", "--join-ns", "net" },
+		{ "restore", "--join-ns", ":/x" },	      { "restore", "--cgroup-root", "cpu:rel" },
+		{ "swrk" },				      { "swrk", "x" },
+		{ "swrk", "3", "4" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -277,12 +306,12 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--track-mem", NULL, "--track-mem" },
 		{ "dump", "--lazy-pages", NULL, "--lazy-pages" },
 		{ "dump", "--external", "dev[1:3]:b", "--external" },
-		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]", "--inherit-fd" },
 		{ "restore", "--tcp-close", NULL, "--tcp-close" },
-		{ "dump", "--manage-cgroups", NULL, "--manage-cgroups" },
+		{ "dump", "--manage-cgroups=full", NULL, "--manage-cgroups" },
+		{ "restore", "--manage-cgroups=props", NULL, "--manage-cgroups" },
+		{ "restore", "--join-ns", "pid:/proc/1/ns/pid", "--join-ns" },
 		{ "dump", "--file-locks", NULL, "--file-locks" },
 		{ "restore", "--status-fd", "3", "--status-fd" },
-		{ "restore", "--restore-sibling", NULL, "--restore-sibling" },
 	};
 	static const struct {
 		const char *cmd, *opt, *val;
@@ -294,6 +323,11 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--lazy-pages", NULL },   { "restore", "--display-stats", NULL },
 		{ "lazy-pages", "--status-fd", "3" },  { "dump", "--manage-cgroups=ignore", NULL },
 		{ "dump", "--root", "/" },	       { "restore", "--pidfile", "p" },
+		{ "dump", "--manage-cgroups", NULL },  { "restore", "--manage-cgroups=soft", NULL },
+		{ "restore", "--restore-sibling", NULL }, { "dump", "--empty-ns", "net" },
+		{ "dump", "--freeze-cgroup", "/x" },   { "restore", "--join-ns", "net:/x" },
+		{ "restore", "--cgroup-root", "/x" },  { "restore", "--orphan-pts-master", NULL },
+		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" },
 		{ "restore", "--root", "/r" },	       { "dump", "--external", "mnt[/a]:b" },
 		{ "restore", "--external", "net[4026531840]:k" },
 	};

@@ -45,7 +45,7 @@ struct child_info {
 };
 
 struct child_cfg {
-	bool keep_pipe;   /* keep an extra pipe fd open: the dump must fail */
+	bool keep_uffd;   /* keep a userfaultfd open (a kind criu-lite refuses): the dump must fail */
 	bool grandchild;  /* fork a grandchild that shares the shared anon mapping */
 	bool seccomp;     /* a seccomp filter that kills the process on getitimer() */
 };
@@ -133,9 +133,12 @@ static void child_main(const struct child_cfg *cfg, int wfd, const char *file_pa
 	if (*(volatile uint8_t *)fp != 0x11)
 		_exit(19);
 	memset(fp + PAGE_SIZE, 0x22, PAGE_SIZE);
-	/* nothing but 0-2, the file and the memfd (and the pipe if asked) */
+	/* nothing but 0-2, the file and the memfd (and the userfaultfd if asked) */
+	int ufd = cfg->keep_uffd ? (int)syscall(SYS_userfaultfd, O_CLOEXEC) : -1;
+	if (cfg->keep_uffd && ufd < 0)
+		_exit(30);
 	for (int fd = 3; fd < 1024; fd++)
-		if (fd != ffd && fd != mfd && fd != wfd)
+		if (fd != ffd && fd != mfd && fd != wfd && fd != ufd)
 			close(fd);
 	if (cfg->grandchild) {
 		pid_t g = fork();
@@ -201,8 +204,7 @@ static void child_main(const struct child_cfg *cfg, int wfd, const char *file_pa
 	ci.nr_threads = 3;
 	if (write(wfd, &ci, sizeof(ci)) != sizeof(ci))
 		_exit(15);
-	if (!cfg->keep_pipe)
-		close(wfd);
+	close(wfd);
 	while (!got_term)
 		pause();
 	/* verify everything is as it was */
@@ -270,7 +272,7 @@ static void start_child(struct fixture *fx, const struct child_cfg *cfg)
 	}
 	close(p[1]);
 	ck_assert_int_eq(read_all(p[0], &fx->ci, sizeof(fx->ci)), 0);
-	if (!cfg->keep_pipe) {
+	{
 		/* EOF: every copy of the write end is closed, the fd table is final */
 		char c;
 		ck_assert_int_eq(read(p[0], &c, 1), 0);
@@ -648,10 +650,10 @@ START_TEST(test_dump_kills_by_default)
 }
 END_TEST
 
-START_TEST(test_dump_fails_on_pipe)
+START_TEST(test_dump_fails_on_refused_fd)
 {
 	struct fixture fx;
-	struct child_cfg cfg = { .keep_pipe = true };
+	struct child_cfg cfg = { .keep_uffd = true };
 	struct cr_options o;
 	cr_options_init(&o);
 
@@ -664,11 +666,11 @@ START_TEST(test_dump_fails_on_pipe)
 	ck_assert_int_eq(log_init(LOG_WARN, log), 0);
 	ck_assert_int_eq(cr_dump(&o), -1);
 	log_fini();
-	/* it failed for the pipe, and said so naming the pid and the fd */
+	/* it failed for the userfaultfd, and said so naming the pid, the fd and what it is */
 	cleanup_free char *text = read_file_str(AT_FDCWD, log, 1 << 20, NULL);
 	char want[64];
 	ck_assert_ptr_nonnull(text);
-	snprintf(want, sizeof(want), "of pid %d is a pipe (pipe:[", fx.pid);
+	snprintf(want, sizeof(want), "of pid %d is a userfaultfd (anon_inode:[userfaultfd])", fx.pid);
 	ck_assert_msg(strstr(text, want), "log: %s", text);
 	assert_running_untraced(fx.pid);
 	int dfd = open_dir(fx.dir);
@@ -700,7 +702,7 @@ END_TEST
 START_TEST(test_dump_old_inventory_removed)
 {
 	struct fixture fx;
-	struct child_cfg cfg = { .keep_pipe = true };
+	struct child_cfg cfg = { .keep_uffd = true };
 	struct cr_options o;
 	cr_options_init(&o);
 
@@ -980,7 +982,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_dump_leave_running, 0, 2);
 	tcase_add_test(tc, test_dump_kills_by_default);
-	tcase_add_test(tc, test_dump_fails_on_pipe);
+	tcase_add_test(tc, test_dump_fails_on_refused_fd);
 	tcase_add_test(tc, test_dump_fails_on_bad_dir);
 	tcase_add_test(tc, test_dump_old_inventory_removed);
 	tcase_add_test(tc, test_dump_tree_with_child);

@@ -1,9 +1,11 @@
 /* epoll: an interest list over a pipe with data, a socketpair end, eventfds
  * (level- and edge-triggered, a fired EPOLLONESHOT one, one never ready), an fd
  * watched then dup'ed, and an fd watched then closed while its file stays open
- * through a dup. After restore the list (fdinfo: tfd, events, data) is the
- * same, and epoll_wait reports exactly what it would have: the pending edge once,
- * the disarmed one-shot never, the closed fd's entry still (with its data). */
+ * through a dup, its number then reused by another eventfd. After restore the
+ * list (fdinfo: tfd, events, data) is the same, and epoll_wait reports exactly
+ * what it would have: the pending edge once, the disarmed one-shot never, the
+ * closed fd's entry still (with its data, for the old file, not the new one at
+ * its number). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -88,7 +90,7 @@ static void expect(const char *when, const uint64_t *data, const uint32_t *event
 
 int main(int argc, char **argv)
 {
-	int pp[2], sp[2], et, idle, oneshot, duped, duped2, closed, closed2;
+	int pp[2], sp[2], et, idle, oneshot, duped, duped2, closed, closed2, reused;
 	uint64_t one = 1;
 	char list_after[4096];
 
@@ -114,7 +116,12 @@ int main(int argc, char **argv)
 	add(closed, EPOLLIN, D_CLOSED);
 	duped2 = dup(duped);
 	closed2 = dup(closed);
-	close(closed); /* the entry stays: the file is still open through closed2 */
+	/* closed, and its number reused by another file at once (dup2 closes
+	 * it); the entry stays: the file is still open through closed2 */
+	reused = eventfd(0, EFD_NONBLOCK);
+	if (reused < 0 || dup2(reused, closed) != closed)
+		fail("eventfd/dup2: %m");
+	close(reused);
 	{
 		/* fire the one-shot (it is disarmed now), then make the edge pending */
 		const uint64_t d[] = { D_PIPE, D_SOCK, D_ONESHOT, D_DUPED, D_CLOSED };
@@ -155,6 +162,18 @@ int main(int argc, char **argv)
 			test_err("the dup of a watched fd is registered (%m)");
 		if (epoll_ctl(epfd, EPOLL_CTL_DEL, closed2, NULL) != -1 || errno != ENOENT)
 			test_err("the dup of the closed watched fd is registered (%m)");
+		/* the file now at the closed fd's number is not the watched one */
+		if (epoll_ctl(epfd, EPOLL_CTL_MOD, closed, &ev) != -1 || errno != ENOENT)
+			test_err("the file reusing the closed fd's number is registered (%m)");
+		{
+			uint64_t v;
+
+			if (read(closed, &v, 8) != -1 || errno != EAGAIN || read(closed2, &v, 8) != 8 || v != 1)
+				test_err("the closed fd's number is not the new (empty) eventfd, or the "
+					 "watched file (count 1) is not behind the dup");
+			if (write(closed2, &v, 8) != 8)
+				test_err("write: %m");
+		}
 		ev.data.u64 = D_DUPED;
 		if (epoll_ctl(epfd, EPOLL_CTL_MOD, duped, &ev))
 			test_err("the watched fd is not registered: %m");

@@ -44,7 +44,6 @@ int main(int argc, char **argv)
 	a.size = sizeof(a);
 	a.type = PERF_TYPE_SOFTWARE;
 	a.config = PERF_COUNT_SW_TASK_CLOCK;
-	a.exclude_kernel = 1;
 	fd = syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
 	if (fd < 0 || dup2(fd, FD_PERF) != FD_PERF)
 		fail("perf_event_open: %m");
