@@ -312,6 +312,8 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 			task_fail(ctx, pid, "pid %u: %s", pid, err);
 		if (rst_files_open(ctx) < 0 || (ctx->lazy_sock >= 0 && lazy_send_shmems(ctx) < 0))
 			task_fail(ctx, pid, "pid %u: can't open the files in the tree's namespaces (see the log)", pid);
+		if (ns_rst_send_shmems(ctx, err, sizeof(err)) < 0)
+			task_fail(ctx, pid, "pid %u: %s", pid, err);
 	}
 
 	/* session, then group: children inherit both */
@@ -782,7 +784,8 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 			 restore_action(&ctx, CR_ACT_POST_SETUP_NS, 0) < 0))
 		goto fail;
 	/* the memory of shmem objects, while the tasks restore theirs */
-	if (rst_files_late(&ctx) < 0 || rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
+	if (ns_rst_recv_shmems(&ctx) < 0 || rst_files_late(&ctx) < 0 || rst_shmem_fill(&ctx) < 0 ||
+	    wait_restored(&ctx, root) < 0)
 		goto fail;
 	if (ns_rst_tasks_ready(&ctx, created_of(&ctx), root) < 0)
 		goto fail;

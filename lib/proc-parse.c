@@ -304,6 +304,8 @@ int proc_parse_stat_str(const char *buf, struct proc_stat *ret)
 	st.ppid = (pid_t)f[3];
 	st.pgid = (pid_t)f[4];
 	st.sid = (pid_t)f[5];
+	st.tty_nr = (uint32_t)f[6];
+	st.tpgid = (pid_t)f[7];
 	st.flags = f[8];
 	st.nice = (int64_t)f[18];
 	st.num_threads = f[19];

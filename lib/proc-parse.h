@@ -97,6 +97,8 @@ struct proc_stat {
 	char comm[64];
 	char state;
 	pid_t ppid, pgid, sid;
+	uint32_t tty_nr;   /* the controlling terminal's device number, 0: none */
+	pid_t tpgid;       /* its foreground process group, -1: none */
 	uint64_t flags;
 	int64_t nice;
 	uint64_t num_threads;

@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "criu-lite/ns/common.h"
+#include "criu-lite/restore-ctx.h"
 
 static const struct ns_kind_info kinds[NS_KIND_MAX + 1] = {
 	[NS_KIND_PID] = { "pid", CLONE_NEWPID },  [NS_KIND_MNT] = { "mnt", CLONE_NEWNS },
@@ -115,4 +116,15 @@ void ns_set_err(char *err, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
+}
+
+int ns_rst_take_pty(struct rst_ctx *ctx, uint32_t index)
+{
+	int fd;
+
+	if (!ctx->ns || ctx->ns->pty_master < 0 || ctx->ns->pty_index != index)
+		return -1;
+	fd = ctx->ns->pty_master;
+	ctx->ns->pty_master = -1;
+	return fd;
 }

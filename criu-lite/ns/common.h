@@ -17,6 +17,11 @@
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
+struct rst_ctx;
+/* The files stage, for an orphan pty at index: the master the mount stage already made
+ * (a bind of its slave needed it), taken; -1 if none. */
+int ns_rst_take_pty(struct rst_ctx *ctx, uint32_t index);
+
 #endif
 
 #define NS_BIT(kind) (1u << (kind))
@@ -86,6 +91,16 @@ struct ns_rst {
 	unsigned joined;              /* NS_BIT(kind): --join-ns gives it (not created, not restored) */
 	pid_t **host_tids;            /* parent, after the tasks exist: per task, its threads' ids here */
 	int *shm_fds;                 /* root task: per System V segment, its shmem fd (service fd) */
+	int fill_sock[2];             /* shmem objects the root task opened, to the parent that fills
+				       * them while the tasks restore (service fds; [1] the root's) */
+	int pty_master;               /* root task: a pty made by the mount stage (a bind of its slave,
+				       * /dev/console), -1: none; taken by the files stage */
+	uint32_t pty_index;
 };
+
+struct rst_ctx;
+/* The files stage, for an orphan pty at index: the master the mount stage already made
+ * (a bind of its slave needed it), taken; -1 if none. */
+int ns_rst_take_pty(struct rst_ctx *ctx, uint32_t index);
 
 #endif

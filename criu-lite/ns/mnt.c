@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -132,6 +133,22 @@ void ns_mnt_free(struct mnt_dump *m)
 	free(m->e);
 	free(m->pe);
 	free(m);
+}
+
+int ns_mnt_check_file(const struct dump_ctx *ctx, pid_t pid, int fd, int mnt_id, const char *what)
+{
+	const struct mnt_dump *m = ctx->ns ? ctx->ns->mnt : NULL;
+
+	if (!m || mnt_id < 0)
+		return 0;
+	for (size_t k = 0; k < m->nr; k++)
+		if (m->e[k].id == (uint32_t)mnt_id)
+			return 0;
+	pr_err("fd %d of pid %d is %s, on mount %d, which is outside the tree's mount namespace: it can't "
+	       "be opened again there (pass it as an external file, e.g. a pipe given back with --inherit-fd)\n",
+	       fd, pid, what, mnt_id);
+	errno = ENOTSUP;
+	return -1;
 }
 
 /* --external mnt[MOUNTPOINT]:KEY (dump) or mnt[KEY]:PATH (restore): the value for name. */
@@ -685,6 +702,53 @@ static int clone_from(struct mnt_rst *r, int dirfd, const char *rel, const char 
 	return fd;
 }
 
+/*
+ * A bind of a pty's slave (runc's /dev/console): the restored devpts has no ptys yet,
+ * so the pty is made here, at the slave's index, and its master kept for the files
+ * stage (which hands it to the caller: criu-lite/files/chr.c). 0 or -1 (msg in err).
+ */
+static int pty_for_bind(struct mnt_rst *r, size_t s, const char *rel)
+{
+	struct ns_rst *ns = r->ctx->ns;
+	uint64_t want;
+	int held[64], n = 0, unlock = 0;
+
+	if (parse_u64(rel, 10, &want) < 0 || faccessat(r->fd[s], rel, F_OK, 0) == 0)
+		return 0; /* not a pty, or there already */
+	if (ns->pty_master >= 0) {
+		ns_set_err(r->err, r->errlen, "two binds of ptys of the restored devpts: not supported");
+		return -1;
+	}
+	while (n < 64) {
+		unsigned idx;
+		int fd = openat(r->fd[s], "ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TIOCGPTN, &idx) < 0) {
+			ns_set_err(r->err, r->errlen, "can't make pty %s on the restored devpts: %s", rel, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (idx == want) {
+			if (ioctl(fd, TIOCSPTLCK, &unlock) < 0) {
+				ns_set_err(r->err, r->errlen, "can't unlock pty %s: %s", rel, strerror(errno));
+				close(fd);
+				break;
+			}
+			ns->pty_master = fd;
+			ns->pty_index = (uint32_t)want;
+			break;
+		}
+		held[n++] = fd;
+		if (idx > want) {
+			ns_set_err(r->err, r->errlen, "pty %s is taken on the restored devpts", rel);
+			break;
+		}
+	}
+	while (n)
+		close(held[--n]);
+	return ns->pty_master >= 0 ? 0 : -1;
+}
+
 /* Make mount k and attach it; r->fd[k] then refers to it. */
 static int make_one(struct mnt_rst *r, size_t k)
 {
@@ -705,6 +769,8 @@ static int make_one(struct mnt_rst *r, size_t k)
 			return -1;
 		}
 		snprintf(what, sizeof(what), "%s/%s on %s", r->t->mounts[s]->mountpoint, rel, e->mountpoint);
+		if (!strcmp(r->t->mounts[s]->fstype, "devpts") && pty_for_bind(r, s, rel) < 0)
+			return -1;
 		tree = clone_from(r, r->fd[s], rel, what);
 		break;
 	}

@@ -30,6 +30,10 @@ int ns_mnt_collect(struct dump_ctx *ctx, pid_t pid, struct mnt_dump **ret);
  * tmpfs-ID.img. 0 or -1 (logged). */
 int ns_mnt_write(struct dump_ctx *ctx, const struct mnt_dump *m, uint64_t ino, struct img *img);
 void ns_mnt_free(struct mnt_dump *m);
+/* A file the tree holds (fd of pid, on mount mnt_id, path what): with a mount namespace
+ * of its own, it must be on one of its mounts; anything outside is an error (logged):
+ * it could not be opened again, or would be another file. 0 or -1. */
+int ns_mnt_check_file(const struct dump_ctx *ctx, pid_t pid, int fd, int mnt_id, const char *what);
 
 /* Restore, in the root task: build the table and pivot_root into it. 0 or -1 (msg in err). */
 int ns_mnt_restore(struct rst_ctx *ctx, const NsEntry *e, char *err, size_t errlen);

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/shm.h>
 
 #define LOG_PREFIX "ns: "
@@ -333,6 +335,131 @@ static int join_all(struct rst_ctx *ctx)
 	return 0;
 }
 
+static int open_fill_sock(struct rst_ctx *ctx)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		pr_perror("can't make the shmem socket pair");
+		return -1;
+	}
+	/* above the tree's fds, not among the tracked service fds: the parent closes the
+	 * root's end once the root has it (ns_rst_after_clone), the rest in ns_rst_fini */
+	for (int i = 0; i < 2; i++) {
+		ctx->ns->fill_sock[i] = fcntl(sv[i], F_DUPFD_CLOEXEC, ctx->svc_base);
+		close(sv[i]);
+		if (ctx->ns->fill_sock[i] < 0) {
+			pr_perror("can't move the shmem socket pair");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+#define FILL_END UINT32_MAX
+
+static int fill_send(int sk, uint32_t idx, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { &idx, sizeof(idx) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sk, &mh, MSG_NOSIGNAL) == sizeof(idx) ? 0 : -1;
+}
+
+int ns_rst_send_shmems(struct rst_ctx *ctx, char *err, size_t errlen)
+{
+	int sk = ctx->ns ? ctx->ns->fill_sock[1] : -1;
+
+	if (sk < 0)
+		return 0;
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++) {
+		/* what the root would write itself: eager, with pages, not written yet (sealed) */
+		if (ctx->shmem_filled[i] || !ctx->img.shmems[i].has_pages || ctx->shmem_fds[i] < 0 ||
+		    (ctx->opts->lazy_pages && rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id)))
+			continue;
+		if (fill_send(sk, (uint32_t)i, ctx->shmem_fds[i]) < 0) {
+			ns_set_err(err, errlen, "can't pass shmem object %zu to the parent: %s", i, strerror(errno));
+			return -1;
+		}
+		ctx->shmem_filled[i] = true; /* the parent writes it */
+	}
+	if (fill_send(sk, FILL_END, -1) < 0) {
+		ns_set_err(err, errlen, "can't pass the shmem objects to the parent: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int ns_rst_recv_shmems(struct rst_ctx *ctx)
+{
+	struct ns_rst *ns = ctx->ns;
+	uint64_t deadline = now_ns() + 120ULL * 1000000000ULL;
+	size_t got = 0;
+
+	if (!ns || ns->fill_sock[0] < 0)
+		return 0;
+	ctx->shmem_filled = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(*ctx->shmem_filled));
+	if (!ctx->shmem_filled) {
+		pr_perror("can't allocate the shmem table");
+		return -1;
+	}
+	for (;;) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		uint32_t idx;
+		struct iovec iov = { &idx, sizeof(idx) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct pollfd p = { ns->fill_sock[0], POLLIN, 0 };
+		struct cmsghdr *c;
+		int fd = -1;
+		ssize_t n;
+
+		/* the root task may fail first: it says so through the sync page */
+		if (poll(&p, 1, 50) <= 0) {
+			if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
+				return -1; /* wait_restored tells why */
+			if (now_ns() > deadline) {
+				pr_err("the root task did not pass its shmem objects\n");
+				return -1;
+			}
+			continue;
+		}
+		n = recvmsg(ns->fill_sock[0], &mh, MSG_CMSG_CLOEXEC);
+		if (n != sizeof(idx)) {
+			pr_perror("can't receive the shmem objects from the root task");
+			return -1;
+		}
+		c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		if (idx == FILL_END)
+			break;
+		if (idx >= ctx->img.nr_shmems || fd < 0 || ctx->shmem_fds[idx] >= 0) {
+			pr_err("the root task passed shmem object %u, fd %d\n", idx, fd);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		ctx->shmem_fds[idx] = rst_svc_fd(ctx, fd);
+		if (ctx->shmem_fds[idx] < 0)
+			return -1;
+		got++;
+	}
+	pr_debug("%zu shmem object(s) to fill while the tasks restore\n", got);
+	return 0;
+}
+
 /* The ids the images are named by, before pstree's become the namespace's. */
 static int keep_image_ids(struct rst_ctx *ctx)
 {
@@ -388,7 +515,8 @@ int ns_rst_prepare(struct rst_ctx *ctx)
 	}
 	ctx->ns = ns;
 	ns->img = &ctx->img.ns;
-	ns->host_proc = ns->time_back = ns->net_back = -1;
+	ns->host_proc = ns->time_back = ns->net_back = ns->pty_master = -1;
+	ns->fill_sock[0] = ns->fill_sock[1] = -1;
 	for (unsigned k = 0; k <= NS_KIND_MAX; k++)
 		ns->join_back[k] = -1;
 	if (check_joins(ctx) < 0)
@@ -424,6 +552,8 @@ int ns_rst_prepare(struct rst_ctx *ctx)
 	}
 	ns->in_root = ns->clone_flags != 0;
 	ns->pidns = built(ctx, NS_KIND_PID) != NULL;
+	if (ns->in_root && open_fill_sock(ctx) < 0)
+		return -1;
 	if (keep_image_ids(ctx) < 0 || check_seccomp(ctx) < 0)
 		return -1;
 	ns->host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -502,6 +632,8 @@ int ns_rst_after_clone(struct rst_ctx *ctx)
 		pr_perror("can't return to our net namespace");
 		ret = -1;
 	}
+	/* the root's end: it alone holds it now (its death is an EOF) */
+	closep(&ns->fill_sock[1]);
 	for (unsigned k = 1; k <= NS_KIND_MAX; k++)
 		if (ns->join_back[k] >= 0) {
 			if (setns(ns->join_back[k], (int)ns_kind(k)->clone_flag) < 0) {
@@ -714,6 +846,9 @@ void ns_rst_fini(struct rst_ctx *ctx)
 		free(ns->img_tids[i]);
 	free(ns->img_tids);
 	free(ns->shm_fds);
+	closep(&ns->pty_master);
+	closep(&ns->fill_sock[0]);
+	closep(&ns->fill_sock[1]);
 	free(ns);
 	ctx->ns = NULL;
 }

@@ -65,6 +65,12 @@ int ns_rst_before_clone(struct rst_ctx *ctx);
 int ns_rst_after_clone(struct rst_ctx *ctx);
 /* In the root task, before its children: every namespace stage. 0 or -1 (msg in err). */
 int ns_rst_root_stages(struct rst_ctx *ctx, char *err, size_t errlen);
+/* The shmem objects the root task opened inside the namespaces and whose pages are
+ * written before the tasks run: the root sends them (after rst_files_open), the parent
+ * receives them (right after the clone) and fills them while the tasks restore their
+ * own memory (rst_shmem_fill). 0 or -1 (root: message in err; parent: logged). */
+int ns_rst_send_shmems(struct rst_ctx *ctx, char *err, size_t errlen);
+int ns_rst_recv_shmems(struct rst_ctx *ctx);
 /* In a task: its pid in criu-lite's pid namespace (-1 if unknown). */
 pid_t ns_rst_host_self(const struct rst_ctx *ctx);
 /* Parent, once every task is ready (host_pids: per task, its pid here): the thread map,

@@ -539,6 +539,8 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 			rst_fail(a, "setpriority, nice", (unsigned long long)(long long)t->nice, r);
 	}
 	apply_creds(a);
+	if (!t->seccomp_mode)
+		apply_caps(a); /* (with seccomp: once its filters are in, in thread_go) */
 	r = SYS(arch_prctl, ARCH_SET_GS, t->gs_base);
 	if (r < 0)
 		rst_fail(a, "arch_prctl(ARCH_SET_GS)", t->gs_base, r);
@@ -586,8 +588,11 @@ static void __attribute__((noreturn)) thread_go(struct rst_args *a, struct rst_t
 	futex_wait_while(a, &sync_of(a)->go, 0, 1);
 	if (t == threads_of(a))
 		SYS(prctl, PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0);
-	install_seccomp(a, t);
-	apply_caps(a);
+	/* under seccomp: the filters, then the caps (the parent traces every syscall here) */
+	if (t->seccomp_mode) {
+		install_seccomp(a, t);
+		apply_caps(a);
+	}
 
 	__asm__ volatile("movq %0, %%rsp\n\t"
 			 "movl %1, %%eax\n\t"

@@ -4,12 +4,26 @@
 #                      BENCH_WS_SIZES="1024 4096" (MiB), BENCH_WS_REPS=3,
 #                      BENCH_WS_ARGS (more bench_ws options, e.g. --workloads fixed)
 #   quick (under a minute): make bench-ws BENCH_WS_SIZES=256 BENCH_WS_REPS=1
+#   make bench-containers  issue 12's: runc restores a container until it answers, eagerly and
+#                      lazily: BENCH_CT_SIZES="256,1024,4096" (MiB), BENCH_CT_ARGS=--devshm
 BENCH_SIZES ?= 1024 4096
 BENCH_WS_SIZES ?= 1024 4096
 BENCH_WS_REPS ?= 3
 BENCH_WS_ARGS ?=
 BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
               $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws
+# the container benchmark (issue 12): runc restore until the container answers
+BENCH_CT_SIZES ?= 256,1024,4096
+BENCH_CT_ARGS ?=
+
+$(B)/tests/bench/ct_target: tests/bench/ct_target.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+
+bench-containers: $(BIN) $(B)/tests/bench/ct_target
+	@echo "== containers: runc restore until the container answers, eagerly and lazily"
+	/usr/bin/python3 tests/bench/bench_containers.py --criu $(BIN) --target $(B)/tests/bench/ct_target \
+		--sizes $(BENCH_CT_SIZES) $(BENCH_CT_ARGS)
 
 $(B)/tests/bench/bench_ws $(B)/tests/bench/bench_ws_target: tests/bench/bench_ws.h
 
@@ -25,6 +39,7 @@ bench: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 		$(B)/tests/bench/bench_cr --mb $$mb --criu $(BIN) --target $(B)/tests/bench/bench_target || exit 1; \
 	done
 	@$(MAKE) --no-print-directory bench-ws
+	@$(MAKE) --no-print-directory bench-containers
 
 bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 	@for mb in $(BENCH_WS_SIZES); do \
@@ -33,4 +48,4 @@ bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 			--target $(B)/tests/bench/bench_ws_target --uffd-tests $(UFFD_BIN) $(BENCH_WS_ARGS) || exit 1; \
 	done
 
-.PHONY: bench-ws
+.PHONY: bench-ws bench-containers

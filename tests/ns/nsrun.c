@@ -7,7 +7,7 @@
  *
  *   nsrun --root DIR [--ns pid,mnt,uts,ipc,net,cgroup,time] [--hostname H] [--ro]
  *         [--bind HOSTPATH:DEST]... [--sysctl NAME=VALUE]... [--log FILE] [--ready FILE]
- *         [--host-pidfile F] [--setup PROG] [--intruder]
+ *         [--host-pidfile F] [--setup PROG] [--intruder] [--hostfd PATH]
  *         -- PROG ARGS...
  *
  * --ready FILE is a path inside the container (the program's pid file): once it
@@ -15,7 +15,8 @@
  * --log FILE (inside the container) gets the program's stdout and stderr; stdin is
  * /dev/null of the container. --ro makes the root read-only. --setup PROG runs PROG
  * INIT_PID on the host before the init goes on (to configure its namespaces).
- * --intruder starts a process in the pid namespace that is not in the init's tree. nsrun waits for the
+ * --intruder starts a process in the pid namespace that is not in the init's tree.
+ * --hostfd PATH leaves the host file PATH open as the program's fd 9. nsrun waits for the
  * init and exits with its status. In a time namespace (--ns time) the clocks are a
  * day (monotonic) and two days (boottime) ahead of the host's.
  */
@@ -41,7 +42,7 @@
 
 #define MAX_BINDS 16
 
-static const char *root, *hostname, *ready, *host_pidfile, *setup, *logfile = "/zt/test.log";
+static const char *root, *hostname, *ready, *host_pidfile, *setup, *hostfd, *logfile = "/zt/test.log";
 static int setup_pipe[2] = { -1, -1 };
 static const char *binds[MAX_BINDS], *sysctls[MAX_BINDS];
 static int nr_binds, nr_sysctls, ro_root, intruder;
@@ -325,6 +326,8 @@ int main(int argc, char **argv)
 			sysctls[nr_sysctls++] = v;
 		else if (!strcmp(argv[i], "--setup"))
 			setup = v;
+		else if (!strcmp(argv[i], "--hostfd"))
+			hostfd = v;
 		else
 			break;
 		i++;
@@ -346,6 +349,13 @@ int main(int argc, char **argv)
 	}
 	if (setup && pipe(setup_pipe) < 0)
 		die("pipe");
+	/* --hostfd: a file of the host, left open as fd 9 for the program (outside its mounts) */
+	if (hostfd) {
+		int fd = open(hostfd, O_RDONLY);
+		if (fd < 0 || dup2(fd, 9) < 0)
+			die(hostfd);
+		close(fd);
+	}
 	memset(&ca, 0, sizeof(ca));
 	ca.flags = ns_flags & ~(unsigned long)CLONE_NEWTIME;
 	ca.exit_signal = SIGCHLD;

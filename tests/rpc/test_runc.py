@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -54,7 +55,7 @@ class Reader:
         while True:
             try:
                 d = os.read(self.fd, 65536)
-            except OSError:
+            except OSError:  # a pty master once its slave is gone: EIO
                 d = b""
             if not d:
                 self.eof = True
@@ -63,7 +64,7 @@ class Reader:
             self.buf += d
 
     def ticks(self):
-        return [int(m) for m in re.findall(rb"tick (\d+)\n", self.buf)]
+        return [int(m) for m in re.findall(rb"tick (\d+)\r?\n", self.buf)]
 
     def wait_eof(self, timeout=10):
         self.t.join(timeout)
@@ -278,6 +279,60 @@ def lazy():
         check(st.get("complete"), "lazy-pages-stats.json: not complete")
         print("# lazy: runc restore took %.0f ms; %d pages served" % (dt * 1000, st.get("pages_copied", 0) +
                                                                         st.get("pages_continued", 0)))
+    finally:
+        ct.cleanup()
+
+
+class ConsoleSocket:
+    """runc's --console-socket: the master of the container's pty arrives here."""
+
+    def __init__(self, path):
+        self.path, self.fd = path, None
+        self.sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sk.bind(path)
+        self.sk.listen(1)
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        c, _ = self.sk.accept()
+        _, fds, _, _ = socket.recv_fds(c, 4096, 1)
+        c.close()
+        self.sk.close()
+        self.fd = fds[0] if fds else None
+
+    def master(self, timeout=20):
+        self.t.join(timeout)
+        check(self.fd is not None, "no pty master on the console socket %s" % self.path)
+        return self.fd
+
+
+@case
+def terminal():
+    """a terminal container: runc restore hands a new master (orphan-pts-master) to its --console-socket"""
+    ct = Ct("tty", terminal=True)
+    try:
+        cs = ConsoleSocket(os.path.join(ct.dir, "console.sock"))
+        p = ct.runc("run", "-d", "--console-socket", cs.path, ct.id)
+        check(p.returncode == 0, "runc run: %s" % p.stderr)
+        old = Reader(cs.master())
+        ct.wait_ticks(old, 3)
+        pid = ct.init_pid()
+        check(os.readlink("/proc/%d/fd/1" % pid).startswith("/dev/pts/"), "no pty: %s" %
+              os.readlink("/proc/%d/fd/1" % pid))
+        ct.checkpoint()
+        cs2 = ConsoleSocket(os.path.join(ct.dir, "console2.sock"))
+        p = ct.runc("restore", "-d", "--console-socket", cs2.path, "--image-path", ct.img, "--work-path", ct.work,
+                    ct.id)
+        check(p.returncode == 0, "runc restore: %s%s" % (p.stderr, first_error(os.path.join(ct.work,
+                                                                                          "restore.log"))))
+        new = Reader(cs2.master())
+        continues(ct, old, new)
+        check_container(ct)
+        pid = ct.init_pid()
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        check(st[4] != "0" and os.major(int(st[4])) >= 136, "the restored init has no controlling terminal")
     finally:
         ct.cleanup()
 
