@@ -38,6 +38,7 @@ struct dump_shmem {
 	uint32_t mode;
 	bool fd_open;         /* some task holds it as a descriptor */
 	bool mapped;          /* System V: some task has it attached (ns/ipc.c) */
+	bool own_tmpfs;       /* a file of a tmpfs of the tree's own mount namespace */
 	int fd;               /* the object, open O_RDONLY, to read its pages */
 };
 

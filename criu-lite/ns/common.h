@@ -86,6 +86,7 @@ struct ns_rst {
 	uint32_t **img_tids;          /* per task: its thread ids in the images */
 	int host_proc;                /* /proc of our pid namespace (service fd) */
 	int time_back;                /* our time namespace, while the root's is prepared (service fd) */
+	int64_t time_shift;           /* the root's CLOCK_MONOTONIC minus ours (its log's clock) */
 	int net_back;                 /* our net namespace, while an external one is joined (service fd) */
 	int join_back[NS_KIND_MAX + 1]; /* our namespaces, while --join-ns ones are joined (service fds) */
 	unsigned joined;              /* NS_BIT(kind): --join-ns gives it (not created, not restored) */

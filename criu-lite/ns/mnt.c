@@ -437,6 +437,41 @@ static bool wanted_tmpfs(const MntEntry *e)
 	return e->kind == MNT_KIND_NEW && !strcmp(e->fstype, "tmpfs");
 }
 
+/* A file of the container's tmpfs that is a shmem object too (a POSIX shared memory
+ * object, anything mapped shared): its data goes with the object's pages. */
+static uint64_t shmem_of(void *arg, uint64_t dev, uint64_t ino)
+{
+	const struct dump_ctx *ctx = arg;
+
+	for (size_t i = 0; i < ctx->nr_shmems; i++)
+		if (ctx->shmems[i].kind == SHMEM_KIND_FILE && ctx->shmems[i].dev == dev && ctx->shmems[i].ino == ino)
+			return ctx->shmems[i].id;
+	return 0;
+}
+
+/* Restore: the file is shmem object id, opened by its path once the mounts are made. */
+static bool shmem_by_path(void *arg, uint64_t id)
+{
+	const struct rst_ctx *ctx = arg;
+
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++) {
+		const ShmemEntry *se = ctx->img.shmems[i].se;
+		if (se->id == id)
+			return se->kind == SHMEM_KIND_FILE && se->name && !(se->has_unlinked && se->unlinked);
+	}
+	return false;
+}
+
+bool ns_mnt_own_tmpfs(const struct dump_ctx *ctx, uint64_t dev)
+{
+	const struct mnt_dump *m = ctx->ns ? ctx->ns->mnt : NULL;
+
+	for (size_t k = 0; m && k < m->nr; k++)
+		if (wanted_tmpfs(&m->e[k]) && m->e[k].dev == dev)
+			return true;
+	return false;
+}
+
 /*
  * A helper in a private copy of the tree's mount namespace: from the last mount to
  * the first, take a detached copy of each tmpfs (open_tree: only it, nothing mounted
@@ -529,7 +564,8 @@ static int dump_tmpfs_all(struct dump_ctx *ctx, const struct mnt_dump *m)
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		ret = -1;
 	for (size_t k = 0; k < m->nr; k++) {
-		if (ret == 0 && wanted_tmpfs(&m->e[k]) && (fds[k] < 0 || ns_tmpfs_dump(ctx->dfd, m->e[k].id, fds[k]) < 0))
+		if (ret == 0 && wanted_tmpfs(&m->e[k]) &&
+		    (fds[k] < 0 || ns_tmpfs_dump(ctx->dfd, m->e[k].id, fds[k], shmem_of, ctx) < 0))
 			ret = -1;
 		closep(&fds[k]);
 	}
@@ -792,7 +828,8 @@ static int make_one(struct mnt_rst *r, size_t k)
 	if (tree < 0 || attach(r, k, tree) < 0)
 		return -1;
 	r->fd[k] = steal_fd(&tree);
-	if (e->has_tmpfs_id && ns_tmpfs_restore(r->ctx->dfd, e->tmpfs_id, r->fd[k], r->err, r->errlen) < 0)
+	if (e->has_tmpfs_id &&
+	    ns_tmpfs_restore(r->ctx->dfd, e->tmpfs_id, r->fd[k], shmem_by_path, r->ctx, r->err, r->errlen) < 0)
 		return -1;
 	if (e->has_tmpfs_id && e->has_sb_flags && (e->sb_flags & MS_RDONLY) && sb_readonly(r, k) < 0)
 		return -1;

@@ -35,6 +35,10 @@ void ns_mnt_free(struct mnt_dump *m);
  * it could not be opened again, or would be another file. 0 or -1. */
 int ns_mnt_check_file(const struct dump_ctx *ctx, pid_t pid, int fd, int mnt_id, const char *what);
 
+/* Whether dev is a tmpfs of the tree's own mount namespace, made again from the images
+ * at restore (no one outside reaches its files). */
+bool ns_mnt_own_tmpfs(const struct dump_ctx *ctx, uint64_t dev);
+
 /* Restore, in the root task: build the table and pivot_root into it. 0 or -1 (msg in err). */
 int ns_mnt_restore(struct rst_ctx *ctx, const NsEntry *e, char *err, size_t errlen);
 

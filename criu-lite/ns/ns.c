@@ -595,7 +595,7 @@ int ns_rst_before_clone(struct rst_ctx *ctx)
 
 	if (time && !time->ext_key) {
 		int back;
-		if (ns_time_prepare(time, &back) < 0)
+		if (ns_time_prepare(time, &back, &ns->time_shift) < 0)
 			return -1;
 		ns->time_back = rst_svc_fd(ctx, back);
 		if (ns->time_back < 0)
@@ -682,6 +682,8 @@ static const struct ns_stage {
 
 int ns_rst_root_stages(struct rst_ctx *ctx, char *err, size_t errlen)
 {
+	/* the tree's clocks are ours shifted: its log lines keep the log's time line */
+	log_shift_clock(ctx->ns->time_shift);
 	for (size_t i = 0; i < ARRAY_SIZE(root_stages); i++) {
 		const struct ns_stage *s = &root_stages[i];
 		const NsEntry *e = built(ctx, s->kind);

@@ -79,7 +79,7 @@ static void fmt_offset(char *buf, size_t len, const char *name, int64_t off)
 	snprintf(buf, len, "%s %" PRId64 " %" PRId64 "\n", name, sec, nsec);
 }
 
-int ns_time_prepare(const NsEntry *e, int *ret_back)
+int ns_time_prepare(const NsEntry *e, int *ret_back, int64_t *ret_mono)
 {
 	cleanup_close int back = open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC);
 	cleanup_close int fd = -1;
@@ -94,7 +94,8 @@ int ns_time_prepare(const NsEntry *e, int *ret_back)
 		return -1;
 	}
 	/* from here on, a failure must put our children back into our namespace */
-	fmt_offset(line[0], sizeof(line[0]), "monotonic", e->time->monotonic_ns - clock_ns(CLOCK_MONOTONIC));
+	*ret_mono = e->time->monotonic_ns - clock_ns(CLOCK_MONOTONIC);
+	fmt_offset(line[0], sizeof(line[0]), "monotonic", *ret_mono);
 	fmt_offset(line[1], sizeof(line[1]), "boottime", e->time->boottime_ns - clock_ns(CLOCK_BOOTTIME));
 	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
 	for (int i = 0; i < 2; i++)

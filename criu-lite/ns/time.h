@@ -20,7 +20,7 @@ int ns_time_dump(pid_t pid, bool own, uint64_t ino, struct img *img);
  * children with the offsets (unshare), our own kept in *ret_back (an fd). 0 or -1
  * (logged).
  */
-int ns_time_prepare(const NsEntry *e, int *ret_back);
+int ns_time_prepare(const NsEntry *e, int *ret_back, int64_t *ret_mono);
 /* After the root was created: our children in our time namespace again. 0 or -1 (logged). */
 int ns_time_return(int back);
 

@@ -34,6 +34,8 @@ struct tmpfs_walk {
 	size_t nr_links;
 	char *buf;
 	uint64_t files, bytes;
+	tmpfs_shmem_of_fn shmem_of;
+	void *arg;
 };
 
 static int64_t ts_ns(const struct timespec *ts)
@@ -186,6 +188,8 @@ static int dump_entry(struct tmpfs_walk *w, int dirfd, const char *name, const c
 	case S_IFREG:
 		e.has_size = true;
 		e.size = (uint64_t)st.st_size;
+		e.shmem_id = w->shmem_of ? w->shmem_of(w->arg, st.st_dev, st.st_ino) : 0;
+		e.has_shmem_id = e.shmem_id != 0;
 		break;
 	case S_IFDIR:
 	case S_IFIFO:
@@ -199,7 +203,7 @@ static int dump_entry(struct tmpfs_walk *w, int dirfd, const char *name, const c
 	if (img_write(w->img, &e) < 0)
 		return -1;
 	w->files++;
-	if (S_ISREG(st.st_mode) && st.st_size) {
+	if (S_ISREG(st.st_mode) && st.st_size && !e.has_shmem_id) {
 		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 		if (fd < 0)
 			fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -220,9 +224,9 @@ static int dump_entry(struct tmpfs_walk *w, int dirfd, const char *name, const c
 	return 0;
 }
 
-int ns_tmpfs_dump(int dfd, uint32_t id, int root_fd)
+int ns_tmpfs_dump(int dfd, uint32_t id, int root_fd, tmpfs_shmem_of_fn shmem_of, void *arg)
 {
-	struct tmpfs_walk w = { 0 };
+	struct tmpfs_walk w = { .shmem_of = shmem_of, .arg = arg };
 	struct stat st;
 	cleanup_img struct img *img = NULL;
 	int ret = -1;
@@ -395,7 +399,8 @@ static void file_done(int *fd, const TmpfsFileEntry *last)
 	closep(fd);
 }
 
-int ns_tmpfs_restore(int dfd, uint32_t id, int root_fd, char *err, size_t errlen)
+int ns_tmpfs_restore(int dfd, uint32_t id, int root_fd, tmpfs_shmem_ok_fn shmem_ok, void *arg, char *err,
+		     size_t errlen)
 {
 	cleanup_img struct img *img = img_open(dfd, IMG_TMPFS, O_RDONLY, id);
 	TmpfsFileEntry *e, *last = NULL;
@@ -417,7 +422,7 @@ int ns_tmpfs_restore(int dfd, uint32_t id, int root_fd, char *err, size_t errlen
 		first = false;
 		if (e->has_data) {
 			/* data of the file just created */
-			if (cur < 0 || !last || strcmp(last->path, e->path) || !last->has_size ||
+			if (cur < 0 || !last || strcmp(last->path, e->path) || !last->has_size || last->has_shmem_id ||
 			    e->data_off + e->data.len > last->size) {
 				ns_set_err(err, errlen, "tmpfs-%u.img: data of %s out of place", id, e->path);
 				img_free_msg(img, e);
@@ -436,6 +441,11 @@ int ns_tmpfs_restore(int dfd, uint32_t id, int root_fd, char *err, size_t errlen
 		last = e;
 		if (!e->link_to && !e->has_mode) {
 			ns_set_err(err, errlen, "tmpfs-%u.img: %s has no mode", id, e->path);
+			goto out;
+		}
+		if (e->has_shmem_id && (!S_ISREG(e->mode) || !shmem_ok || !shmem_ok(arg, e->shmem_id))) {
+			ns_set_err(err, errlen, "tmpfs-%u.img: %s is left to shmem object %" PRIu64
+				   ", which shmem.img has not as a file", id, e->path, e->shmem_id);
 			goto out;
 		}
 		if (create_one(root_fd, e, &cur, &dirs, &nr_dirs, err, errlen) < 0)

@@ -5,7 +5,8 @@
 #                      BENCH_WS_ARGS (more bench_ws options, e.g. --workloads fixed)
 #   quick (under a minute): make bench-ws BENCH_WS_SIZES=256 BENCH_WS_REPS=1
 #   make bench-containers  issue 12's: runc restores a container until it answers, eagerly and
-#                      lazily: BENCH_CT_SIZES="256,1024,4096" (MiB), BENCH_CT_ARGS=--devshm
+#                      lazily: BENCH_CT_SIZES="256,1024,4096" (MiB), BENCH_CT_SHM="sysv devshm"
+#                      (the shared half: a System V segment, a /dev/shm file), BENCH_CT_ARGS
 BENCH_SIZES ?= 1024 4096
 BENCH_WS_SIZES ?= 1024 4096
 BENCH_WS_REPS ?= 3
@@ -14,6 +15,7 @@ BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
               $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws
 # the container benchmark (issue 12): runc restore until the container answers
 BENCH_CT_SIZES ?= 256,1024,4096
+BENCH_CT_SHM ?= sysv devshm
 BENCH_CT_ARGS ?=
 
 $(B)/tests/bench/ct_target: tests/bench/ct_target.c
@@ -21,9 +23,11 @@ $(B)/tests/bench/ct_target: tests/bench/ct_target.c
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
 
 bench-containers: $(BIN) $(B)/tests/bench/ct_target
-	@echo "== containers: runc restore until the container answers, eagerly and lazily"
-	/usr/bin/python3 tests/bench/bench_containers.py --criu $(BIN) --target $(B)/tests/bench/ct_target \
-		--sizes $(BENCH_CT_SIZES) $(BENCH_CT_ARGS)
+	@for shm in $(BENCH_CT_SHM); do \
+		echo "== containers: runc restore until the container answers, eagerly and lazily ($$shm)"; \
+		/usr/bin/python3 tests/bench/bench_containers.py --criu $(BIN) --target $(B)/tests/bench/ct_target \
+			--sizes $(BENCH_CT_SIZES) $$([ $$shm = devshm ] && echo --devshm) $(BENCH_CT_ARGS) || exit 1; \
+	done
 
 $(B)/tests/bench/bench_ws $(B)/tests/bench/bench_ws_target: tests/bench/bench_ws.h
 

@@ -6,7 +6,10 @@
  *     the init (one read-only attach) and once in a child, written by the init: the
  *     child sees the same memory; segment B (IPC_PRIVATE, 64 KiB) never attached,
  *     with data; segment C attached and removed (IPC_RMID) while attached;
- *   - a semaphore set of 3 (values 1, 7, 300); a message queue with 3 messages.
+ *   - a semaphore set of 3 (values 1, 7, 300); a message queue with 3 messages;
+ *   - POSIX shared memory in the container's /dev/shm: P (1 MiB + 1 page, its fd
+ *     closed) mapped twice, written but for a hole of 4 pages; Q (64 KiB) mapped and
+ *     held open (fd 40).
  * After the restore: the same ids, keys, owners, modes, sizes and attach counts;
  * the memory (through every attach, the child's too, and through a new attach of B),
  * the values, the messages in order; shmdt() works on a restored attach; C is still
@@ -14,8 +17,11 @@
  * (/zt/lazy, written by the runner), the attaches are shared mappings of the
  * segments' memory: the kernel can't register System V attaches with a userfaultfd,
  * so shm_nattch counts none and shmdt() refuses them; everything else holds.
+ * P and Q: size, mode, contents through both mappings (the hole still zero), then
+ * through the file too, and one memory with it; Q through fd 40.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +30,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +42,10 @@
 #define KEY_A 0x5a0001
 #define KEY_S 0x5a0002
 #define KEY_Q 0x5a0003
+#define SZ_P ((1 << 20) + 4096)
+#define HOLE_P (256 << 10) /* 4 pages at 256 KiB never written */
+#define SZ_Q (64 << 10)
+#define FD_Q 40
 
 struct msg {
 	long mtype;
@@ -63,6 +74,7 @@ int main(int argc, char **argv)
 	struct shmid_ds ds_a, ds_b;
 	struct msqid_ds qd;
 	int lazy;
+	char *pp, *pp2, *pq;
 
 	test_init(argc, argv);
 	/* set by nsrun --sysctl, as a runtime sets them: /proc/sys is read-only in here */
@@ -125,6 +137,26 @@ int main(int argc, char **argv)
 	}
 	if (shmctl(a, IPC_STAT, &ds_a) < 0 || shmctl(b, IPC_STAT, &ds_b) < 0)
 		fail("IPC_STAT");
+
+	/* POSIX shared memory, as shm_open() makes it */
+	{
+		int fd = open("/dev/shm/zt-posix-p", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd < 0 || ftruncate(fd, SZ_P) < 0)
+			fail("/dev/shm/zt-posix-p: %s", strerror(errno));
+		pp = mmap(NULL, SZ_P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		pp2 = mmap(NULL, SZ_P, PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		fd = open("/dev/shm/zt-posix-q", O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 || ftruncate(fd, SZ_Q) < 0 || dup2(fd, FD_Q) != FD_Q)
+			fail("/dev/shm/zt-posix-q: %s", strerror(errno));
+		close(fd);
+		pq = mmap(NULL, SZ_Q, PROT_READ | PROT_WRITE, MAP_SHARED, FD_Q, 0);
+		if (pp == MAP_FAILED || pp2 == MAP_FAILED || pq == MAP_FAILED)
+			fail("mmap /dev/shm: %s", strerror(errno));
+		zt_fill(pp, HOLE_P, 0x9);
+		zt_fill(pp + HOLE_P + 4 * 4096, SZ_P - HOLE_P - 4 * 4096, 0x19);
+		zt_fill(pq, SZ_Q, 0x29);
+	}
 
 	test_ready();
 	test_waitsig();
@@ -195,6 +227,40 @@ int main(int argc, char **argv)
 		snprintf(want, sizeof(want), "message %d", i);
 		if (n != (ssize_t)strlen(want) + 1 || m.mtype != 10 + i || strcmp(m.text, want))
 			test_err("message %d: type %ld '%.*s'", i, m.mtype, n > 0 ? (int)n : 0, m.text);
+	}
+	/* POSIX shared memory: through the mappings (faults), then through the files */
+	{
+		struct stat sp, sq;
+		char *buf = malloc(SZ_P);
+		int fd = open("/dev/shm/zt-posix-p", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &sp) < 0 || fstat(FD_Q, &sq) < 0)
+			test_err("/dev/shm after restore: %s", strerror(errno));
+		else {
+			if (sp.st_size != SZ_P || (sp.st_mode & 07777) != 0640 || sq.st_size != SZ_Q)
+				test_err("/dev/shm files: sizes %lld %lld, mode %o", (long long)sp.st_size,
+					 (long long)sq.st_size, sp.st_mode & 07777);
+			/* Q first through its fd (read() bypasses userfaultfd: it must be in) */
+			if (!buf || pread(FD_Q, buf, SZ_Q, 0) != SZ_Q)
+				test_err("POSIX shm Q: can't read fd %d", FD_Q);
+			else
+				zt_check("POSIX shm Q through its fd", buf, SZ_Q, 0x29);
+			zt_check("POSIX shm P", pp, HOLE_P, 0x9);
+			if (zt_verify_zero(pp + HOLE_P, 4 * 4096) != -1)
+				test_err("POSIX shm P: the hole is not zero");
+			zt_check("POSIX shm P after the hole", pp + HOLE_P + 4 * 4096, SZ_P - HOLE_P - 4 * 4096, 0x19);
+			zt_check("POSIX shm P, second mapping", pp2, HOLE_P, 0x9);
+			zt_check("POSIX shm Q", pq, SZ_Q, 0x29);
+			if (!buf || pread(fd, buf, SZ_P, 0) != SZ_P || memcmp(buf, pp, SZ_P))
+				test_err("POSIX shm P: the file is not what its mapping holds");
+			if (!buf || pread(FD_Q, buf, SZ_Q, 0) != SZ_Q || memcmp(buf, pq, SZ_Q))
+				test_err("POSIX shm Q: fd %d is not what its mapping holds", FD_Q);
+			pp[5] ^= 0x55;
+			if (pp2[5] != pp[5] || pread(fd, buf, 8, 0) != 8 || buf[5] != pp[5])
+				test_err("POSIX shm P: the mappings and the file are not one");
+		}
+		free(buf);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (!lazy) {
 		shmdt(pa);
