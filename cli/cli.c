@@ -58,7 +58,7 @@ enum {
 	OPT_ADDRESS, OPT_PORT, OPT_PREV_IMAGES, OPT_MANAGE_CGROUPS, OPT_INHERIT_FD, OPT_FEATURE,
 	OPT_GHOST_LIMIT, OPT_TIMEOUT, OPT_EXTERNAL, OPT_LAZY_PAGES, OPT_ALL, OPT_STATUS_FD,
 	OPT_CONFIG, OPT_NO_DEFAULT_CONFIG, OPT_NETWORK_LOCK, OPT_PREFETCH, OPT_HOT_WS,
-	OPT_RECORD_WS, OPT_BUSY_POLL, OPT_JSON, OPT_PAGES, OPT_FULL, OPT_PAGEMAP_READ,
+	OPT_RECORD_WS, OPT_BUSY_POLL, OPT_FAULT_AROUND, OPT_JSON, OPT_PAGES, OPT_FULL, OPT_PAGEMAP_READ,
 	OPT_EMPTY_NS, OPT_JOIN_NS, OPT_FREEZE_CGROUP, OPT_CGROUP_ROOT,
 };
 /* the --no- forms of the boolean options */
@@ -116,6 +116,7 @@ static const struct option long_opts[] = {
 	{ "hot-ws", required_argument, NULL, OPT_HOT_WS },
 	{ "record-ws", required_argument, NULL, OPT_RECORD_WS },
 	{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
+	{ "fault-around", required_argument, NULL, OPT_FAULT_AROUND },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "pages", no_argument, NULL, OPT_PAGES },
 	{ "full", no_argument, NULL, OPT_FULL },
@@ -167,6 +168,8 @@ static void usage(FILE *f)
 		"                           --hot-ws pages before the tasks run, then everything\n"
 		"      --hot-ws FILE, --record-ws FILE   working-set files\n"
 		"      --busy-poll USEC     spin this long after a fault (default %d, 0: never)\n"
+		"      --fault-around PAGES a fault brings in up to this many pages (default %d,\n"
+		"                           1: the faulting page only)\n"
 		"      --status-fd FD       write a zero byte there once the socket listens\n"
 		"check:\n"
 		"      --all                every feature; --feature NAME[,NAME] (CRIU's names or\n"
@@ -177,7 +180,7 @@ static void usage(FILE *f)
 		"Also --display-stats, --root, --page-server, --address, --port,\n"
 		"--prev-images-dir, --track-mem, --orphan-pts-master: CRIU's meanings; refused with\n"
 		"\"not supported yet\" where criu-lite cannot do it yet.\n",
-		CR_DEFAULT_BUSY_POLL_US);
+		CR_DEFAULT_BUSY_POLL_US, CR_DEFAULT_FAULT_AROUND);
 }
 
 static int bad_value(const char *opt, const char *val, const char *what)
@@ -333,6 +336,12 @@ static int apply_opt(struct cr_options *o, int c, const char *arg, bool *ret_hel
 	case OPT_HOT_WS: return cr_opt_set_str(&o->hot_ws, arg);
 	case OPT_RECORD_WS: return cr_opt_set_str(&o->record_ws, arg);
 	case OPT_BUSY_POLL: return parse_num("--busy-poll", arg, 1000000, &o->busy_poll_us);
+	case OPT_FAULT_AROUND:
+		if (parse_num("--fault-around", arg, CR_MAX_FAULT_AROUND, &o->fault_around) < 0)
+			return -1;
+		if (!o->fault_around)
+			return bad_value("--fault-around", arg, "1 (the faulting page only) or more pages");
+		return 0;
 	case OPT_JSON: o->check_json = true; return 0;
 	case OPT_PAGES: o->show_pages = true; return 0;
 	case OPT_FULL: o->show_full = true; return 0;

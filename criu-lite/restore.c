@@ -264,6 +264,26 @@ static int lazy_prepare(struct rst_ctx *ctx)
 	return ns_rst_in_root(ctx) ? 0 : lazy_send_shmems(ctx);
 }
 
+/* --lazy-pages: every task is restored and waits for go; the daemon puts the recorded
+ * working set into them first (at once without one). Past the deadline they go anyway:
+ * the daemon serves their faults meanwhile. 0 or -1 (the daemon failed). */
+static int lazy_sync(struct rst_ctx *ctx, uint64_t t0)
+{
+	uint64_t ts = now_ns();
+	int r = lp_client_sync(ctx->lazy_sock, LP_SYNC_TIMEOUT_MS);
+
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		pr_warn("the lazy-pages daemon did not put the working set in within %d ms; the tasks go on "
+			"without waiting\n",
+			LP_SYNC_TIMEOUT_MS);
+	else
+		pr_debug("the lazy-pages daemon synced in %.1f ms (at %.1f ms)\n", (now_ns() - ts) / 1e6,
+			 (now_ns() - t0) / 1e6);
+	return 0;
+}
+
 static void task_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
 
 static void create_children(struct rst_ctx *ctx, struct rst_task *t)
@@ -794,6 +814,9 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 	if (restore_action(&ctx, CR_ACT_POST_RESTORE, root) < 0 ||
 	    (ns_rst_own_net(&ctx) && restore_action(&ctx, CR_ACT_NETWORK_UNLOCK, 0) < 0) ||
 	    restore_action(&ctx, CR_ACT_PRE_RESUME, 0) < 0)
+		goto fail;
+	/* --lazy-pages: the working set goes in before the tasks do */
+	if (ctx.lazy_sock >= 0 && lazy_sync(&ctx, t0) < 0)
 		goto fail;
 	if (rst_finish(&ctx) < 0)
 		goto fail;

@@ -16,8 +16,27 @@
 #include "lazy-pages/loop.h"
 #include "lazy-pages/stats.h"
 #include "lazy-pages/watchdog.h"
+#include "lazy-pages/ws.h"
 
 #define STATS_FILE "lazy-pages-stats.json"
+
+/* --record-ws: the first touches seen, and the working set that was put in before the
+ * tasks ran (its touches can't be seen: it stays in). 0 or -1 (logged). */
+static int write_record(const char *path, int dfd, struct lp_loop *l)
+{
+	size_t nr = l->nr_rec + (l->preload == LP_PRELOAD_DONE ? l->nr_hot : 0);
+	cleanup_free struct lp_ws_run *runs = malloc(nr * sizeof(*runs) + 1);
+
+	if (!runs) {
+		pr_err("out of memory\n");
+		return -1;
+	}
+	if (l->nr_rec)
+		memcpy(runs, l->rec, l->nr_rec * sizeof(*runs));
+	if (nr > l->nr_rec)
+		memcpy(runs + l->nr_rec, l->hot, l->nr_hot * sizeof(*runs));
+	return lp_ws_write(path, dfd, runs, nr);
+}
 
 int lp_daemon_run(const struct cr_options *o)
 {
@@ -67,16 +86,23 @@ int lp_daemon_run(const struct cr_options *o)
 	struct lp_loop loop;
 	struct lp_server srv = { 0 };
 	struct lp_watchdog wd = { -1, -1 };
-	struct lp_ws_rec *hot_recs = NULL;
+	struct lp_ws_run *hot_runs = NULL;
 	size_t nr_hot = 0;
+	bool ignored = false;
 	int status = -1;
 
 	if (lp_loop_init(&loop, dfd, mode))
 		return -1;
 	loop.recording = rec != NULL;
 	loop.busy_poll_ns = o->busy_poll_us * 1000;
-	if (hot && (lp_ws_read(hot, &hot_recs, &nr_hot) || lp_loop_set_hot(&loop, hot_recs, nr_hot)))
+	loop.fa_max = (uint32_t)MIN(o->fault_around, (uint64_t)LP_CHUNK_MAX / PAGE_SIZE);
+	if (hot &&
+	    (lp_ws_load(hot, dfd, &hot_runs, &nr_hot, &ignored) || lp_loop_set_hot(&loop, hot_runs, nr_hot)))
 		goto out;
+	loop.st.hot_ws_ignored = ignored;
+	if (rec && mode != LP_PREFETCH_NONE)
+		pr_info("--record-ws: faults only after the working set, one page each, so that every first "
+			"touch is seen\n");
 	signal(SIGPIPE, SIG_IGN);
 	/* before any uffd arrives: the watchdog must get every one of them */
 	if (lp_watchdog_start(&wd))
@@ -120,9 +146,9 @@ out:
 	lp_stats_log(&loop);
 	if (lp_stats_write_json(&loop, wfd, STATS_FILE))
 		status = -1;
-	if (rec && lp_ws_write(rec, loop.rec, loop.nr_rec))
+	if (rec && write_record(rec, dfd, &loop))
 		status = -1;
 	lp_loop_fini(&loop);
-	free(hot_recs);
+	free(hot_runs);
 	return status;
 }

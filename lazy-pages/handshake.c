@@ -228,12 +228,16 @@ static int conn_read(struct lp_fd *f)
 			closep(&fd);
 			closep(&fd2);
 			s->finished = true;
+			/* a restore that stopped waiting for the ACK wants none any more */
+			s->sync_wanted = false;
+			lp_loop_sync(s->loop);
 			lp_loop_finish(s->loop);
 			break;
 		case LP_HS_SYNC:
 			closep(&fd);
 			closep(&fd2);
 			s->sync_wanted = true;
+			lp_loop_sync(s->loop);
 			break;
 		default:
 			closep(&fd);
@@ -248,9 +252,11 @@ static int server_idle(struct lp_loop *l, void *arg)
 {
 	struct lp_server *s = arg;
 
-	if (s->sync_wanted && s->conn.fd >= 0 && lp_loop_hot_ready(l)) {
+	if (s->sync_wanted && s->conn.fd >= 0 && lp_loop_preloaded(l)) {
 		s->sync_wanted = false;
-		return lp_proto_send(s->conn.fd, LP_HS_ACK, 0, -1);
+		/* a restore that gave up waiting may be gone: conn_read tells */
+		if (lp_proto_send(s->conn.fd, LP_HS_ACK, 0, -1))
+			pr_warn("the restore did not wait for the working set, ignoring\n");
 	}
 	return 0;
 }

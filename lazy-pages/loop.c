@@ -1,4 +1,4 @@
-/* The lazy-pages event loop: epoll over every uffd, prefetch, the shmem writer thread. */
+/* The lazy-pages event loop: epoll over every uffd; prefetch planned for the worker. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -20,133 +19,10 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-/* ---- the writer thread: pwrite (or fallocate, for zero pages) into shmem objects ---- */
-
-static void *writer_main(void *arg)
+static int worker_done(struct lp_fd *f)
 {
-	struct lp_writer *w = arg;
-
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->ready && !w->stop)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->stop)
-			break;
-		int fd = w->fd;
-		uint64_t off = w->off, len = w->len;
-		void *buf = w->buf;
-		pthread_mutex_unlock(&w->mu);
-
-		int err = 0;
-		if (buf) {
-			if (pwrite_all(fd, buf, len, off))
-				err = errno;
-		} else if (fallocate(fd, 0, off, len)) {
-			err = errno;
-		}
-		uint64_t one = 1;
-		pthread_mutex_lock(&w->mu);
-		w->err = err;
-		w->ready = false;
-		if (write(w->done.fd, &one, sizeof(one)) != sizeof(one))
-			w->err = errno ? errno : EIO;
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-static int writer_done(struct lp_fd *f);
-
-static int writer_start(struct lp_loop *l)
-{
-	struct lp_writer *w = &l->wr;
-
-	if (w->started)
-		return 0;
-	int ret = pthread_create(&w->thr, NULL, writer_main, w);
-	if (ret) {
-		errno = ret;
-		pr_perror("can't start the writer thread");
-		return -1;
-	}
-	w->started = true;
-	return 0;
-}
-
-static void writer_stop(struct lp_loop *l)
-{
-	struct lp_writer *w = &l->wr;
-
-	if (!w->started)
-		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thr, NULL);
-	w->started = false;
-}
-
-/* Queue one job: nr pages of object idx at byte offset off, data at src (l->wr_buf or
- * the page source's own memory) or zero pages if src is NULL. */
-static int writer_submit(struct lp_loop *l, unsigned idx, uint64_t off, uint64_t nr, const void *src)
-{
-	struct lp_writer *w = &l->wr;
-	struct lp_shm *o = l->shms[idx];
-
-	if (writer_start(l))
-		return -1;
-	lp_pmap_set(&o->map, off / PAGE_SIZE, nr, LP_PAGE_WRITING);
-	pthread_mutex_lock(&w->mu);
-	w->busy = true;
-	w->ready = true;
-	w->fd = o->fd;
-	w->off = off;
-	w->len = nr * PAGE_SIZE;
-	w->shm_idx = idx;
-	w->err = 0;
-	w->buf = (void *)src; /* NULL: zero pages (fallocate) */
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pr_debug("shmem %" PRIu64 ": writing %" PRIu64 " pages at %#" PRIx64 "\n", o->id, nr, off);
-	return 0;
-}
-
-static int writer_done(struct lp_fd *f)
-{
-	struct lp_loop *l = container_of(f, struct lp_loop, wr.done);
-	struct lp_writer *w = &l->wr;
-	uint64_t cnt;
-
-	if (read(f->fd, &cnt, sizeof(cnt)) < 0) {
-		if (errno == EAGAIN)
-			return 0;
-		pr_perror("can't read the writer's eventfd");
-		return -1;
-	}
-	pthread_mutex_lock(&w->mu);
-	int err = w->err;
-	struct lp_shm *o = l->shms[w->shm_idx];
-	uint64_t idx = w->off / PAGE_SIZE, nr = w->len / PAGE_SIZE;
-	bool zero = !w->buf;
-	w->busy = false;
-	pthread_mutex_unlock(&w->mu);
-
-	if (err) {
-		lp_pmap_set(&o->map, idx, nr, LP_PAGE_ABSENT);
-		pr_err("can't %s %" PRIu64 " pages at %#" PRIx64 " of shmem %" PRIu64 ": %s\n",
-		       zero ? "allocate" : "write", nr, idx * PAGE_SIZE, o->id, strerror(err));
-		return -1;
-	}
-	lp_pmap_set(&o->map, idx, nr, LP_PAGE_PRESENT);
-	l->st.pages_prefetched += nr;
-	if (zero)
-		l->st.pages_zeroed += nr;
-	else {
-		l->st.pages_copied += nr;
-		l->st.bytes_copied += nr * PAGE_SIZE;
-	}
-	return 1;
+	struct lp_loop *l = container_of(f, struct lp_loop, wk_done);
+	return lp_task_harvest(l);
 }
 
 /* ---- loop ---- */
@@ -156,38 +32,39 @@ int lp_loop_init(struct lp_loop *l, int dfd, enum lp_prefetch mode)
 	memset(l, 0, sizeof(*l));
 	l->dfd = dfd;
 	l->prefetch = mode;
-	l->chunk = LP_CHUNK_MIN;
 	l->busy_poll_ns = LP_BUSY_POLL_US_DEFAULT * 1000ull;
-	l->wr.done.fd = -1;
+	l->fa_max = LP_FA_MAX;
+	l->follow = true;
+	l->follow_cpu = -1;
+	l->wk.efd = -1;
+	if (sched_getaffinity(0, sizeof(l->cpus), &l->cpus)) {
+		pr_perror("sched_getaffinity");
+		return -1;
+	}
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0) {
 		pr_perror("epoll_create1");
 		return -1;
 	}
 	l->buf = mmap(NULL, LP_CHUNK_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	l->wr_buf = mmap(NULL, LP_CHUNK_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (l->buf == MAP_FAILED || l->wr_buf == MAP_FAILED) {
+	if (l->buf == MAP_FAILED) {
+		l->buf = NULL;
 		pr_perror("can't allocate buffers");
 		goto err;
 	}
-	pthread_mutex_init(&l->wr.mu, NULL);
-	pthread_cond_init(&l->wr.cv, NULL);
-	l->wr.done = (struct lp_fd){ eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), writer_done, writer_done };
-	if (l->wr.done.fd < 0) {
-		pr_perror("eventfd");
+	if (lp_worker_init(&l->wk, &l->cpus))
 		goto err;
-	}
-	if (lp_loop_add_fd(l, &l->wr.done))
+	lp_worker_notify_below(&l->wk, LP_BG_QUEUE / 4);
+	l->wk_done = (struct lp_fd){ l->wk.efd, worker_done, worker_done };
+	if (lp_loop_add_fd(l, &l->wk_done))
 		goto err;
 	l->st.t_start_ns = now_ns();
 	return 0;
 err:
-	if (l->buf != MAP_FAILED && l->buf)
+	if (l->buf)
 		munmap(l->buf, LP_CHUNK_MAX);
-	if (l->wr_buf != MAP_FAILED && l->wr_buf)
-		munmap(l->wr_buf, LP_CHUNK_MAX);
-	l->buf = l->wr_buf = NULL;
-	closep(&l->wr.done.fd);
+	l->buf = NULL;
+	lp_worker_fini(&l->wk);
 	closep(&l->epfd);
 	return -1;
 }
@@ -212,7 +89,12 @@ static void task_release(struct lp_loop *l, struct lp_task *t)
 
 void lp_loop_fini(struct lp_loop *l)
 {
-	writer_stop(l);
+	lp_loop_unfollow(l);
+	/* no job may run on a uffd or an object once it is closed */
+	lp_worker_fini(&l->wk);
+	for (int pass = 0; pass < 2; pass++)
+		for (struct lp_task *t = pass ? l->new_tasks : l->tasks; t; t = t->next)
+			t->jobs = 0;
 	while (l->new_tasks) {
 		struct lp_task *t = l->new_tasks;
 		l->new_tasks = t->next;
@@ -229,23 +111,23 @@ void lp_loop_fini(struct lp_loop *l)
 		lp_pages_put(o->pages);
 		lp_pmap_fini(&o->map);
 		free(o->touched);
+		free(o->hot);
 		free(o);
 	}
 	free(l->shms);
 	l->shms = NULL;
 	l->nr_shms = 0;
-	closep(&l->wr.done.fd);
 	if (l->buf)
 		munmap(l->buf, LP_CHUNK_MAX);
-	if (l->wr_buf)
-		munmap(l->wr_buf, LP_CHUNK_MAX);
-	l->buf = l->wr_buf = NULL;
-	pthread_mutex_destroy(&l->wr.mu);
-	pthread_cond_destroy(&l->wr.cv);
+	l->buf = NULL;
 	free(l->hot);
 	l->hot = NULL;
 	free(l->rec);
 	l->rec = NULL;
+	free(l->fu);
+	l->fu = NULL;
+	free(l->pl);
+	l->pl = NULL;
 	lp_stats_fini(&l->st);
 	closep(&l->epfd);
 }
@@ -296,43 +178,64 @@ void lp_loop_kill_all(struct lp_loop *l)
 		}
 }
 
+/* The pwrite of the working set's shmem pages (before the SYNC) is over. */
+static bool hot_written(const struct lp_loop *l)
+{
+	for (unsigned i = 0; i < l->nr_shms; i++)
+		if (l->shms[i]->map.nr_writing)
+			return false;
+	return true;
+}
+
 bool lp_loop_hot_ready(const struct lp_loop *l)
 {
-	if (l->wr.busy)
+	if (!hot_written(l))
 		return false;
-	for (size_t i = l->hot_pos_shm; i < l->nr_hot; i++) {
-		const struct lp_ws_rec *r = &l->hot[i];
+	for (size_t i = l->hot_pos; i < l->nr_hot; i++) {
+		const struct lp_ws_run *r = &l->hot[i];
 		if (r->kind != LP_WS_SHMEM)
 			continue;
 		int idx = lp_loop_find_shm((struct lp_loop *)l, r->id);
-		if (idx >= 0 && l->shms[idx]->fd >= 0 &&
-		    lp_pmap_wanted(&l->shms[idx]->map, r->addr / PAGE_SIZE))
-			return false;
+		if (idx < 0 || l->shms[idx]->fd < 0)
+			continue;
+		const struct lp_pmap *m = &l->shms[idx]->map;
+		uint64_t first = r->addr / PAGE_SIZE + (i == l->hot_pos ? l->hot_off / PAGE_SIZE : 0);
+		for (uint64_t pg = first; pg < r->addr / PAGE_SIZE + r->nr; pg++)
+			if (lp_pmap_wanted(m, pg) && lp_pmap_get(m, pg) != LP_PAGE_PRESENT)
+				return false;
 	}
+	return true;
+}
+
+bool lp_loop_preloaded(const struct lp_loop *l)
+{
+	return l->preload == LP_PRELOAD_DONE;
+}
+
+/* Every page is in (jobs aside). */
+static bool all_in(const struct lp_loop *l)
+{
+	for (const struct lp_task *t = l->tasks; t; t = t->next)
+		if (!t->exited && !lp_task_complete(t))
+			return false;
+	for (unsigned i = 0; i < l->nr_shms; i++)
+		if (l->shms[i]->map.nr_want)
+			return false;
 	return true;
 }
 
 bool lp_loop_done(const struct lp_loop *l)
 {
-	bool all_exited = true, all_in = true;
+	bool all_exited = true;
 
 	if (!l->finished || l->new_tasks)
 		return false;
-	for (const struct lp_task *t = l->tasks; t; t = t->next) {
-		if (t->exited)
-			continue;
-		all_exited = false;
-		if (!lp_task_complete(t))
-			all_in = false;
-	}
+	for (const struct lp_task *t = l->tasks; t; t = t->next)
+		if (!t->exited)
+			all_exited = false;
 	if (all_exited)
-		return true;
-	if (!all_in || l->wr.busy)
-		return false;
-	for (unsigned i = 0; i < l->nr_shms; i++)
-		if (l->shms[i]->map.nr_want)
-			return false;
-	return true;
+		return !lp_worker_busy(&l->wk);
+	return all_in(l) && !lp_worker_busy(&l->wk);
 }
 
 /* Adopt the tasks seen through FORK, now that the batch that announced them is done. */
@@ -360,7 +263,7 @@ static int reap_tasks(struct lp_loop *l)
 			pp = &t->next;
 			continue;
 		}
-		if (lp_task_drain(t) < 0)
+		if (lp_task_drain(t) < 0 || lp_task_quiesce(t) < 0)
 			return -1;
 		*pp = t->next;
 		task_release(l, t);
@@ -368,7 +271,7 @@ static int reap_tasks(struct lp_loop *l)
 	return complete_forks(l);
 }
 
-/* ---- prefetch ---- */
+/* ---- planning prefetch jobs ---- */
 
 /* A task mapping object idx at offset off: its runtime address and how much of that
  * mapping (one VMA) follows, or NULL. */
@@ -390,261 +293,594 @@ static struct lp_task *shm_mapper(struct lp_loop *l, unsigned idx, uint64_t off,
 	return NULL;
 }
 
-/* nr wanted pages of object idx at off, of one kind (zero or data): how many. */
-static uint64_t shm_run(struct lp_loop *l, struct lp_shm *o, uint64_t off, uint64_t max, bool *zero)
+/* Room for one more job (background: at most LP_BG_QUEUE queued). */
+static bool room(struct lp_loop *l, bool bg)
 {
-	const struct lp_extent *e = lp_pages_find(o->pages, off);
+	return lp_worker_get(&l->wk) && (!bg || lp_worker_queued(&l->wk) < LP_BG_QUEUE);
+}
+
+static struct lp_task *task_by_id(struct lp_loop *l, unsigned id)
+{
+	for (struct lp_task *t = l->tasks; t; t = t->next)
+		if (t->id == id)
+			return t;
+	return NULL;
+}
+
+/* A new job at the ring's head for t (NULL: an object's), or NULL if the ring is full. */
+static struct lp_job *job_new(struct lp_loop *l, unsigned kind, struct lp_task *t, int fd, bool preload,
+			      uint64_t arg)
+{
+	struct lp_job *j = lp_worker_get(&l->wk);
+
+	if (!j)
+		return NULL;
+	j->kind = (uint8_t)kind;
+	j->owner = t;
+	j->fd = fd;
+	j->preload = preload;
+	j->arg = arg;
+	return j;
+}
+
+/* Give a job back unsubmitted: its shmem pages are no longer queued. */
+static void job_drop(struct lp_loop *l, struct lp_job *j)
+{
+	for (unsigned i = 0; j->kind == LP_JK_SHM_FILL && i < j->nseg; i++) {
+		struct lp_shm *o = l->shms[j->arg];
+		for (uint64_t k = j->seg[i].img / PAGE_SIZE; k < (j->seg[i].img + j->seg[i].len) / PAGE_SIZE;
+		     k++)
+			if (lp_pmap_get(&o->map, k) == LP_PAGE_QUEUED)
+				lp_pmap_set(&o->map, k, 1, LP_PAGE_ABSENT);
+	}
+	lp_worker_unget(&l->wk, j);
+}
+
+/* Queue j (nothing if it is empty). 1 queued, 0 empty, -1 fatal. */
+static int job_submit(struct lp_loop *l, struct lp_job *j)
+{
+	if (!j->nseg) {
+		lp_worker_unget(&l->wk, j);
+		return 0;
+	}
+	if (lp_worker_submit(&l->wk, j)) {
+		job_drop(l, j);
+		return -1;
+	}
+	if (j->owner)
+		((struct lp_task *)j->owner)->jobs++;
+	return 1;
+}
+
+/*
+ * A segment of j for the first pending private pages of t in [from, to), at most max
+ * bytes (preload: only pages still at their image address). 1 added, 0 nothing there;
+ * *ret_next: where to look next. -1 fatal.
+ */
+static int anon_seg(struct lp_task *t, struct lp_job *j, uint64_t from, uint64_t to, uint64_t max,
+		    bool preload, uint64_t *ret_next)
+{
+	struct lp_range r;
+
+	*ret_next = to;
+	if (t->exited || from >= to || !lp_rset_first_in(&t->pending, from, to, &r))
+		return 0;
+	*ret_next = r.end;
+	if (preload && r.img != r.start)
+		return 0; /* moved since the dump: not the working set's address any more */
+	const struct lp_extent *e = lp_pages_find(t->pages, r.img);
+	if (!e) {
+		/* cannot happen: pending pages come from the extents */
+		lp_rset_remove(&t->pending, r.start, r.start + PAGE_SIZE);
+		*ret_next = r.start + PAGE_SIZE;
+		return 0;
+	}
+	uint64_t n = MIN(r.end - r.start, e->addr + e->nr * PAGE_SIZE - r.img);
+	n = MIN(n, max) / PAGE_SIZE;
+	struct lp_seg *g = lp_job_seg(j);
+	g->op = e->zero ? LP_JOB_ZERO : LP_JOB_COPY;
+	if (!e->zero) {
+		int64_t got = lp_seg_data(g, t->pages, r.img, n);
+		if (got < 0)
+			return -1;
+		n = (uint64_t)got;
+	}
+	g->addr = r.start;
+	g->len = n * PAGE_SIZE;
+	g->img = r.img;
+	j->bytes += g->len;
+	*ret_next = r.start + g->len;
+	return 1;
+}
+
+/* A job for the first pending private pages of t in [from, to) (one segment, at most
+ * max bytes): 1 queued, 0 nothing there; *ret_next: where to look next. -1 fatal. */
+static int plan_anon(struct lp_loop *l, struct lp_task *t, uint64_t from, uint64_t to, uint64_t max,
+		     uint64_t *ret_next)
+{
+	struct lp_job *j = job_new(l, LP_JK_ANON, t, t->ufd.fd, false, 0);
+
+	*ret_next = from;
+	if (!j)
+		return 0;
+	int ret = anon_seg(t, j, from, to, max, false, ret_next);
+	if (ret <= 0) {
+		job_drop(l, j);
+		return ret;
+	}
+	return job_submit(l, j);
+}
+
+/* Wanted pages of object o at page pg of the same kind (data, zero) in one extent and
+ * in state st: how many (at most max), and *ret_zero. */
+static uint64_t shm_run(struct lp_shm *o, uint64_t pg, uint64_t max, enum lp_page_state st, bool *ret_zero)
+{
+	const struct lp_extent *e = lp_pages_find(o->pages, pg * PAGE_SIZE);
 	if (!e)
 		return 0;
-	*zero = e->zero;
-	max = MIN(max, (e->addr + e->nr * PAGE_SIZE - off) / PAGE_SIZE);
-	(void)l;
-	return lp_pmap_run(&o->map, off / PAGE_SIZE, max, LP_PAGE_ABSENT);
+	*ret_zero = e->zero;
+	max = MIN(max, (e->addr + e->nr * PAGE_SIZE) / PAGE_SIZE - pg);
+	return lp_pmap_run(&o->map, pg, max, st);
 }
 
-/* Fill object pages through a task's mapping (no fd): UFFDIO_COPY fills the page cache. */
-static int shm_fill_mapped(struct lp_loop *l, unsigned idx, uint64_t off, uint64_t max)
+/*
+ * A segment of j (a fill through t's mapping at addr, room bytes of it) for the absent
+ * pages of object idx from page pg on (at most max pages): 1 added, 0 none at pg (it is
+ * not wanted any more: a hole), -1 fatal. *ret_n: pages looked at.
+ */
+static int shm_seg(struct lp_loop *l, struct lp_job *j, unsigned idx, uint64_t pg, uint64_t max,
+		   uint64_t addr, uint64_t room_b, uint64_t *ret_n)
 {
 	struct lp_shm *o = l->shms[idx];
-	uint64_t addr, room;
 	bool zero;
-	int64_t done = 0;
+
+	*ret_n = 1;
+	uint64_t n = shm_run(o, pg, MIN(max, room_b / PAGE_SIZE), LP_PAGE_ABSENT, &zero);
+	if (!n) {
+		lp_pmap_set_want(&o->map, pg, 1, false); /* in no extent: a hole */
+		return 0;
+	}
+	struct lp_seg *g = lp_job_seg(j);
+	g->op = zero ? LP_JOB_ZERO : LP_JOB_COPY;
+	if (!zero) {
+		int64_t got = lp_seg_data(g, o->pages, pg * PAGE_SIZE, n);
+		if (got < 0)
+			return -1;
+		n = (uint64_t)got;
+	}
+	g->addr = addr;
+	g->len = n * PAGE_SIZE;
+	g->img = pg * PAGE_SIZE;
+	j->bytes += g->len;
+	lp_pmap_set(&o->map, pg, n, LP_PAGE_QUEUED);
+	*ret_n = n;
+	return 1;
+}
+
+/*
+ * A job for the absent pages of object idx from page pg on (at most max pages), through
+ * the first mapping of them: 1 queued, 0 nothing to do at pg (no such page, or nobody
+ * maps it: then it is not wanted any more), -1 fatal. *ret_next: the page after.
+ */
+static int plan_shm_fill(struct lp_loop *l, unsigned idx, uint64_t pg, uint64_t max, uint64_t *ret_next)
+{
+	struct lp_shm *o = l->shms[idx];
+	uint64_t addr, room_b, n;
+
+	*ret_next = pg + 1;
+	if (!lp_pmap_wanted(&o->map, pg) || lp_pmap_get(&o->map, pg) != LP_PAGE_ABSENT)
+		return 0;
+	struct lp_task *t = shm_mapper(l, idx, pg * PAGE_SIZE, &addr, &room_b);
+	if (!t) {
+		/* nobody maps it and nothing else can reach it: nobody can ever read it */
+		lp_pmap_set_want(&o->map, pg, 1, false);
+		return 0;
+	}
+	struct lp_job *j = job_new(l, LP_JK_SHM_FILL, t, t->ufd.fd, false, idx);
+	if (!j)
+		return 0;
+	int ret = shm_seg(l, j, idx, pg, max, addr, room_b, &n);
+	*ret_next = pg + n;
+	if (ret <= 0) {
+		job_drop(l, j);
+		return ret;
+	}
+	return job_submit(l, j);
+}
+
+/* The CONTINUEs of one follow-up: a job per mapping of its pages (but the one they came
+ * in through), in the order of the task list; fu->pos counts the mappings done. 1 when
+ * every job of it is queued, 0 when the ring is full, -1 fatal. (A task that joins or
+ * leaves meanwhile may be missed, or get a CONTINUE twice: either costs a fault or an
+ * EEXIST, nothing else.) */
+static int plan_followup(struct lp_loop *l, struct lp_followup *fu, bool bg)
+{
+	uint64_t end = fu->off + fu->len;
+	unsigned k = 0;
+
+	for (struct lp_task *t = l->tasks; t; t = t->next) {
+		if (t->exited)
+			continue;
+		for (size_t i = 0; i < t->shm.nr; i++) {
+			const struct lp_range *r = lp_rset_at(&t->shm, i);
+			uint64_t mlen = r->end - r->start;
+			if (lp_shm_tag_idx(r->tag) != fu->shm_idx || fu->off >= r->img + mlen ||
+			    end <= r->img)
+				continue;
+			if (k++ < fu->pos)
+				continue;
+			uint64_t a = MAX(fu->off, r->img) + fu->sub, b = MIN(end, r->img + mlen);
+			uint64_t addr = r->start + (MAX(fu->off, r->img) - r->img);
+			if (t->id == fu->skip_task && addr == fu->skip_addr)
+				a = b;
+			while (a < b) {
+				if (!room(l, bg))
+					return 0;
+				struct lp_job *j = job_new(l, LP_JK_SHM_MAP, t, t->ufd.fd, fu->preload,
+							   fu->shm_idx);
+				struct lp_seg *g = lp_job_seg(j);
+				g->op = LP_JOB_CONT;
+				g->addr = r->start + (a - r->img);
+				g->len = MIN(b - a, (uint64_t)LP_JOB_MAP);
+				g->img = a;
+				j->bytes = g->len;
+				if (job_submit(l, j) < 0)
+					return -1;
+				a += g->len;
+				fu->sub += g->len;
+			}
+			fu->pos++;
+			fu->sub = 0;
+		}
+	}
+	return 1;
+}
+
+/* Follow-ups first: they make pages already in the page cache usable. */
+static int plan_followups(struct lp_loop *l, bool bg, bool *ret_planned)
+{
+	size_t i = 0;
+
+	while (i < l->nr_fu) {
+		size_t busy = lp_worker_busy(&l->wk);
+		int ret = plan_followup(l, &l->fu[i], bg);
+		if (ret < 0)
+			return -1;
+		*ret_planned |= lp_worker_busy(&l->wk) != busy;
+		if (!ret)
+			return 0;
+		l->fu[i] = l->fu[--l->nr_fu];
+	}
+	return 0;
+}
+
+/* Before the SYNC: the working set's shmem pages into the objects we have an fd of. */
+static int plan_hot_pwrite(struct lp_loop *l, bool *ret_planned)
+{
+	while (l->hot_pos < l->nr_hot && room(l, false)) {
+		const struct lp_ws_run *r = &l->hot[l->hot_pos];
+		int idx = r->kind == LP_WS_SHMEM ? lp_loop_find_shm(l, r->id) : -1;
+		uint64_t pg = r->addr / PAGE_SIZE + l->hot_off / PAGE_SIZE, end = r->addr / PAGE_SIZE + r->nr;
+		if (r->kind == LP_WS_SHMEM && idx < 0 && !l->finished)
+			return 0; /* its object is not known yet */
+		if (idx < 0 || l->shms[idx]->fd < 0 || pg >= end) {
+			l->hot_pos++;
+			l->hot_off = 0;
+			continue;
+		}
+		struct lp_shm *o = l->shms[idx];
+		bool zero;
+		uint64_t n = shm_run(o, pg, MIN(end - pg, (uint64_t)LP_JOB_PRELOAD / PAGE_SIZE),
+				     LP_PAGE_ABSENT, &zero);
+		if (!n) {
+			l->hot_off += PAGE_SIZE;
+			continue;
+		}
+		struct lp_job *j = job_new(l, LP_JK_PWRITE, NULL, o->fd, false, (uint64_t)idx);
+		struct lp_seg *g = lp_job_seg(j);
+		g->op = LP_JOB_PWRITE;
+		if (!zero) {
+			int64_t got = lp_seg_data(g, o->pages, pg * PAGE_SIZE, n);
+			if (got < 0) {
+				lp_worker_unget(&l->wk, j);
+				return -1;
+			}
+			n = (uint64_t)got;
+		}
+		g->addr = g->img = pg * PAGE_SIZE;
+		g->len = n * PAGE_SIZE;
+		j->bytes = g->len;
+		lp_pmap_set(&o->map, pg, n, LP_PAGE_WRITING);
+		if (job_submit(l, j) < 0) {
+			lp_pmap_set(&o->map, pg, n, LP_PAGE_ABSENT);
+			return -1;
+		}
+		*ret_planned = true;
+		l->hot_off += n * PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* A job is full: submit it. */
+static bool job_full(const struct lp_job *j)
+{
+	return j->nseg == LP_JOB_SEGS || j->bytes >= LP_JOB_PRELOAD;
+}
+
+/* One item of the preload: the private runs of one page set into one task. 1 done,
+ * 0 the ring is full, -1 fatal. */
+static int preload_anon(struct lp_loop *l, const struct lp_pl_item *it, bool *ret_planned)
+{
+	struct lp_task *t = task_by_id(l, it->task);
+	struct lp_job *j = NULL;
+
+	if (!t || t->exited)
+		return 1;
+	while (l->pl_pos < it->end) {
+		const struct lp_ws_run *r = &l->hot[l->pl_pos];
+		uint64_t start = r->addr + l->pl_off, end = r->addr + r->nr * PAGE_SIZE, next;
+		if (!j && !(j = job_new(l, LP_JK_ANON, t, t->ufd.fd, true, 0)))
+			return 0;
+		if (anon_seg(t, j, start, end, LP_JOB_PRELOAD, true, &next) < 0) {
+			job_drop(l, j);
+			return -1;
+		}
+		if (next >= end) {
+			l->pl_pos++;
+			l->pl_off = 0;
+		} else {
+			l->pl_off = next - r->addr;
+		}
+		if (job_full(j)) {
+			if (job_submit(l, j) < 0)
+				return -1;
+			*ret_planned = true;
+			j = NULL;
+		}
+	}
+	if (j) {
+		int ret = job_submit(l, j);
+		if (ret < 0)
+			return -1;
+		*ret_planned |= ret;
+	}
+	return 1;
+}
+
+/* One item of the preload: the runs of one shmem object, into every mapping. 1 done,
+ * 0 the ring is full, -1 fatal. */
+static int preload_shm(struct lp_loop *l, const struct lp_pl_item *it, bool *ret_planned)
+{
+	struct lp_shm *o = l->shms[it->shm];
+	struct lp_job *j = NULL;
 	int ret;
 
-	struct lp_task *t = shm_mapper(l, idx, off, &addr, &room);
-	if (!t) {
-		/* nobody maps it and we have no fd: nobody can ever read it */
-		lp_pmap_set_want(&o->map, off / PAGE_SIZE, 1, false);
-		return 1;
-	}
-	uint64_t nr = shm_run(l, o, off, MIN(max, room / PAGE_SIZE), &zero);
-	if (!nr)
-		return 0;
-	if (!zero) {
-		ret = lp_pages_read(o->pages, off, nr, l->buf);
-		if (ret) {
-			pr_err("can't read pages %#" PRIx64 "+%" PRIu64 " of %s: %s\n", off, nr,
-			       o->pages->id, strerror(-ret));
-			return -1;
-		}
-	}
-	for (;;) {
-		if (zero)
-			ret = uffd_zeropage(t->ufd.fd, addr, nr * PAGE_SIZE, 0, &done);
-		else
-			ret = uffd_copy(t->ufd.fd, addr, l->buf, nr * PAGE_SIZE, 0, &done);
-		/* the mapping may have split since (no event): halve before giving up on it */
-		if (ret != -ENOENT || done >= (int64_t)PAGE_SIZE || nr == 1)
-			break;
-		l->st.enoent_retries++;
-		nr /= 2;
-	}
-	uint64_t ok = done / PAGE_SIZE;
-	lp_pmap_set(&o->map, off / PAGE_SIZE, ok, LP_PAGE_PRESENT);
-	l->st.pages_prefetched += ok;
-	if (zero)
-		l->st.pages_zeroed += ok;
-	else {
-		l->st.pages_copied += ok;
-		l->st.bytes_copied += ok * PAGE_SIZE;
-	}
-	switch (ret) {
-	case 0:
-		return 1;
-	case -EEXIST:
-		/* in the page cache already (or mapped there): it is in */
-		l->st.eexist++;
-		lp_pmap_set(&o->map, off / PAGE_SIZE + ok, 1, LP_PAGE_PRESENT);
-		return 1;
-	case -EAGAIN:
-		l->st.eagain++;
-		t->retry_soon = true;
-		return ok ? 1 : 0;
-	case -ENOENT:
-		if (nr - ok > 1)
-			return 1; /* some pages went in: retry the rest (in halves) */
-		/* this very page is not mapped there any more (its UNMAP event may still be
-		 * queued): forget that page of the mapping, only */
-		lp_rset_remove(&t->shm, addr + ok * PAGE_SIZE, addr + (ok + 1) * PAGE_SIZE);
-		return 1;
-	case -ESRCH:
-	case -ENOSPC:
-		lp_task_exited(t, "exited");
-		return 1;
-	default:
-		pr_err("task %u: filling shmem %" PRIu64 " at %#" PRIx64 ": %s\n", t->id, o->id, off,
-		       strerror(-ret));
-		return -1;
-	}
-}
-
-/* Hand nr pages of object idx at off to the writer: 1, or -1 (fatal). */
-static int shm_submit(struct lp_loop *l, unsigned idx, uint64_t off, uint64_t nr, bool zero)
-{
-	struct lp_shm *o = l->shms[idx];
-	const void *src = NULL;
-
-	if (!zero) {
-		int64_t got = lp_pages_get_data(o->pages, off, nr, l->wr_buf, &src);
-		if (got <= 0) {
-			pr_err("can't read pages %#" PRIx64 "+%" PRIu64 " of %s: %s\n", off, nr, o->pages->id,
-			       strerror(got ? (int)-got : EIO));
-			return -1;
-		}
-		nr = MIN(nr, (uint64_t)got);
-	}
-	return writer_submit(l, idx, off, nr, src) ? -1 : 1;
-}
-
-/* A hot record the shmem prefetcher can forget: not shmem, in, or of an object that
- * will never come (the restore has finished sending them). */
-static bool hot_shm_settled(struct lp_loop *l, const struct lp_ws_rec *r)
-{
-	if (r->kind != LP_WS_SHMEM)
-		return true;
-	int idx = lp_loop_find_shm(l, r->id);
-	if (idx < 0)
-		return l->finished;
-	const struct lp_shm *o = l->shms[idx];
-	return !lp_pmap_wanted(&o->map, r->addr / PAGE_SIZE);
-}
-
-/* One shmem step from the hot list (hot_only) or in object order. 1 if work was done
- * or queued, 0 if nothing to do, -1 fatal. */
-static int shm_step(struct lp_loop *l, bool hot_only, bool fd_only)
-{
-	uint64_t max = l->chunk / PAGE_SIZE;
-	bool zero;
-
-	if (l->prefetch == LP_PREFETCH_HOT) {
-		/* records at the head that are settled need no more looks */
-		while (l->hot_pos_shm < l->nr_hot && hot_shm_settled(l, &l->hot[l->hot_pos_shm]))
-			l->hot_pos_shm++;
-		for (size_t i = l->hot_pos_shm; i < l->nr_hot; i++) {
-			const struct lp_ws_rec *r = &l->hot[i];
-			int idx = r->kind == LP_WS_SHMEM ? lp_loop_find_shm(l, r->id) : -1;
-			if (idx < 0)
-				continue; /* not a shmem page, or its object is not known yet */
-			struct lp_shm *o = l->shms[idx];
-			uint64_t pg = r->addr / PAGE_SIZE;
-			if (!lp_pmap_wanted(&o->map, pg) || lp_pmap_get(&o->map, pg) != LP_PAGE_ABSENT)
-				continue;
-			if (o->fd < 0) {
-				if (fd_only)
-					continue;
-				int ret = shm_fill_mapped(l, idx, pg * PAGE_SIZE, 1);
-				if (ret)
-					return ret;
-				continue;
-			}
-			if (l->wr.busy)
-				return 0;
-			/* coalesce consecutive hot pages of one kind */
-			uint64_t nr = shm_run(l, o, pg * PAGE_SIZE, 1, &zero), n2 = nr;
-			while (nr && n2 < max && i + n2 < l->nr_hot) {
-				const struct lp_ws_rec *q = &l->hot[i + n2];
-				bool z2;
-				if (q->kind != LP_WS_SHMEM || q->id != r->id ||
-				    q->addr != r->addr + n2 * PAGE_SIZE ||
-				    shm_run(l, o, q->addr, 1, &z2) != 1 || z2 != zero)
-					break;
-				n2++;
-			}
-			if (!nr)
-				continue;
-			return shm_submit(l, idx, pg * PAGE_SIZE, n2, zero);
-		}
-	}
-	if (hot_only)
-		return 0;
-	for (unsigned i = 0; i < l->nr_shms; i++) {
-		struct lp_shm *o = l->shms[i];
-		if (!o->map.nr_want || (fd_only && o->fd < 0) || (!fd_only && o->fd >= 0))
-			continue;
-		for (uint64_t pg = lp_pmap_next_wanted(&o->map, 0); pg < o->map.nr_pages;
-		     pg = lp_pmap_next_wanted(&o->map, pg + 1)) {
-			if (lp_pmap_get(&o->map, pg) != LP_PAGE_ABSENT)
-				continue;
-			if (o->fd < 0)
-				return shm_fill_mapped(l, i, pg * PAGE_SIZE, max);
-			if (l->wr.busy)
-				return 0;
-			uint64_t nr = shm_run(l, o, pg * PAGE_SIZE, max, &zero);
-			if (!nr) {
-				lp_pmap_set_want(&o->map, pg, 1, false);
-				continue;
-			}
-			return shm_submit(l, i, pg * PAGE_SIZE, nr, zero);
-		}
-	}
-	return 0;
-}
-
-/* Private pages of the hot list, then of every task in address order. */
-static int anon_step(struct lp_loop *l)
-{
-	if (l->prefetch == LP_PREFETCH_HOT) {
-		for (; l->hot_pos_anon < l->nr_hot; l->hot_pos_anon++) {
-			const struct lp_ws_rec *r = &l->hot[l->hot_pos_anon];
-			bool did = false;
-			if (r->kind != LP_WS_ANON)
-				continue;
-			for (struct lp_task *t = l->tasks; t; t = t->next) {
-				uint64_t id = 0;
-				if (t->exited || parse_u64(t->pages->id, 10, &id) || id != r->id)
-					continue;
-				/* the runtime address is the image address unless remapped */
-				const struct lp_range *p = lp_rset_find(&t->pending, r->addr);
-				if (!p || p->img + (r->addr - p->start) != r->addr)
-					continue;
-				int64_t n = lp_task_fill(t, r->addr, PAGE_SIZE, l->buf, false);
-				if (n < 0)
+	while (l->pl_pos < it->end) {
+		const struct lp_ws_run *r = &l->hot[l->pl_pos];
+		uint64_t pg = (r->addr + l->pl_off) / PAGE_SIZE,
+			 epg = (r->addr + r->nr * PAGE_SIZE) / PAGE_SIZE, n = 1;
+		uint64_t addr, room_b;
+		struct lp_task *t;
+		if (lp_pmap_get(&o->map, pg) == LP_PAGE_PRESENT) {
+			/* written before the SYNC: map it everywhere */
+			n = 1 + lp_pmap_run_state(&o->map, pg + 1, epg - pg - 1, LP_PAGE_PRESENT);
+			if (lp_loop_followup(l, it->shm, pg * PAGE_SIZE, n * PAGE_SIZE, ~0u, 0, true))
+				goto fail;
+			for (uint64_t i = pg; i < pg + n; i++)
+				lp_bit_set(o->hot, i);
+			l->st.hot_in_place += n;
+		} else if (!lp_pmap_wanted(&o->map, pg) || lp_pmap_get(&o->map, pg) != LP_PAGE_ABSENT) {
+			/* a hole, or on its way already */
+		} else if (!(t = shm_mapper(l, it->shm, pg * PAGE_SIZE, &addr, &room_b))) {
+			lp_pmap_set_want(&o->map, pg, 1, false); /* nobody can ever read it */
+		} else {
+			if (j && j->owner != t) {
+				if (job_submit(l, j) < 0)
 					return -1;
-				did = true;
+				*ret_planned = true;
+				j = NULL;
 			}
-			if (did) {
-				l->hot_pos_anon++;
-				return 1;
-			}
+			if (!j && !(j = job_new(l, LP_JK_SHM_FILL, t, t->ufd.fd, true, it->shm)))
+				return 0;
+			if (shm_seg(l, j, it->shm, pg, MIN(epg - pg, (uint64_t)LP_JOB_PRELOAD / PAGE_SIZE),
+				    addr, room_b, &n) < 0)
+				goto fail;
+		}
+		if (pg + n >= epg) {
+			l->pl_pos++;
+			l->pl_off = 0;
+		} else {
+			l->pl_off = (pg + n) * PAGE_SIZE - r->addr;
+		}
+		if (j && job_full(j)) {
+			if (job_submit(l, j) < 0)
+				return -1;
+			*ret_planned = true;
+			j = NULL;
 		}
 	}
-	for (struct lp_task *t = l->tasks; t; t = t->next) {
-		if (t->exited || !t->pending.nr)
-			continue;
-		int64_t n = lp_task_fill(t, lp_rset_first(&t->pending)->start, l->chunk, l->buf, false);
-		if (n < 0)
+	if (j) {
+		ret = job_submit(l, j);
+		if (ret < 0)
 			return -1;
-		return 1;
+		*ret_planned |= ret;
+	}
+	return 1;
+fail:
+	if (j)
+		job_drop(l, j);
+	return -1;
+}
+
+/* The preload: every run of the working set into every task's page tables. */
+static int plan_preload(struct lp_loop *l, bool *ret_planned)
+{
+	while (l->pl_item < l->nr_pl) {
+		const struct lp_pl_item *it = &l->pl[l->pl_item];
+		int ret;
+		if (it->kind == LP_WS_SHMEM) {
+			/* the shmem runs come after the private ones, and after the pwrite */
+			l->preload = LP_PRELOAD_SHM;
+			if (!hot_written(l))
+				return 0;
+			ret = preload_shm(l, it, ret_planned);
+		} else {
+			ret = preload_anon(l, it, ret_planned);
+		}
+		if (ret <= 0)
+			return ret;
+		if (++l->pl_item < l->nr_pl) {
+			l->pl_pos = l->pl[l->pl_item].first;
+			l->pl_off = 0;
+		}
+	}
+	l->preload = LP_PRELOAD_DRAIN;
+	return 0;
+}
+
+/* Background prefetch: private pages of every task, then the shmem objects, in address
+ * order from where the last look ended. */
+static int plan_background(struct lp_loop *l, bool *ret_planned)
+{
+	bool any = true;
+
+	while (any && room(l, true)) {
+		any = false;
+		for (struct lp_task *t = l->tasks; t && room(l, true); t = t->next) {
+			uint64_t next;
+			if (t->exited || !t->pending.nr)
+				continue;
+			int ret = plan_anon(l, t, t->pf_next, UINT64_MAX, LP_JOB_BG, &next);
+			if (ret < 0)
+				return -1;
+			if (ret) {
+				t->pf_next = next;
+				any = *ret_planned = true;
+			} else if (!t->jobs) {
+				t->pf_next = 0; /* from the start again: what is left was put back */
+			}
+		}
+		for (unsigned i = 0; i < l->nr_shms && room(l, true); i++) {
+			struct lp_shm *o = l->shms[i];
+			if (!o->map.nr_want)
+				continue;
+			uint64_t pg = lp_pmap_next_wanted(&o->map, o->pf_next), next;
+			while (pg < o->map.nr_pages && lp_pmap_get(&o->map, pg) != LP_PAGE_ABSENT)
+				pg = lp_pmap_next_wanted(&o->map, pg + 1);
+			if (pg >= o->map.nr_pages) {
+				if (!lp_worker_pending(&l->wk))
+					o->pf_next = 0;
+				continue;
+			}
+			int ret = plan_shm_fill(l, i, pg, LP_JOB_BG / PAGE_SIZE, &next);
+			if (ret < 0)
+				return -1;
+			o->pf_next = next;
+			any = true; /* a page not wanted any more is progress too */
+			*ret_planned |= ret;
+		}
 	}
 	return 0;
 }
 
-/* 1 if something was done, 0 if there is nothing to prefetch now, -1 fatal. */
-static int prefetch_step(struct lp_loop *l)
+/* Could plan() have anything to do? */
+static bool may_plan(const struct lp_loop *l)
 {
-	int ret = 0, r;
-
-	if (l->prefetch == LP_PREFETCH_NONE)
-		return 0;
-	/* before the tasks run: only the hot shmem pages, through the objects' fds */
-	r = shm_step(l, !l->finished || l->prefetch == LP_PREFETCH_NONE, true);
-	if (r < 0)
-		return -1;
-	ret |= r;
-	if (l->finished) {
-		r = shm_step(l, false, false);
-		if (r < 0)
-			return -1;
-		ret |= r;
-		r = anon_step(l);
-		if (r < 0)
-			return -1;
-		ret |= r;
-	}
-	if (ret && l->chunk < LP_CHUNK_MAX)
-		l->chunk *= 2;
-	return ret;
+	if (l->nr_fu)
+		return true;
+	if (l->prefetch == LP_PREFETCH_HOT && l->preload == LP_PRELOAD_IDLE && !l->finished)
+		return l->hot_pos < l->nr_hot;
+	return l->finished && l->prefetch != LP_PREFETCH_NONE && !l->recording && !all_in(l);
 }
+
+/* Plan what may be planned now; *ret_planned: a job was queued. */
+static int plan(struct lp_loop *l, bool *ret_planned)
+{
+	bool preloading = l->preload > LP_PRELOAD_IDLE && l->preload < LP_PRELOAD_DONE;
+	bool bg = !preloading;
+
+	*ret_planned = false;
+	if (plan_followups(l, bg, ret_planned))
+		return -1;
+	if (l->prefetch == LP_PREFETCH_HOT && l->preload == LP_PRELOAD_IDLE && !l->finished)
+		return plan_hot_pwrite(l, ret_planned);
+	if (preloading) {
+		if (l->preload < LP_PRELOAD_DRAIN && plan_preload(l, ret_planned))
+			return -1;
+		if (l->preload == LP_PRELOAD_DRAIN && !l->nr_fu && !lp_worker_busy(&l->wk)) {
+			l->preload = LP_PRELOAD_DONE;
+			l->st.t_preloaded_ns = now_ns();
+			pr_info("the working set is in: %" PRIu64 " of %" PRIu64 " pages in %.1f ms\n",
+				l->st.hot_in_place, l->st.hot_pages,
+				(l->st.t_preloaded_ns - l->st.t_sync_ns) / 1e6);
+		}
+		return 0;
+	}
+	if (!l->finished || l->prefetch == LP_PREFETCH_NONE || l->recording)
+		return 0;
+	return plan_background(l, ret_planned);
+}
+
+/* The preload's items: each page set of the working set with its target (a task whose
+ * pages come from that page set, or a shmem object), private ones first. 0 or -1. */
+static int preload_items(struct lp_loop *l)
+{
+	free(l->pl);
+	l->pl = NULL;
+	l->nr_pl = 0;
+	for (size_t i = 0; i < l->nr_hot;) {
+		size_t e = i + 1;
+		while (e < l->nr_hot && l->hot[e].kind == l->hot[i].kind && l->hot[e].id == l->hot[i].id)
+			e++;
+		for (struct lp_task *t = l->tasks; t || l->hot[i].kind == LP_WS_SHMEM;
+		     t = t ? t->next : NULL) {
+			struct lp_pl_item it = { l->hot[i].kind, 0, 0, i, e };
+			if (l->hot[i].kind == LP_WS_SHMEM) {
+				int idx = lp_loop_find_shm(l, l->hot[i].id);
+				if (idx < 0)
+					break;
+				it.shm = (unsigned)idx;
+			} else if (t->exited || lp_task_img_id(t) != l->hot[i].id) {
+				continue;
+			} else {
+				it.task = t->id;
+			}
+			struct lp_pl_item *v = realloc(l->pl, (l->nr_pl + 1) * sizeof(*v));
+			if (!v) {
+				pr_err("out of memory\n");
+				return -1;
+			}
+			l->pl = v;
+			l->pl[l->nr_pl++] = it;
+			if (l->hot[i].kind == LP_WS_SHMEM)
+				break;
+		}
+		i = e;
+	}
+	return 0;
+}
+
+void lp_loop_sync(struct lp_loop *l)
+{
+	if (l->preload != LP_PRELOAD_IDLE)
+		return;
+	l->st.t_sync_ns = now_ns();
+	if (l->prefetch != LP_PREFETCH_HOT || !l->nr_hot || preload_items(l) || !l->nr_pl) {
+		l->preload = LP_PRELOAD_DONE;
+		l->st.t_preloaded_ns = l->st.t_sync_ns;
+		return;
+	}
+	/* both threads copy now, wherever there is a CPU */
+	lp_loop_unfollow(l);
+	l->preload = LP_PRELOAD_ANON;
+	l->pl_item = 0;
+	l->pl_pos = l->pl[0].first;
+	l->pl_off = 0;
+	pr_info("the restore waits: putting the working set in (%zu runs, %" PRIu64 " pages)\n", l->nr_hot,
+		l->st.hot_pages);
+}
+
+/* ---- the loop ---- */
 
 static int retry_all(struct lp_loop *l, bool *ret_soon)
 {
@@ -687,10 +923,18 @@ static int loop_wait(struct lp_loop *l, struct epoll_event *ev, int max, int tim
 	return epoll_wait(l->epfd, ev, max, t >= deadline ? 0 : (int)((deadline - t + 999999) / 1000000));
 }
 
+/* The worker at normal priority while the tasks wait for the preload (or before they
+ * run at all), at SCHED_IDLE once they run. */
+static int worker_priority(struct lp_loop *l)
+{
+	bool preloading = l->preload > LP_PRELOAD_IDLE && l->preload < LP_PRELOAD_DONE;
+	return lp_worker_set_background(&l->wk, l->finished && !preloading);
+}
+
 int lp_loop_step(struct lp_loop *l, int timeout_ms)
 {
 	struct epoll_event ev[64];
-	bool soon;
+	bool soon, planned = false;
 
 	int n = loop_wait(l, ev, ARRAY_SIZE(ev), timeout_ms);
 	if (n < 0) {
@@ -711,17 +955,32 @@ int lp_loop_step(struct lp_loop *l, int timeout_ms)
 		if (ret < 0)
 			return -1;
 	}
-	if (complete_forks(l) || retry_all(l, &soon) || reap_tasks(l))
+	if (complete_forks(l) || retry_all(l, &soon) || reap_tasks(l) || lp_task_harvest(l))
 		return -1;
-	if (n == 0) {
-		int ret = prefetch_step(l);
-		if (ret < 0)
+	if (worker_priority(l))
+		return -1;
+	bool preloading = l->preload > LP_PRELOAD_IDLE && l->preload < LP_PRELOAD_DONE;
+	/* faults first: plan only when none came for a while (a burst is over; the worker
+	 * holds off until then anyway), or while the tasks wait for the preload */
+	l->held = !preloading && now_ns() < __atomic_load_n(&l->wk.hold_until, __ATOMIC_RELAXED);
+	if ((n == 0 && !l->held) || preloading) {
+		if (plan(l, &planned))
 			return -1;
-		l->idle = !ret;
+		if (preloading && lp_worker_run_one(&l->wk) && lp_task_harvest(l))
+			return -1; /* nothing runs yet: this thread copies too */
 		if (reap_tasks(l))
 			return -1;
+		l->idle = !planned;
 	} else {
-		l->idle = false;
+		/* planning waits for a round without faults, if there is anything to plan */
+		l->idle = !may_plan(l);
+	}
+	if (all_in(l) && l->finished && lp_worker_busy(&l->wk) && !preloading) {
+		/* every page is in: what is left (CONTINUEs) is not worth waiting for */
+		lp_worker_quiesce(&l->wk, NULL);
+		l->nr_fu = 0;
+		if (lp_task_harvest(l))
+			return -1;
 	}
 	if (l->on_idle && l->on_idle(l, l->on_idle_arg) < 0)
 		return -1;
@@ -742,9 +1001,11 @@ static void loop_ended(struct lp_loop *l)
 
 int lp_loop_timeout(const struct lp_loop *l)
 {
-	if (l->retry)
+	if (l->preload > LP_PRELOAD_IDLE && l->preload < LP_PRELOAD_DONE)
+		return 0;
+	if (l->retry || (!l->idle && l->held))
 		return 1;
-	if (!l->idle && l->prefetch != LP_PREFETCH_NONE)
+	if (!l->idle)
 		return 0;
 	return -1;
 }
@@ -762,4 +1023,3 @@ int lp_loop_run(struct lp_loop *l)
 	pr_info("%s\n", l->st.ended_by_exit ? "every task exited" : "every page is in");
 	return 0;
 }
-

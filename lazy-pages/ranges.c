@@ -518,3 +518,12 @@ uint64_t lp_pmap_run(const struct lp_pmap *m, uint64_t idx, uint64_t max, enum l
 		n++;
 	return n;
 }
+
+uint64_t lp_pmap_run_state(const struct lp_pmap *m, uint64_t idx, uint64_t max, enum lp_page_state st)
+{
+	uint64_t n = 0;
+
+	while (n < max && idx + n < m->nr_pages && lp_pmap_get(m, idx + n) == st)
+		n++;
+	return n;
+}

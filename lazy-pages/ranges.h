@@ -8,7 +8,7 @@
  * byte offset in the object).
  *
  * struct lp_pmap: the state of every page of one shmem object, two bits per page
- * (absent, being written, present), plus one "wanted" bit per page: the page is
+ * (absent, being written, present, queued for prefetch), plus one "wanted" bit per page: the page is
  * in the image and has not arrived yet.
  *
  * Functions return 0 (or a count) on success and -errno on failure.
@@ -101,6 +101,7 @@ enum lp_page_state {
 	LP_PAGE_ABSENT = 0,
 	LP_PAGE_WRITING = 1,
 	LP_PAGE_PRESENT = 2,
+	LP_PAGE_QUEUED = 3, /* absent, in a prefetch request: a fault does not wait for it */
 };
 
 struct lp_pmap {
@@ -124,6 +125,8 @@ bool lp_pmap_wanted(const struct lp_pmap *m, uint64_t idx);
 uint64_t lp_pmap_set_want(struct lp_pmap *m, uint64_t idx, uint64_t nr, bool want);
 /* The first wanted page at or after idx, or nr_pages. */
 uint64_t lp_pmap_next_wanted(const struct lp_pmap *m, uint64_t idx);
+/* How many pages from idx (at most max) are in state st (wanted or not). */
+uint64_t lp_pmap_run_state(const struct lp_pmap *m, uint64_t idx, uint64_t max, enum lp_page_state st);
 /* How many pages from idx (at most max) are wanted and in state st. */
 uint64_t lp_pmap_run(const struct lp_pmap *m, uint64_t idx, uint64_t max, enum lp_page_state st);
 

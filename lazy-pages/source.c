@@ -53,6 +53,12 @@ int64_t lp_pages_get_data(struct lp_pages *p, uint64_t addr, size_t nr, void *bu
 	return (int64_t)nr;
 }
 
+int64_t lp_pages_locate(struct lp_pages *p, uint64_t addr, size_t nr, const void **ret,
+			const uint32_t **ret_crcs)
+{
+	return p->ops->locate ? p->ops->locate(p, addr, nr, ret, ret_crcs) : 0;
+}
+
 struct lp_pages *lp_pages_get(struct lp_pages *p)
 {
 	p->refs++;
@@ -127,8 +133,9 @@ static int img_read_pages(struct lp_pages *p, uint64_t addr, size_t nr, void *bu
 	return 0;
 }
 
-/* Data pages of one entry straight from the mapped pages file, crc checked. */
-static int64_t img_map_pages(struct lp_pages *p, uint64_t addr, size_t nr, const void **ret)
+/* Data pages of one entry straight from the mapped pages file, and their crcs. */
+static int64_t img_locate_pages(struct lp_pages *p, uint64_t addr, size_t nr, const void **ret,
+				const uint32_t **ret_crcs)
 {
 	struct img_pages *ip = (struct img_pages *)p;
 
@@ -146,10 +153,21 @@ static int64_t img_map_pages(struct lp_pages *p, uint64_t addr, size_t nr, const
 		__atomic_store_n(&ip->mapped, 0, __ATOMIC_RELAXED);
 		madvise((void *)ip->map, ip->map_len, MADV_DONTNEED);
 	}
-	if (page_check_crcs(ip->pr.pages, ip->map + off, n, e->crc + first, addr))
-		return -EBADMSG;
 	*ret = ip->map + off;
+	*ret_crcs = e->crc + first;
 	return (int64_t)n;
+}
+
+/* Data pages of one entry straight from the mapped pages file, crc checked. */
+static int64_t img_map_pages(struct lp_pages *p, uint64_t addr, size_t nr, const void **ret)
+{
+	struct img_pages *ip = (struct img_pages *)p;
+	const uint32_t *crcs;
+	int64_t n = img_locate_pages(p, addr, nr, ret, &crcs);
+
+	if (n > 0 && page_check_crcs(ip->pr.pages, *ret, n, crcs, addr))
+		return -EBADMSG;
+	return n;
 }
 
 static void img_destroy(struct lp_pages *p)
@@ -166,6 +184,7 @@ static void img_destroy(struct lp_pages *p)
 static const struct lp_pages_ops img_ops = {
 	.read = img_read_pages,
 	.map = img_map_pages,
+	.locate = img_locate_pages,
 	.destroy = img_destroy,
 };
 

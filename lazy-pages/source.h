@@ -30,6 +30,10 @@ struct lp_pages_ops {
 	 * memory that stays valid until the page set is destroyed. Returns how many pages
 	 * (> 0), 0 if not possible here (use read), or -errno (logged: corrupt data). */
 	int64_t (*map)(struct lp_pages *p, uint64_t addr, size_t nr, const void **ret);
+	/* Optional, zero-copy and unchecked: like map, but the pages are not checked here;
+	 * *ret_crcs gets their crc32c for whoever uses them (another thread). */
+	int64_t (*locate)(struct lp_pages *p, uint64_t addr, size_t nr, const void **ret,
+			  const uint32_t **ret_crcs);
 	void (*destroy)(struct lp_pages *p);
 };
 
@@ -54,6 +58,10 @@ static inline int lp_pages_read(struct lp_pages *p, uint64_t addr, size_t nr, vo
 /* Up to nr data pages at addr: a pointer into the source (zero-copy) when it can,
  * else read into buf. Returns pages available at *ret (> 0) or -errno. */
 int64_t lp_pages_get_data(struct lp_pages *p, uint64_t addr, size_t nr, void *buf, const void **ret);
+/* Up to nr data pages at addr in the source's own memory, unchecked, and their crcs:
+ * pages (> 0), or 0 if the source can't (read them instead). */
+int64_t lp_pages_locate(struct lp_pages *p, uint64_t addr, size_t nr, const void **ret,
+			const uint32_t **ret_crcs);
 struct lp_pages *lp_pages_get(struct lp_pages *p);
 /* Drop a reference; NULL is fine. */
 void lp_pages_put(struct lp_pages *p);

@@ -10,7 +10,6 @@
 #define LOG_PREFIX "lazy-pages: "
 #include "lib/log.h"
 #include "lib/util.h"
-#include "images/magic.h"
 #include "lazy-pages/stats.h"
 
 static int cmp_u32(const void *a, const void *b)
@@ -55,47 +54,61 @@ static int lat_json(char *buf, size_t sz, const char *name, struct lp_lat *lat)
 int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 {
 	struct lp_stats *st = &l->st;
-	char buf[4096], lm[512], ln[512];
+	char buf[6144], lm[512], ln[512];
 	uint64_t end = st->t_all_ns ? st->t_all_ns : now_ns();
 
 	lat_json(lm, sizeof(lm), "missing", &st->lat_missing);
 	lat_json(ln, sizeof(ln), "minor", &st->lat_minor);
-	int n = snprintf(buf, sizeof(buf),
-			 "{\n"
-			 "  \"faults_missing\": %" PRIu64 ",\n"
-			 "  \"faults_minor\": %" PRIu64 ",\n"
-			 "  \"pages_copied\": %" PRIu64 ",\n"
-			 "  \"pages_zeroed\": %" PRIu64 ",\n"
-			 "  \"pages_continued\": %" PRIu64 ",\n"
-			 "  \"pages_prefetched\": %" PRIu64 ",\n"
-			 "  \"pages_total\": %" PRIu64 ",\n"
-			 "  \"bytes_total\": %" PRIu64 ",\n"
-			 "  \"bytes_copied\": %" PRIu64 ",\n"
-			 "  \"eexist\": %" PRIu64 ",\n"
-			 "  \"eagain\": %" PRIu64 ",\n"
-			 "  \"faults_waited\": %" PRIu64 ",\n"
-			 "  \"enoent_retries\": %" PRIu64 ",\n"
-			 "  \"pages_dropped\": %" PRIu64 ",\n"
-			 "  \"faults_unpending\": %" PRIu64 ",\n"
-			 "  \"busy_poll\": { \"window_us\": %" PRIu64 ", \"waits\": %" PRIu64
-			 ", \"hits\": %" PRIu64 " },\n"
-			 "  \"events\": { \"fork\": %" PRIu64 ", \"remap\": %" PRIu64
-			 ", \"remove\": %" PRIu64 ", \"unmap\": %" PRIu64 ", \"exit\": %" PRIu64 " },\n"
-			 "  \"fault_latency_us\": {\n%s,\n%s\n  },\n"
-			 "  \"time_to_all_pages_ms\": %" PRIu64 ",\n"
-			 "  \"time_after_restore_finished_ms\": %" PRIu64 ",\n"
-			 "  \"complete\": %s,\n"
-			 "  \"ended\": \"%s\"\n"
-			 "}\n",
-			 st->faults_missing, st->faults_minor, st->pages_copied, st->pages_zeroed,
-			 st->pages_continued, st->pages_prefetched, st->pages_total,
-			 st->pages_total * PAGE_SIZE, st->bytes_copied, st->eexist, st->eagain,
-			 st->faults_waited, st->enoent_retries, st->pages_dropped, st->faults_unpending,
-			 l->busy_poll_ns / 1000, st->busy_polls, st->busy_poll_hits,
-			 st->forks, st->remaps, st->removes, st->unmaps, st->exits, lm,
-			 ln, ms_since(st->t_start_ns, end), ms_since(st->t_finished_ns, end),
-			 st->t_all_ns ? "true" : "false",
-			 !st->t_all_ns ? "failed" : st->ended_by_exit ? "every task exited" : "every page is in");
+	int n = snprintf(
+		buf, sizeof(buf),
+		"{\n"
+		"  \"faults_missing\": %" PRIu64 ",\n"
+		"  \"faults_minor\": %" PRIu64 ",\n"
+		"  \"pages_copied\": %" PRIu64 ",\n"
+		"  \"pages_zeroed\": %" PRIu64 ",\n"
+		"  \"pages_continued\": %" PRIu64 ",\n"
+		"  \"pages_prefetched\": %" PRIu64 ",\n"
+		"  \"pages_total\": %" PRIu64 ",\n"
+		"  \"bytes_total\": %" PRIu64 ",\n"
+		"  \"bytes_copied\": %" PRIu64 ",\n"
+		"  \"eexist\": %" PRIu64 ",\n"
+		"  \"eagain\": %" PRIu64 ",\n"
+		"  \"faults_waited\": %" PRIu64 ",\n"
+		"  \"enoent_retries\": %" PRIu64 ",\n"
+		"  \"pages_dropped\": %" PRIu64 ",\n"
+		"  \"faults_unpending\": %" PRIu64 ",\n"
+		"  \"pages_faultaround\": %" PRIu64 ",\n"
+		"  \"fault_wait_ms\": { \"missing\": %.1f, \"minor\": %.1f },\n"
+		"  \"faults_while_prefetching\": %" PRIu64 ",\n"
+		"  \"prefetch_thread_cpu_ms\": %.1f,\n"
+		"  \"hot_pages\": %" PRIu64 ",\n"
+		"  \"hot_pages_in_place\": %" PRIu64 ",\n"
+		"  \"hot_faults\": %" PRIu64 ",\n"
+		"  \"hot_ws_ignored\": %s,\n"
+		"  \"preload_ms\": %.1f,\n"
+		"  \"busy_poll\": { \"window_us\": %" PRIu64 ", \"waits\": %" PRIu64 ", \"hits\": %" PRIu64
+		" },\n"
+		"  \"events\": { \"fork\": %" PRIu64 ", \"remap\": %" PRIu64 ", \"remove\": %" PRIu64
+		", \"unmap\": %" PRIu64 ", \"exit\": %" PRIu64 " },\n"
+		"  \"fault_latency_us\": {\n%s,\n%s\n  },\n"
+		"  \"time_to_all_pages_ms\": %" PRIu64 ",\n"
+		"  \"time_after_restore_finished_ms\": %" PRIu64 ",\n"
+		"  \"complete\": %s,\n"
+		"  \"ended\": \"%s\"\n"
+		"}\n",
+		st->faults_missing, st->faults_minor, st->pages_copied, st->pages_zeroed, st->pages_continued,
+		st->pages_prefetched, st->pages_total, st->pages_total * PAGE_SIZE, st->bytes_copied,
+		st->eexist, st->eagain, st->faults_waited, st->enoent_retries, st->pages_dropped,
+		st->faults_unpending, st->pages_faultaround, st->wait_ns_missing / 1e6,
+		st->wait_ns_minor / 1e6, st->faults_prefetching, lp_worker_cpu_ns(&l->wk) / 1e6,
+		st->hot_pages, st->hot_in_place, st->hot_faults, st->hot_ws_ignored ? "true" : "false",
+		st->t_preloaded_ns > st->t_sync_ns ? (st->t_preloaded_ns - st->t_sync_ns) / 1e6 : 0.0,
+		l->busy_poll_ns / 1000, st->busy_polls, st->busy_poll_hits, st->forks, st->remaps,
+		st->removes, st->unmaps, st->exits, lm, ln, ms_since(st->t_start_ns, end),
+		ms_since(st->t_finished_ns, end), st->t_all_ns ? "true" : "false",
+		!st->t_all_ns	    ? "failed"
+		: st->ended_by_exit ? "every task exited"
+				    : "every page is in");
 	if (n < 0 || n >= (int)sizeof(buf)) {
 		pr_err("statistics do not fit\n");
 		return -1;
@@ -118,83 +131,26 @@ void lp_stats_log(struct lp_loop *l)
 {
 	struct lp_stats *st = &l->st;
 	uint64_t end = st->t_all_ns ? st->t_all_ns : now_ns();
+	char hot[160] = "";
+
+	if (st->hot_pages)
+		snprintf(hot, sizeof(hot),
+			 "; working set: %" PRIu64 " of %" PRIu64 " pages in place before the tasks ran"
+			 " (%.1f ms), %" PRIu64 " faults on them",
+			 st->hot_in_place, st->hot_pages,
+			 st->t_preloaded_ns > st->t_sync_ns ? (st->t_preloaded_ns - st->t_sync_ns) / 1e6
+							    : 0.0,
+			 st->hot_faults);
 
 	pr_msg("lazy-pages: %s: %" PRIu64 " pages (%" PRIu64 " copied, %" PRIu64 " zero, %" PRIu64
 	       " continued, %" PRIu64 " prefetched), %" PRIu64 " missing + %" PRIu64
-	       " minor faults (p50 %.1f/%.1f us, p99 %.1f/%.1f us), %" PRIu64 " ms\n",
-	       !st->t_all_ns ? "stopped" : st->ended_by_exit ? "every task exited" : "every page is in",
-	       st->pages_total, st->pages_copied,
-	       st->pages_zeroed, st->pages_continued, st->pages_prefetched, st->faults_missing,
-	       st->faults_minor, lp_lat_pct(&st->lat_missing, 50) / 1000.0,
+	       " minor faults (p50 %.1f/%.1f us, p99 %.1f/%.1f us; waited %.1f/%.1f ms), %" PRIu64 " ms%s\n",
+	       !st->t_all_ns	   ? "stopped"
+	       : st->ended_by_exit ? "every task exited"
+				   : "every page is in",
+	       st->pages_total, st->pages_copied, st->pages_zeroed, st->pages_continued, st->pages_prefetched,
+	       st->faults_missing, st->faults_minor, lp_lat_pct(&st->lat_missing, 50) / 1000.0,
 	       lp_lat_pct(&st->lat_minor, 50) / 1000.0, lp_lat_pct(&st->lat_missing, 99) / 1000.0,
-	       lp_lat_pct(&st->lat_minor, 99) / 1000.0, ms_since(st->t_start_ns, end));
-}
-
-/* ---- working-set files ---- */
-
-struct ws_head {
-	uint32_t magic, version, rec_size, pad;
-};
-
-int lp_ws_write(const char *path, const struct lp_ws_rec *recs, size_t nr)
-{
-	struct ws_head h = { WS_MAGIC, LP_WS_VERSION, sizeof(struct lp_ws_rec), 0 };
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0) {
-		pr_perror("can't create %s", path);
-		return -1;
-	}
-	if (write_all(fd, &h, sizeof(h)) || write_all(fd, recs, nr * sizeof(*recs))) {
-		pr_perror("can't write %s", path);
-		close(fd);
-		return -1;
-	}
-	if (close(fd)) {
-		pr_perror("can't write %s", path);
-		return -1;
-	}
-	return 0;
-}
-
-int lp_ws_read(const char *path, struct lp_ws_rec **ret, size_t *ret_nr)
-{
-	struct ws_head h;
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		pr_perror("can't open %s", path);
-		return -1;
-	}
-	off_t size = lseek(fd, 0, SEEK_END);
-	if (size < (off_t)sizeof(h) || pread_all(fd, &h, sizeof(h), 0)) {
-		pr_err("%s: not a working-set file (too short)\n", path);
-		return -1;
-	}
-	if (h.magic != WS_MAGIC || h.version != LP_WS_VERSION || h.rec_size != sizeof(struct lp_ws_rec) ||
-	    (size - sizeof(h)) % sizeof(struct lp_ws_rec) || size > (off_t)(1ULL << 32)) {
-		pr_err("%s: not a working-set file (magic %#x, version %u)\n", path, h.magic, h.version);
-		return -1;
-	}
-	size_t nr = (size - sizeof(h)) / sizeof(struct lp_ws_rec);
-	struct lp_ws_rec *v = malloc(nr ? nr * sizeof(*v) : 1);
-	if (!v) {
-		pr_err("out of memory\n");
-		return -1;
-	}
-	if (nr && pread_all(fd, v, nr * sizeof(*v), sizeof(h))) {
-		pr_perror("can't read %s", path);
-		free(v);
-		return -1;
-	}
-	for (size_t i = 0; i < nr; i++) {
-		if ((v[i].kind != LP_WS_ANON && v[i].kind != LP_WS_SHMEM) || v[i].addr & (PAGE_SIZE - 1)) {
-			pr_err("%s: bad record %zu\n", path, i);
-			free(v);
-			return -1;
-		}
-	}
-	*ret = v;
-	*ret_nr = nr;
-	return 0;
+	       lp_lat_pct(&st->lat_minor, 99) / 1000.0, st->wait_ns_missing / 1e6, st->wait_ns_minor / 1e6,
+	       ms_since(st->t_start_ns, end), hot);
 }

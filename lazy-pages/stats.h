@@ -1,4 +1,4 @@
-/* The daemon's statistics (JSON and a one-line summary) and working-set files. */
+/* The daemon's statistics (JSON and a one-line summary). */
 #ifndef CRIU_LITE_LP_STATS_H
 #define CRIU_LITE_LP_STATS_H
 
@@ -14,10 +14,5 @@ void lp_stats_fini(struct lp_stats *st);
 int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name);
 /* One line summary at LOG_MSG. */
 void lp_stats_log(struct lp_loop *l);
-
-/* Working-set files (the format is in loop.h). */
-int lp_ws_write(const char *path, const struct lp_ws_rec *recs, size_t nr);
-/* Read a file: *ret (malloc'd) and *ret_nr. 0 or -1 (logged). */
-int lp_ws_read(const char *path, struct lp_ws_rec **ret, size_t *ret_nr);
 
 #endif

@@ -47,6 +47,12 @@ struct lp_fault {
 	uint64_t t0;    /* when it was read (ns) */
 };
 
+/* What a prefetch job (struct lp_job, worker.h) is for: its kind. */
+#define LP_JK_ANON     1 /* private pages of the owner task: COPY / ZERO */
+#define LP_JK_SHM_FILL 2 /* shmem pages through one of the owner's mappings: COPY / ZERO */
+#define LP_JK_SHM_MAP  3 /* shmem pages in the page cache into a mapping: CONTINUE */
+#define LP_JK_PWRITE   4 /* shmem pages written into the object (before the tasks run) */
+
 struct lp_task {
 	struct lp_fd ufd;        /* the userfaultfd */
 	struct lp_fd pfd;        /* pidfd (-1: pid unknown, a child seen through FORK) */
@@ -58,6 +64,11 @@ struct lp_task {
 	struct lp_rset pending;  /* private pages not in yet */
 	struct lp_rset shm;      /* shmem mappings */
 	uint32_t last_vma;       /* the last VMA id given */
+	struct lp_rset hot;	 /* private pages put in before the task ran (runtime address) */
+	uint64_t fa_next;	 /* fault-around: where the last window ended */
+	uint32_t fa_win;	 /* ... and the window now (pages) */
+	unsigned jobs;		 /* prefetch jobs of this task not harvested yet */
+	uint64_t pf_next;	 /* background prefetch: the next address to look at */
 	struct lp_fault *deferred;
 	size_t nr_deferred, cap_deferred;
 	bool retry_soon;         /* a deferred fault got EAGAIN */
@@ -100,9 +111,21 @@ int lp_task_kill(struct lp_task *t);
 /* Copy [addr, addr + len) of the task's pending pages from the page set: COPY or
  * ZEROPAGE of the first pending run there (one extent, one VMA); a multi-page request
  * that gets ENOENT is retried in halves. Returns pages settled (>= 0), or <0 fatal;
- * stops early (returning what was done) on EAGAIN, setting t->retry_soon. */
+ * stops early (returning what was done) where a page is there already, or on EAGAIN
+ * (setting t->retry_soon if nothing was done). */
 int64_t lp_task_fill(struct lp_task *t, uint64_t addr, uint64_t len, void *buf, bool fault);
 
 bool lp_task_complete(const struct lp_task *t);
+/* The id of the task's page set (its pid in the images). */
+uint64_t lp_task_img_id(const struct lp_task *t);
+
+/* Point segment g at nr pages of page set p at image address img: the source's memory
+ * and crcs (the worker checks them), else a copy read here. Returns pages (> 0, at most
+ * nr, within one extent entry) or -errno (logged). */
+int64_t lp_seg_data(struct lp_seg *g, struct lp_pages *p, uint64_t img, uint64_t nr);
+/* Apply every finished prefetch job, in order. <0 fatal. */
+int lp_task_harvest(struct lp_loop *l);
+/* No job of t queued or running, and those finished applied. <0 fatal. */
+int lp_task_quiesce(struct lp_task *t);
 
 #endif

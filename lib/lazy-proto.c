@@ -184,29 +184,37 @@ int lp_client_restore_finished(int sock)
 	return lp_proto_send(sock, LP_HS_FINISHED, 0, -1);
 }
 
-int lp_client_sync(int sock)
+int lp_client_sync(int sock, int timeout_ms)
 {
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	struct lp_hs_msg m;
 	int fd;
 
 	if (lp_proto_send(sock, LP_HS_SYNC, 0, -1))
 		return -1;
 	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= end)
+			return 1;
 		struct pollfd p = { sock, POLLIN, 0 };
-		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+		int n = poll(&p, 1, (int)((end - now + 999999) / 1000000));
+		if (n < 0 && errno != EINTR) {
 			pr_perror("poll");
 			return -1;
 		}
+		if (n <= 0)
+			continue;
 		int ret = lp_proto_recv(sock, &m, &fd);
 		if (ret < 0 && errno == EAGAIN)
 			continue;
 		closep(&fd);
 		if (ret <= 0 || m.type != LP_HS_ACK) {
 			pr_err("the lazy-pages daemon did not acknowledge: %s\n",
-			       ret < 0 ? strerror(errno) : "connection closed");
+			       ret < 0	  ? strerror(errno)
+			       : ret == 0 ? "connection closed"
+					  : "unexpected message");
 			return -1;
 		}
 		return 0;
 	}
 }
-

@@ -16,9 +16,12 @@
  *       lp_client_send_task_pid(sock, pid, uffd, host);  with its pid here and a pidfd
  *                                                   (LP_HS_TASK_PID), so that the daemon
  *                                                   kills the right process
- *   lp_client_sync(sock);                           optional: returns once the hot
- *                                                   shmem pages are in (--prefetch hot)
  *   ... the blob registers the lazy VMAs and closes its uffd copy ...
+ *   lp_client_sync(sock, LP_SYNC_TIMEOUT_MS);       every task is restored and waits:
+ *                                                   returns once the daemon has put the
+ *                                                   working set in (--prefetch hot; at
+ *                                                   once otherwise), or 1 at the deadline
+ *   ... the tasks go ...
  *   lp_client_restore_finished(sock);  close(sock);
  * All return 0 (connect: the socket) or -1 (logged). If the daemon dies, the
  * restored tasks are killed by its watchdog.
@@ -34,11 +37,12 @@
 
 #include "lib/uffd.h"
 
-/* What the daemon needs from the kernel: each task's uffd is made with these. */
-#define LP_UFFD_FEATURES                                                                   \
-	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |  \
-	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM)
-
+/* What the daemon needs from the kernel: each task's uffd is made with these (the
+ * faulting thread's id, to serve its faults from its own CPU). */
+#define LP_UFFD_FEATURES                                                                    \
+	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE |   \
+	 UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_MISSING_SHMEM | UFFD_FEATURE_MINOR_SHMEM | \
+	 UFFD_FEATURE_THREAD_ID)
 
 #define LP_SOCK_NAME "lazy-pages.socket"
 
@@ -46,7 +50,7 @@
 #define LP_HS_TASK 1     /* id = pid, fd = uffd */
 #define LP_HS_SHMEM 2    /* id = shmem id, fd = the object */
 #define LP_HS_FINISHED 3 /* restore finished */
-#define LP_HS_SYNC 4     /* reply LP_HS_ACK once the hot shmem pages are in */
+#define LP_HS_SYNC     4 /* the tasks wait: reply LP_HS_ACK once the working set is in */
 #define LP_HS_ACK 5
 #define LP_HS_TASK_PID 6 /* id = pid here << 32 | pid in the images, fds = uffd, pidfd */
 #define LP_HS_MAGIC 0x4c50484b /* "LPHK" */
@@ -64,7 +68,11 @@ int lp_client_send_task(int sock, pid_t pid, int uffd);
  * <= 0 or == pid sends what lp_client_send_task does). */
 int lp_client_send_task_pid(int sock, pid_t pid, int uffd, pid_t host);
 int lp_client_send_shmem(int sock, uint64_t shmem_id, int fd);
-int lp_client_sync(int sock);
+/* How long a restore waits for the working set before it lets the tasks go anyway. */
+#define LP_SYNC_TIMEOUT_MS 10000
+/* 0 acknowledged, 1 not within timeout_ms (the tasks may go: the daemon serves their
+ * faults meanwhile), -1 (logged) the daemon failed or went away. */
+int lp_client_sync(int sock, int timeout_ms);
 int lp_client_restore_finished(int sock);
 
 /* One message with at most one fd (-1: none), or two. 0 or -1 (logged). */

@@ -22,6 +22,7 @@ void cr_options_init(struct cr_options *o)
 	o->status_fd = -1;
 	o->prefetch = CR_PREFETCH_ALL;
 	o->busy_poll_us = CR_DEFAULT_BUSY_POLL_US;
+	o->fault_around = CR_DEFAULT_FAULT_AROUND;
 }
 
 static void free_strv(char **v, size_t n)

@@ -181,6 +181,7 @@ struct cr_options {
 	char *hot_ws;            /* --hot-ws FILE */
 	char *record_ws;         /* --record-ws FILE */
 	uint64_t busy_poll_us;   /* --busy-poll USEC (default 100) */
+	uint64_t fault_around;	 /* --fault-around PAGES: the largest fault window (1: off) */
 
 	/* check */
 	bool check_all;          /* --all */
@@ -204,6 +205,8 @@ struct cr_options {
 #define CR_DEFAULT_TIMEOUT 10
 #define CR_DEFAULT_GHOST_LIMIT (1ULL << 20)
 #define CR_DEFAULT_BUSY_POLL_US 100
+#define CR_DEFAULT_FAULT_AROUND 256
+#define CR_MAX_FAULT_AROUND	1024
 
 void cr_options_init(struct cr_options *o);
 void cr_options_fini(struct cr_options *o);

@@ -313,6 +313,7 @@ int proc_parse_stat_str(const char *buf, struct proc_stat *ret)
 	st.end_code = f[26];
 	st.start_stack = f[27];
 	st.exit_signal = (uint32_t)f[37];
+	st.processor = (int)f[38];
 	st.start_data = f[44];
 	st.end_data = f[45];
 	st.start_brk = f[46];

@@ -104,6 +104,7 @@ struct proc_stat {
 	uint64_t num_threads;
 	uint64_t start_code, end_code, start_stack;
 	uint32_t exit_signal;
+	int processor; /* the CPU it last ran on */
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
 };

@@ -11,9 +11,11 @@
  *   fixed     every request reads slice 0 (the same 10%);
  *   rotating  request i reads slice (nslices/2 + i) (a different 10% each time, and
  *             not the slice the working set was recorded on: recording can't help).
- * Restore modes: eager; lazy with --prefetch none, hot (the working set recorded by
- * `lazy-pages --record-ws` during an earlier lazy restore of the same images, whose
- * workload answered --record-requests requests on slice 0), all (the default).
+ * Restore modes: eager; lazy with --prefetch none and --fault-around 1 ("plain": one
+ * page a fault, on-demand paging as REAP measured it), --prefetch none (fault-around),
+ * hot (the working set recorded by `lazy-pages --record-ws` during an earlier lazy
+ * restore of the same images, whose workload answered --record-requests requests on
+ * slice 0, put in before the task runs), all (the default).
  *
  * Beside them, the raw userfaultfd floor of the same run (`uffd_tests -b`: a bare
  * UFFDIO_COPY/UFFDIO_CONTINUE handler, on the task's CPU and on another one).
@@ -48,11 +50,11 @@
 #include "bench_ws.h"
 
 #define MAX_REPS 16
-#define NR_MODES 4
+#define NR_MODES 5
 #define NR_WL 2
 
-enum mode { M_EAGER, M_NONE, M_HOT, M_ALL };
-static const char *const mode_name[NR_MODES] = { "eager", "none", "hot", "all" };
+enum mode { M_EAGER, M_PLAIN, M_NONE, M_HOT, M_ALL };
+static const char *const mode_name[NR_MODES] = { "eager", "plain", "none", "hot", "all" };
 enum wl { WL_FIXED, WL_ROTATING };
 static const char *const wl_name[NR_WL] = { "fixed", "rotating" };
 
@@ -284,7 +286,8 @@ struct daemon {
 };
 
 static int daemon_start(const struct opts *o, const struct paths *p, const char *prefetch,
-			const char *hot, const char *record, const char *tag, struct daemon *d)
+			const char *mode_args, const char *hot, const char *record, const char *tag,
+			struct daemon *d)
 {
 	char log[256], verb[8], wrap[512], extra[512];
 	snprintf(log, sizeof(log), "lazy-pages-%s.log", tag);
@@ -310,7 +313,8 @@ static int daemon_start(const struct opts *o, const struct paths *p, const char 
 		argv[n++] = "--record-ws";
 		argv[n++] = (char *)record;
 	}
-	snprintf(extra, sizeof(extra), "%s", o->daemon_args ? o->daemon_args : "");
+	snprintf(extra, sizeof(extra), "%s %s", mode_args ? mode_args : "",
+		 o->daemon_args ? o->daemon_args : "");
 	for (char *s = strtok(extra, " "); s && n < 56; s = strtok(NULL, " "))
 		argv[n++] = s;
 	argv[n++] = "-o";
@@ -445,7 +449,10 @@ static int run_one(const struct opts *o, const struct paths *p, enum mode m, enu
 	snprintf(tag, sizeof(tag), "%s-%s-%u", wl_name[w], mode_name[m], rep);
 	memset(r, 0, sizeof(*r));
 	if (m != M_EAGER) {
-		if (daemon_start(o, p, mode_name[m], m == M_HOT ? p->ws : NULL, NULL, tag, &d))
+		/* plain: on-demand paging one page a fault, the baseline REAP measured against */
+		if (daemon_start(o, p, m == M_PLAIN ? "none" : mode_name[m],
+				 m == M_PLAIN ? "--fault-around 1" : NULL, m == M_HOT ? p->ws : NULL, NULL,
+				 tag, &d))
 			return -1;
 		dp = &d;
 	}
@@ -519,7 +526,7 @@ static int record_ws(const struct opts *o, const struct paths *p)
 	uint64_t t0, trun;
 
 	unlink(p->ws);
-	if (daemon_start(o, p, "none", NULL, p->ws, "record", &d))
+	if (daemon_start(o, p, "none", NULL, NULL, p->ws, "record", &d))
 		return -1;
 	if (restore_and_ask(o, p, &d, "record", 0, 0, o->record_requests, recs, &t0, &trun, NULL))
 		return -1;
@@ -528,23 +535,36 @@ static int record_ws(const struct opts *o, const struct paths *p)
 		fprintf(stderr, "bench_ws: the daemon wrote no working set %s\n", p->ws);
 		return -1;
 	}
-	/* header of 16 bytes, records of 24: u32 kind, u32 0, u64 id, u64 addr */
+	/* lazy-pages/ws.h: a header of 32 bytes (u32 magic, version, header size, sets, runs,
+	 * run size, u64 identity), sets of 24 bytes, then runs of 32: u32 kind, u32 flags,
+	 * u64 id, u64 address, u64 pages */
 	FILE *f = fopen(p->ws, "r");
-	uint64_t n_anon = 0, n_shm = 0;
-	unsigned char rec[24];
-	if (f && fseek(f, 16, SEEK_SET) == 0)
+	uint64_t n_anon = 0, n_shm = 0, n_written = 0, n_runs = 0;
+	uint32_t h[8];
+	if (f && fread(h, sizeof(h), 1, f) == 1 && h[1] == 2 &&
+	    fseek(f, 32 + 24 * (long)h[3], SEEK_SET) == 0) {
+		unsigned char rec[32];
 		while (fread(rec, sizeof(rec), 1, f) == 1) {
-			uint32_t kind;
+			uint32_t kind, flags;
+			uint64_t nr;
 			memcpy(&kind, rec, 4);
-			n_anon += kind == 1;
-			n_shm += kind == 2;
+			memcpy(&flags, rec + 4, 4);
+			memcpy(&nr, rec + 24, 8);
+			n_anon += kind == 1 ? nr : 0;
+			n_shm += kind == 2 ? nr : 0;
+			n_written += flags & 1 ? nr : 0;
+			n_runs++;
 		}
+	}
 	if (f)
 		fclose(f);
 	printf("recorded working set: %u request(s) on slice 0 under --prefetch none --record-ws:\n"
-	       "  %llu private + %llu shmem pages (%.1f MiB), file %lld bytes; first answer %.1f ms after t0\n",
+	       "  %llu private + %llu shmem pages (%.1f MiB, %llu first written) in %llu runs, file %lld "
+	       "bytes;"
+	       " first answer %.1f ms after t0\n",
 	       o->record_requests, (unsigned long long)n_anon, (unsigned long long)n_shm,
-	       (n_anon + n_shm) * 4096.0 / (1 << 20), (long long)st.st_size, ms_between(t0, recs[0].t_done_ns));
+	       (n_anon + n_shm) * 4096.0 / (1 << 20), (unsigned long long)n_written,
+	       (unsigned long long)n_runs, (long long)st.st_size, ms_between(t0, recs[0].t_done_ns));
 	return 0;
 }
 
@@ -769,7 +789,7 @@ static void summary(const struct opts *o, struct result rs[NR_WL][NR_MODES][MAX_
 		       fl->minor_other, fl->miss_spin, fl->minor_spin, fl->lp_miss_other, fl->lp_minor_other);
 	/* ratios the issue sets targets for, from the medians */
 	for (int w = 0; w < NR_WL; w++) {
-		if (!o->wl_on[w] || !o->mode_on[M_NONE])
+		if (!o->wl_on[w])
 			continue;
 		double med[NR_MODES] = { 0 };
 		for (int m = 0; m < NR_MODES; m++) {
@@ -783,13 +803,36 @@ static void summary(const struct opts *o, struct result rs[NR_WL][NR_MODES][MAX_
 				med[m] = v[k / 2];
 			}
 		}
-		printf("%s, first answer (medians): ", wl_name[w]);
-		if (med[M_HOT] > 0)
-			printf("none/hot %.2fx (target >= 3.7), eager/hot %.2fx (target >= 5); ", med[M_NONE] / med[M_HOT],
-			       med[M_EAGER] / med[M_HOT]);
-		if (med[M_ALL] > 0)
-			printf("all/none %.2fx (target <= 1.0)", med[M_ALL] / med[M_NONE]);
+		printf("%s, first answer (medians):", wl_name[w]);
+		if (med[M_HOT] > 0 && med[M_PLAIN] > 0)
+			printf(" plain/hot %.2fx (REAP: 3.7x over one page a fault);",
+			       med[M_PLAIN] / med[M_HOT]);
+		if (med[M_HOT] > 0 && med[M_NONE] > 0)
+			printf(" none/hot %.2fx (target >= 3.7);", med[M_NONE] / med[M_HOT]);
+		if (med[M_HOT] > 0 && med[M_EAGER] > 0)
+			printf(" eager/hot %.2fx (target >= 5);", med[M_EAGER] / med[M_HOT]);
+		if (med[M_ALL] > 0 && med[M_NONE] > 0)
+			printf(" all/none %.2fx (target <= 1.0);", med[M_ALL] / med[M_NONE]);
+		if (med[M_NONE] > 0 && med[M_PLAIN] > 0)
+			printf(" plain/none %.2fx (fault-around)", med[M_PLAIN] / med[M_NONE]);
 		printf("\n");
+	}
+	/* a fault of one page, as the task sees it, against the floor of this run */
+	if (fl && fl->miss_same > 0 && o->mode_on[M_PLAIN]) {
+		double p50[MAX_REPS * NR_WL];
+		unsigned k = 0;
+		for (int w = 0; w < NR_WL; w++)
+			for (unsigned i = 0; o->wl_on[w] && i < o->reps; i++)
+				if (rs[w][M_PLAIN][i].valid && rs[w][M_PLAIN][i].slow1)
+					p50[k++] = slow_p50(&rs[w][M_PLAIN][i]);
+		if (k) {
+			qsort(p50, k, sizeof(double), cmp_d);
+			double f = p50[k / 2];
+			printf("in-task fault of one page (plain), p50 %.1f us: %.2fx the floor on the "
+			       "task's CPU (%.1f us), "
+			       "%.2fx across CPUs, spinning (%.1f us) (target <= 1.5)\n",
+			       f, f / fl->miss_same, fl->miss_same, f / fl->miss_spin, fl->miss_spin);
+		}
 	}
 }
 
@@ -891,7 +934,7 @@ static int parse_list(const char *arg, const char *const *names, int n, bool *on
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_ws [--mb N] [--reps N] [--requests N] [--piece-kb N] [--percent N]\n"
-		   "                [--modes eager,none,hot,all] [--workloads fixed,rotating]\n"
+		   "                [--modes eager,plain,none,hot,all] [--workloads fixed,rotating]\n"
 		   "                [--record-requests N] [--criu BIN] [--target BIN] [--uffd-tests BIN]\n"
 		   "                [--dir DIR] [--keep] [--reuse]\n"
 		   "                [--daemon-args 'ARGS'] [--daemon-wrap 'CMD ARGS'] [--daemon-v N]\n"
@@ -902,10 +945,18 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .criu = "build/criu-lite", .target = "build/tests/bench/bench_ws_target",
-			  .dir = "/tmp/criu-lite-bench-ws", .mb = 1024, .reps = 3, .requests = 10,
-			  .piece_kb = 64, .percent = 10, .record_requests = 1, .daemon_v = 3,
-			  .mode_on = { true, true, true, true }, .wl_on = { true, true } };
+	struct opts o = { .criu = "build/criu-lite",
+			  .target = "build/tests/bench/bench_ws_target",
+			  .dir = "/tmp/criu-lite-bench-ws",
+			  .mb = 1024,
+			  .reps = 3,
+			  .requests = 10,
+			  .piece_kb = 64,
+			  .percent = 10,
+			  .record_requests = 1,
+			  .daemon_v = 3,
+			  .mode_on = { true, true, true, true, true },
+			  .wl_on = { true, true } };
 	static const struct option longopts[] = {
 		{ "mb", required_argument, NULL, 'm' },
 		{ "reps", required_argument, NULL, 'r' },
@@ -976,7 +1027,7 @@ int main(int argc, char **argv)
 	snprintf(p.rpidfile, sizeof(p.rpidfile), "%s/restored.pid", o.dir);
 	snprintf(p.answers, sizeof(p.answers), "%s/answers", o.dir);
 	snprintf(p.ws, sizeof(p.ws), "%s/ws.bin", o.dir);
-	snprintf(p.sock, sizeof(p.sock), "%s/lazy-pages.sock", p.imgdir);
+	snprintf(p.sock, sizeof(p.sock), "%s/lazy-pages.socket", p.imgdir);
 	snprintf(p.stats, sizeof(p.stats), "%s/lazy-pages-stats.json", p.imgdir);
 
 	/* the restored trees are re-parented to us when `restore -d` exits: we reap them */

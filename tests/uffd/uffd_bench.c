@@ -13,7 +13,8 @@
  * measures a coin toss. Both handlers are therefore measured pinned, the same way:
  * on the task's CPU, and (with 2+ CPUs) on another one.
  * Bandwidth: bulk UFFDIO_COPY of 4 MiB chunks from memory (the floor) against the
- * loop's prefetch from images (private: UFFDIO_COPY; shmem: the writer's pwrite).
+ * loop's prefetch from images (its worker thread's UFFDIO_COPY jobs; shmem through the
+ * mapping, filling the page cache).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -319,7 +320,7 @@ static int bench_latency(struct bench *b, bool shm, bool lp, bool spin, double *
 		goto out;
 	if (shm && !lp && fill_memfd(b))
 		goto out;
-	/* the handler's placement first: the loop's writer thread inherits it */
+	/* the handler's placement first: the loop's prefetch threads inherit it */
 	if (pin_to(b->cpu_handler))
 		goto out;
 	int uffd = child_start(b, shm ? UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR
@@ -334,11 +335,12 @@ static int bench_latency(struct bench *b, bool shm, bool lp, bool spin, double *
 		if (loop_setup(b, &l, uffd, shm, shm ? LP_PREFETCH_HOT : LP_PREFETCH_NONE))
 			goto out_child;
 		loop = true;
+		l.fa_max = 1; /* a fault is one page, as the floor's */
 		if (shm) {
 			/* every page hot: written into the memfd before the child runs */
-			struct lp_ws_rec *hot = calloc(LAT_PAGES, sizeof(*hot));
+			struct lp_ws_run *hot = calloc(LAT_PAGES, sizeof(*hot));
 			for (size_t i = 0; hot && i < LAT_PAGES; i++)
-				hot[i] = (struct lp_ws_rec){ LP_WS_SHMEM, 0, 1, i * P };
+				hot[i] = (struct lp_ws_run){ LP_WS_SHMEM, 0, 1, i * P, 1 };
 			if (!hot || lp_loop_set_hot(&l, hot, LAT_PAGES)) {
 				free(hot);
 				goto out_child;
@@ -403,7 +405,7 @@ static int bench_placement(struct bench *b, const char *where)
 
 static int bench_bandwidth(struct bench *b, bool shm, bool lp)
 {
-	const char *name = lp ? (shm ? "lp_loop prefetch, shmem (pwrite)" : "lp_loop prefetch, private (COPY)")
+	const char *name = lp ? (shm ? "lp_loop prefetch, shmem (COPY)" : "lp_loop prefetch, private (COPY)")
 			      : "raw bulk UFFDIO_COPY (4 MiB)";
 	struct lp_loop l;
 	bool loop = false;

@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@
 #include "lazy-pages/stats.h"
 #include "lazy-pages/task.h"
 #include "lazy-pages/watchdog.h"
+#include "lazy-pages/ws.h"
+#include "images/magic.h"
 #include "tests/uffd/uffd_tests.h"
 
 #define P PAGE_SIZE
@@ -49,6 +52,7 @@
 #define ANON_SET "1000"
 #define SHM_ID 1
 #define TIMEOUT_MS 15000
+#define BIG	   8192u /* prefetch_yields: 32 MiB more to prefetch */
 
 enum { K_DATA, K_ZERO, K_HOLE };
 
@@ -128,6 +132,11 @@ struct tc {
 	enum shm_type shm;
 	int memfd;
 	char *spare;      /* NA + NS pages reserved (PROT_NONE) for mremap */
+	char *big;	  /* BIG more private pages (prefetch_yields), or NULL */
+	int cpu;	  /* prefetch_yields: the one CPU everything runs on */
+	uint64_t mark_pref[2], mark_cpu[2]; /* at the child's 'S' and 'E': pages prefetched,
+					     * the prefetch thread's CPU time */
+	int marks;
 	pid_t pid;
 	int ctl;          /* parent: socket to the child; child: to the parent */
 	int uffd;         /* parent's copy, before the loop takes it */
@@ -180,6 +189,14 @@ static int ctl_read(struct lp_fd *f)
 		lp_loop_del_fd(&c->l, f);
 		f->fd = -1; /* c->ctl stays open until teardown */
 		return 0;
+	}
+	if (m[0] == 'S' || m[0] == 'E') {
+		int k = m[0] == 'E';
+		c->mark_pref[k] = c->l.st.pages_prefetched;
+		c->mark_cpu[k] = lp_worker_cpu_ns(&c->l.wk);
+		c->marks |= 1 << k;
+		if (!k)
+			lp_loop_finish(&c->l); /* the prefetch starts as the child starts spinning */
 	}
 	if (m[0] == 'R')
 		c->child_result = (unsigned char)m[1];
@@ -381,6 +398,8 @@ static void tc_teardown(struct tc *c)
 		munmap(c->anon, NA * P);
 	if (c->spare)
 		munmap(c->spare, (NA + NS) * P);
+	if (c->big)
+		munmap(c->big, BIG * P);
 	if (c->s1)
 		munmap(c->s1, NS * P);
 	if (c->s2)
@@ -408,6 +427,8 @@ static int child_register(struct tc *c, int sock)
 	uint64_t need = (1ULL << _UFFDIO_COPY) | (1ULL << _UFFDIO_ZEROPAGE) | (1ULL << _UFFDIO_WAKE);
 	if ((ioctls & need) != need)
 		return 93;
+	if (c->big && uffd_register(uffd, (uintptr_t)c->big, BIG * P, UFFDIO_REGISTER_MODE_MISSING, &ioctls))
+		return 92;
 	if (c->s1) {
 		for (int i = 0; i < 2; i++) {
 			char *s = i ? c->s2 : c->s1;
@@ -444,6 +465,8 @@ static int task_add_vmas(struct tc *c, struct lp_task *t, int idx)
 {
 	uintptr_t a = (uintptr_t)c->anon;
 
+	if (c->big && lp_task_add_anon(t, (uintptr_t)c->big, (uintptr_t)c->big + BIG * P))
+		return -1;
 	if (!c->split) {
 		if (lp_task_add_anon(t, a, a + NA * P))
 			return -1;
@@ -473,6 +496,7 @@ struct start_opts {
 	bool give_fd;     /* the daemon gets the memfd */
 	bool no_pidfd;    /* exits are seen only through ESRCH */
 	bool finished;    /* "restore finished" before the child runs */
+	bool fault_around; /* off unless asked: most cases count faults page by page */
 };
 
 static int tc_start(struct tc *c, child_fn fn, const struct start_opts *o)
@@ -501,6 +525,7 @@ static int tc_start(struct tc *c, child_fn fn, const struct start_opts *o)
 		FAIL("lp_loop_init");
 	}
 	c->loop_ready = true;
+	c->l.fa_max = o->fault_around ? LP_FA_MAX : 1;
 	struct lp_pages *ap = lp_pages_open_image(c->dfd, ANON_SET);
 	if (!ap) {
 		close(uffd);
@@ -842,14 +867,14 @@ static int case_shm_shared_anon(struct tc *c)
 static int case_shm_prepopulated(struct tc *c)
 {
 	struct start_opts o = { LP_PREFETCH_HOT, true, false, false };
-	struct lp_ws_rec hot[NS];
+	struct lp_ws_run hot[NS];
 	size_t nh = 0;
 
 	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_shm_two_maps, &o))
 		return -1;
 	for (unsigned j = 0; j < NS; j++)
 		if (shm_kind(j) == K_DATA && j % 3)
-			hot[nh++] = (struct lp_ws_rec){ LP_WS_SHMEM, 0, SHM_ID, j * P };
+			hot[nh++] = (struct lp_ws_run){ LP_WS_SHMEM, 0, SHM_ID, j * P, 1 };
 	if (lp_loop_set_hot(&c->l, hot, nh))
 		return -1;
 	uint64_t end = ms_now() + TIMEOUT_MS;
@@ -1017,12 +1042,12 @@ static int child_backward(struct tc *c)
 	for (int i = NA - 1; i >= 0; i--) {
 		bad |= check_page(c->anon + i * P, 1, i);
 		if (i % 8 == 0)
-			usleep(300); /* let the prefetcher in */
+			usleep(2000); /* let the prefetcher in: it waits for a pause in the faults */
 	}
 	for (int j = NS - 1; j >= 0; j--) {
 		bad |= check_page(c->s2 + j * P, 2, j) | check_page(c->s1 + j * P, 2, j);
 		if (j % 8 == 0)
-			usleep(300);
+			usleep(2000);
 	}
 	return bad;
 }
@@ -1118,8 +1143,9 @@ static int case_prefetch_hot(struct tc *c)
 {
 	struct start_opts o = { LP_PREFETCH_NONE, true, false, true };
 	char ws[128];
-	struct lp_ws_rec *recs = NULL;
+	struct lp_ws_run *runs = NULL;
 	size_t nr = 0;
+	bool ignored;
 
 	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_some, &o))
 		return -1;
@@ -1128,19 +1154,23 @@ static int case_prefetch_hot(struct tc *c)
 	if (tc_finish(c, false))
 		return -1;
 	snprintf(ws, sizeof(ws), "%s/ws.bin", c->dir);
-	CHECK(lp_ws_write(ws, c->l.rec, c->l.nr_rec) == 0, "write ws");
-	CHECK(lp_ws_read(ws, &recs, &nr) == 0, "read ws");
-	cleanup_free struct lp_ws_rec *r = recs;
-	/* 6 anon pages (35 is recorded as zero: still a page of the image) + 2 shmem pages
-	 * (the second touch of shmem page 10 is not a first touch) */
-	CHECK(nr == 8, "%zu records", nr);
-	CHECK(r[0].kind == LP_WS_ANON && r[0].id == 1000 && r[0].addr == (uintptr_t)c->anon + 9 * P, "rec 0");
-	CHECK(r[1].addr == (uintptr_t)c->anon + 2 * P, "rec 1");
-	CHECK(r[6].kind == LP_WS_SHMEM && r[6].id == SHM_ID && r[6].addr == 10 * P, "rec 6");
-	CHECK(r[7].kind == LP_WS_SHMEM && r[7].addr == 12 * P, "rec 7");
+	CHECK(lp_ws_write(ws, c->dfd, c->l.rec, c->l.nr_rec) == 0, "write ws");
+	CHECK(lp_ws_load(ws, c->dfd, &runs, &nr, &ignored) == 0 && !ignored, "read ws");
+	cleanup_free struct lp_ws_run *r = runs;
+	/* anon pages 2, 9, 33-35 (35 is recorded as zero: still a page of the image), 60;
+	 * shmem pages 10 and 12 (the second touch of page 10 is not a first touch): runs,
+	 * in order, read (not written) first */
+	CHECK(nr == 6, "%zu runs", nr);
+	uintptr_t a = (uintptr_t)c->anon;
+	CHECK(r[0].kind == LP_WS_ANON && r[0].id == 1000 && r[0].addr == a + 2 * P && r[0].nr == 1, "run 0");
+	CHECK(r[1].addr == a + 9 * P && r[1].nr == 1, "run 1");
+	CHECK(r[2].addr == a + 33 * P && r[2].nr == 3 && r[2].flags == 0, "run 2");
+	CHECK(r[3].addr == a + 60 * P, "run 3");
+	CHECK(r[4].kind == LP_WS_SHMEM && r[4].id == SHM_ID && r[4].addr == 10 * P && r[4].nr == 1, "run 4");
+	CHECK(r[5].kind == LP_WS_SHMEM && r[5].addr == 12 * P, "run 5");
 	CHECK(c->l.st.faults_minor == 1, "%" PRIu64, c->l.st.faults_minor);
 
-	/* second run, same images, hot set from the file */
+	/* second run, same images, working set from the file */
 	uintptr_t old_base = (uintptr_t)c->anon;
 	tc_teardown(c);
 	memset(c, 0, sizeof(*c));
@@ -1158,7 +1188,14 @@ static int case_prefetch_hot(struct tc *c)
 		CHECK(ms_now() < end, "hot pages never arrived");
 		CHECK(step(c) == 0, "loop");
 	}
-	/* "restore finished": hot private pages first, then the rest */
+	/* the SYNC: the working set into the task; then "restore finished": the rest */
+	lp_loop_sync(&c->l);
+	end = ms_now() + TIMEOUT_MS;
+	while (!lp_loop_preloaded(&c->l)) {
+		CHECK(ms_now() < end, "the working set never got in");
+		CHECK(step(c) == 0, "loop");
+	}
+	CHECK(c->l.st.hot_in_place == 8, "%" PRIu64 " of 8 pages in place", c->l.st.hot_in_place);
 	lp_loop_finish(&c->l);
 	if (run_until(c, loop_done, "every page in"))
 		return -1;
@@ -1391,7 +1428,327 @@ static int case_exit_pidfd(struct tc *c)
 	return 0;
 }
 
+/* The pages the working set of child_some names. */
+static const unsigned hot_anon[] = { 2, 9, 33, 34, 35, 60 };
+static const unsigned hot_shm[] = { 10, 12 };
+static int expect_hot = -1; /* child_hot_check: 1 in place before the child runs, 0 not */
+
+/* Is the page at addr in our page tables (/proc/self/pagemap bit 63)? -1 on error. */
+static int page_present(const void *addr)
+{
+	uint64_t e;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = pread(fd, &e, sizeof(e), (off_t)((uintptr_t)addr / P * sizeof(e)));
+	close(fd);
+	return n == sizeof(e) ? (int)(e >> 63) : -1;
+}
+
+/* Before touching a byte: the working set is in our page tables (or not, if it must
+ * not be); then the touches of child_some. */
+static int child_hot_check(struct tc *c)
+{
+	int bad = 0;
+
+	for (size_t n = 0; n < ARRAY_SIZE(hot_anon); n++)
+		if (page_present(c->anon + hot_anon[n] * P) != expect_hot) {
+			fprintf(stderr, "  child: anon page %u is %sin place\n", hot_anon[n],
+				expect_hot ? "not " : "");
+			bad = 1;
+		}
+	for (size_t n = 0; n < ARRAY_SIZE(hot_shm); n++)
+		for (int m = 0; m < 2; m++)
+			if (page_present((m ? c->s2 : c->s1) + hot_shm[n] * P) != expect_hot) {
+				fprintf(stderr, "  child: shmem page %u (mapping %d) is %sin place\n",
+					hot_shm[n], m + 1, expect_hot ? "not " : "");
+				bad = 1;
+			}
+	/* pages not in the working set are never in before their time */
+	if (page_present(c->anon) != 0 || page_present(c->s1) != 0 || page_present(c->s2 + 11 * P) != 0) {
+		fprintf(stderr, "  child: a page outside the working set is in place\n");
+		bad = 1;
+	}
+	/* what was there before it ran, seen: now the daemon may stream the rest */
+	ctl_send(c->ctl, 'A', bad);
+	if (ctl_wait(c->ctl, 'C') < 0)
+		return 1;
+	return bad | child_some(c);
+}
+
+/* Fault-around: a task walking its memory takes a fault per window, not per page; the
+ * window grows while the walk goes on; across zero pages and holes. MINOR faults map
+ * the whole run of pages in the page cache. */
+static int child_walk(struct tc *c)
+{
+	int bad = 0;
+	for (unsigned i = 0; i < NA; i++)
+		bad |= check_page(c->anon + i * P, 1, i);
+	for (unsigned j = 0; j < NS; j++)
+		bad |= check_page(c->s1 + j * P, 2, j);
+	for (unsigned j = 0; j < NS; j++)
+		bad |= check_page(c->s2 + j * P, 2, j);
+	return bad;
+}
+
+static int case_fault_around(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_walk, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	unsigned holes = count_kind(anon_kind, NA, K_HOLE);
+	/* private: windows of 16, 32 pages from page 0 on, cut only by the holes (a hole
+	 * is a page of its own: zeros); shmem: the same through s1, then s2's first MINOR
+	 * fault maps all of it */
+	CHECK(s->faults_missing <= 2 * holes + 6, "%" PRIu64 " MISSING faults for %u pages",
+	      s->faults_missing, NA + NS);
+	CHECK(s->faults_minor == 1, "%" PRIu64 " MINOR faults", s->faults_minor);
+	CHECK(s->pages_continued == NS, "%" PRIu64, s->pages_continued);
+	CHECK(s->pages_faultaround >= NA + NS - s->faults_missing - holes, "%" PRIu64, s->pages_faultaround);
+	CHECK(s->pages_prefetched == 0, "%" PRIu64, s->pages_prefetched);
+	return 0;
+}
+
+/* The SYNC puts the working set into the task's page tables: private pages, and shmem
+ * pages (no fd: through one mapping, then UFFDIO_CONTINUE in the other) before it runs;
+ * it takes no fault on them. */
+static int case_preload_mapped(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_HOT, false, false, false, true };
+	struct lp_ws_run hot[8];
+	size_t nh = 0;
+
+	expect_hot = 1; /* the child inherits it */
+	if (tc_setup(c, SHM_SHARED_ANON) || tc_start(c, child_hot_check, &o))
+		return -1;
+	for (size_t n = 0; n < ARRAY_SIZE(hot_anon); n++)
+		hot[nh++] = (struct lp_ws_run){ LP_WS_ANON, 0, 1000, (uintptr_t)c->anon + hot_anon[n] * P,
+						1 };
+	for (size_t n = 0; n < ARRAY_SIZE(hot_shm); n++)
+		hot[nh++] = (struct lp_ws_run){ LP_WS_SHMEM, LP_WS_WRITTEN, SHM_ID, hot_shm[n] * P, 1 };
+	nh = lp_ws_normalize(hot, nh);
+	if (lp_loop_set_hot(&c->l, hot, nh))
+		return -1;
+	lp_loop_sync(&c->l);
+	uint64_t end = ms_now() + TIMEOUT_MS;
+	while (!lp_loop_preloaded(&c->l)) {
+		CHECK(ms_now() < end, "the working set never got in");
+		CHECK(step(c) == 0, "loop");
+	}
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->hot_pages == 8 && s->hot_in_place == 8, "%" PRIu64 " of %" PRIu64 " in place",
+	      s->hot_in_place, s->hot_pages);
+	ctl_send(c->ctl, 'G', 0);
+	CHECK(acked_n(c, 1), "no word from the child");
+	CHECK(s->faults_missing + s->faults_minor == 0,
+	      "%" PRIu64 " faults before the child touched the rest", s->faults_missing + s->faults_minor);
+	lp_loop_finish(&c->l);
+	ctl_send(c->ctl, 'C', 0);
+	if (tc_finish(c, false))
+		return -1;
+	print_stats(c);
+	CHECK(s->hot_faults == 0, "%" PRIu64 " faults on the working set", s->hot_faults);
+	return 0;
+}
+
+/* Prefetch yields: with everything on one CPU, a task that spins there still has its
+ * faults served at once, and the prefetch (32 MiB to go) waits while it spins, to
+ * finish once it stops. Counted, not timed: what the prefetch got while the task spun. */
+static int child_spin(struct tc *c)
+{
+	cpu_set_t set;
+	uint64_t worst = 0;
+	int bad = 0;
+
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return 2;
+	ctl_send(c->ctl, 'S', 0);
+	uint64_t t0 = now_ns();
+	volatile uint64_t x = 0;
+	/* the pages the prefetch (in address order) comes to last */
+	bool big_last = c->big > c->anon;
+	for (unsigned k = 0; k < 60; k++) {
+		/* 5 ms on the CPU, then a page nobody brought in yet: a fault */
+		while (now_ns() < t0 + (k + 1) * 5000000ull)
+			x++;
+		uint64_t a = now_ns();
+		if (big_last) {
+			const char *pg = c->big + (BIG - 60 + k) * P;
+			for (unsigned b = 0; b < P; b++)
+				bad |= pg[b] != 1;
+		} else {
+			bad |= check_page(c->anon + k * P, 1, k);
+		}
+		worst = MAX(worst, now_ns() - a);
+	}
+	ctl_send(c->ctl, 'E', 0);
+	if (worst > 2000000000ull) {
+		fprintf(stderr, "  child: a fault took %.1f ms\n", worst / 1e6);
+		bad = 1;
+	}
+	return bad | child_all(c);
+}
+
+static int case_prefetch_yields(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_ALL, false, false, false, false };
+	cpu_set_t all, one;
+	struct page_xfer x;
+	int ret = -1;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		FAIL("sched_getaffinity: %m");
+	c->cpu = sched_getcpu();
+	c->big = mmap(NULL, BIG * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->big == MAP_FAILED) {
+		c->big = NULL;
+		FAIL("mmap: %m");
+	}
+	if (tc_setup(c, SHM_NONE))
+		return -1;
+	/* one page set, both regions in address order: the big one's pages are 1s */
+	char *buf = malloc(256 * P);
+	CHECK(buf, "malloc");
+	memset(buf, 1, 256 * P);
+	CHECK(xfer_open(&x, c->dfd, ANON_SET, 1) == 0, "xfer");
+	bool big_first = c->big < c->anon;
+	for (int pass = 0; pass < 2; pass++) {
+		if ((pass == 0) == big_first) {
+			for (unsigned i = 0; i < BIG; i += 256)
+				ret = ret > 0 ? ret
+					      : xfer_write_pages(&x, (uintptr_t)c->big + i * P, buf, 256,
+								 PE_LAZY);
+		} else {
+			char pg[P];
+			for (unsigned i = 0; i < NA; i++) {
+				int k = anon_kind(i);
+				if (k == K_DATA) {
+					pattern(pg, 1, i);
+					ret = ret > 0 ? ret
+						      : xfer_write_pages(&x, (uintptr_t)c->anon + i * P, pg,
+									 1, PE_LAZY);
+				} else if (k == K_ZERO) {
+					ret = ret > 0 ? ret
+						      : xfer_write_zero(&x, (uintptr_t)c->anon + i * P, 1,
+									PE_LAZY);
+				}
+			}
+		}
+	}
+	free(buf);
+	CHECK(xfer_close(&x) == 0 && ret <= 0, "image");
+	/* everything on one CPU: the test's threads (the prefetch thread starts later and
+	 * inherits it), and the child (it pins itself) */
+	CPU_ZERO(&one);
+	CPU_SET(c->cpu, &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0, "pin");
+	ret = -1;
+	if (tc_start(c, child_spin, &o))
+		goto out;
+	ctl_send(c->ctl, 'G', 0);
+	if (tc_finish(c, true))
+		goto out;
+	print_stats(c);
+	if (!(c->marks & 2)) {
+		fprintf(stderr, "  the child did not say when it stopped spinning\n");
+		goto out;
+	}
+	uint64_t during = c->mark_pref[1] - c->mark_pref[0];
+	if (verbose)
+		fprintf(stderr,
+			"  while the child spun (300 ms): %" PRIu64 " pages prefetched, the prefetch thread "
+			"ran %.1f ms\n",
+			during, (c->mark_cpu[1] - c->mark_cpu[0]) / 1e6);
+	/* at normal priority it would have had a third of the CPU or more: all of it in
+	 * (32 MiB is some 15 ms of copying); at SCHED_IDLE a few ms at most */
+	if (during > BIG * 3 / 4) {
+		fprintf(stderr,
+			"  %" PRIu64 " of %u pages prefetched while the child spun on the same CPU: "
+			"the prefetch did not yield\n",
+			during, BIG);
+		goto out;
+	}
+	if (c->l.st.pages_prefetched < BIG) {
+		fprintf(stderr, "  only %" PRIu64 " pages prefetched in the end\n", c->l.st.pages_prefetched);
+		goto out;
+	}
+	if (c->l.st.faults_missing < 60) {
+		fprintf(stderr, "  %" PRIu64 " faults: the child's touches did not fault\n",
+			c->l.st.faults_missing);
+		goto out;
+	}
+	ret = 0;
+out:
+	sched_setaffinity(0, sizeof(all), &all);
+	return ret;
+}
+
+/* Faults are served from the faulting thread's CPU: the loop thread moves there. */
+static int child_on_cpu(struct tc *c)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(c->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return 2;
+	return child_all(c);
+}
+
+static int case_follow_cpu(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true, true };
+	cpu_set_t all, now;
+
+	/* the child runs on the last of our CPUs; we start on another one if we can */
+	if (sched_getaffinity(0, sizeof(all), &all))
+		FAIL("sched_getaffinity: %m");
+	c->cpu = -1;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &all))
+			c->cpu = i;
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_on_cpu, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (run_until(c, child_replied, "the child's verdict"))
+		return -1;
+	CHECK(c->child_result == 0, "child reported %d", c->child_result);
+	CHECK(c->l.follow_cpu == c->cpu, "the loop thread is on CPU %d, the faulting task on %d",
+	      c->l.follow_cpu, c->cpu);
+	CHECK(sched_getaffinity(0, sizeof(now), &now) == 0 && CPU_COUNT(&now) == 1 && CPU_ISSET(c->cpu, &now),
+	      "the loop thread's affinity");
+	if (tc_finish(c, true))
+		return -1;
+	/* the loop gives its thread the CPUs back */
+	lp_loop_fini(&c->l);
+	c->loop_ready = false;
+	CHECK(sched_getaffinity(0, sizeof(now), &now) == 0 && CPU_EQUAL(&now, &all), "CPUs not given back");
+	return 0;
+}
+
 /* ---- the daemon, end to end: handshake, images, watchdog ---- */
+
+static int write_inventory(struct tc *c, pid_t pid, uint64_t when)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+
+	inv.img_version = IMG_FORMAT_VERSION;
+	inv.has_root_pid = true;
+	inv.root_pid = pid;
+	inv.has_dump_time_unix = true;
+	inv.dump_time_unix = when;
+	inv.has_dump_complete = true;
+	inv.dump_complete = true;
+	struct img *img = img_open(c->dfd, IMG_INVENTORY, O_WRONLY, 0);
+	return !img || img_write(img, &inv) || img_close(img) ? -1 : 0;
+}
 
 static int write_mm_image(struct tc *c, pid_t pid)
 {
@@ -1429,6 +1786,9 @@ static int write_mm_image(struct tc *c, pid_t pid)
 	struct img *img = img_open(c->dfd, IMG_MM, O_WRONLY, pid);
 	if (!img || img_write(img, &mm) || img_close(img))
 		return -1;
+	/* each "dump" has an inventory of its own: the working set's identity */
+	if (write_inventory(c, pid, 0))
+		return -1;
 	img = img_open(c->dfd, IMG_SHMEM, O_WRONLY, 0);
 	if (!img || img_write(img, &se) || img_close(img))
 		return -1;
@@ -1459,7 +1819,7 @@ static int act_as_restore(struct tc *c)
 	if (sock < 0)
 		FAIL("connect");
 	int ret = lp_client_send_shmem(sock, SHM_ID, c->memfd) ||
-		  lp_client_send_task(sock, c->pid, c->uffd) || lp_client_sync(sock) ||
+		  lp_client_send_task(sock, c->pid, c->uffd) || lp_client_sync(sock, TIMEOUT_MS) ||
 		  lp_client_restore_finished(sock);
 	close(sock);
 	/* the daemon holds the uffd now: ours must not keep it alive */
@@ -1548,31 +1908,63 @@ static int json_u64(struct tc *c, const char *key, unsigned long long *ret)
 	return p && sscanf(p + strlen(pat), "%llu", ret) == 1 ? 0 : -1;
 }
 
-/* --record-ws, then --prefetch hot --hot-ws: the hot shmem pages are in the object
- * when lp_client_sync returns, before "restore finished". */
-static int case_daemon_hot(struct tc *c)
+/* The runs of a working-set file, read as the format says (whatever images it is for). */
+static int read_runs(const char *path, struct lp_ws_run **ret, size_t *ret_nr)
 {
-	char ws[128], hot_arg[160];
+	uint32_t h[8];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != sizeof(h) || h[0] != WS_MAGIC || h[1] != LP_WS_VERSION) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	size_t nr = h[4];
+	struct lp_ws_run *v = calloc(nr + 1, sizeof(*v));
+	ssize_t want = (ssize_t)(nr * sizeof(*v));
+	if (!v || pread(fd, v, want, 32 + h[3] * 24) != want) {
+		free(v);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	*ret = v;
+	*ret_nr = nr;
+	return 0;
+}
+
+static pid_t start_daemon_args(struct tc *c, const char *log_name, char *const extra[], size_t nextra)
+{
+	fflush(NULL);
+	pid_t d = fork();
+	if (d == 0) {
+		char log[128];
+		char *argv[24] = { "criu-lite", "lazy-pages", "-D", c->dir, "-vvvv", "-o", log };
+		size_t n = 7;
+		snprintf(log, sizeof(log), "%s/%s", c->dir, log_name);
+		for (size_t i = 0; i < nextra && n < ARRAY_SIZE(argv) - 1; i++)
+			argv[n++] = extra[i];
+		argv[n] = NULL;
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(cli_run((int)n, argv));
+	}
+	return d;
+}
+
+/* Run 1 of a working set: `--prefetch none --record-ws ws` with child_some. 0 or -1. */
+static int record_run(struct tc *c, const char *ws)
+{
+	char *extra[] = { "--prefetch", "none", "--record-ws", (char *)ws };
+	char m[2];
 	int st;
 
-	snprintf(ws, sizeof(ws), "%s/ws.bin", c->dir);
 	if (tc_setup(c, SHM_MEMFD) || start_child_only(c, child_some))
 		return -1;
 	if (write_mm_image(c, c->pid))
 		FAIL("mm image");
-	fflush(NULL);
-	cleanup_pid pid_t d = fork();
-	if (d == 0) {
-		char log[128];
-		snprintf(log, sizeof(log), "%s/lazy-pages-1.log", c->dir);
-		char *argv[] = { "criu-lite", "lazy-pages", "-D", c->dir, "--prefetch", "none", "--record-ws", ws, "-o", log, NULL };
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(cli_run(ARRAY_SIZE(argv) - 1, argv));
-	}
+	cleanup_pid pid_t d = start_daemon_args(c, "lazy-pages-1.log", extra, ARRAY_SIZE(extra));
 	if (act_as_restore(c))
 		return -1;
 	ctl_send(c->ctl, 'G', 0);
-	char m[2];
 	struct pollfd pf = { c->ctl, POLLIN, 0 };
 	CHECK(poll(&pf, 1, TIMEOUT_MS) == 1 && recv(c->ctl, m, 2, 0) == 2 && m[0] == 'R' && m[1] == 0,
 	      "run 1: child");
@@ -1582,55 +1974,155 @@ static int case_daemon_hot(struct tc *c)
 	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0 && WIFEXITED(st) && !WEXITSTATUS(st), "run 1 daemon %#x", st);
 	d = -1;
 	closep(&c->ctl);
+	return 0;
+}
 
-	/* run 2: a fresh object, a new task (its pid stands for the restored one) */
+/* Run 2: a fresh object and task (its pid stands for the restored one), the daemon with
+ * --prefetch hot --hot-ws ws, the handshake with the SYNC; the child checks what is in
+ * place before it touches anything. *ret_d: the daemon's status. 0 or -1. */
+static int hot_run(struct tc *c, const char *ws, bool rewrite, int *ret_d)
+{
+	char *extra[] = { "--prefetch", "hot", "--hot-ws", (char *)ws };
+	int st;
+
 	CHECK(ftruncate(c->memfd, 0) == 0 && ftruncate(c->memfd, NS * P) == 0, "truncate");
-	if (start_child_only(c, child_some) || write_mm_image(c, c->pid))
+	if (start_child_only(c, child_hot_check) || write_mm_image(c, c->pid))
 		FAIL("run 2 setup");
-	struct lp_ws_rec *recs;
-	size_t nr;
-	CHECK(lp_ws_read(ws, &recs, &nr) == 0 && nr == 8, "ws file");
-	for (size_t i = 0; i < nr; i++)
-		if (recs[i].kind == LP_WS_ANON)
-			recs[i].id = c->pid;
-	int wret = lp_ws_write(ws, recs, nr);
-	free(recs);
-	CHECK(wret == 0, "ws rewrite");
-	snprintf(hot_arg, sizeof(hot_arg), "%s", ws);
-	d = fork();
-	if (d == 0) {
-		char log[128];
-		snprintf(log, sizeof(log), "%s/lazy-pages-2.log", c->dir);
-		char *argv[] = { "criu-lite", "lazy-pages", "-D", c->dir, "--prefetch", "hot", "--hot-ws", hot_arg, "-o", log, NULL };
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		_exit(cli_run(ARRAY_SIZE(argv) - 1, argv));
+	if (rewrite) {
+		/* the same working set, for the new task's page set (and these images) */
+		struct lp_ws_run *runs;
+		size_t nr;
+		CHECK(read_runs(ws, &runs, &nr) == 0, "ws file");
+		for (size_t i = 0; i < nr; i++)
+			if (runs[i].kind == LP_WS_ANON)
+				runs[i].id = c->pid;
+		int wret = lp_ws_write(ws, c->dfd, runs, nr);
+		free(runs);
+		CHECK(wret == 0, "ws rewrite");
 	}
+	cleanup_pid pid_t d = start_daemon_args(c, "lazy-pages-2.log", extra, ARRAY_SIZE(extra));
 	int sock = lp_client_connect(c->dir);
 	CHECK(sock >= 0, "connect");
 	CHECK(lp_client_send_shmem(sock, SHM_ID, c->memfd) == 0 && lp_client_send_task(sock, c->pid, c->uffd) == 0,
 	      "send");
 	closep(&c->uffd);
-	CHECK(lp_client_sync(sock) == 0, "sync");
-	/* before the task runs: exactly the recorded shmem pages (10, 12) are in */
+	CHECK(lp_client_sync(sock, TIMEOUT_MS) == 0, "sync");
+	/* before the task runs: exactly the recorded shmem pages (10, 12) are in the object,
+	 * or none if the working set was not applied */
 	char buf[P];
 	for (unsigned j = 0; j < NS; j++) {
 		CHECK(pread(c->memfd, buf, P, j * P) == (ssize_t)P, "pread");
-		if (j == 10 || j == 12)
+		if ((j == 10 || j == 12) && expect_hot)
 			CHECK(!check_page(buf, 2, j), "hot page %u missing after sync", j);
 		else
 			CHECK(is_zero(buf, P), "page %u in before its time", j);
 	}
+	/* the task runs; it looks at its page tables before "restore finished" (after it
+	 * the daemon streams everything) */
+	ctl_send(c->ctl, 'G', 0);
+	char m[2];
+	struct pollfd pf = { c->ctl, POLLIN, 0 };
+	CHECK(poll(&pf, 1, TIMEOUT_MS) == 1 && recv(c->ctl, m, 2, 0) == 2 && m[0] == 'A',
+	      "no word from the child");
+	CHECK(m[1] == 0, "the working set was %s in place before the task ran", expect_hot ? "not" : "");
 	CHECK(lp_client_restore_finished(sock) == 0, "finished");
 	close(sock);
-	ctl_send(c->ctl, 'G', 0);
-	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0 && WIFEXITED(st) && !WEXITSTATUS(st), "run 2 daemon %#x", st);
+	ctl_send(c->ctl, 'C', 0);
+	CHECK(wait_pid(d, &st, TIMEOUT_MS) == 0, "run 2 daemon");
 	d = -1;
+	*ret_d = st;
 	ctl_send(c->ctl, 'B', 0);
 	CHECK(wait_pid(c->pid, &st, TIMEOUT_MS) == 0 && WIFEXITED(st) && !WEXITSTATUS(st), "run 2 child %#x", st);
 	c->pid = -1;
-	unsigned long long pre = 0, tot = 0;
-	CHECK(json_u64(c, "pages_prefetched", &pre) == 0 && json_u64(c, "pages_total", &tot) == 0, "json");
+	return 0;
+}
+
+/* --record-ws, then --prefetch hot --hot-ws: the working set is in every mapping of the
+ * task when lp_client_sync returns, before the task runs, and it takes no fault on it. */
+static int case_daemon_hot(struct tc *c)
+{
+	char ws[128];
+	int st;
+
+	snprintf(ws, sizeof(ws), "%s/ws.bin", c->dir);
+	if (record_run(c, ws))
+		return -1;
+	expect_hot = 1;
+	if (hot_run(c, ws, true, &st))
+		return -1;
+	CHECK(WIFEXITED(st) && !WEXITSTATUS(st), "run 2 daemon %#x", st);
+	unsigned long long pre = 0, tot = 0, hp = 0, inplace = 0, hf = 0, fm = 0, fmi = 0;
+	CHECK(json_u64(c, "pages_prefetched", &pre) == 0 && json_u64(c, "pages_total", &tot) == 0 &&
+		      json_u64(c, "hot_pages", &hp) == 0 &&
+		      json_u64(c, "hot_pages_in_place", &inplace) == 0 &&
+		      json_u64(c, "hot_faults", &hf) == 0 && json_u64(c, "faults_missing", &fm) == 0 &&
+		      json_u64(c, "faults_minor", &fmi) == 0,
+	      "json");
 	CHECK(pre > 0 && pre <= tot, "prefetched %llu of %llu", pre, tot);
+	CHECK(hp == 8 && inplace == 8, "working set: %llu pages, %llu in place", hp, inplace);
+	/* the child touched only working-set pages: not one fault */
+	CHECK(hf == 0 && fm == 0 && fmi == 0, "faults on the working set %llu, missing %llu, minor %llu", hf,
+	      fm, fmi);
+	return 0;
+}
+
+/* A working set that does not belong to the images is ignored, with a warning: other
+ * images (another dump: another inventory), other sizes, other pages. */
+static int case_daemon_ws_mismatch(struct tc *c)
+{
+	char ws[128], log[160], buf[65536];
+	struct lp_ws_run *runs = NULL, *r2;
+	size_t nr, n2;
+	bool ignored;
+	int st;
+
+	snprintf(ws, sizeof(ws), "%s/ws.bin", c->dir);
+	if (record_run(c, ws))
+		return -1;
+	CHECK(read_runs(ws, &runs, &nr) == 0 && nr == 6, "ws file");
+	cleanup_free struct lp_ws_run *keep = runs;
+	/* it fits the images it was recorded on */
+	CHECK(lp_ws_load(ws, c->dfd, &r2, &n2, &ignored) == 0 && !ignored && n2 == nr, "run 1's own file");
+	free(r2);
+	/* other sizes: the task's page set in the file has a page more than in the images */
+	int fd = open(ws, O_RDWR | O_CLOEXEC);
+	uint64_t pages;
+	CHECK(fd >= 0 && pread(fd, &pages, 8, 32 + 16) == 8, "set");
+	pages++;
+	CHECK(pwrite(fd, &pages, 8, 32 + 16) == 8, "patch");
+	close(fd);
+	CHECK(lp_ws_load(ws, c->dfd, &r2, &n2, &ignored) == 0 && ignored && n2 == 0 && !r2,
+	      "other sizes applied");
+	/* other pages: a run over a page the images do not have (page 5 is a hole) */
+	struct lp_ws_run bad[7];
+	memcpy(bad, runs, nr * sizeof(*runs));
+	bad[nr] = runs[0];
+	bad[nr].addr = (uintptr_t)c->anon + 5 * P;
+	CHECK(lp_ws_write(ws, c->dfd, bad, nr + 1) == 0, "write");
+	CHECK(lp_ws_load(ws, c->dfd, &r2, &n2, &ignored) == 0 && ignored && n2 == 0, "other pages applied");
+	/* other images: the same runs, a later dump of the same task */
+	CHECK(lp_ws_write(ws, c->dfd, runs, nr) == 0, "write");
+	CHECK(write_inventory(c, c->pid, 1) == 0, "inventory");
+	CHECK(lp_ws_load(ws, c->dfd, &r2, &n2, &ignored) == 0 && ignored && n2 == 0, "other images applied");
+
+	/* the daemon with it: warns, puts nothing in before the task runs, serves it all */
+	expect_hot = 0;
+	if (hot_run(c, ws, false, &st))
+		return -1;
+	CHECK(WIFEXITED(st) && !WEXITSTATUS(st), "daemon %#x", st);
+	unsigned long long hp = 1, inplace = 1;
+	CHECK(json_u64(c, "hot_pages", &hp) == 0 && json_u64(c, "hot_pages_in_place", &inplace) == 0 &&
+		      hp == 0 && inplace == 0,
+	      "working set applied: %llu pages, %llu in place", hp, inplace);
+	snprintf(log, sizeof(log), "%s/lazy-pages-2.log", c->dir);
+	fd = open(log, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	CHECK(n > 0, "no log");
+	buf[n] = 0;
+	CHECK(strstr(buf, "does not belong to the images") && strstr(buf, "recorded on other images"),
+	      "no warning in the log");
 	return 0;
 }
 
@@ -1947,15 +2439,22 @@ static const struct tcase cases[] = {
 	{ "wait_for_write", case_wait_for_write, "shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "faults on pages being written wait, then CONTINUE" },
 	{ "prefetch_all_fd", case_prefetch_all_fd, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
-	  "prefetch (writer thread) racing faults" },
+	  "prefetch (the worker threads) racing faults" },
 	{ "prefetch_all_mapped", case_prefetch_all_mapped, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "prefetch through a mapping racing faults" },
 	{ "prefetch_all_nofault", case_prefetch_all_nofault, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "everything arrives before the first access" },
-	{ "prefetch_none", case_prefetch_none, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
-	  "faults only" },
+	{ "prefetch_none", case_prefetch_none, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM, "faults only" },
 	{ "prefetch_hot", case_prefetch_hot, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "record the working set, then replay it as the hot set" },
+	{ "fault_around", case_fault_around, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "a walk takes a fault per window, growing; a MINOR fault maps the whole run" },
+	{ "preload_mapped", case_preload_mapped, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "the SYNC puts the working set in every mapping before the task runs: no fault on it" },
+	{ "prefetch_yields", case_prefetch_yields, "anon", 0,
+	  "a task spinning on the prefetch's CPU: its faults served, the prefetch waits" },
+	{ "follow_cpu", case_follow_cpu, "anon+shmem", UFFD_FEATURE_THREAD_ID,
+	  "faults are served from the faulting thread's CPU; the loop thread gives it back" },
 	{ "fork", case_fork, "anon+shmem", UFFD_FEATURE_EVENT_FORK, "EVENT_FORK" },
 	{ "fork_prefetch", case_fork_prefetch, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
 	  "EVENT_FORK four times while prefetch streams" },
@@ -1973,7 +2472,9 @@ static const struct tcase cases[] = {
 	{ "daemon", case_daemon, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "criu-lite lazy-pages end to end: handshake, images, stats file" },
 	{ "daemon_hot", case_daemon_hot, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
-	  "--record-ws then --prefetch hot: hot shmem pages in before the task runs" },
+	  "--record-ws then --prefetch hot: the working set in place before the task runs, no fault on it" },
+	{ "daemon_ws_mismatch", case_daemon_ws_mismatch, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
+	  "a working set of other images, sizes or pages: ignored with a warning" },
 	{ "daemon_fatal", case_daemon_fatal, "anon+shmem", UFFD_FEATURE_MINOR_SHMEM,
 	  "a corrupt page: the daemon kills the task" },
 	{ "daemon_no_image", case_daemon_no_image, "anon+shmem", 0,

@@ -170,6 +170,17 @@ START_TEST(test_criu_names)
 	ck_assert_int_eq(o.log_level, 0);
 	cr_options_fini(&o);
 
+	/* lazy-pages' own */
+	ck_assert_int_eq(parse(&o, "lazy-pages", "--prefetch", "hot", "--hot-ws", "h", "--record-ws", "r",
+			       "--busy-poll", "0", "--fault-around", "16", NULL),
+			 0);
+	ck_assert_int_eq(o.prefetch, CR_PREFETCH_HOT);
+	ck_assert_str_eq(o.hot_ws, "h");
+	ck_assert_str_eq(o.record_ws, "r");
+	ck_assert_uint_eq(o.busy_poll_us, 0);
+	ck_assert_uint_eq(o.fault_around, 16);
+	cr_options_fini(&o);
+
 	/* --manage-cgroups alone is soft, as in CRIU; the defaults */
 	ck_assert_int_eq(parse(&o, "dump", "--manage-cgroups", NULL), 0);
 	ck_assert_int_eq(o.manage_cgroups, CR_CG_SOFT);
@@ -180,6 +191,7 @@ START_TEST(test_criu_names)
 	ck_assert_uint_eq(o.ghost_limit, 1 << 20);
 	ck_assert_int_eq(o.network_lock, CR_NETLOCK_IPTABLES);
 	ck_assert_int_eq(o.status_fd, -1);
+	ck_assert_uint_eq(o.fault_around, CR_DEFAULT_FAULT_AROUND);
 	cr_options_fini(&o);
 }
 END_TEST
@@ -225,6 +237,7 @@ START_TEST(test_bad_input)
 		{ "restore", "--join-ns", ":/x" },	      { "restore", "--cgroup-root", "cpu:rel" },
 		{ "swrk" },				      { "swrk", "x" },
 		{ "swrk", "3", "4" },
+		{ "lazy-pages", "--fault-around", "0" },  { "lazy-pages", "--fault-around", "1025" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -330,6 +343,7 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" },
 		{ "restore", "--root", "/r" },	       { "dump", "--external", "mnt[/a]:b" },
 		{ "restore", "--external", "net[4026531840]:k" },
+		{ "lazy-pages", "--fault-around", "1" }, { "lazy-pages", "--busy-poll", "0" },
 	};
 	struct cr_options o;
 
