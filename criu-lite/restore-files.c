@@ -435,6 +435,21 @@ static int late_socks_prepare(struct rst_ctx *ctx)
 	return 0;
 }
 
+/* Whether key is what --inherit-fd names a file of the tree by (a pipe's end, which
+ * its object's open takes from the options itself). */
+static bool names_a_file(struct rst_ctx *ctx, const char *key)
+{
+	char k[PROC_PATH_MAX];
+
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		const struct rst_file *rf = &ctx->rfiles[i];
+		if (rf->needed && rf->ops && rf->ops->inherit_key && rf->ops->inherit_key(rf->fe, k, sizeof(k)) == 0 &&
+		    !strcmp(k, key))
+			return true;
+	}
+	return false;
+}
+
 static int open_files(struct rst_ctx *ctx)
 {
 	cleanup_free bool *member = calloc(ctx->img.nr_files ? ctx->img.nr_files : 1, sizeof(bool));
@@ -454,7 +469,7 @@ static int open_files(struct rst_ctx *ctx)
 			return -1;
 	}
 	for (size_t i = 0; i < ctx->opts->nr_inherit_fd; i++)
-		if (!used[i])
+		if (!used[i] && !names_a_file(ctx, ctx->opts->inherit_fd[i].key))
 			pr_warn("--inherit-fd fd[%d]:%s names no file of the dumped tree that criu-lite connects to "
 				"an inherited fd, ignoring\n", ctx->opts->inherit_fd[i].fd, ctx->opts->inherit_fd[i].key);
 	return 0;

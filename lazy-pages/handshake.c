@@ -238,6 +238,12 @@ static int conn_read(struct lp_fd *f)
 			closep(&fd2);
 			s->sync_wanted = true;
 			lp_loop_sync(s->loop);
+			/* nothing to put in first (no working set): the tasks may go at once */
+			if (lp_loop_preloaded(s->loop)) {
+				s->sync_wanted = false;
+				if (lp_proto_send(s->conn.fd, LP_HS_ACK, 0, -1))
+					pr_warn("the restore did not wait for the working set, ignoring\n");
+			}
 			break;
 		default:
 			closep(&fd);
