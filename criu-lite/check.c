@@ -152,6 +152,11 @@ static const struct criu_alias {
 	{ "mem_dirty_track", { KD_UFFD_WP_ASYNC, KD_PAGEMAP_SCAN }, 2,
 	  "write tracking (criu-lite: userfaultfd WP_ASYNC and PAGEMAP_SCAN, not soft-dirty)" },
 	{ "pidfd_store", { KD_PIDFD_OPEN, KD_PIDFD_GETFD }, 2, "pidfd_open and pidfd_getfd" },
+	{ "tcp_half_closed", { KD_TCP_REPAIR, KD_TCP_HALF_CLOSED }, 2, "TCP_REPAIR on half-closed connections" },
+	{ "network_lock_nftables", { KD_NETLOCK_NFTABLES }, 1,
+	  "--network-lock nftables: a connection locked and unlocked with nft" },
+	{ "nftables", { KD_NFTABLES }, 1, "nftables (criu-lite: the nft tool, not libnftables)" },
+	{ "has_ipt_legacy", { KD_IPT_LEGACY }, 1, "iptables-legacy-restore locks and unlocks a connection" },
 };
 
 /* One asked-for name: criu-lite's features for it. 0, or -1 (logged) if unknown. */

@@ -14,6 +14,7 @@
 
 struct fd_ops;
 struct dump_file_index;
+struct net_dump;
 
 /* One open file description (criu-lite/files/files.h). */
 struct dump_file {
@@ -80,6 +81,7 @@ struct dump_ctx {
 				* ones included (ns/ns.c) */
 	char **cgroups;        /* --manage-cgroups: the tree's cgroups (cgroup.h), for the inventory */
 	size_t nr_cgroups;
+	struct net_dump *net;  /* sockets of the network families (criu-lite/files/net.h) */
 };
 
 #endif

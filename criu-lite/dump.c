@@ -24,6 +24,7 @@
 #include "criu-lite/dump-mm.h"
 #include "criu-lite/dump-shmem.h"
 #include "criu-lite/cgroup.h"
+#include "criu-lite/files/net.h"
 #include "criu-lite/ns/ns.h"
 #include "images/stats.h"
 #include "lib/infect.h"
@@ -761,7 +762,10 @@ int cr_dump(const struct cr_options *opts)
 	pr_info("seized %zu task(s) under pid %d\n", ntasks, opts->tree);
 	if (dump_check_env(&ctx) < 0)
 		goto out;
-	/* as CRIU: the network is locked only in a namespace of the tree's own */
+	/* the tree's TCP connections, before any of its sockets is read (--network-lock) */
+	if (net_dump_lock(&ctx) < 0)
+		goto out;
+	/* as CRIU: the script locks a namespace of the tree's own */
 	if (ctx.own_ns & CLONE_NEWNET) {
 		if (cr_action_run(opts, CR_ACT_NETWORK_LOCK, 0, -1) < 0)
 			goto out;
@@ -791,6 +795,9 @@ int cr_dump(const struct cr_options *opts)
 	}
 	ret = 0;
 out:
+	/* a tree that runs on gets its connections back; a killed one leaves them locked */
+	if (net_dump_release(&ctx, ret < 0 || opts->leave_running) < 0)
+		ret = -1;
 	if (net_locked && (ret < 0 || opts->leave_running) &&
 	    cr_action_run(opts, CR_ACT_NETWORK_UNLOCK, 0, -1) < 0)
 		ret = -1;
@@ -817,6 +824,7 @@ out:
 		pr_err("dump of pid %d failed; the process tree was left running\n", opts->tree);
 	}
 	cg_free(ctx.cgroups, ctx.nr_cgroups);
+	net_dump_fini(&ctx);
 	dump_shmem_fini(&ctx);
 	dump_files_fini(&ctx);
 	ns_dump_fini(&ctx);

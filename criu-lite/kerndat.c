@@ -39,6 +39,8 @@
 #include "lib/proc-parse.h"
 #include "lib/uffd.h"
 #include "criu-lite/kerndat.h"
+#include "criu-lite/netlock.h"
+#include "criu-lite/files/tcp.h"
 
 /* ---- constants newer than the build headers (values from the kernel uapi) ---- */
 
@@ -1223,6 +1225,29 @@ static void probe_pidfd(struct kerndat *kd)
 		kd_set(kd, KD_PIDFD_GETFD, true, "copied an fd of ours: the same file");
 }
 
+/* ---- TCP repair and the network lock ---- */
+
+static void probe_tcp(struct kerndat *kd)
+{
+	char d[KD_DETAIL_LEN];
+
+	kd_set(kd, KD_TCP_REPAIR, tcp_probe_repair(false, d, sizeof(d)) == 0, "%s", d);
+	kd_set(kd, KD_TCP_HALF_CLOSED, tcp_probe_repair(true, d, sizeof(d)) == 0, "%s", d);
+}
+
+/* Each method locks and unlocks a connection in a network namespace of its own. */
+static void probe_netlock(struct kerndat *kd)
+{
+	char d[KD_DETAIL_LEN];
+	bool ok;
+
+	kd_set(kd, KD_NETLOCK_IPTABLES, netlock_probe(NETLOCK_IPTABLES, false, d, sizeof(d)) == 0, "%s", d);
+	kd_set(kd, KD_IPT_LEGACY, netlock_probe(NETLOCK_IPTABLES, true, d, sizeof(d)) == 0, "%s", d);
+	ok = netlock_probe(NETLOCK_NFTABLES, false, d, sizeof(d)) == 0;
+	kd_set(kd, KD_NETLOCK_NFTABLES, ok, "%s", d);
+	kd_set(kd, KD_NFTABLES, ok, "%s", ok ? "nft: tables, sets with concatenations, rules" : d);
+}
+
 /* ---- the table ---- */
 
 #define D KD_NEED_DUMP
@@ -1282,6 +1307,13 @@ static const struct kd_feature features[KD_NR_FEATURES] = {
 	  "uffd MINOR on a guest_memfd mapping (vm_uffd_ops series)", probe_kvm },
 	{ KD_PIDFD_OPEN, "pidfd_open", 0, "pidfd_open(2)", probe_pidfd },
 	{ KD_PIDFD_GETFD, "pidfd_getfd", 0, "pidfd_getfd(2) (another task's fd)", probe_pidfd },
+	{ KD_TCP_REPAIR, "tcp_repair", 0, "TCP_REPAIR (--tcp-established)", probe_tcp },
+	{ KD_TCP_HALF_CLOSED, "tcp_repair_half_closed", 0, "TCP_REPAIR on half-closed connections", probe_tcp },
+	{ KD_NETLOCK_IPTABLES, "netlock_iptables", 0, "--network-lock iptables (iptables-restore)",
+	  probe_netlock },
+	{ KD_IPT_LEGACY, "ipt_legacy", 0, "iptables-legacy-restore", probe_netlock },
+	{ KD_NETLOCK_NFTABLES, "netlock_nftables", 0, "--network-lock nftables (the nft tool)", probe_netlock },
+	{ KD_NFTABLES, "nft_tool", 0, "nftables through the nft tool", probe_netlock },
 };
 
 #undef D

@@ -84,6 +84,13 @@ enum kd_feat {
 	KD_GUEST_MEMFD_UFFD_MINOR, /* uffd MINOR on a guest_memfd mmap (vm_uffd_ops) */
 	KD_PIDFD_OPEN,		   /* pidfd_open(2) */
 	KD_PIDFD_GETFD,		   /* pidfd_getfd(2): a copy of another task's fd */
+	/* TCP connections and the network lock (criu-lite/files/tcp.c, criu-lite/netlock.c) */
+	KD_TCP_REPAIR,		   /* TCP_REPAIR on an established connection */
+	KD_TCP_HALF_CLOSED,	   /* ... and on a half-closed one (CRIU: tcp_half_closed) */
+	KD_NETLOCK_IPTABLES,	   /* --network-lock iptables works (iptables-restore) */
+	KD_IPT_LEGACY,		   /* iptables-legacy-restore works (CRIU: has_ipt_legacy) */
+	KD_NETLOCK_NFTABLES,	   /* --network-lock nftables works (CRIU: network_lock_nftables) */
+	KD_NFTABLES,		   /* the nft tool works here (CRIU: nftables) */
 	KD_NR_FEATURES,
 };
 

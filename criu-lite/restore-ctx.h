@@ -61,6 +61,7 @@ struct rst_ctx {
 	int root_status;
 	uint64_t t_forked_ns;    /* when every task had been created (stats-restore) */
 	struct ns_rst *ns;       /* namespaces (criu-lite/ns/) */
+	bool net_unlocked;       /* the network lock of the images was lifted (criu-lite/files/net.h) */
 };
 
 /* restore-mm.c: pure helpers (unit-tested) and the memory plan. */

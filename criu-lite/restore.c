@@ -34,6 +34,7 @@
 #include "criu-lite/restore-ctx.h"
 #include "criu-lite/kerndat.h"
 #include "criu-lite/cgroup.h"
+#include "criu-lite/files/net.h"
 #include "criu-lite/ns/ns.h"
 #include "images/imgset.h"
 #include "images/stats.h"
@@ -75,6 +76,7 @@ static int read_images(struct rst_ctx *ctx)
 
 static void ctx_fini(struct rst_ctx *ctx)
 {
+	net_restore_fini(ctx); /* a restore that failed leaves no lock behind */
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		free(ctx->tasks[i].vma_fds);
 	free(ctx->tasks);
@@ -812,8 +814,10 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 	pr_debug("every task ready to go at %.1f ms\n", (now_ns() - t0) / 1e6);
 	/* restored, not running yet: the caller learns the root's pid (runc needs it) */
 	if (restore_action(&ctx, CR_ACT_POST_RESTORE, root) < 0 ||
-	    (ns_rst_own_net(&ctx) && restore_action(&ctx, CR_ACT_NETWORK_UNLOCK, 0) < 0) ||
-	    restore_action(&ctx, CR_ACT_PRE_RESUME, 0) < 0)
+	    (ns_rst_own_net(&ctx) && restore_action(&ctx, CR_ACT_NETWORK_UNLOCK, 0) < 0))
+		goto fail;
+	/* the lock lifted, then the connections out of repair mode (criu-lite/files/net.h) */
+	if (net_restore_resume(&ctx) < 0 || restore_action(&ctx, CR_ACT_PRE_RESUME, 0) < 0)
 		goto fail;
 	/* --lazy-pages: the working set goes in before the tasks do */
 	if (ctx.lazy_sock >= 0 && lazy_sync(&ctx, t0) < 0)

@@ -99,6 +99,10 @@ enum img_type {
 #define FILE_TYPE_FIFO 12
 #define FILE_TYPE_INOTIFY 13
 #define FILE_TYPE_MAX 13
+/* sockets of the network families (net.proto): numbers of their own, apart */
+#define FILE_TYPE_INET 60    /* AF_INET, AF_INET6: TCP, UDP, raw */
+#define FILE_TYPE_NETLINK 61
+#define FILE_TYPE_PACKET 62
 
 struct img;
 

@@ -408,6 +408,34 @@ static int load_shmems(int dfd, struct img_set *s)
 	return 0;
 }
 
+/* An inet socket: its addresses have their family's length, its queues fit their numbers. */
+static const char *check_inet_entry(const InetSkEntry *ie)
+{
+	size_t alen;
+
+	if (!ie)
+		return "an inet socket without its entry";
+	if (ie->family != 2 && ie->family != 10) /* AF_INET, AF_INET6 */
+		return "an inet socket of an unknown family";
+	alen = ie->family == 2 ? 4 : 16;
+	if ((ie->has_src_addr && ie->src_addr.len != alen) || (ie->has_dst_addr && ie->dst_addr.len != alen))
+		return "an inet socket whose address does not fit its family";
+	if (ie->src_port > 65535 || ie->dst_port > 65535)
+		return "an inet socket with a port above 65535";
+	if (ie->tcp) {
+		const TcpStreamEntry *t = ie->tcp;
+		if (!ie->has_dst_addr || !ie->has_src_addr)
+			return "a TCP connection without its addresses";
+		if (t->has_unsent_len && t->unsent_len > (t->has_snd_queue ? t->snd_queue.len : 0))
+			return "a TCP connection with more unsent bytes than queued ones";
+		if (t->snd_wscale > 14 || t->rcv_wscale > 14)
+			return "a TCP connection with a window scale above 14";
+	}
+	if (ie->opts && ie->opts->has_filter && ie->opts->filter.len % 8)
+		return "a socket filter that is not whole instructions";
+	return NULL;
+}
+
 /* The sub-message each file type needs, and what it refers to. */
 static int check_file_entry(const struct img_set *s, const FileEntry *fe)
 {
@@ -469,6 +497,19 @@ static int check_file_entry(const struct img_set *s, const FileEntry *fe)
 	case FILE_TYPE_SOCKET:
 		if (!fe->socket)
 			what = "a socket without its entry";
+		break;
+	case FILE_TYPE_INET:
+		what = check_inet_entry(fe->inet);
+		break;
+	case FILE_TYPE_NETLINK:
+		if (!fe->netlink)
+			what = "a netlink socket without its entry";
+		break;
+	case FILE_TYPE_PACKET:
+		if (!fe->packet)
+			what = "a packet socket without its entry";
+		else if (fe->packet->ifname && strnlen(fe->packet->ifname, 16) >= 16)
+			what = "a packet socket bound to an interface name too long";
 		break;
 	default:
 		break; /* restore says which types it can't restore */

@@ -391,7 +391,6 @@ static bool g_external(const struct cr_options *o)
 			return true;
 	return false;
 }
-static bool g_tcp_close(const struct cr_options *o) { return o->tcp_close; }
 static bool g_cgroups(const struct cr_options *o)
 {
 	/* soft (and CRIU's default, which is soft) only puts tasks back into existing cgroups:
@@ -421,7 +420,6 @@ static const struct refusal refusals[] = {
 	  "dump writes every page into the images; restore --lazy-pages with criu-lite lazy-pages serves them" },
 	{ "--external", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_external,
 	  "only mounts (mnt[..]) and network namespaces (net[..]) can be external" },
-	{ "--tcp-close", C(CR_CMD_RESTORE), g_tcp_close, "no TCP connections" },
 	{ "--manage-cgroups", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_cgroups,
 	  "cgroup properties are not dumped; soft puts the tasks back into existing cgroups" },
 	{ "--join-ns", C(CR_CMD_RESTORE), g_join_ns, "only net, uts and ipc namespaces can be joined" },

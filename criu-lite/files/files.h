@@ -43,6 +43,8 @@ struct fd_probe {
 	struct proc_fdinfo fi;
 	char *fdinfo;              /* the whole fdinfo text: kinds parse their own lines */
 	uint32_t flags;            /* fi.flags without O_CLOEXEC */
+	int sk;                    /* a socket: our copy of it (pidfd_getfd), for the kind to take; else -1 */
+	int sk_family;             /* a socket: SO_DOMAIN */
 };
 
 /* One description in the restore: its entry, its kind, and its fd once open. */
@@ -97,6 +99,7 @@ int fd_kinds_dump_finish(struct dump_ctx *ctx);
 
 /* ---- the kinds ---- */
 extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops;
+extern const struct fd_ops inet_fd_ops, netlink_fd_ops, packet_fd_ops; /* network sockets (net.h) */
 
 /* ---- regular files (reg.c), also for the files behind mappings and exe links ---- */
 /* A reg entry for path (already without " (deleted)"). NULL (logged). */

@@ -37,6 +37,9 @@ static const struct fd_ops *const kinds[] = {
 	&dir_fd_ops,
 	&chr_fd_ops,
 	&pipe_fd_ops,
+	&inet_fd_ops,
+	&netlink_fd_ops,
+	&packet_fd_ops,
 };
 
 static bool kind_matches(const struct fd_ops *k, const struct fd_probe *p)

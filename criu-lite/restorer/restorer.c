@@ -705,7 +705,9 @@ void rst_main(struct rst_args *a)
 		rst_u32 n = __atomic_load_n(&a->threads_ready, __ATOMIC_SEQ_CST);
 		if (n >= a->nr_threads)
 			break;
-		futex_wait_while(a, &a->threads_ready, n, 0);
+		/* shared, as the threads' futex_wake_all(): a private wait never hears a
+		 * shared wake (other keys), and would sleep its whole 200 ms each time */
+		futex_wait_while(a, &a->threads_ready, n, 1);
 	}
 	/* The restorer's own fds (pages image, mapping fds, uffd, exe): not the task's. */
 	if (a->svc_fd_base > 0)

@@ -7,10 +7,14 @@
 #   make bench-containers  issue 12's: runc restores a container until it answers, eagerly and
 #                      lazily: BENCH_CT_SIZES="256,1024,4096" (MiB), BENCH_CT_SHM="sysv devshm"
 #                      (the shared half: a System V segment, a /dev/shm file), BENCH_CT_ARGS
+#   make bench-redis   issue 11: redis-server with a million keys and a client connection
+#                      open: dump, eager and lazy restore until the old connection answers,
+#                      beside CRIU 4.2's figures here (BENCH_REDIS_ARGS: --rounds N, --keys N)
 BENCH_SIZES ?= 1024 4096
 BENCH_WS_SIZES ?= 1024 4096
 BENCH_WS_REPS ?= 3
 BENCH_WS_ARGS ?=
+BENCH_REDIS_ARGS ?=
 BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
               $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws
 # the container benchmark (issue 12): runc restore until the container answers
@@ -44,6 +48,7 @@ bench: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 	done
 	@$(MAKE) --no-print-directory bench-ws
 	@$(MAKE) --no-print-directory bench-containers
+	@$(MAKE) --no-print-directory bench-redis
 
 bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 	@for mb in $(BENCH_WS_SIZES); do \
@@ -52,4 +57,8 @@ bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 			--target $(B)/tests/bench/bench_ws_target --uffd-tests $(UFFD_BIN) $(BENCH_WS_ARGS) || exit 1; \
 	done
 
-.PHONY: bench-ws bench-containers
+bench-redis: $(BIN)
+	@echo "== redis with a million keys and a live connection: dump, eager and lazy restore"
+	/usr/bin/python3 tests/bench/redis_bench.py --criu $(BIN) $(BENCH_REDIS_ARGS)
+
+.PHONY: bench-ws bench-containers bench-redis

@@ -749,9 +749,9 @@ def refused_options():
             check(running_untraced(p.pid), "the tree after %r" % extra)
         # restore's own
         s = env.server()
-        r, _ = s.call({"type": C.RESTORE, "opts": {"images_dir_fd": r0, "tcp_close": True,
-                                                    "log_file": "restore.log"}})
-        expect_fail(r, s, C.RESTORE, "--tcp-close: not supported yet", errno.ENOTSUP)
+        r, _ = s.call({"type": C.RESTORE, "opts": {"images_dir_fd": r0, "log_file": "restore.log",
+                                                    "join_ns": [{"ns": "pid", "ns_file": "/proc/1/ns/pid"}]}})
+        expect_fail(r, s, C.RESTORE, "--join-ns: not supported yet", errno.ENOTSUP)
     finally:
         env.cleanup()
 

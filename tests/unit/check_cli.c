@@ -319,7 +319,6 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--track-mem", NULL, "--track-mem" },
 		{ "dump", "--lazy-pages", NULL, "--lazy-pages" },
 		{ "dump", "--external", "dev[1:3]:b", "--external" },
-		{ "restore", "--tcp-close", NULL, "--tcp-close" },
 		{ "dump", "--manage-cgroups=full", NULL, "--manage-cgroups" },
 		{ "restore", "--manage-cgroups=props", NULL, "--manage-cgroups" },
 		{ "restore", "--join-ns", "pid:/proc/1/ns/pid", "--join-ns" },
@@ -330,6 +329,8 @@ START_TEST(test_refused_and_accepted)
 		const char *cmd, *opt, *val;
 	} accepted[] = {
 		{ "dump", "--tcp-established", NULL }, { "dump", "--ext-unix-sk", NULL },
+		{ "restore", "--tcp-close", NULL }, { "dump", "--tcp-close", NULL },
+		{ "dump", "--network-lock", "nftables" },
 		{ "dump", "--link-remap", NULL },      { "dump", "--skip-in-flight", NULL },
 		{ "dump", "--ghost-limit", "10M" },    { "dump", "--network-lock", "skip" },
 		{ "dump", "--timeout", "3" },	       { "dump", "--display-stats", NULL },

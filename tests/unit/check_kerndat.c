@@ -272,7 +272,10 @@ START_TEST(test_check_command)
 	char *present[] = { "check", "--feature", "memfd", NULL };
 	char *list[] = { "check", "--feature", "UFFD_FEATURE_EVENT_FORK,uffd_shmem_minor_contract", NULL };
 	char *criu_names[] = { "check", "--feature", "uffd,uffd-noncoop", NULL };
-	char *criu_unprobed[] = { "check", "--feature", "tcp_half_closed", NULL };
+	char *criu_unprobed[] = { "check", "--feature", "autofs", NULL };
+	/* the network's, probed for real (TCP_REPAIR; the lock in a namespace of its own) */
+	char *criu_net[] = { "check", "--feature", "tcp_half_closed,network_lock_nftables,nftables,has_ipt_legacy",
+			     NULL };
 	char *feature_list[] = { "check", "--feature", "list", NULL };
 	char *before[] = { "--feature", "memfd", "check", NULL };
 	char *unknown[] = { "check", "--feature", "no_such_feature", NULL };
@@ -289,6 +292,7 @@ START_TEST(test_check_command)
 	/* CRIU's names for what criu-lite probes; one it has no probe for is refused */
 	ck_assert_int_eq(run_check(3, criu_names), 0);
 	ck_assert_int_eq(run_check(3, criu_unprobed), 1);
+	ck_assert_int_eq(run_check(3, criu_net), 0);
 	ck_assert_int_eq(run_check(3, feature_list), 0);
 	/* options before the command, as CRIU takes them */
 	ck_assert_int_eq(run_check(3, before), 0);

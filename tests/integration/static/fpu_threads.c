@@ -272,7 +272,13 @@ int main(int argc, char **argv)
 		ths[1].vec[9][3] ^= 1;
 	for (int i = 0; i < NTH; i++)
 		c0[i] = __atomic_load_n(&ths[i].counter, __ATOMIC_SEQ_CST);
-	usleep(300 * 1000);
+	for (int i = 0; i < NTH; i++) {
+		/* each loops all the time; a loaded machine may keep one off a CPU for a while */
+		for (int waited = 0; waited < 10000 && !ths[i].bad &&
+				     __atomic_load_n(&ths[i].counter, __ATOMIC_SEQ_CST) == c0[i];
+		     waited += 10)
+			usleep(10 * 1000);
+	}
 	for (int i = 0; i < NTH; i++) {
 		uint64_t c = __atomic_load_n(&ths[i].counter, __ATOMIC_SEQ_CST);
 
