@@ -114,6 +114,13 @@ int rst_files_open(struct rst_ctx *ctx);
  * namespaces, the root task does it, once it made its children.) */
 int rst_files_late(struct rst_ctx *ctx);
 void rst_files_fini(struct rst_ctx *ctx);
+/* Description i's fd if the parent finishes it when the tasks resume (a TCP
+ * connection), else -1. */
+int rst_files_parent_fd(const struct rst_ctx *ctx, size_t i);
+/* The parent, when the root task opened the files (inside the tree's namespaces): take
+ * back the fd of description i (img.files[i]) that it finishes itself, as a service fd.
+ * 0 or -1 (logged; fd closed). */
+int rst_files_adopt(struct rst_ctx *ctx, size_t i, int fd);
 /* In the parent, while the tasks restore their memory: fill the shmem objects that
  * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
 int rst_shmem_fill(struct rst_ctx *ctx);

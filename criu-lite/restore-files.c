@@ -705,6 +705,47 @@ int rst_files_late(struct rst_ctx *ctx)
 	return 0;
 }
 
+int rst_files_parent_fd(const struct rst_ctx *ctx, size_t i)
+{
+	const struct rst_file *rf = ctx->rfiles && i < ctx->img.nr_files ? &ctx->rfiles[i] : NULL;
+
+	/* a TCP connection leaves repair mode at resume (net_restore_resume) */
+	if (!rf || rf->fd < 0 || rf->fe->type != FILE_TYPE_INET || !rf->fe->inet || !rf->fe->inet->tcp)
+		return -1;
+	return rf->fd;
+}
+
+int rst_files_adopt(struct rst_ctx *ctx, size_t i, int fd)
+{
+	if (i >= ctx->img.nr_files || fd < 0) {
+		pr_err("file %zu, fd %d: no such file to take\n", i, fd);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!ctx->rfiles) {
+		ctx->rfiles = calloc(ctx->img.nr_files, sizeof(*ctx->rfiles));
+		if (!ctx->rfiles) {
+			pr_perror("can't allocate the file table");
+			close(fd);
+			return -1;
+		}
+		for (size_t k = 0; k < ctx->img.nr_files; k++) {
+			ctx->rfiles[k].fe = ctx->img.files[k];
+			ctx->rfiles[k].ops = fd_kind_of_type(ctx->img.files[k]->type);
+			ctx->rfiles[k].fd = -1;
+			ctx->rfiles[k].post_task = -1;
+		}
+	}
+	if (ctx->rfiles[i].fd >= 0) {
+		pr_err("file %u was taken twice\n", ctx->rfiles[i].fe->id);
+		close(fd);
+		return -1;
+	}
+	ctx->rfiles[i].fd = rst_svc_fd(ctx, fd);
+	return ctx->rfiles[i].fd < 0 ? -1 : 0;
+}
+
 void rst_files_fini(struct rst_ctx *ctx)
 {
 	free(ctx->rfiles);

@@ -357,6 +357,7 @@ static int open_fill_sock(struct rst_ctx *ctx)
 }
 
 #define FILL_END UINT32_MAX
+#define FILL_FILE 0x80000000u /* | file index: a description the parent finishes (a TCP connection) */
 
 static int fill_send(int sk, uint32_t idx, int fd)
 {
@@ -393,6 +394,15 @@ int ns_rst_send_shmems(struct rst_ctx *ctx, char *err, size_t errlen)
 			return -1;
 		}
 		ctx->shmem_filled[i] = true; /* the parent writes it */
+	}
+	/* TCP connections leave repair mode when the tasks resume, which the parent runs */
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		int fd = rst_files_parent_fd(ctx, i);
+		if (fd >= 0 && fill_send(sk, FILL_FILE | (uint32_t)i, fd) < 0) {
+			ns_set_err(err, errlen, "can't pass file %u to the parent: %s", ctx->img.files[i]->id,
+				   strerror(errno));
+			return -1;
+		}
 	}
 	if (fill_send(sk, FILL_END, -1) < 0) {
 		ns_set_err(err, errlen, "can't pass the shmem objects to the parent: %s", strerror(errno));
@@ -445,6 +455,11 @@ int ns_rst_recv_shmems(struct rst_ctx *ctx)
 			memcpy(&fd, CMSG_DATA(c), sizeof(int));
 		if (idx == FILL_END)
 			break;
+		if (idx & FILL_FILE) {
+			if (rst_files_adopt(ctx, idx & ~FILL_FILE, fd) < 0)
+				return -1;
+			continue;
+		}
 		if (idx >= ctx->img.nr_shmems || fd < 0 || ctx->shmem_fds[idx] >= 0) {
 			pr_err("the root task passed shmem object %u, fd %d\n", idx, fd);
 			if (fd >= 0)

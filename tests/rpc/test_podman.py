@@ -95,6 +95,9 @@ class Pod:
         return p.stdout.strip() if p.returncode == 0 else "absent"
 
     def cleanup(self):
+        if os.environ.get("PODMAN_TEST_KEEP"):
+            print("# kept %s" % self.dir)
+            return
         if self.started:
             self.podman("rm", "-f", "-t", "0", self.name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -142,6 +145,62 @@ def checkpoint_restore_print_stats():
         with open(pod.calls) as f:
             calls = [line.split() for line in f]
         check(all(c[0] == "swrk" for c in calls), "criu calls %r" % calls)
+    finally:
+        pod.cleanup()
+
+
+@case
+def server_host_binaries():
+    """a python3 http.server from the host's bind-mounted binaries: checkpoint/restore, it serves on"""
+    pod = Pod("srv")
+    try:
+        for d in ("lib", "lib64", "sbin"):
+            if os.path.islink("/" + d):
+                os.symlink(os.readlink("/" + d).lstrip("/"), os.path.join(pod.rootfs, d))
+        os.makedirs(os.path.join(pod.rootfs, "usr"))
+        os.makedirs(os.path.join(pod.rootfs, "srv"))
+        srv = os.path.join(pod.dir, "srv")
+        os.makedirs(srv)
+        with open(os.path.join(srv, "f.txt"), "w") as f:
+            f.write("served from the host's bind mount\n")
+        p = pod.podman("run", "-d", "--runtime", "runc", "--network", "none", "--ulimit", "nofile=1024:1024",
+                       "--ulimit", "nproc=4096:4096", "--name", pod.name, "-v", "/usr:/usr:ro",
+                       "-v", srv + ":/srv:ro", "--rootfs", pod.rootfs, "/usr/bin/python3", "-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", "/srv")
+        check(p.returncode == 0, "podman run: %s" % p.stderr)
+        pod.started = True
+        fetch = ("/usr/bin/python3", "-c", "import urllib.request as u; "
+                 "print(u.urlopen('http://127.0.0.1:8000/f.txt', timeout=10).read().decode(), end='')")
+
+        def get():
+            end = time.time() + 20
+            while True:
+                p = pod.podman("exec", pod.name, *fetch)
+                if p.returncode == 0 or time.time() > end:
+                    return p
+                time.sleep(0.2)
+        p = get()
+        check(p.returncode == 0 and p.stdout == "served from the host's bind mount\n",
+              "fetching before the checkpoint: %r %r" % (p.stdout, p.stderr))
+        pid = pod.podman("inspect", "--format", "{{.State.Pid}}", pod.name).stdout.strip()
+        p = pod.podman("container", "checkpoint", pod.name)
+        check(p.returncode == 0, "podman container checkpoint: %s" % p.stderr)
+        check(pod.state() == "exited", "container state after checkpoint: %s" % pod.state())
+        p = pod.podman("container", "restore", pod.name)
+        check(p.returncode == 0, "podman container restore: %s" % p.stderr)
+        check(pod.state() == "running", "container state after restore: %s" % pod.state())
+        # runc restores the network namespace it made with empty_ns (it "doesn't manage
+        # network devices"): a new one, lo down, as CRIU leaves it; a hook brings it up
+        npid = pod.podman("inspect", "--format", "{{.State.Pid}}", pod.name).stdout.strip()
+        p = subprocess.run(["nsenter", "-t", npid, "-n", "ip", "link", "set", "lo", "up"], capture_output=True,
+                           text=True)
+        check(p.returncode == 0, "bringing lo up: %s" % p.stderr)
+        p = get()
+        check(p.returncode == 0 and p.stdout == "served from the host's bind mount\n",
+              "fetching after the restore: %r %r" % (p.stdout, p.stderr))
+        # the same server (pid 1 of its pid namespace), not a new one
+        with open("/proc/%s/status" % npid) as f:
+            nspid = [line.split()[1:] for line in f if line.startswith("NSpid:")][0]
+        check(nspid[-1] == "1", "the restored server is %r in its pid namespace (was %s here)" % (nspid, pid))
     finally:
         pod.cleanup()
 
