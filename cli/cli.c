@@ -59,6 +59,7 @@ enum {
 	OPT_GHOST_LIMIT, OPT_TIMEOUT, OPT_EXTERNAL, OPT_LAZY_PAGES, OPT_ALL, OPT_STATUS_FD,
 	OPT_CONFIG, OPT_NO_DEFAULT_CONFIG, OPT_NETWORK_LOCK, OPT_PREFETCH, OPT_HOT_WS,
 	OPT_RECORD_WS, OPT_BUSY_POLL, OPT_FAULT_AROUND, OPT_JSON, OPT_PAGES, OPT_FULL, OPT_PAGEMAP_READ,
+	OPT_TIMERS_IN_ORDER,
 	OPT_EMPTY_NS, OPT_JOIN_NS, OPT_FREEZE_CGROUP, OPT_CGROUP_ROOT,
 };
 /* the --no- forms of the boolean options */
@@ -121,6 +122,7 @@ static const struct option long_opts[] = {
 	{ "pages", no_argument, NULL, OPT_PAGES },
 	{ "full", no_argument, NULL, OPT_FULL },
 	{ "pagemap-read", no_argument, NULL, OPT_PAGEMAP_READ },
+	{ "timers-in-order", no_argument, NULL, OPT_TIMERS_IN_ORDER },
 	{ NULL, 0, NULL, 0 },
 };
 /* CRIU's short options (those criu-lite has); "-" first: non-options come back as 1,
@@ -346,6 +348,7 @@ static int apply_opt(struct cr_options *o, int c, const char *arg, bool *ret_hel
 	case OPT_PAGES: o->show_pages = true; return 0;
 	case OPT_FULL: o->show_full = true; return 0;
 	case OPT_PAGEMAP_READ: o->pagemap_read = true; return 0;
+	case OPT_TIMERS_IN_ORDER: o->timers_in_order = true; return 0;
 	default:
 		return -1;
 	}

@@ -157,6 +157,7 @@ static const struct criu_alias {
 	  "--network-lock nftables: a connection locked and unlocked with nft" },
 	{ "nftables", { KD_NFTABLES }, 1, "nftables (criu-lite: the nft tool, not libnftables)" },
 	{ "has_ipt_legacy", { KD_IPT_LEGACY }, 1, "iptables-legacy-restore locks and unlocks a connection" },
+	{ "timer_cr_ids", { KD_TIMER_CR_IDS }, 1, "prctl PR_TIMER_CREATE_RESTORE_IDS" },
 };
 
 /* One asked-for name: criu-lite's features for it. 0, or -1 (logged) if unknown. */

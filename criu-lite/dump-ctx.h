@@ -46,6 +46,7 @@ struct dump_shmem {
 struct dump_stats {
 	uint64_t pages_dumped;  /* stored */
 	uint64_t pages_zero;    /* recorded as zero */
+	uint64_t pages_parent;  /* the parent's, still shared copy-on-write: recorded, not stored */
 	uint64_t bytes_read;
 	uint64_t pages_scanned; /* pages of the private VMAs walked (stats-dump) */
 	uint64_t write_ns;      /* time spent handing pages to the images (stats-dump) */
@@ -83,5 +84,13 @@ struct dump_ctx {
 	size_t nr_cgroups;
 	struct net_dump *net;  /* sockets of the network families (criu-lite/files/net.h) */
 };
+
+/* The pid whose /proc directory shows the process-wide state of the dumped task pid
+ * (a live thread's when its leader is dead). */
+static inline pid_t dump_proc_pid(struct dump_ctx *ctx, pid_t pid)
+{
+	struct seize_task *t = seize_find(&ctx->tree, pid);
+	return t ? seize_proc_pid(t) : pid;
+}
 
 #endif

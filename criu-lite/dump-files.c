@@ -211,11 +211,15 @@ out:
 	return ret;
 }
 
+#define PIDFD_THREAD_ 0x80 /* O_EXCL: a pidfd of one thread (Linux 6.9) */
+
 int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 {
 	char path[64];
 	cleanup_free int *fds = NULL;
-	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* a live thread's /proc and pidfd when the leader is dead (its files are gone) */
+	pid_t pp = dump_proc_pid(ctx, pid);
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pp, pp == pid ? 0 : PIDFD_THREAD_);
 	size_t nr;
 	cleanup_img struct img *img = NULL;
 
@@ -223,7 +227,7 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		pr_perror("pidfd_open of pid %d", pid);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	snprintf(path, sizeof(path), "/proc/%d/fd", pp);
 	if (proc_list_dir_ints(path, &fds, &nr) < 0)
 		return -1;
 	img = img_open(ctx->dfd, IMG_FDINFO, O_WRONLY, pid);
@@ -234,7 +238,7 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		bool cloexec = false;
 		uint32_t id;
 
-		if (dump_one_fd(ctx, pidfd, pid, fds[i], &id, &cloexec) < 0)
+		if (dump_one_fd(ctx, pidfd, pp, fds[i], &id, &cloexec) < 0)
 			return -1;
 		e.fd = fds[i];
 		e.file_id = id;

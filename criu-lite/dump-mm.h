@@ -4,8 +4,15 @@
 
 #include "criu-lite/dump-ctx.h"
 
-/* brk: brk(0) of the task (0 if unknown). 0 or -1 (logged). */
+/* What only the task could say of its memory (by injection). */
+struct dump_mm_task {
+	uint64_t brk;          /* brk(0) (0 if unknown) */
+	uint32_t lock_future;  /* mlockall(MCL_FUTURE): 0, 1 locked, 2 locked on fault */
+	bool memory_merge;     /* prctl(PR_SET_MEMORY_MERGE) */
+};
+
+/* mm-PID.img and the private pages of pid. 0 or -1 (logged). */
 int dump_mm(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *vmas, size_t nr_vmas,
-	    uint64_t brk);
+	    const struct dump_mm_task *mt);
 
 #endif

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +76,10 @@ int dump_shmem_add(struct dump_ctx *ctx, int fd, uint32_t kind, const char *name
 /* Only what nothing but mappings can reach may arrive lazily (see shmem.proto). */
 static bool shmem_lazy(const struct dump_shmem *s)
 {
+	/* The page holding the end of an odd-sized object is filled by restore through
+	 * a mapping, without growing the object (the daemon writes whole pages). */
+	if (s->size % PAGE_SIZE)
+		return false;
 	switch (s->kind) {
 	case SHMEM_KIND_ANON:
 		return !s->fd_open;
@@ -97,6 +102,24 @@ static bool held_as_fd(const struct dump_ctx *ctx, const struct dump_shmem *s)
 		if (ctx->files[i].fd >= 0 && ctx->files[i].dev == s->dev && ctx->files[i].ino == s->ino)
 			return true;
 	return false;
+}
+
+/*
+ * The page that holds the end of an object whose size is not a multiple of the page
+ * size: read() stops at the end, but a mapping shows (and writes to) the whole page,
+ * and what was written past the end stays in the page. Read it through a mapping.
+ */
+static int read_eof_page(const struct dump_shmem *s, uint64_t off, uint8_t *out)
+{
+	void *m = mmap(NULL, PAGE_SIZE, PROT_READ, MAP_SHARED, s->fd, (off_t)off);
+
+	if (m == MAP_FAILED) {
+		pr_perror("shmem %" PRIu64 " (%s): can't map its last page at %" PRIu64, s->id, s->name, off);
+		return -1;
+	}
+	memcpy(out, m, PAGE_SIZE);
+	munmap(m, PAGE_SIZE);
+	return 0;
 }
 
 static int dump_shmem_pages(struct dump_ctx *ctx, struct dump_shmem *s, struct page_xfer *x)
@@ -139,6 +162,9 @@ static int dump_shmem_pages(struct dump_ctx *ctx, struct dump_shmem *s, struct p
 				got += n;
 			}
 			memset(ctx->buf + got, 0, len - got);
+			if (got < len && (a + got) % PAGE_SIZE && read_eof_page(s, ALIGN_DOWN(a + got, PAGE_SIZE),
+							   ctx->buf + ALIGN_DOWN(got, PAGE_SIZE)) < 0)
+				return -1;
 			if (dump_emit_pages(ctx, x, a, ctx->buf, len / PAGE_SIZE, shmem_lazy(s) ? PE_LAZY : 0) < 0)
 				return -1;
 			ctx->stats.bytes_read += len;

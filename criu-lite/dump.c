@@ -23,11 +23,19 @@
 #include "criu-lite/dump-files.h"
 #include "criu-lite/dump-mm.h"
 #include "criu-lite/dump-shmem.h"
+#include "criu-lite/dump-timers.h"
+#include "criu-lite/dump-check.h"
 #include "criu-lite/cgroup.h"
 #include "criu-lite/files/net.h"
 #include "criu-lite/ns/ns.h"
 #include "images/stats.h"
 #include "lib/infect.h"
+
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_GET_MEMORY_MERGE 68
+#endif
+#define PR_GET_IO_FLUSHER_ 58
+#define PR_GET_MDWE_ 66
 
 #ifndef NT_X86_XSTATE
 #define NT_X86_XSTATE 0x202
@@ -116,6 +124,22 @@ err:
 	return -1;
 }
 
+/* Leave out of a queue the pending signals of POSIX timers (restore makes them again
+ * from the timers). */
+static void claim_timer_signals(struct dump_timers *timers, SiginfoEntry **v, size_t *nr)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *nr; i++) {
+		if (dump_timers_claim(timers, v[i])) {
+			free(v[i]); /* the entry is the first member of its struct pending_sig */
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	*nr = k;
+}
+
 static void regs_to_image(const struct user_regs_struct *r, UserRegsX86 *g)
 {
 	g->r15 = r->r15;
@@ -200,6 +224,15 @@ static int thread_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, ThreadCore
 	ss->ss_size = kss.size;
 	ss->ss_flags = (uint32_t)kss.flags;
 	c->sigaltstack = ss;
+	if (infect_syscall(&ic, SYS_prctl, PR_GET_TSC, ic.scratch, 0, 0, 0, 0, &r) < 0)
+		goto out;
+	if (r == 0) {
+		int32_t tsc;
+		if (infect_read_mem(pid, ic.scratch, &tsc, sizeof(tsc)) < 0)
+			goto out;
+		c->has_tsc = true;
+		c->tsc = (uint32_t)tsc;
+	}
 	if (infect_syscall(&ic, SYS_prctl, PR_GET_TID_ADDRESS, ic.scratch, 0, 0, 0, 0, &r) < 0)
 		goto out;
 	if (r == 0) {
@@ -217,7 +250,8 @@ out:
 	return ret;
 }
 
-static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip)
+static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t syscall_ip,
+		       struct dump_timers *timers)
 {
 	ThreadCoreEntry c = THREAD_CORE_ENTRY__INIT;
 	UserRegsX86 g = USER_REGS_X86__INIT;
@@ -230,6 +264,7 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	cleanup_free char *comm = NULL;
 	struct iovec iov;
 	cleanup_img struct img *img = NULL;
+	uint64_t cpu_mask[16]; /* 1024 CPUs */
 	int ret = -1;
 
 	c.tid = tid;
@@ -276,6 +311,17 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	if (read_comm(pid, tid, &comm) < 0)
 		return -1;
 	c.comm = comm;
+	{
+		uint64_t head = 0;
+		size_t len = 0;
+		if (syscall(SYS_get_robust_list, tid, &head, &len) < 0) {
+			pr_perror("can't get the robust futex list of thread %d", tid);
+			return -1;
+		}
+		c.has_robust_list = c.has_robust_list_len = true;
+		c.robust_list = head;
+		c.robust_list_len = (uint32_t)len;
+	}
 	if (proc_parse_status(pid, tid, &pst) < 0)
 		return -1;
 	c.has_seccomp_mode = true;
@@ -299,9 +345,24 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	c.has_sched_policy = c.has_sched_prio = true;
 	c.sched_policy = (uint32_t)pol;
 	c.sched_prio = (uint32_t)sp.sched_priority;
+	long nb = syscall(SYS_sched_getaffinity, tid, sizeof(cpu_mask), cpu_mask);
+	if (nb < 0) {
+		pr_perror("can't get the CPU affinity of thread %d", tid);
+		return -1;
+	}
+	c.cpu_mask = cpu_mask;
+	c.n_cpu_mask = (size_t)nb / sizeof(uint64_t);
+	long iop = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, tid);
+	if (iop < 0) {
+		pr_perror("can't get the I/O priority of thread %d", tid);
+		return -1;
+	}
+	c.has_ioprio = true;
+	c.ioprio = (uint32_t)iop;
 
 	if (peek_siginfos(tid, false, &c.pending, &c.n_pending) < 0)
 		return -1;
+	claim_timer_signals(timers, c.pending, &c.n_pending);
 
 	/*
 	 * Injection is safe in a thread sleeping with a temporary mask (sigsuspend, ppoll...):
@@ -327,6 +388,30 @@ out:
 	return ret;
 }
 
+/* The leader of a thread group that exited while its other threads run: what is left
+ * of it is its tid and name (a zombie thread has no registers to read). */
+static int dump_dead_thread(struct dump_ctx *ctx, pid_t pid)
+{
+	ThreadCoreEntry c = THREAD_CORE_ENTRY__INIT;
+	UserRegsX86 g = USER_REGS_X86__INIT;
+	cleanup_free char *comm = NULL;
+	cleanup_img struct img *img = NULL;
+
+	c.tid = pid;
+	g.cs = 0x33;
+	g.ss = 0x2b;
+	c.gpregs = &g;
+	c.has_dead = true;
+	c.dead = true;
+	if (read_comm(pid, pid, &comm) < 0)
+		return -1;
+	c.comm = comm;
+	img = img_open(ctx->dfd, IMG_CORE, O_WRONLY, pid);
+	if (!img || img_write(img, &c) < 0)
+		return -1;
+	return img_close(steal_pointer(&img));
+}
+
 /* Process-wide state only the task knows, by injection into thread tid. */
 struct task_injected {
 	uint64_t act[NSIG_MAX + 1][4]; /* handler, flags, restorer, mask */
@@ -334,7 +419,9 @@ struct task_injected {
 	uint64_t itimer[3][4];         /* interval sec/usec, value sec/usec */
 	int pdeath_sig, subreaper;
 	long dumpable, timerslack, thp_disabled, securebits, personality;
-	uint64_t brk;
+	struct dump_mm_task mm;
+	struct dump_timers timers;
+	uint32_t mdwe;
 };
 
 static int inject_call(struct infect_ctx *ic, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -350,7 +437,89 @@ static int inject_call(struct infect_ctx *ic, long nr, uint64_t a1, uint64_t a2,
 	return 0;
 }
 
-static int task_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, struct task_injected *ti)
+/*
+ * mlockall(MCL_FUTURE [| MCL_ONFAULT]) leaves its mark only on mappings made later:
+ * make one (PROT_NONE, one page) in the task, see whether it came locked, unmap it.
+ */
+static int lock_future_of(struct infect_ctx *ic, uint32_t *ret)
+{
+	cleanup_free struct proc_vma *vmas = NULL;
+	size_t nr;
+	long addr, r;
+
+	if (infect_syscall(ic, SYS_mmap, 0, PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0,
+			   &addr) < 0)
+		return -1;
+	if (addr == -EAGAIN) {
+		pr_err("pid %d: a new mapping can't be made: its locked memory is at RLIMIT_MEMLOCK "
+		       "(mlockall(MCL_FUTURE)), whose MCL_ONFAULT can't be told then: not supported\n", ic->pid);
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (addr < 0 && addr > -4096) {
+		errno = (int)-addr;
+		pr_perror("mmap() in pid %d", ic->pid);
+		return -1;
+	}
+	*ret = 0;
+	if (proc_parse_smaps(ic->pid, &vmas, &nr) < 0)
+		goto unmap;
+	for (size_t i = 0; i < nr; i++)
+		if ((uint64_t)addr >= vmas[i].start && (uint64_t)addr < vmas[i].end && (vmas[i].vmflags & PROC_VMF_LO))
+			*ret = vmas[i].vmflags & PROC_VMF_LF ? 2 : 1;
+unmap:
+	if (infect_syscall(ic, SYS_munmap, (uint64_t)addr, PAGE_SIZE, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r < 0) {
+		errno = (int)-r;
+		pr_perror("munmap() in pid %d", ic->pid);
+		return -1;
+	}
+	return vmas ? 0 : -1;
+}
+
+/*
+ * What only the task can say and criu-lite does not carry: a NUMA memory policy
+ * (get_mempolicy), a local descriptor table (modify_ldt), PR_SET_IO_FLUSHER (which only
+ * CAP_SYS_RESOURCE sets). And memory-deny-write-execute, carried. 0 or -1 (logged).
+ */
+static int task_refused(struct infect_ctx *ic, struct task_injected *ti)
+{
+	int32_t mode;
+	long r;
+
+	if (infect_syscall(ic, SYS_get_mempolicy, ic->scratch, 0, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r == 0 && (infect_read_mem(ic->pid, ic->scratch, &mode, sizeof(mode)) < 0))
+		return -1;
+	if (r == 0 && mode != 0 /* MPOL_DEFAULT */) {
+		pr_err("pid %d has the NUMA memory policy %d (set_mempolicy): not carried\n", ic->pid, mode);
+		goto refuse;
+	}
+	if (infect_syscall(ic, SYS_modify_ldt, 0, ic->scratch, 16, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r > 0) {
+		pr_err("pid %d has a local descriptor table (modify_ldt): not supported\n", ic->pid);
+		goto refuse;
+	}
+	if (infect_syscall(ic, SYS_prctl, PR_GET_IO_FLUSHER_, 0, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	if (r > 0) {
+		pr_err("pid %d is an I/O flusher (PR_SET_IO_FLUSHER, which needs CAP_SYS_RESOURCE): not carried\n",
+		       ic->pid);
+		goto refuse;
+	}
+	if (infect_syscall(ic, SYS_prctl, PR_GET_MDWE_, 0, 0, 0, 0, 0, &r) < 0)
+		return -1;
+	ti->mdwe = r > 0 ? (uint32_t)r : 0;
+	return 0;
+refuse:
+	errno = ENOTSUP;
+	return -1;
+}
+
+static int task_injected(const struct seize_task *t, pid_t pid, pid_t tid, uint64_t syscall_ip,
+			 struct task_injected *ti)
 {
 	struct infect_ctx ic;
 	long r;
@@ -389,7 +558,16 @@ static int task_injected(pid_t pid, pid_t tid, uint64_t syscall_ip, struct task_
 	    inject_call(&ic, SYS_personality, 0xffffffff, 0, 0, 0, "personality()", &ti->personality) < 0 ||
 	    inject_call(&ic, SYS_brk, 0, 0, 0, 0, "brk()", &r) < 0)
 		goto out;
-	ti->brk = (uint64_t)r;
+	ti->mm.brk = (uint64_t)r;
+	if (task_refused(&ic, ti) < 0)
+		goto out;
+	if (infect_syscall(&ic, SYS_prctl, PR_GET_MEMORY_MERGE, 0, 0, 0, 0, 0, &r) < 0)
+		goto out;
+	ti->mm.memory_merge = r > 0; /* EINVAL: no KSM here, so none there */
+	if (lock_future_of(&ic, &ti->mm.lock_future) < 0 ||
+	    dump_timers_collect(&ic, pid, t->tids + (t->leader_dead ? 1 : 0), t->nr_tids - (t->leader_dead ? 1 : 0),
+				&ti->timers) < 0)
+		goto out;
 	ret = 0;
 out:
 	if (infect_stop(&ic) < 0)
@@ -397,16 +575,98 @@ out:
 	return ret;
 }
 
-static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_injected *ti,
-			   const struct proc_status *ps, const struct proc_stat *st)
+/* A number in /proc/PID/what (oom_score_adj, coredump_filter). 0 or -1 (logged). */
+static int read_proc_num(pid_t pid, const char *what, int base, int64_t *ret)
 {
+	char path[64], *end;
+	cleanup_free char *s = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	s = read_file_str(AT_FDCWD, path, 64, NULL);
+	if (!s)
+		return -1;
+	errno = 0;
+	*ret = strtoll(s, &end, base);
+	if (errno || end == s) {
+		pr_err("%s: can't parse '%s'\n", path, s);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A link of /proc/PID/{cwd,root} to a directory that was removed? Then path loses its
+ * " (deleted)" and *ret_st says what the directory was. */
+static int dir_link(pid_t pid, const char *what, char *path, struct stat *ret_st, bool *ret_deleted)
+{
+	static const char suffix[] = " (deleted)";
+	char link[64];
+	size_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/%s", pid, what);
+	if (proc_readlink(link, path, PROC_PATH_MAX) < 0)
+		return -1;
+	if (stat(link, ret_st) < 0) {
+		pr_perror("can't stat %s", link);
+		return -1;
+	}
+	n = strlen(path);
+	*ret_deleted = ret_st->st_nlink == 0 && n > sizeof(suffix) - 1 &&
+		       !strcmp(path + n - (sizeof(suffix) - 1), suffix);
+	if (*ret_deleted)
+		path[n - (sizeof(suffix) - 1)] = '\0';
+	return 0;
+}
+
+/* cwd and root; a deleted cwd is carried (restore recreates it for a moment), a deleted
+ * root is refused. */
+static int dump_cwd_root(pid_t pid, TaskEntry *t, char *cwd, char *root)
+{
+	struct stat st;
+	bool deleted;
+
+	if (dir_link(pid, "root", root, &st, &deleted) < 0)
+		return -1;
+	if (deleted) {
+		pr_err("pid %d: its root directory %s was removed: not supported\n", pid, root);
+		errno = ENOTSUP;
+		return -1;
+	}
+	t->root = root;
+	if (dir_link(pid, "cwd", cwd, &st, &deleted) < 0)
+		return -1;
+	t->cwd = cwd;
+	if (deleted) {
+		if (strcmp(root, "/")) {
+			pr_err("pid %d: its cwd %s was removed, under the root %s: not supported\n", pid, cwd,
+			       root);
+			errno = ENOTSUP;
+			return -1;
+		}
+		t->has_cwd_deleted = t->has_cwd_mode = t->has_cwd_uid = t->has_cwd_gid = true;
+		t->cwd_deleted = true;
+		t->cwd_mode = st.st_mode & 07777;
+		t->cwd_uid = st.st_uid;
+		t->cwd_gid = st.st_gid;
+		pr_info("pid %d: its cwd %s was removed (mode %o)\n", pid, cwd, t->cwd_mode);
+	}
+	return 0;
+}
+
+/* task-PID.img of t; pp is where /proc shows its process-wide state (seize_proc_pid). */
+static int dump_task_entry(struct dump_ctx *ctx, const struct seize_task *t_, pid_t pp,
+			   struct task_injected *ti, const struct proc_status *ps,
+			   const struct proc_stat *st)
+{
+	pid_t pid = t_->pid;
 	TaskEntry t = TASK_ENTRY__INIT;
 	RlimitEntry rl[RLIM_NLIMITS], *rlp[RLIM_NLIMITS];
 	SigactionEntry sa[NSIG_MAX], *sap[NSIG_MAX];
 	ItimerEntry it[3], *itp[3];
 	size_t n = 0;
 	cleanup_free char *comm = NULL;
-	char cwd[PROC_PATH_MAX], root[PROC_PATH_MAX], path[64];
+	char cwd[PROC_PATH_MAX], root[PROC_PATH_MAX];
+	int64_t num;
 	cleanup_img struct img *img = NULL;
 	int ret = -1;
 
@@ -422,17 +682,27 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	t.personality = (uint32_t)ti->personality;
 	t.has_exit_signal = true;
 	t.exit_signal = st->exit_signal;
-	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
-	if (proc_readlink(path, cwd, sizeof(cwd)) < 0)
+	if (dump_cwd_root(pp, &t, cwd, root) < 0)
 		return -1;
-	t.cwd = cwd;
-	snprintf(path, sizeof(path), "/proc/%d/root", pid);
-	if (proc_readlink(path, root, sizeof(root)) < 0)
+	if (t_->stop_sig) {
+		t.has_stop_signal = true;
+		t.stop_signal = (uint32_t)t_->stop_sig;
+	}
+	if (read_proc_num(pp, "oom_score_adj", 10, &num) < 0)
 		return -1;
-	t.root = root;
+	t.has_oom_score_adj = true;
+	t.oom_score_adj = (int32_t)num;
+	if (read_proc_num(pp, "coredump_filter", 16, &num) < 0)
+		return -1;
+	t.has_coredump_filter = true;
+	t.coredump_filter = (uint32_t)num;
+	if (ti->mdwe) {
+		t.has_mdwe = true;
+		t.mdwe = ti->mdwe;
+	}
 	for (int r = 0; r < RLIM_NLIMITS; r++) {
 		struct rlimit old;
-		if (prlimit(pid, r, NULL, &old) < 0) {
+		if (prlimit(pp, r, NULL, &old) < 0) {
 			pr_perror("can't get rlimit %d of pid %d", r, pid);
 			return -1;
 		}
@@ -476,8 +746,13 @@ static int dump_task_entry(struct dump_ctx *ctx, pid_t pid, const struct task_in
 	t.no_new_privs = ps->no_new_privs;
 	t.thp_disabled = ti->thp_disabled;
 
-	if (peek_siginfos(pid, true, &t.shared_pending, &t.n_shared_pending) < 0)
+	if (peek_siginfos(pp, true, &t.shared_pending, &t.n_shared_pending) < 0)
 		return -1;
+	claim_timer_signals(&ti->timers, t.shared_pending, &t.n_shared_pending);
+	if (dump_timers_check(&ti->timers, pid) < 0)
+		goto out;
+	t.posix_timers = ti->timers.ep;
+	t.n_posix_timers = ti->timers.nr;
 	img = img_open(ctx->dfd, IMG_TASK, O_WRONLY, pid);
 	if (!img || img_write(img, &t) < 0)
 		goto out;
@@ -536,28 +811,45 @@ static int dump_one_task(struct dump_ctx *ctx, struct seize_task *t)
 	struct proc_status ps;
 	struct proc_stat st;
 	uint64_t syscall_ip;
+	int r;
+	pid_t pp = seize_proc_pid(t); /* /proc and injections: a live thread */
 
-	pr_info("dumping pid %d (%zu threads)\n", t->pid, t->nr_tids);
-	if (proc_parse_smaps(t->pid, &vmas, &nr_vmas) < 0)
+	if (t->zombie) {
+		pr_info("pid %d is a zombie (status 0x%x)\n", t->pid, t->exit_status);
+		return 0;
+	}
+	pr_info("dumping pid %d (%zu threads%s)\n", t->pid, t->nr_tids, t->leader_dead ? ", its leader dead" : "");
+	if (dump_check_task(ctx, t, pp) < 0)
 		return -1;
-	syscall_ip = infect_find_syscall(t->pid, vmas, nr_vmas);
+	if (proc_parse_smaps(pp, &vmas, &nr_vmas) < 0)
+		return -1;
+	syscall_ip = infect_find_syscall(pp, vmas, nr_vmas);
 	if (!syscall_ip)
 		return -1;
-	if (proc_parse_status(t->pid, 0, &ps) < 0 || proc_parse_stat(t->pid, 0, &st) < 0)
+	if (proc_parse_status(pp, 0, &ps) < 0 || proc_parse_stat(pp, 0, &st) < 0)
 		return -1;
 
-	if (task_injected(t->pid, t->pid, syscall_ip, &ti) < 0)
+	if (task_injected(t, pp, pp, syscall_ip, &ti) < 0) {
+		dump_timers_fini(&ti.timers);
 		return -1;
-	for (size_t i = 0; i < t->nr_tids; i++)
-		if (dump_thread(ctx, t->pid, t->tids[i], syscall_ip) < 0)
+	}
+	for (size_t i = 0; i < t->nr_tids; i++) {
+		r = i == 0 && t->leader_dead ? dump_dead_thread(ctx, t->pid)
+					     : dump_thread(ctx, pp, t->tids[i], syscall_ip, &ti.timers);
+		if (r < 0) {
+			dump_timers_fini(&ti.timers);
 			return -1;
-	if (dump_task_entry(ctx, t->pid, &ti, &ps, &st) < 0)
+		}
+	}
+	r = dump_task_entry(ctx, t, pp, &ti, &ps, &st);
+	dump_timers_fini(&ti.timers);
+	if (r < 0)
 		return -1;
 	if (dump_creds(ctx, t->pid, &ps, ti.securebits) < 0)
 		return -1;
 	if (dump_files_task(ctx, t->pid) < 0)
 		return -1;
-	if (dump_mm(ctx, t->pid, vmas, nr_vmas, ti.brk) < 0)
+	if (dump_mm(ctx, t->pid, vmas, nr_vmas, &ti.mm) < 0)
 		return -1;
 	return 0;
 }
@@ -578,6 +870,16 @@ static int dump_pstree(struct dump_ctx *ctx)
 		e.sid = t->sid;
 		e.threads = (uint32_t *)t->tids;
 		e.n_threads = t->nr_tids;
+		if (t->zombie) {
+			e.has_zombie = e.has_exit_status = e.has_exit_signal = true;
+			e.zombie = true;
+			e.exit_status = (uint32_t)t->exit_status;
+			e.exit_signal = (uint32_t)t->exit_signal;
+		}
+		if (t->leader_dead) {
+			e.has_leader_dead = true;
+			e.leader_dead = true;
+		}
 		if (img_write(img, &e) < 0)
 			return -1;
 	}
@@ -663,12 +965,17 @@ static int dump_check_env(struct dump_ctx *ctx)
 		pr_perror("can't allocate the pid list");
 		return -1;
 	}
+	size_t n = 0;
+
+	/* what /proc shows of live tasks (a zombie has no namespaces left to show; a task
+	 * whose leader exited, through a live thread) */
 	for (size_t i = 0; i < ctx->tree.nr_tasks; i++)
-		pids[i] = ctx->tree.tasks[i].pid;
+		if (!ctx->tree.tasks[i].zombie)
+			pids[n++] = seize_proc_pid(&ctx->tree.tasks[i]);
 	/* the tree's namespaces (criu-lite/ns/): what it has of its own, and what can be carried */
 	if (ns_dump_collect(ctx) < 0)
 		return -1;
-	return cg_dump_check(ctx->opts, pids, ctx->tree.nr_tasks, &ctx->cgroups, &ctx->nr_cgroups);
+	return cg_dump_check(ctx->opts, pids, n, &ctx->cgroups, &ctx->nr_cgroups);
 }
 
 /* stats-dump in the work dir, once the tree is gone (or resumed). A failure is only
@@ -759,6 +1066,8 @@ int cr_dump(const struct cr_options *opts)
 	seized = true;
 	t_frozen = now_ns();
 	ntasks = ctx.tree.nr_tasks;
+	if (dump_check_tree(&ctx) < 0)
+		goto out;
 	pr_info("seized %zu task(s) under pid %d\n", ntasks, opts->tree);
 	if (dump_check_env(&ctx) < 0)
 		goto out;
@@ -809,8 +1118,8 @@ out:
 		double secs = (double)(now_ns() - ctx.stats.t_start_ns) / 1e9;
 		double mib = (double)ctx.stats.pages_dumped * PAGE_SIZE / (1 << 20);
 		pr_info("dump of pid %d complete: %" PRIu64 " pages stored (%.1f MiB), %" PRIu64
-			" zero pages, %.3f s, %.1f MiB/s (%.1f MiB read)\n",
-			opts->tree, ctx.stats.pages_dumped, mib, ctx.stats.pages_zero, secs,
+			" zero pages, %" PRIu64 " shared with a parent, %.3f s, %.1f MiB/s (%.1f MiB read)\n",
+			opts->tree, ctx.stats.pages_dumped, mib, ctx.stats.pages_zero, ctx.stats.pages_parent, secs,
 			secs > 0 ? (double)ctx.stats.bytes_read / (1 << 20) / secs : 0.0,
 			(double)ctx.stats.bytes_read / (1 << 20));
 		if (opts->display_stats)

@@ -1194,6 +1194,64 @@ static void probe_kvm(struct kerndat *kd)
 	kd_set(kd, KD_GUEST_MEMFD_UFFD_MINOR, true, "yes (vm_uffd_ops): ioctls %s", io);
 }
 
+/* ---- POSIX timers and guard regions ---- */
+
+#define KD_PR_TIMER_CREATE_RESTORE_IDS 77
+#define KD_PR_TIMER_CREATE_RESTORE_IDS_GET 2
+
+static void probe_timer_ids(struct kerndat *kd)
+{
+	long r = prctl(KD_PR_TIMER_CREATE_RESTORE_IDS, KD_PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0);
+
+	if (r < 0)
+		kd_set(kd, KD_TIMER_CR_IDS, false, "PR_TIMER_CREATE_RESTORE_IDS: %s (timers are created in id "
+		       "order instead)", strerror(errno));
+	else
+		kd_set(kd, KD_TIMER_CR_IDS, true, "PR_TIMER_CREATE_RESTORE_IDS: timer_create takes the id");
+}
+
+#define KD_MADV_GUARD_INSTALL 102
+#define KD_PM_GUARD (1ULL << 58)
+
+/* A guard region installed in a page of ours must show in the pagemap and in
+ * PAGEMAP_SCAN (the dump skips and records guard regions through them). */
+static void probe_guard_regions(struct kerndat *kd)
+{
+	cleanup_unmap struct kd_map m = { 0 };
+	cleanup_close int pm = -1;
+	struct pms_page_region reg;
+	uint64_t e;
+
+	if (kd_mmap(&m, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1) < 0) {
+		kd_set(kd, KD_GUARD_REGIONS, false, "mmap: %s", strerror(errno));
+		return;
+	}
+	if (madvise((char *)m.addr + PAGE_SIZE, PAGE_SIZE, KD_MADV_GUARD_INSTALL) < 0) {
+		kd_set(kd, KD_GUARD_REGIONS, false, "MADV_GUARD_INSTALL: %s", strerror(errno));
+		return;
+	}
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0 || pread(pm, &e, sizeof(e), ((uintptr_t)m.addr / PAGE_SIZE + 1) * sizeof(e)) != sizeof(e)) {
+		kd_set(kd, KD_GUARD_REGIONS, false, "/proc/self/pagemap: %s", strerror(errno));
+		return;
+	}
+	if (!(e & KD_PM_GUARD)) {
+		kd_set(kd, KD_GUARD_REGIONS, false, "the pagemap does not show a guard region (entry 0x%llx)",
+		       (unsigned long long)e);
+		return;
+	}
+	struct pms_scan_arg a = { .size = sizeof(a), .start = (uintptr_t)m.addr, .end = (uintptr_t)m.addr + m.len,
+				  .vec = (uintptr_t)&reg, .vec_len = 1, .category_mask = PMS_PAGE_IS_GUARD,
+				  .return_mask = PMS_PAGE_IS_GUARD };
+	long n = ioctl(pm, PMS_IOC_PAGEMAP_SCAN, &a);
+	if (n != 1 || reg.start != (uintptr_t)m.addr + PAGE_SIZE) {
+		kd_set(kd, KD_GUARD_REGIONS, false, "PAGEMAP_SCAN does not find the guard region (%ld: %s)", n,
+		       n < 0 ? strerror(errno) : "elsewhere");
+		return;
+	}
+	kd_set(kd, KD_GUARD_REGIONS, true, "shown by the pagemap (bit 58) and PAGEMAP_SCAN (PAGE_IS_GUARD)");
+}
+
 /* ---- pidfds ---- */
 
 static void probe_pidfd(struct kerndat *kd)
@@ -1314,6 +1372,10 @@ static const struct kd_feature features[KD_NR_FEATURES] = {
 	{ KD_IPT_LEGACY, "ipt_legacy", 0, "iptables-legacy-restore", probe_netlock },
 	{ KD_NETLOCK_NFTABLES, "netlock_nftables", 0, "--network-lock nftables (the nft tool)", probe_netlock },
 	{ KD_NFTABLES, "nft_tool", 0, "nftables through the nft tool", probe_netlock },
+	{ KD_TIMER_CR_IDS, "timer_create_restore_ids", 0,
+	  "prctl PR_TIMER_CREATE_RESTORE_IDS (POSIX timers restored with their ids)", probe_timer_ids },
+	{ KD_GUARD_REGIONS, "guard_regions", 0, "MADV_GUARD_INSTALL guard regions seen by pagemap and PAGEMAP_SCAN",
+	  probe_guard_regions },
 };
 
 #undef D

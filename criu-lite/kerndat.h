@@ -91,6 +91,8 @@ enum kd_feat {
 	KD_IPT_LEGACY,		   /* iptables-legacy-restore works (CRIU: has_ipt_legacy) */
 	KD_NETLOCK_NFTABLES,	   /* --network-lock nftables works (CRIU: network_lock_nftables) */
 	KD_NFTABLES,		   /* the nft tool works here (CRIU: nftables) */
+	KD_TIMER_CR_IDS,	   /* prctl(PR_TIMER_CREATE_RESTORE_IDS): timers with chosen ids */
+	KD_GUARD_REGIONS,	   /* MADV_GUARD_INSTALL, seen through pagemap / PAGEMAP_SCAN */
 	KD_NR_FEATURES,
 };
 

@@ -16,8 +16,10 @@ struct rst_task {
 	struct img_task *img;    /* its images (ctx->img.tasks[i]) */
 	int pages_fd;            /* service fd of pages-PID.img, -1 if none */
 	int *vma_fds;            /* per mm->vmas[i]: service fd to map, -1 for anonymous */
+	uint64_t *premap;        /* per mm->vmas[i]: where it is made before the children (0: not) */
 	int exe_fd;              /* service fd, -1 if unknown */
 	int uffd;                /* --lazy-pages: service fd of the task's userfaultfd, -1 otherwise */
+	int cwd_fd;              /* service fd of a recreated deleted cwd, -1 otherwise */
 	int late_sock;           /* service fd: where criu-lite sends the task its late files, -1: none */
 	size_t nr_late;          /* how many it sends */
 	size_t args_size;        /* bytes of the args area this task needs */
@@ -36,6 +38,7 @@ struct rst_ctx {
 	struct img_set img;      /* every image, validated */
 	struct rst_task *tasks;  /* per img.tasks[i] */
 	size_t nr_tasks;
+	size_t nr_live;          /* tasks but zombies: those that run the blob */
 	struct rst_file *rfiles; /* per img.files[i] (criu-lite/files/files.h) */
 	int *late_socks;         /* per task: criu-lite's end of its late_sock, -1: none */
 	int *shmem_fds;          /* per img.shmems[i]: service fd of the object */
@@ -45,6 +48,7 @@ struct rst_ctx {
 	int svc_base;            /* every service fd is >= this; dumped fds are below */
 	int tty_fd;              /* --shell-job: our terminal, -1 otherwise */
 	int lazy_sock;           /* --lazy-pages: the daemon's socket (service fd), -1 otherwise */
+	int devnull_fd;          /* /dev/null (service fd) when a task has an AIO ring, -1 otherwise */
 
 	uint32_t xstate_size;    /* the kernel's signal-frame XSAVE size */
 	uint64_t xfeatures;      /* the kernel's user xfeatures */
@@ -55,6 +59,10 @@ struct rst_ctx {
 	/* The reserved area: sync page | blob | args, the same address in every task. */
 	uint64_t area_start;
 	uint64_t area_size;
+	/* Copy-on-write sharing: the private memory a parent shares with its children is
+	 * made here, in the parent, before the children are (rst_premap_*). */
+	uint64_t premap_start;
+	uint64_t premap_size;
 	uint64_t blob_size;      /* page-rounded */
 	struct rst_sync *sync;
 	bool root_reaped;        /* the root ended while other tasks were being finished */
@@ -99,6 +107,21 @@ bool rst_entry_lazy(struct rst_ctx *ctx, const MmEntry *mm, const PagemapEntry *
 /* Whether shmem object id is served lazily under --lazy-pages (shmem_entry.lazy). */
 bool rst_shmem_lazy(struct rst_ctx *ctx, uint64_t id);
 
+/*
+ * Copy-on-write sharing. rst_premap_plan  (before the args are sized): which VMAs are
+ * made before the children are (a parent's VMA a child inherits, and the child's that
+ * inherits it, in the same place of a premap area), where in it; rst_premap_reserve
+ * then places the area. In each task, rst_premap_fill (before it makes its children)
+ * maps its own, fills what must be there before the fork, and for an inherited one keeps
+ * only the parent's pages the child shares; the blob moves them to their addresses.
+ * 0 or -1 (logged; in a task: message in err).
+ */
+int rst_premap_plan(struct rst_ctx *ctx);
+int rst_premap_reserve(struct rst_ctx *ctx);
+int rst_premap_fill(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
+/* Is this page set entry in a premapped VMA (filled by rst_premap_fill, not the blob)? */
+bool rst_entry_premapped(const struct rst_task *t, const PagemapEntry *pe);
+
 /* restore-files.c */
 struct rst_file;
 /* In the parent: create shmem objects (and validate their pages; only those sealed against
@@ -125,6 +148,9 @@ int rst_files_adopt(struct rst_ctx *ctx, size_t i, int fd);
  * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
 int rst_shmem_fill(struct rst_ctx *ctx);
 void rst_shmem_fini(struct rst_ctx *ctx);
+/* In a task, before it makes its children: what they inherit of its files (a session
+ * leader's controlling terminal). 0 or -1 (message in err). */
+int rst_files_before_children(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
 /* In a task: install its fds. 0 or -1 (message in err). */
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
 /* Move fd to a service fd (closing fd). Returns the new fd or -1 (logged). */

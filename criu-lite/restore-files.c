@@ -111,6 +111,40 @@ static bool shmem_eager(struct rst_ctx *ctx, size_t i)
 	return !(ctx->opts->lazy_pages && se->has_lazy && se->lazy);
 }
 
+/*
+ * Write len bytes at off into a shmem object without growing it: what lies past its
+ * size, in the page that holds its end, goes in through a mapping (where a program
+ * that mapped the object could have written it). 0 or -1 (logged).
+ */
+static int shmem_write(int fd, const ShmemEntry *se, const char *buf, uint64_t len, uint64_t off)
+{
+	uint64_t in = off < se->size ? MIN(len, se->size - off) : 0;
+	uint64_t eof_pg = ALIGN_DOWN(se->size, PAGE_SIZE), from = MAX(off, se->size);
+	char *m;
+
+	if (in && pwrite_all(fd, buf, in, (off_t)off) < 0) {
+		pr_perror("can't write shmem object %" PRIu64 " at offset 0x%" PRIx64, se->id, off);
+		return -1;
+	}
+	if (in == len)
+		return 0;
+	if (off + len > eof_pg + PAGE_SIZE) {
+		pr_err("shmem object %" PRIu64 ": pages at 0x%" PRIx64 " lie past its %" PRIu64 " bytes\n", se->id,
+		       off, se->size);
+		errno = EINVAL;
+		return -1;
+	}
+	/* the tail of the last page (the image set was checked: nothing lies further) */
+	m = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)eof_pg);
+	if (m == MAP_FAILED) {
+		pr_perror("can't map the last page of shmem object %" PRIu64, se->id);
+		return -1;
+	}
+	memcpy(m + (from - eof_pg), buf + (from - off), off + len - from);
+	munmap(m, PAGE_SIZE);
+	return 0;
+}
+
 /* Write the pages of shmem object i (validated with the image set) into it, then
  * release its page set. */
 static int shmem_fill_one(struct rst_ctx *ctx, size_t i)
@@ -136,10 +170,8 @@ static int shmem_fill_one(struct rst_ctx *ctx, size_t i)
 			uint64_t off = pe->vaddr + (uint64_t)done * PAGE_SIZE;
 			if (page_read_pages(pr, off, n, buf) < 0)
 				return -1;
-			if (pwrite_all(fd, buf, n * PAGE_SIZE, off) < 0) {
-				pr_perror("can't write shmem object %" PRIu64 " at offset 0x%" PRIx64, sh->se->id, off);
+			if (shmem_write(fd, sh->se, buf, n * PAGE_SIZE, off) < 0)
 				return -1;
-			}
 			done += n;
 		}
 	}
@@ -621,7 +653,7 @@ int rst_files_open(struct rst_ctx *ctx)
 	if (rfiles_init(ctx) < 0 || open_files(ctx) < 0 || late_socks_prepare(ctx) < 0)
 		return -1;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		if (task_map_fds(ctx, &ctx->tasks[i]) < 0)
+		if (!img_task_zombie(ctx->tasks[i].img) && task_map_fds(ctx, &ctx->tasks[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -806,6 +838,16 @@ static int fd_cmp(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
 	return x < y ? -1 : x > y;
+}
+
+int rst_files_before_children(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		struct rst_file *rf = rfile_of(ctx, t->img->fds[k]->file_id);
+		if (rf && rf->ops->before_children && rf->ops->before_children(ctx, rf, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <linux/userfaultfd.h>
@@ -23,6 +24,7 @@
 #include "criu-lite/ns/ns.h"
 
 #define RST_TASK_SIZE 0x7ffffffff000ULL
+#define CAP_IPC_LOCK_BIT 14
 #define RST_THREAD_STACK (32u << 10)
 #define RST_LEADER_STACK (64u << 10)
 
@@ -261,11 +263,14 @@ int rst_vdso_check(struct rst_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		const MmEntry *mm = ctx->tasks[i].img->mm;
-		const VmaEntry *vd = find_kind(mm, VMA_KIND_VDSO);
-		const VmaEntry *vv = find_kind(mm, VMA_KIND_VVAR);
-		const VmaEntry *vc = find_kind(mm, VMA_KIND_VVAR_VCLOCK);
+		const VmaEntry *vd, *vv, *vc;
 		int64_t delta;
 
+		if (!mm)
+			continue; /* a zombie */
+		vd = find_kind(mm, VMA_KIND_VDSO);
+		vv = find_kind(mm, VMA_KIND_VVAR);
+		vc = find_kind(mm, VMA_KIND_VVAR_VCLOCK);
 		if (!vd)
 			continue;
 		if (vd->end - vd->start != rlen(&now->vdso)) {
@@ -309,7 +314,7 @@ int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 		return -1;
 	cap += nself;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		cap += ctx->tasks[i].img->mm->n_vmas;
+		cap += ctx->tasks[i].img->mm ? ctx->tasks[i].img->mm->n_vmas : 0;
 	b = calloc(cap, sizeof(*b));
 	if (!b) {
 		pr_perror("can't allocate the address-space map");
@@ -320,6 +325,8 @@ int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 			b[n++] = (struct busy){ self[i].start, self[i].end };
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		const MmEntry *mm = ctx->tasks[i].img->mm;
+		if (!mm)
+			continue; /* a zombie */
 		for (size_t k = 0; k < mm->n_vmas && n < cap; k++)
 			b[n++] = (struct busy){ mm->vmas[k]->start, mm->vmas[k]->end };
 		/* the brk area may grow */
@@ -344,6 +351,20 @@ int rst_find_area(struct rst_ctx *ctx, uint64_t size, uint64_t *ret_start)
 
 /* ---- the VMA plan and page runs ---- */
 
+/* Is this entry in a premapped VMA (its pages go in before the children are made)? */
+bool rst_entry_premapped(const struct rst_task *t, const PagemapEntry *pe)
+{
+	const MmEntry *mm = t->img->mm;
+
+	if (!t->premap)
+		return false;
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (pe->vaddr >= mm->vmas[i]->start && pe->vaddr < mm->vmas[i]->end)
+			return t->premap[i] != 0;
+	return false;
+}
+
+
 static bool vma_is_private_anon(const VmaEntry *v)
 {
 	return v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_STACK || v->kind == VMA_KIND_HEAP;
@@ -357,15 +378,54 @@ static bool vma_restored(const VmaEntry *v)
 
 static bool vma_fillable(const VmaEntry *v)
 {
-	return (vma_is_private_anon(v) || v->kind == VMA_KIND_FILE_PRIVATE) &&
+	return (vma_is_private_anon(v) || v->kind == VMA_KIND_FILE_PRIVATE || v->kind == VMA_KIND_AIO) &&
 	       !(v->has_status && (v->status & VMA_STATUS_GUARD));
+}
+
+/*
+ * Locked memory (mlock, MAP_LOCKED, MLOCK_ONFAULT) must fit the RLIMIT_MEMLOCK the task
+ * gets here (the dumped one, lowered to our hard limit when we can't raise it), unless
+ * its creds let it lock more (CAP_IPC_LOCK). 0 or -1 (logged).
+ */
+static int check_locked(const struct img_task *t)
+{
+	const MmEntry *mm = t->mm;
+	uint64_t locked = 0, cur = RLIM_INFINITY;
+	struct rlimit ours;
+
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (mm->vmas[i]->has_vm_flags && (mm->vmas[i]->vm_flags & PROC_VMF_LO))
+			locked += mm->vmas[i]->end - mm->vmas[i]->start;
+	if (!locked || (t->creds && t->creds->has_cap_eff && (t->creds->cap_eff & (1ULL << CAP_IPC_LOCK_BIT))))
+		return 0;
+	for (size_t i = 0; i < t->task->n_rlimits; i++)
+		if (t->task->rlimits[i]->resource == RLIMIT_MEMLOCK)
+			cur = t->task->rlimits[i]->cur;
+	if (getrlimit(RLIMIT_MEMLOCK, &ours) < 0) {
+		pr_perror("getrlimit(RLIMIT_MEMLOCK)");
+		return -1;
+	}
+	cur = MIN(cur, (uint64_t)ours.rlim_max);
+	if (locked > cur) {
+		pr_err("pid %u: its %" PRIu64 " KiB of locked memory (mlock, MAP_LOCKED) do not fit the "
+		       "RLIMIT_MEMLOCK it gets here (%" PRIu64 " KiB; this restore can't raise the hard limit "
+		       "%" PRIu64 " KiB): not restored unlocked\n",
+		       t->pe->pid, locked >> 10, cur >> 10, (uint64_t)ours.rlim_max >> 10);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }
 
 int rst_mm_check(struct rst_ctx *ctx, struct rst_task *t)
 {
 	(void)ctx;
+	if (check_locked(t->img) < 0)
+		return -1;
 	for (size_t k = 0; k < t->img->pe->n_threads; k++) {
 		const UserRegsX86 *r = t->img->cores[k]->gpregs;
+		if (t->img->cores[k]->has_dead && t->img->cores[k]->dead)
+			continue;
 		if (r->cs != 0x33 || r->ss != 0x2b) {
 			pr_err("core-%u.img: cs/ss 0x%" PRIx64 "/0x%" PRIx64 ": only 64-bit tasks can be restored\n",
 			       t->img->cores[k]->tid, r->cs, r->ss);
@@ -382,7 +442,7 @@ static bool range_needs_zeroing(const MmEntry *mm, uint64_t addr)
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		const VmaEntry *v = mm->vmas[i];
 		if (addr >= v->start && addr < v->end)
-			return !vma_is_private_anon(v);
+			return !vma_is_private_anon(v) && v->kind != VMA_KIND_AIO; /* both fresh: zero */
 	}
 	return false;
 }
@@ -494,7 +554,7 @@ static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs
 	}
 	for (size_t i = 0; i < t->img->pr.nr_entries; i++) {
 		const PagemapEntry *pe = t->img->pr.entries[i];
-		if (rst_entry_lazy(ctx, t->img->mm, pe)) {
+		if (rst_entry_lazy(ctx, t->img->mm, pe) || rst_entry_premapped(t, pe) || (pe->flags & PE_PARENT)) {
 			open = false;
 			continue;
 		}
@@ -517,6 +577,8 @@ static void count_runs(struct rst_ctx *ctx, struct rst_task *t, size_t *ret_runs
 
 struct layout {
 	size_t vmas_off, runs_off, crcs_off, auxv_off, threads_off, pending_off, shared_off, groups_off;
+	size_t extras_off;      /* guard regions and VMA names */
+	size_t timers_off;
 	size_t frames_off, seccomp_off, stacks_off, total;
 	size_t nr_runs, nr_crcs, nr_pending, frame_size;
 };
@@ -526,6 +588,45 @@ static size_t nr_restored_vmas(const MmEntry *mm)
 	size_t n = 0;
 	for (size_t i = 0; i < mm->n_vmas; i++)
 		n += vma_restored(mm->vmas[i]);
+	return n;
+}
+
+#define RST_ANON_NAME_MAX 80 /* the kernel's ANON_VMA_NAME_MAX_LEN, with the NUL */
+
+/* The name a program gave an anonymous VMA (PR_SET_VMA_ANON_NAME), or NULL; *ret_len
+ * its length. maps shows it as [anon:NAME] (private) or [anon_shmem:NAME] (shared). */
+static const char *anon_name(const VmaEntry *v, size_t *ret_len)
+{
+	const char *n = v->name, *p;
+	size_t len;
+
+	if (!n || !(v->flags & MAP_ANONYMOUS))
+		return NULL;
+	if (!strncmp(n, "[anon:", 6))
+		p = n + 6;
+	else if (!strncmp(n, "[anon_shmem:", 12))
+		p = n + 12;
+	else
+		return NULL;
+	len = strlen(p);
+	if (!len || p[len - 1] != ']')
+		return NULL;
+	*ret_len = len - 1;
+	return p;
+}
+
+/* Bytes of guard regions and names a task's VMAs need in the args area. */
+static size_t extras_size(const MmEntry *mm)
+{
+	size_t n = 0, len;
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		if (!vma_restored(v))
+			continue;
+		n += ALIGN_UP(v->n_guards * sizeof(uint64_t), 8);
+		if (anon_name(v, &len))
+			n += ALIGN_UP(len + 1, 8);
+	}
 	return n;
 }
 
@@ -554,6 +655,10 @@ static void layout_of(struct rst_ctx *ctx, struct rst_task *t, struct layout *l)
 	off += t->img->task->n_shared_pending * 128;
 	l->groups_off = ALIGN_UP(off, 64);
 	off = l->groups_off + ALIGN_UP((t->img->creds ? t->img->creds->n_groups : 0) * sizeof(uint32_t), 64);
+	l->extras_off = off;
+	off += ALIGN_UP(extras_size(t->img->mm), 64);
+	l->timers_off = off;
+	off += ALIGN_UP(t->img->task->n_posix_timers * sizeof(struct rst_timer), 64);
 	l->frame_size = ALIGN_UP(rst_sigframe_size(ctx->xstate_size), 64);
 	l->frames_off = ALIGN_UP(off, 64);
 	off = l->frames_off + nthreads * l->frame_size;
@@ -586,6 +691,12 @@ static uint32_t madv_of(const VmaEntry *v)
 		m |= RST_MADV_DONTDUMP;
 	if (v->madv & (1ULL << MADV_WIPEONFORK))
 		m |= RST_MADV_WIPEONFORK;
+	if (v->madv & (1ULL << MADV_RANDOM))
+		m |= RST_MADV_RANDOM;
+	if (v->madv & (1ULL << MADV_SEQUENTIAL))
+		m |= RST_MADV_SEQUENTIAL;
+	if (v->madv & (1ULL << MADV_MERGEABLE))
+		m |= RST_MADV_MERGEABLE;
 	return m;
 }
 
@@ -636,10 +747,43 @@ struct args_build {
 	size_t errlen;
 };
 
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+#define RST_MAP_TYPE 0x0f
+
+/* What is set on a VMA once it is in place: its lock, seal, guard regions, name. */
+static void args_vma_extras(struct args_build *b, const VmaEntry *v, struct rst_vma *o, size_t *extra)
+{
+	uint64_t vmf = v->has_vm_flags ? v->vm_flags : 0;
+	const char *name;
+	size_t len;
+
+	if (vmf & PROC_VMF_LO)
+		o->lock = vmf & PROC_VMF_LF ? RST_LOCK_ONFAULT : RST_LOCK_ALL;
+	o->seal = !!(vmf & PROC_VMF_SL);
+	if (vmf & PROC_VMF_DP)
+		o->flags = (o->flags & ~RST_MAP_TYPE) | MAP_DROPPABLE;
+	if (v->n_guards) {
+		o->nr_guards = v->n_guards / 2;
+		o->guards_off = b->l.extras_off + *extra;
+		memcpy(b->base + o->guards_off, v->guards, v->n_guards * sizeof(uint64_t));
+		*extra += ALIGN_UP(v->n_guards * sizeof(uint64_t), 8);
+	}
+	name = anon_name(v, &len);
+	if (name) {
+		o->name_off = b->l.extras_off + *extra;
+		memcpy(b->base + o->name_off, name, len);
+		b->base[o->name_off + len] = '\0';
+		*extra += ALIGN_UP(len + 1, 8);
+	}
+}
+
 /* The VMAs to map, as the blob maps them. */
 static void args_vmas(struct args_build *b)
 {
 	const MmEntry *mm = b->t->img->mm;
+	size_t extra = 0;
 
 	b->rv = (struct rst_vma *)(b->base + b->l.vmas_off);
 	for (size_t i = 0; i < mm->n_vmas; i++) {
@@ -667,6 +811,10 @@ static void args_vmas(struct args_build *b)
 			o->flags = (o->flags & ~MAP_SHARED) | MAP_PRIVATE;
 		if (v->has_status && (v->status & VMA_STATUS_GUARD))
 			o->prot = PROT_NONE;
+		o->premap = b->t->premap ? b->t->premap[i] : 0;
+		if (v->kind == VMA_KIND_AIO) /* the io_setup() size that makes a ring this big */
+			o->aio_nr_req = (uint32_t)((((v->end - v->start) - 32) / 32 - 2) / 2);
+		args_vma_extras(b, v, o, &extra);
 	}
 	b->a->nr_vmas = b->nv;
 	b->a->vmas_off = b->l.vmas_off;
@@ -684,7 +832,8 @@ static void args_page_runs(struct args_build *b)
 	b->crcs = (uint32_t *)(b->base + b->l.crcs_off);
 	for (size_t i = 0; t->img->has_pages && i < t->img->pr.nr_entries; i++) {
 		const PagemapEntry *pe = t->img->pr.entries[i];
-		if (rst_entry_lazy(b->ctx, t->img->mm, pe)) {
+		/* premapped VMAs were filled before the children were made (rst_premap_fill) */
+		if (rst_entry_lazy(b->ctx, t->img->mm, pe) || rst_entry_premapped(t, pe) || (pe->flags & PE_PARENT)) {
 			open = false;
 			continue;
 		}
@@ -774,7 +923,9 @@ static void args_vma_modes(struct args_build *b)
 		if (o->uffd_mode)
 			b->a->nr_lazy++;
 		o->map_prot = o->prot;
-		if (o->fill == RST_FILL_PAGES ||
+		if (o->premap)
+			o->map_prot = PROT_READ | PROT_WRITE; /* as premapped: mprotect()ed to prot */
+		else if (o->fill == RST_FILL_PAGES ||
 		    (v && v->has_vm_flags && (v->vm_flags & (1ULL << 16) /* ac */) && o->prot != PROT_NONE &&
 		     !(o->flags & MAP_SHARED)))
 			o->map_prot |= PROT_READ | PROT_WRITE;
@@ -848,6 +999,19 @@ static int args_threads(struct args_build *b)
 			o->sched_policy = c->sched_policy;
 			o->sched_prio = c->has_sched_prio ? c->sched_prio : 0;
 		}
+		if (c->n_cpu_mask && c->n_cpu_mask <= ARRAY_SIZE(o->cpu_mask)) {
+			memcpy(o->cpu_mask, c->cpu_mask, c->n_cpu_mask * sizeof(uint64_t));
+			o->nr_cpu_mask = c->n_cpu_mask;
+		}
+		if (c->has_ioprio) {
+			o->has_ioprio = 1;
+			o->ioprio = c->ioprio;
+		}
+		o->tsc = c->has_tsc ? c->tsc : 0;
+		if (c->has_robust_list && c->has_robust_list_len) {
+			o->robust_list = c->robust_list;
+			o->robust_len = c->robust_list_len;
+		}
 		if (c->comm)
 			snprintf(o->comm, sizeof(o->comm), "%s", c->comm);
 		else if (i == 0 && t->img->task->comm)
@@ -877,6 +1041,30 @@ static int args_threads(struct args_build *b)
 	return 0;
 }
 
+/* POSIX timers, by id (the image set checked them). */
+static void args_timers(struct args_build *b)
+{
+	const TaskEntry *te = b->t->img->task;
+	struct rst_timer *rt = (struct rst_timer *)(b->base + b->l.timers_off);
+
+	b->a->nr_timers = te->n_posix_timers;
+	b->a->timers_in_order = b->ctx->opts->timers_in_order;
+	b->a->timers_off = b->l.timers_off;
+	for (size_t i = 0; i < te->n_posix_timers; i++) {
+		const PosixTimerEntry *e = te->posix_timers[i];
+		rt[i] = (struct rst_timer){ .id = e->id,
+					    .clock = e->clock,
+					    .notify = e->notify,
+					    .signo = e->has_signo ? e->signo : 0,
+					    .sigval = e->has_sigval ? e->sigval : 0,
+					    .tid = e->has_notify_tid ? e->notify_tid : 0,
+					    .overrun = e->has_overrun ? e->overrun : 0,
+					    .value_ns = e->has_value_ns ? e->value_ns : 0,
+					    .interval_ns = e->has_interval_ns ? e->interval_ns : 0,
+					    .pending = e->has_signal_pending && e->signal_pending };
+	}
+}
+
 /* Process-wide pending signals and interval timers. 0 or -1 (message in err). */
 static int args_signals(struct args_build *b)
 {
@@ -902,6 +1090,12 @@ static int args_signals(struct args_build *b)
 		a->itimers[it->which].value_us = it->value_us;
 	}
 	a->pdeath_sig = te->has_pdeath_sig ? te->pdeath_sig : 0;
+	a->mdwe = te->has_mdwe ? te->mdwe : 0;
+	args_timers(b);
+	if (b->t->img->mm->has_lock_future)
+		a->lock_future = b->t->img->mm->lock_future == 2 ? RST_LOCK_ONFAULT : RST_LOCK_ALL;
+	a->memory_merge = b->t->img->mm->has_memory_merge && b->t->img->mm->memory_merge;
+	a->leader_dead = img_task_leader_dead(b->t->img);
 	return 0;
 }
 
@@ -974,6 +1168,9 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 	a->sync_addr = (uint64_t)(uintptr_t)ctx->sync;
 	a->keep_start = ctx->area_start;
 	a->keep_end = ctx->area_start + ctx->area_size;
+	a->devnull_fd = ctx->devnull_fd;
+	a->premap_start = ctx->premap_start;
+	a->premap_end = ctx->premap_start + ctx->premap_size;
 	fill_vdso(ctx, t, a);
 
 	args_vmas(&b);

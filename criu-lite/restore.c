@@ -53,6 +53,8 @@ static struct rst_task *task_by_pid(struct rst_ctx *ctx, uint32_t pid)
 	return i < 0 ? NULL : &ctx->tasks[i];
 }
 
+static int check_rlimits(const struct img_task *it);
+
 /* Every image, read and validated (images/imgset.c) before anything is created. */
 static int read_images(struct rst_ctx *ctx)
 {
@@ -67,8 +69,11 @@ static int read_images(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 		t->img = &ctx->img.tasks[i];
-		t->pages_fd = t->exe_fd = t->uffd = -1;
-		if (rst_mm_check(ctx, t) < 0)
+		t->pages_fd = t->exe_fd = t->uffd = t->cwd_fd = -1;
+		if (img_task_zombie(t->img))
+			continue;
+		ctx->nr_live++;
+		if (rst_mm_check(ctx, t) < 0 || check_rlimits(t->img) < 0)
 			return -1;
 	}
 	return 0;
@@ -77,9 +82,13 @@ static int read_images(struct rst_ctx *ctx)
 static void ctx_fini(struct rst_ctx *ctx)
 {
 	net_restore_fini(ctx); /* a restore that failed leaves no lock behind */
-	for (size_t i = 0; i < ctx->nr_tasks; i++)
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		free(ctx->tasks[i].vma_fds);
+		free(ctx->tasks[i].premap);
+	}
 	free(ctx->tasks);
+	if (ctx->premap_size)
+		munmap((void *)(uintptr_t)ctx->premap_start, ctx->premap_size);
 	rst_files_fini(ctx);
 	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
@@ -88,6 +97,73 @@ static void ctx_fini(struct rst_ctx *ctx)
 	img_set_free(&ctx->img);
 	if (ctx->dfd >= 0)
 		close(ctx->dfd);
+}
+
+/*
+ * Deleted cwds: a directory made at the path it had, with its mode and owner, opened,
+ * and removed again at once (each task enters it by its fd). Tasks that had the same
+ * path share it. 0 or -1 (logged; nothing is left at the path).
+ */
+static int prepare_deleted_cwds(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const TaskEntry *te = ctx->tasks[i].img->task;
+		cleanup_close int fd = -1;
+		int err;
+
+		if (!te || !te->has_cwd_deleted || !te->cwd_deleted)
+			continue;
+		if (!te->cwd || te->cwd[0] != '/') {
+			pr_err("task-%u.img: a deleted cwd without an absolute path\n", ctx->tasks[i].img->pe->pid);
+			errno = EBADMSG;
+			return -1;
+		}
+		for (size_t k = 0; k < i && ctx->tasks[i].cwd_fd < 0; k++)
+			if (ctx->tasks[k].cwd_fd >= 0 && ctx->tasks[k].img->task->cwd &&
+			    !strcmp(ctx->tasks[k].img->task->cwd, te->cwd))
+				ctx->tasks[i].cwd_fd = ctx->tasks[k].cwd_fd;
+		if (ctx->tasks[i].cwd_fd >= 0)
+			continue;
+		if (mkdir(te->cwd, 0700) < 0) {
+			pr_perror("pid %u: can't recreate its deleted cwd %s for a moment",
+				  ctx->tasks[i].img->pe->pid, te->cwd);
+			return -1;
+		}
+		fd = open(te->cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = fd < 0 || (te->has_cwd_uid && te->has_cwd_gid && fchown(fd, te->cwd_uid, te->cwd_gid) < 0) ||
+		      fchmod(fd, te->has_cwd_mode ? te->cwd_mode & 07777 : 0700) < 0;
+		if (err)
+			pr_perror("pid %u: can't open or set up the recreated cwd %s", ctx->tasks[i].img->pe->pid,
+				  te->cwd);
+		if (rmdir(te->cwd) < 0 && !err) {
+			pr_perror("can't remove the recreated cwd %s again", te->cwd);
+			err = 1;
+		}
+		if (err)
+			return -1;
+		ctx->tasks[i].cwd_fd = rst_svc_fd(ctx, steal_fd(&fd));
+		if (ctx->tasks[i].cwd_fd < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* /dev/null for the blobs of tasks with an AIO ring (its tail moves by writes there). */
+static int prepare_devnull(struct rst_ctx *ctx)
+{
+	bool aio = false;
+
+	for (size_t i = 0; i < ctx->nr_tasks && !aio; i++)
+		for (size_t k = 0; ctx->tasks[i].img->mm && k < ctx->tasks[i].img->mm->n_vmas; k++)
+			aio |= ctx->tasks[i].img->mm->vmas[k]->kind == VMA_KIND_AIO;
+	if (!aio)
+		return 0;
+	ctx->devnull_fd = rst_svc_fd(ctx, open("/dev/null", O_WRONLY | O_CLOEXEC));
+	if (ctx->devnull_fd < 0) {
+		pr_perror("can't open /dev/null");
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the tasks ---- */
@@ -136,6 +212,27 @@ static void unregister_glibc_rseq(void)
 	}
 }
 
+/* Write a number to /proc/self/what unless it holds it already. 0 or -1 (errno). */
+static int write_proc_self_num(const char *what, bool hex, int v)
+{
+	char path[64], want[24], now[24] = "";
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", what);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (hex)
+		snprintf(want, sizeof(want), "0x%x", (unsigned)v);
+	else
+		snprintf(want, sizeof(want), "%d", v);
+	n = read(fd, now, sizeof(now) - 1);
+	if (n > 0 && strtoll(now, NULL, 0) == strtoll(want, NULL, 0))
+		return 0;
+	return pwrite(fd, want, strlen(want), 0) == (ssize_t)strlen(want) ? 0 : -1;
+}
+
 static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 {
 	const TaskEntry *te = t->img->task;
@@ -145,10 +242,21 @@ static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 		umask(te->umask);
 	if (te->root && strcmp(te->root, "/") != 0 && chroot(te->root) < 0)
 		task_fail(ctx, pid, "pid %u: can't chroot to %s: %s", pid, te->root, strerror(errno));
-	if (te->cwd && chdir(te->cwd) < 0)
+	if (t->cwd_fd >= 0) {
+		if (fchdir(t->cwd_fd) < 0)
+			task_fail(ctx, pid, "pid %u: can't enter its deleted cwd %s: %s", pid, te->cwd,
+				  strerror(errno));
+	} else if (te->cwd && chdir(te->cwd) < 0) {
 		task_fail(ctx, pid, "pid %u: can't chdir to %s: %s", pid, te->cwd, strerror(errno));
+	}
 	if (te->has_personality && personality(te->personality) < 0)
 		task_fail(ctx, pid, "pid %u: can't set personality 0x%x: %s", pid, te->personality,
+			  strerror(errno));
+	if (te->has_oom_score_adj && write_proc_self_num("oom_score_adj", false, te->oom_score_adj) < 0)
+		task_fail(ctx, pid, "pid %u: can't set its oom_score_adj %d (lowering it needs CAP_SYS_RESOURCE): %s",
+			  pid, te->oom_score_adj, strerror(errno));
+	if (te->has_coredump_filter && write_proc_self_num("coredump_filter", true, (int)te->coredump_filter) < 0)
+		task_fail(ctx, pid, "pid %u: can't set its coredump_filter 0x%x: %s", pid, te->coredump_filter,
 			  strerror(errno));
 	if (te->has_dumpable)
 		prctl(PR_SET_DUMPABLE, te->dumpable ? 1 : 0, 0, 0, 0);
@@ -174,6 +282,37 @@ static void task_set_state(struct rst_ctx *ctx, struct rst_task *t)
 	}
 }
 
+/*
+ * Each dumped hard limit must be one the task can have here: raising a hard limit
+ * needs CAP_SYS_RESOURCE, which this restore may lack (root here does). Checked before
+ * anything is made, never lowered quietly. 0 or -1 (logged).
+ */
+static int check_rlimits(const struct img_task *it)
+{
+	const TaskEntry *te = it->task;
+
+	for (size_t i = 0; i < te->n_rlimits; i++) {
+		const RlimitEntry *r = te->rlimits[i];
+		struct rlimit ours;
+		if (r->resource >= RLIM_NLIMITS || getrlimit(r->resource, &ours) < 0 || r->max <= ours.rlim_max)
+			continue;
+		{
+			/* can we raise it (CAP_SYS_RESOURCE)? Try on ourselves, and put ours back */
+			struct rlimit up = { ours.rlim_cur, r->max };
+			if (setrlimit(r->resource, &up) == 0) {
+				setrlimit(r->resource, &ours);
+				continue;
+			}
+		}
+		pr_err("pid %u: its hard limit %" PRIu64 " for resource %u is above this restore's %" PRIu64
+		       ", which it can't raise (CAP_SYS_RESOURCE): not restored lower\n",
+		       it->pe->pid, r->max, r->resource, (uint64_t)ours.rlim_max);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 static void task_set_rlimits(struct rst_ctx *ctx, struct rst_task *t)
 {
 	const TaskEntry *te = t->img->task;
@@ -186,17 +325,9 @@ static void task_set_rlimits(struct rst_ctx *ctx, struct rst_task *t)
 			continue;
 		if (getrlimit(r->resource, &now) == 0 && now.rlim_cur == rl.rlim_cur && now.rlim_max == rl.rlim_max)
 			continue;
-		if (setrlimit(r->resource, &rl) < 0) {
-			/* without CAP_SYS_RESOURCE a hard limit can't be raised: keep ours, lower the soft one */
-			if (errno == EPERM && getrlimit(r->resource, &now) == 0 && rl.rlim_max > now.rlim_max) {
-				rl.rlim_max = now.rlim_max;
-				rl.rlim_cur = MIN(rl.rlim_cur, rl.rlim_max);
-				if (setrlimit(r->resource, &rl) == 0)
-					continue;
-			}
+		if (setrlimit(r->resource, &rl) < 0) /* check_rlimits saw that it can */
 			task_fail(ctx, pid, "pid %u: can't set rlimit %u to %" PRIu64 "/%" PRIu64 ": %s", pid,
 				  r->resource, r->cur, r->max, strerror(errno));
-		}
 	}
 }
 
@@ -266,6 +397,16 @@ static int lazy_prepare(struct rst_ctx *ctx)
 	return ns_rst_in_root(ctx) ? 0 : lazy_send_shmems(ctx);
 }
 
+/* Every signal blocked, glibc's own (32, 33: what its sigprocmask leaves alone) too:
+ * nothing may be delivered before the task runs its dumped code (a timer's signal,
+ * say, restored with its default action). */
+static void block_all_signals(void)
+{
+	uint64_t all = ~0ULL;
+
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
+}
+
 /* --lazy-pages: every task is restored and waits for go; the daemon puts the recorded
  * working set into them first (at once without one). Past the deadline they go anyway:
  * the daemon serves their faults meanwhile. 0 or -1 (the daemon failed). */
@@ -287,6 +428,15 @@ static int lazy_sync(struct rst_ctx *ctx, uint64_t t0)
 }
 
 static void task_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
+static void zombie_main(struct rst_ctx *ctx, size_t idx) __attribute__((noreturn));
+
+/* The signal a task's parent gets when it ends. */
+static int exit_signal_of(const struct img_task *it)
+{
+	if (img_task_zombie(it))
+		return it->pe->has_exit_signal ? (int)it->pe->exit_signal : SIGCHLD;
+	return it->task->has_exit_signal ? (int)it->task->exit_signal : SIGCHLD;
+}
 
 static void create_children(struct rst_ctx *ctx, struct rst_task *t)
 {
@@ -296,18 +446,112 @@ static void create_children(struct rst_ctx *ctx, struct rst_task *t)
 			continue;
 		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
 			_exit(1);
-		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, 0, ctx->tasks[i].img->task->has_exit_signal ?
-								   (int)ctx->tasks[i].img->task->exit_signal : SIGCHLD);
+		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, 0, exit_signal_of(ctx->tasks[i].img));
 		if (pid < 0)
 			task_fail(ctx, t->img->pe->pid, "can't create task %u (clone3 with set_tid): %s",
 				  ctx->tasks[i].img->pe->pid, strerror(errno));
-		if (pid == 0)
+		if (pid == 0) {
+			if (img_task_zombie(ctx->tasks[i].img))
+				zombie_main(ctx, i);
 			task_main(ctx, i);
+		}
 		if ((uint32_t)pid != ctx->tasks[i].img->pe->pid) {
 			kill(pid, SIGKILL);
 			task_fail(ctx, t->img->pe->pid, "task %u came back as pid %d", ctx->tasks[i].img->pe->pid, pid);
 		}
 	}
+}
+
+/*
+ * Once the zombies among t's children have ended: their ends signalled t (blocked
+ * here), which the dumped t had taken already. Take those signals back; the ones it
+ * had pending at dump are queued again by the blob.
+ */
+static void settle_zombies(struct rst_ctx *ctx, struct rst_task *t)
+{
+	uint32_t pid = t->img->pe->pid;
+	sigset_t set;
+	bool any = false;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const struct img_task *it = ctx->tasks[i].img;
+		siginfo_t si;
+		if (it->pe->ppid != pid || !img_task_zombie(it))
+			continue;
+		while (waitid(P_PID, it->pe->pid, &si, WEXITED | WNOWAIT) < 0)
+			if (errno != EINTR)
+				task_fail(ctx, pid, "pid %u: zombie %u did not end: %s", pid, it->pe->pid,
+					  strerror(errno));
+		if (si.si_status != (int)(WIFEXITED(it->pe->exit_status) ? WEXITSTATUS(it->pe->exit_status)
+									     : WTERMSIG(it->pe->exit_status)))
+			task_fail(ctx, pid, "zombie %u ended with %d, not as dumped (status 0x%x)", it->pe->pid,
+				  si.si_status, it->pe->exit_status);
+		sigaddset(&set, exit_signal_of(it));
+		any = true;
+	}
+	while (any) {
+		struct timespec zero = { 0, 0 };
+		if (sigtimedwait(&set, NULL, &zero) < 0)
+			break;
+	}
+}
+
+/* Session, then group: children inherit both. A group led by another task of the tree
+ * may not exist yet (joined later, after the children exist: join_group). Groups and
+ * sessions led by processes outside the tree are inherited from criu-lite. */
+static void lead_session_group(struct rst_ctx *ctx, const PstreeEntry *pe)
+{
+	uint32_t pid = pe->pid;
+
+	if (pe->has_sid && pe->sid == pid && getsid(0) != (pid_t)pid && setsid() < 0)
+		task_fail(ctx, pid, "pid %u: setsid: %s", pid, strerror(errno));
+	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
+		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
+}
+
+static void join_group(struct rst_ctx *ctx, const PstreeEntry *pe)
+{
+	uint32_t pid = pe->pid;
+	int tries = 0;
+
+	if (!pe->has_pgid || pe->pgid == pid || getpgid(0) == (pid_t)pe->pgid || !task_by_pid(ctx, pe->pgid))
+		return;
+	while (setpgid(0, pe->pgid) < 0) {
+		if (errno != EPERM || ++tries > 400)
+			task_fail(ctx, pid, "pid %u: can't join process group %u: %s", pid, pe->pgid,
+				  strerror(errno));
+		usleep(5000);
+	}
+}
+
+/* A zombie: it takes its session and group, and ends as it ended (its parent, blocked
+ * in restore, reaps nothing). */
+static void zombie_main(struct rst_ctx *ctx, size_t idx)
+{
+	const PstreeEntry *pe = ctx->tasks[idx].img->pe;
+	uint32_t st = pe->exit_status;
+	struct rlimit no_core = { 0, 0 };
+	sigset_t one;
+	int sig;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	__atomic_store_n(&created_of(ctx)[idx], (uint32_t)ns_rst_host_self(ctx), __ATOMIC_SEQ_CST);
+	if ((uint32_t)getpid() != pe->pid)
+		task_fail(ctx, pe->pid, "zombie %u runs as pid %d", pe->pid, getpid());
+	lead_session_group(ctx, pe);
+	join_group(ctx, pe);
+	if (WIFEXITED(st))
+		_exit(WEXITSTATUS(st));
+	/* killed by a signal (without a core dump: the validator saw to it) */
+	sig = WTERMSIG(st);
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	syscall(SYS_tgkill, getpid(), getpid(), sig);
+	task_fail(ctx, pe->pid, "zombie %u: signal %d did not kill it", pe->pid, sig);
 }
 
 static void task_main(struct rst_ctx *ctx, size_t idx)
@@ -316,12 +560,10 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	const PstreeEntry *pe = t->img->pe;
 	uint32_t pid = pe->pid;
 	char err[256];
-	sigset_t all;
 	uint64_t blob_addr, args_addr;
 	void *p;
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	block_all_signals();
 	signal(SIGPIPE, SIG_DFL); /* the parent may ignore it (lazy socket); the task must not */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	/* its pid where the parent is (another pid namespace): the parent kills and traces by it */
@@ -332,34 +574,27 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	if (idx == 0 && ns_rst_in_root(ctx)) {
 		if (ns_rst_root_stages(ctx, err, sizeof(err)) < 0)
 			task_fail(ctx, pid, "pid %u: %s", pid, err);
-		if (rst_files_open(ctx) < 0 || (ctx->lazy_sock >= 0 && lazy_send_shmems(ctx) < 0))
+		if (rst_files_open(ctx) < 0 || prepare_deleted_cwds(ctx) < 0 ||
+		    (ctx->lazy_sock >= 0 && lazy_send_shmems(ctx) < 0))
 			task_fail(ctx, pid, "pid %u: can't open the files in the tree's namespaces (see the log)", pid);
 		if (ns_rst_send_shmems(ctx, err, sizeof(err)) < 0)
 			task_fail(ctx, pid, "pid %u: %s", pid, err);
 	}
 
-	/* session, then group: children inherit both */
-	if (pe->has_sid && pe->sid == pid && getsid(0) != (pid_t)pid && setsid() < 0)
-		task_fail(ctx, pid, "pid %u: setsid: %s", pid, strerror(errno));
-	if (pe->has_pgid && pe->pgid == pid && getpgid(0) != (pid_t)pid && setpgid(0, 0) < 0)
-		task_fail(ctx, pid, "pid %u: setpgid: %s", pid, strerror(errno));
+	lead_session_group(ctx, pe);
+	/* the memory it shares with its children, in before they are made */
+	if (rst_premap_fill(ctx, t, err, sizeof(err)) < 0)
+		task_fail(ctx, pid, "pid %u: %s", pid, err);
+	/* its session's controlling terminal, which the children inherit */
+	if (rst_files_before_children(ctx, t, err, sizeof(err)) < 0)
+		task_fail(ctx, pid, "pid %u: %s", pid, err);
 	create_children(ctx, t);
 	/* the files it opened that need every task (/proc/PID/...), and the shmem objects it
 	 * opened, while the children restore their memory */
 	if (idx == 0 && ns_rst_in_root(ctx) && (rst_files_late(ctx) < 0 || rst_shmem_fill(ctx) < 0))
 		task_fail(ctx, pid, "pid %u: can't send the late files or fill the shmem objects (see the log)", pid);
-	if (pe->has_pgid && pe->pgid != pid && getpgid(0) != (pid_t)pe->pgid &&
-	    task_by_pid(ctx, pe->pgid)) {
-		/* a group led by another task of the tree: it may not exist yet. Groups and
-		 * sessions led by processes outside the tree are inherited from criu-lite. */
-		int tries = 0;
-		while (setpgid(0, pe->pgid) < 0) {
-			if (errno != EPERM || ++tries > 400)
-				task_fail(ctx, pid, "pid %u: can't join process group %u: %s", pid, pe->pgid,
-					  strerror(errno));
-			usleep(5000);
-		}
-	}
+	join_group(ctx, pe);
+	settle_zombies(ctx, t);
 
 	task_set_state(ctx, t);
 	if (ctx->lazy_sock >= 0 && task_lazy_setup(ctx, t) < 0)
@@ -387,6 +622,27 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 }
 
 /* ---- the parent ---- */
+
+/* A thread of the task that runs on once restored: its leader, unless that is dead. */
+static uint32_t live_tid(const struct img_task *it)
+{
+	return img_task_leader_dead(it) ? it->pe->threads[1] : it->pe->pid;
+}
+
+/* The pid (here) to watch for an early death of task i while it restores: its leader
+ * as created, or the live thread of a dead leader (its id here unknown yet in a new
+ * pid namespace); 0: none (not created yet, a zombie). */
+static pid_t watched_pid(struct rst_ctx *ctx, size_t i)
+{
+	const struct img_task *it = ctx->tasks[i].img;
+	pid_t host = (pid_t)__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST);
+
+	if (!host || img_task_zombie(it))
+		return 0;
+	if (img_task_leader_dead(it))
+		return ns_rst_pidns(ctx) ? 0 : (pid_t)live_tid(it);
+	return host;
+}
 
 static bool pid_exists(uint32_t pid)
 {
@@ -449,7 +705,7 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 			if (nr == ctx->nr_tasks)
 				ctx->t_forked_ns = now_ns();
 		}
-		if (__atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST) == ctx->nr_tasks)
+		if (__atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST) == ctx->nr_live)
 			return 0;
 		/* a root created as our sibling (--restore-sibling) is not ours to wait for */
 		if (!ctx->opts->restore_sibling && waitpid(root, &status, WNOHANG) == root) {
@@ -459,15 +715,14 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 			return -1;
 		}
 		for (size_t i = ctx->opts->restore_sibling ? 0 : 1; i < ctx->nr_tasks; i++)
-			if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
-			    task_dead((pid_t)__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST)) &&
+			if (watched_pid(ctx, i) > 0 && task_dead(watched_pid(ctx, i)) &&
 			    !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
 				pr_err("restore failed: task %u died before it was restored\n", ctx->tasks[i].img->pe->pid);
 				return -1;
 			}
 		if (now_ns() > deadline) {
 			pr_err("restore failed: %u of %zu task(s) ready after %d s; giving up\n",
-			       __atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST), ctx->nr_tasks, RST_WAIT_TIMEOUT_S);
+			       __atomic_load_n(&s->nr_done, __ATOMIC_SEQ_CST), ctx->nr_live, RST_WAIT_TIMEOUT_S);
 			return -1;
 		}
 		syscall(SYS_futex, &s->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
@@ -508,13 +763,20 @@ static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
 
 static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n, size_t task)
 {
-	pid_t leader = ns_rst_tid(ctx, task, 0);
+	const struct img_task *it = ctx->tasks[task].img;
+	pid_t leader = ns_rst_tid(ctx, task, img_task_leader_dead(it) ? 1 : 0);
 
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task && tr[i].state != 2)
 			return 0;
 	if (inject_munmap(ctx, leader) < 0)
 		return -1;
+	/* a stopped task: its stop signal, queued while it is held, stops it once let go */
+	if (it->task->has_stop_signal && it->task->stop_signal &&
+	    kill(ns_rst_tid(ctx, task, 0), (int)it->task->stop_signal) < 0) {
+		pr_perror("can't stop task %u again", it->pe->pid);
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task) {
 			if (ptrace(PTRACE_DETACH, tr[i].tid, NULL, NULL) < 0) {
@@ -534,7 +796,7 @@ static int rst_finish(struct rst_ctx *ctx)
 
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		n += ctx->tasks[i].img->pe->n_threads;
-	tr = calloc(n, sizeof(*tr));
+	tr = calloc(n ? n : 1, sizeof(*tr));
 	if (!tr) {
 		pr_perror("can't allocate the tracee table");
 		return -1;
@@ -544,6 +806,9 @@ static int rst_finish(struct rst_ctx *ctx)
 		for (size_t k = 0; k < ctx->tasks[i].img->pe->n_threads; k++) {
 			pid_t tid = ns_rst_tid(ctx, i, k);
 			int st;
+			/* zombies ended already; a dead leader ends in the blob */
+			if (img_task_zombie(ctx->tasks[i].img) || (k == 0 && img_task_leader_dead(ctx->tasks[i].img)))
+				continue;
 			if (ptrace(PTRACE_SEIZE, tid, NULL,
 				   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | ns_rst_ptrace_options(ctx))) < 0 ||
 			    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
@@ -583,16 +848,15 @@ static int rst_finish(struct rst_ctx *ctx)
 		for (size_t i = 0; i < n && !t; i++)
 			if (tr[i].tid == tid)
 				t = &tr[i];
-		if (!t)
-			continue;
-		if (t->state == 3) {
-			/* a detached root that already ended: keep its status for the caller */
-			if (tid == ns_rst_tid(ctx, 0, 0) && !WIFSTOPPED(st)) {
-				ctx->root_reaped = true;
-				ctx->root_status = st;
-			}
+		if ((!t || t->state == 3) && tid == ns_rst_tid(ctx, 0, 0) && !WIFSTOPPED(st)) {
+			/* a root that already ended (detached, or not traced: its leader is dead):
+			 * keep its status for the caller */
+			ctx->root_reaped = true;
+			ctx->root_status = st;
 			continue;
 		}
+		if (!t || t->state == 3)
+			continue;
 		if (!WIFSTOPPED(st)) {
 			pr_err("restored thread %d %s %d while leaving the restorer\n", tid,
 			       WIFSIGNALED(st) ? "was killed by signal" : "exited with status",
@@ -655,6 +919,8 @@ static int reserve_area(struct rst_ctx *ctx)
 
 	ctx->blob_size = ALIGN_UP(sizeof(rst_blob), PAGE_SIZE);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		if (img_task_zombie(ctx->tasks[i].img))
+			continue;
 		ctx->tasks[i].args_size = rst_args_size(ctx, &ctx->tasks[i]);
 		max_args = MAX(max_args, ctx->tasks[i].args_size);
 	}
@@ -736,7 +1002,7 @@ static int restore_action(struct rst_ctx *ctx, enum cr_action act, pid_t pid)
 
 int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 {
-	struct rst_ctx ctx = { .opts = opts, .dfd = -1, .tty_fd = -1, .lazy_sock = -1 };
+	struct rst_ctx ctx = { .opts = opts, .dfd = -1, .tty_fd = -1, .lazy_sock = -1, .devnull_fd = -1 };
 	pid_t root = -1;
 	int ret = -1;
 	uint64_t t0 = now_ns(), t_clone, eager_pages;
@@ -766,13 +1032,14 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 		goto out;
 	if (!ns_rst_pidns(&ctx) && check_pids_free(&ctx) < 0)
 		goto out;
-	/* inside the tree's namespaces, the root task opens them */
-	if (!ns_rst_in_root(&ctx) && rst_files_open(&ctx) < 0)
+	/* inside the tree's namespaces, the root task opens them (and makes deleted cwds) */
+	if ((!ns_rst_in_root(&ctx) && (rst_files_open(&ctx) < 0 || prepare_deleted_cwds(&ctx) < 0)) ||
+	    prepare_devnull(&ctx) < 0)
 		goto out;
 	pr_debug("shmem objects and files ready at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)
 		goto out;
-	if (reserve_area(&ctx) < 0)
+	if (rst_premap_plan(&ctx) < 0 || reserve_area(&ctx) < 0 || rst_premap_reserve(&ctx) < 0)
 		goto out;
 	/* the tasks inherit our cgroups and the namespaces we join (ns_rst_before_clone) */
 	if (cg_restore_check(opts, ctx.img.inv->cgroups, ctx.img.inv->n_cgroups) < 0)

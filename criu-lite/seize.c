@@ -37,7 +37,7 @@ struct seize_task *seize_find(struct seize_tree *tree, pid_t pid)
  * arrives first (signal-delivery stop) is delivered as it would have been, and we
  * wait on. Returns 0 (stopped), 1 (the thread is gone) or -1 (logged).
  */
-static int wait_interrupt_stop(pid_t tid, uint64_t deadline_ns)
+static int wait_interrupt_stop(pid_t tid, uint64_t deadline_ns, int *ret_stopsig)
 {
 	uint64_t nap_ns = 20000;
 	int status;
@@ -74,8 +74,11 @@ static int wait_interrupt_stop(pid_t tid, uint64_t deadline_ns)
 			errno = EIO;
 			return -1;
 		}
-		if ((status >> 16) == PTRACE_EVENT_STOP)
+		if ((status >> 16) == PTRACE_EVENT_STOP) {
+			/* SIGTRAP for our interrupt; the stop signal if it was in a group stop */
+			*ret_stopsig = WSTOPSIG(status) == SIGTRAP ? 0 : WSTOPSIG(status);
 			return 0;
+		}
 		if ((status >> 16) == PTRACE_EVENT_EXIT) {
 			/* exiting: let it finish, it is not ours to dump */
 			ptrace(PTRACE_DETACH, tid, NULL, NULL);
@@ -95,9 +98,10 @@ static int wait_interrupt_stop(pid_t tid, uint64_t deadline_ns)
 
 /*
  * Seize and stop one thread. Returns 0 (seized and stopped), 1 (gone or a zombie
- * thread: not seized) or -1 (logged).
+ * thread: not seized), 2 (tid is the leader and a zombie: not seized) or -1 (logged).
+ * *ret_stopsig: the signal of a group stop it was in, 0 if it ran.
  */
-static int seize_one(pid_t pid, pid_t tid, uint64_t deadline_ns)
+static int seize_one(pid_t pid, pid_t tid, uint64_t deadline_ns, int *ret_stopsig)
 {
 	struct proc_stat st;
 	int ret;
@@ -106,14 +110,8 @@ static int seize_one(pid_t pid, pid_t tid, uint64_t deadline_ns)
 		int e = errno;
 		if (e == ESRCH)
 			return 1;
-		if (proc_parse_stat(pid, tid, &st) == 0 && (st.state == 'Z' || st.state == 'X')) {
-			if (tid == pid) {
-				pr_err("pid %d is a zombie (or its leader exited): not supported\n", pid);
-				errno = EINVAL;
-				return -1;
-			}
-			return 1;
-		}
+		if (proc_parse_stat(pid, tid, &st) == 0 && (st.state == 'Z' || st.state == 'X'))
+			return tid == pid ? 2 : 1;
 		struct proc_status ps;
 		if (proc_parse_status(pid, tid, &ps) == 0 && ps.tracer_pid) {
 			pr_err("thread %d of pid %d is already traced by pid %d\n", tid, pid, ps.tracer_pid);
@@ -131,7 +129,7 @@ static int seize_one(pid_t pid, pid_t tid, uint64_t deadline_ns)
 			return -1;
 		}
 	}
-	ret = wait_interrupt_stop(tid, deadline_ns);
+	ret = wait_interrupt_stop(tid, deadline_ns, ret_stopsig);
 	if (ret < 0)
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);
 	if (ret != 0)
@@ -160,7 +158,11 @@ static bool has_tid(const struct seize_task *t, pid_t tid)
 	return false;
 }
 
-/* Seize every thread of t->pid, looping until a pass finds no new thread. */
+/*
+ * Seize every thread of t->pid, looping until a pass finds no new thread. Returns 0,
+ * 2 if the leader turned out to be a zombie before it was seized (nothing seized), or
+ * -1 (logged).
+ */
 static int seize_threads(struct seize_task *t, uint64_t deadline_ns)
 {
 	bool leader_done = false;
@@ -171,16 +173,18 @@ static int seize_threads(struct seize_task *t, uint64_t deadline_ns)
 
 		if (proc_list_tids(t->pid, &tids, &nr) < 0)
 			return -1;
-		/* The leader first, so that tids[0] is always the leader. */
+		/* The leader first, so that tids[0] is always the leader (a dead one too). */
 		if (!leader_done) {
-			int r = seize_one(t->pid, t->pid, deadline_ns);
-			if (r < 0)
-				return -1;
+			int sig = 0, r = t->leader_dead ? 0 : seize_one(t->pid, t->pid, deadline_ns, &sig);
+			if (r < 0 || r == 2)
+				return r;
 			if (r > 0) {
 				pr_err("pid %d exited while being seized\n", t->pid);
 				errno = ESRCH;
 				return -1;
 			}
+			if (sig)
+				t->stop_sig = sig;
 			t->tids = malloc(sizeof(pid_t));
 			if (!t->tids) {
 				pr_perror("can't allocate a thread list");
@@ -193,13 +197,16 @@ static int seize_threads(struct seize_task *t, uint64_t deadline_ns)
 			added++;
 		}
 		for (size_t i = 0; i < nr; i++) {
+			int sig = 0, r;
 			if (has_tid(t, tids[i]))
 				continue;
-			int r = seize_one(t->pid, tids[i], deadline_ns);
+			r = seize_one(t->pid, tids[i], deadline_ns, &sig);
 			if (r < 0)
 				return -1;
 			if (r > 0)
 				continue;
+			if (sig)
+				t->stop_sig = sig;
 			pid_t *nt = realloc(t->tids, (t->nr_tids + 1) * sizeof(pid_t));
 			if (!nt) {
 				pr_perror("can't grow a thread list");
@@ -215,13 +222,28 @@ static int seize_threads(struct seize_task *t, uint64_t deadline_ns)
 	}
 }
 
+/* Index of the first seized thread (a dead leader and a zombie are not seized). */
+static size_t first_seized(const struct seize_task *t)
+{
+	return t->zombie ? t->nr_tids : t->leader_dead ? 1 : 0;
+}
+
+pid_t seize_proc_pid(const struct seize_task *t)
+{
+	return t->leader_dead && t->nr_tids > 1 ? t->tids[1] : t->pid;
+}
+
 static void detach_task(struct seize_task *t)
 {
-	/* A task that was stopped gets its SIGSTOP queued before the detach, so that it
-	 * stops again before it returns to user mode. */
-	if (t->was_stopped && kill(t->pid, SIGSTOP) < 0)
+	/* A task that was stopped gets its stop signal queued before the detach, so that
+	 * it stops again before it returns to user mode. */
+	int sig = t->stop_sig ? t->stop_sig : SIGSTOP;
+
+	if (t->zombie)
+		return;
+	if (t->was_stopped && kill(t->pid, sig) < 0)
 		pr_warn("can't stop pid %d again: %s\n", t->pid, strerror(errno));
-	for (size_t i = 0; i < t->nr_tids; i++)
+	for (size_t i = first_seized(t); i < t->nr_tids; i++)
 		if (ptrace(PTRACE_DETACH, t->tids[i], NULL, NULL) < 0 && errno != ESRCH)
 			pr_warn("can't detach thread %d: %s\n", t->tids[i], strerror(errno));
 }
@@ -229,7 +251,7 @@ static void detach_task(struct seize_task *t)
 static void kill_task_wait(struct seize_task *t)
 {
 	/* Non-leader threads first: the leader reports only once they are all gone. */
-	for (size_t i = t->nr_tids; i-- > 0;) {
+	for (size_t i = t->nr_tids; i-- > first_seized(t);) {
 		for (;;) {
 			int status;
 			pid_t r = waitpid(t->tids[i], &status, __WALL);
@@ -253,11 +275,12 @@ void seize_release(struct seize_tree *tree, int how)
 	if (how == SEIZE_KILL) {
 		/* no exit stops while they die */
 		for (size_t i = 0; i < tree->nr_tasks; i++)
-			for (size_t k = 0; k < tree->tasks[i].nr_tids; k++)
+			for (size_t k = first_seized(&tree->tasks[i]); k < tree->tasks[i].nr_tids; k++)
 				ptrace(PTRACE_SETOPTIONS, tree->tasks[i].tids[k], NULL,
 				       (void *)(long)PTRACE_O_TRACESYSGOOD);
+		/* zombies go with their parents (reaped by whoever inherits them) */
 		for (size_t i = 0; i < tree->nr_tasks; i++)
-			if (kill(tree->tasks[i].pid, SIGKILL) < 0)
+			if (!tree->tasks[i].zombie && kill(tree->tasks[i].pid, SIGKILL) < 0)
 				pr_warn("can't kill pid %d: %s\n", tree->tasks[i].pid, strerror(errno));
 		for (size_t i = tree->nr_tasks; i-- > 0;)
 			kill_task_wait(&tree->tasks[i]);
@@ -270,6 +293,90 @@ void seize_release(struct seize_tree *tree, int how)
 	free(tree->tasks);
 	tree->tasks = NULL;
 	tree->nr_tasks = 0;
+}
+
+/* A zombie process: how it ended. 0 or -1 (logged). */
+static int note_zombie(struct seize_task *t, bool root)
+{
+	struct proc_stat st;
+
+	if (root) {
+		pr_err("pid %d is a zombie: there is nothing to dump\n", t->pid);
+		errno = ESRCH;
+		return -1;
+	}
+	if (proc_parse_stat(t->pid, 0, &st) < 0)
+		return -1;
+	if (!st.has_exit_code) {
+		pr_err("pid %d is a zombie, and /proc/%d/stat does not show its exit code\n", t->pid, t->pid);
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (WIFSIGNALED(st.exit_code) && WCOREDUMP(st.exit_code)) {
+		pr_err("pid %d is a zombie killed by signal %d with a core dump: its status 0x%x can't be "
+		       "restored (the core-dump flag)\n", t->pid, WTERMSIG(st.exit_code), st.exit_code);
+		errno = ENOTSUP;
+		return -1;
+	}
+	t->zombie = true;
+	t->exit_status = st.exit_code;
+	t->exit_signal = (int)st.exit_signal;
+	t->tids = malloc(sizeof(pid_t));
+	if (!t->tids) {
+		pr_perror("can't allocate a thread list");
+		return -1;
+	}
+	t->tids[0] = t->pid;
+	t->nr_tids = 1;
+	return 0;
+}
+
+/*
+ * Seize a process: every thread; or nothing for a zombie (noted as one); or every
+ * thread but a leader that exited while they run. Retries while it dies under us.
+ * 0 or -1 (logged).
+ */
+static int seize_process(struct seize_task *t, bool root, uint64_t deadline_ns)
+{
+	for (;;) {
+		struct proc_status ps;
+		cleanup_free pid_t *tids = NULL;
+		size_t nr;
+		int r;
+
+		if (proc_parse_status(t->pid, 0, &ps) < 0)
+			return -1;
+		t->leader_dead = false;
+		if (ps.state == 'Z' || ps.state == 'X') {
+			if (proc_list_tids(t->pid, &tids, &nr) < 0)
+				return -1;
+			if (nr <= 1 && ps.state == 'Z')
+				return note_zombie(t, root);
+			t->leader_dead = nr > 1;
+		}
+		t->was_stopped = ps.state == 'T';
+		r = seize_threads(t, deadline_ns);
+		if (r < 0)
+			return -1;
+		if (r == 0 && (!t->leader_dead || t->nr_tids > 1)) {
+			if (t->stop_sig)
+				t->was_stopped = true;
+			else if (t->was_stopped)
+				t->stop_sig = SIGSTOP;
+			return 0;
+		}
+		/* its leader became a zombie, or every thread of a dead leader exited: the
+		 * process is dying, look again once it is a zombie */
+		free(t->tids);
+		t->tids = NULL;
+		t->nr_tids = 0;
+		if (now_ns() > deadline_ns) {
+			pr_err("pid %d is still exiting after --timeout\n", t->pid);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		usleep(1000);
+	}
 }
 
 static int add_task(struct seize_tree *tree, pid_t pid, pid_t ppid, size_t *cap)
@@ -327,16 +434,20 @@ int seize_tree(pid_t root, unsigned timeout_s, struct seize_tree *ret)
 			errno = EINVAL;
 			goto err;
 		}
-		t->was_stopped = ps.state == 'T';
-		if (seize_threads(t, deadline_ns) < 0) {
-			/* Whatever seize_threads seized stays in t->tids: detached below. */
+		if (seize_process(t, i == 0, deadline_ns) < 0) {
+			/* Whatever was seized stays in t->tids: detached below. */
 			goto err;
 		}
 		if (proc_parse_stat(t->pid, 0, &st) < 0)
 			goto err;
 		t->pgid = st.pgid;
 		t->sid = st.sid;
-		pr_debug("seized pid %d (%zu threads)\n", t->pid, t->nr_tids);
+		if (t->zombie) {
+			pr_debug("pid %d is a zombie (status 0x%x)\n", t->pid, t->exit_status);
+			continue;
+		}
+		pr_debug("seized pid %d (%zu threads%s%s)\n", t->pid, t->nr_tids,
+			 t->leader_dead ? ", its leader dead" : "", t->stop_sig ? ", stopped" : "");
 		/* Children: the task is stopped now, so the lists are final. */
 		for (size_t k = 0; k < t->nr_tids; k++) {
 			cleanup_free pid_t *kids = NULL;

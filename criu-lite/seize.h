@@ -14,9 +14,14 @@ struct seize_task {
 	pid_t pid;
 	pid_t ppid;        /* parent inside the tree; 0 for the root */
 	pid_t pgid, sid;
-	pid_t *tids;       /* seized threads, the leader first */
+	pid_t *tids;       /* threads, the leader first; all seized but a dead leader */
 	size_t nr_tids;
 	bool was_stopped;  /* group-stopped (State T) before we came */
+	int stop_sig;      /* ... by this signal (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) */
+	bool leader_dead;  /* the leader exited (a zombie thread) while its threads run */
+	bool zombie;       /* a zombie process: nothing seized, tids holds only its pid */
+	int exit_status;   /* a zombie's wait status */
+	int exit_signal;   /* the signal its parent gets when it ends */
 };
 
 struct seize_tree {
@@ -33,6 +38,10 @@ int seize_tree(pid_t root, unsigned timeout_s, struct seize_tree *ret);
 #define SEIZE_KILL 1   /* SIGKILL every task, wait until each thread is gone */
 /* Release every thread; frees the tree. Never fails (problems are logged as warnings). */
 void seize_release(struct seize_tree *tree, int how);
+
+/* The pid whose /proc directory shows the task's process-wide state (mm, files, fs):
+ * its own, or a live thread's when its leader is dead. */
+pid_t seize_proc_pid(const struct seize_task *t);
 
 /* The task with this pid, or NULL. */
 struct seize_task *seize_find(struct seize_tree *tree, pid_t pid);

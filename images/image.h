@@ -67,16 +67,19 @@ enum img_type {
 #define VMA_KIND_VSYSCALL 8
 #define VMA_KIND_STACK 9
 #define VMA_KIND_HEAP 10
-#define VMA_KIND_MAX 10
+#define VMA_KIND_AIO 11 /* an AIO ring (io_setup): its pages in the task's set */
+#define VMA_KIND_MAX 11
 
 #define VMA_STATUS_LAZY 0x1
 #define VMA_STATUS_GUARD 0x2
+#define VMA_STATUS_INHERITED 0x4 /* holds pages of the parent's VMA of the same range (PE_PARENT) */
 
 /* pagemap_entry.flags */
 #define PE_PRESENT 0x1
 #define PE_ZERO 0x2
 #define PE_LAZY 0x4
-#define PE_FLAGS_ALL 0x7
+#define PE_PARENT 0x8 /* the parent's page, shared copy-on-write: no data here */
+#define PE_FLAGS_ALL 0xf
 
 /* shmem_entry.kind */
 #define SHMEM_KIND_ANON 1

@@ -1,5 +1,6 @@
 /* The image set of a dump directory, read and validated in one place (see imgset.h). */
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "images/imgset.h"
 
 #define IMG_MAX_AUXV_WORDS (2 * 64)
+#define IMG_MAX_SHMEM_SIZE (1ULL << 46)
 
 static int bad(void)
 {
@@ -136,6 +138,58 @@ ssize_t img_set_shmem_idx(const struct img_set *s, uint64_t id)
 
 /* ---- pstree ---- */
 
+static bool is_zombie(const PstreeEntry *pe)
+{
+	return pe->has_zombie && pe->zombie;
+}
+
+/* A wait status a process can end with (exited, or killed by a signal that kills
+ * without a core dump), or a stop/continue/ignore signal (never). */
+static bool exit_status_ok(uint32_t st)
+{
+	uint32_t sig = st & 0x7f;
+
+	if (sig == 0)
+		return st <= 0xff00 && !(st & 0xff);
+	if (st & ~0x7fu)
+		return false; /* a core dump or garbage */
+	switch (sig) {
+	case SIGCHLD: case SIGCONT: case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU: case SIGURG:
+	case SIGWINCH: case 0x7f:
+		return false;
+	default:
+		return sig <= 64;
+	}
+}
+
+/* Zombies and dead leaders: what pstree.img says of task i is consistent. */
+static int check_task_kind(const struct img_set *s, size_t i)
+{
+	const PstreeEntry *pe = s->tasks[i].pe;
+
+	if (pe->has_exit_signal && pe->exit_signal > 64) {
+		pr_err("pstree.img: task %u has exit signal %u\n", pe->pid, pe->exit_signal);
+		return bad();
+	}
+	if (is_zombie(pe)) {
+		if (i == 0 || pe->n_threads != 1 || (pe->has_leader_dead && pe->leader_dead) ||
+		    !pe->has_exit_status || !exit_status_ok(pe->exit_status)) {
+			pr_err("pstree.img: zombie %u: the root, with threads, or a bad exit status\n", pe->pid);
+			return bad();
+		}
+		for (size_t k = 0; k < s->nr_tasks; k++)
+			if (s->tasks[k].pe->ppid == pe->pid) {
+				pr_err("pstree.img: zombie %u has a child, %u\n", pe->pid, s->tasks[k].pe->pid);
+				return bad();
+			}
+	}
+	if (pe->has_leader_dead && pe->leader_dead && pe->n_threads < 2) {
+		pr_err("pstree.img: task %u's leader is dead, and it has no other thread\n", pe->pid);
+		return bad();
+	}
+	return 0;
+}
+
 static int check_pstree(struct img_set *s)
 {
 	if (!s->nr_tasks) {
@@ -153,6 +207,8 @@ static int check_pstree(struct img_set *s)
 			       IMG_MAX_THREADS);
 			return bad();
 		}
+		if (check_task_kind(s, i) < 0)
+			return -1;
 		if ((i == 0) != (pe->ppid == 0)) {
 			pr_err("pstree.img: the root must come first and be the only task without a parent\n");
 			return bad();
@@ -189,7 +245,7 @@ static int check_pstree(struct img_set *s)
 static bool vma_holds_private_pages(const VmaEntry *v)
 {
 	bool kind = v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_STACK ||
-		    v->kind == VMA_KIND_HEAP || v->kind == VMA_KIND_FILE_PRIVATE;
+		    v->kind == VMA_KIND_HEAP || v->kind == VMA_KIND_FILE_PRIVATE || v->kind == VMA_KIND_AIO;
 	return kind && !(v->has_status && (v->status & VMA_STATUS_GUARD));
 }
 
@@ -217,12 +273,20 @@ static bool pages_in_vmas(const MmEntry *mm, uint64_t addr, uint64_t len, size_t
 
 static int check_cores(const struct img_task *t)
 {
+	bool leader_dead = t->pe->has_leader_dead && t->pe->leader_dead;
+
+	if (is_zombie(t->pe))
+		return 0;
 	for (size_t i = 0; i < t->pe->n_threads; i++) {
 		const ThreadCoreEntry *c = t->cores[i];
 		const UserRegsX86 *r = c->gpregs;
 		if (c->tid != t->pe->threads[i] || !r) {
 			pr_err("core-%u.img: thread %u, no registers or the wrong thread\n", t->pe->threads[i],
 			       c->tid);
+			return bad();
+		}
+		if ((c->has_dead && c->dead) != (i == 0 && leader_dead)) {
+			pr_err("core-%u.img: a dead thread that is not the dead leader, or the other way\n", c->tid);
 			return bad();
 		}
 		if (c->has_xsave && c->xsave.len > IMG_MAX_XSAVE) {
@@ -277,6 +341,10 @@ static int check_mm(const struct img_set *s, const struct img_task *t)
 			pr_err("mm-%u.img: VMA %" PRIx64 " has unknown kind %u\n", pid, v->start, v->kind);
 			return bad();
 		}
+		if (v->kind == VMA_KIND_AIO && v->end - v->start > (64ULL << 20)) {
+			pr_err("mm-%u.img: AIO ring %" PRIx64 " has an unbelievable size\n", pid, v->start);
+			return bad();
+		}
 		if (v->has_pgoff && v->pgoff % PAGE_SIZE) {
 			pr_err("mm-%u.img: VMA %" PRIx64 " has a misaligned file offset\n", pid, v->start);
 			return bad();
@@ -290,6 +358,17 @@ static int check_mm(const struct img_set *s, const struct img_task *t)
 			pr_err("mm-%u.img: file VMA %" PRIx64 " names no file of files.img\n", pid, v->start);
 			return bad();
 		}
+		if (v->n_guards % 2) {
+			pr_err("mm-%u.img: VMA %" PRIx64 ": guard regions are not (start, pages) pairs\n", pid, v->start);
+			return bad();
+		}
+		for (size_t k = 0; k < v->n_guards; k += 2)
+			if (v->guards[k] % PAGE_SIZE || v->guards[k] < v->start || v->guards[k] >= v->end ||
+			    !v->guards[k + 1] || v->guards[k + 1] > (v->end - v->guards[k]) / PAGE_SIZE) {
+				pr_err("mm-%u.img: VMA %" PRIx64 ": a guard region at 0x%" PRIx64 " lies outside it\n",
+				       pid, v->start, v->guards[k]);
+				return bad();
+			}
 		if (v->kind != VMA_KIND_VSYSCALL)
 			prev_end = v->end;
 	}
@@ -299,6 +378,35 @@ static int check_mm(const struct img_set *s, const struct img_task *t)
 		if (!pages_in_vmas(mm, pe->vaddr, len, &hint)) {
 			pr_err("pagemap-%u.img: pages at 0x%" PRIx64 "-0x%" PRIx64 " are in no private VMA\n", pid,
 			       pe->vaddr, pe->vaddr + len);
+			return bad();
+		}
+	}
+	return 0;
+}
+
+/* POSIX timers: by id and once each, a notification the kernel takes (a signal in
+ * range; SIGEV_THREAD_ID naming a live thread of the task), times the blob can add. */
+static int check_timers(const struct img_task *t)
+{
+	const TaskEntry *te = t->task;
+
+	for (size_t i = 0; i < te->n_posix_timers; i++) {
+		const PosixTimerEntry *e = te->posix_timers[i];
+		uint32_t kind = e->notify & ~4u;
+		bool tid_ok = !(e->notify & 4u);
+
+		for (size_t k = 1; !tid_ok && k < t->pe->n_threads; k++)
+			tid_ok = e->has_notify_tid && e->notify_tid == t->pe->threads[k];
+		if (!tid_ok && !img_task_leader_dead(t))
+			tid_ok = e->has_notify_tid && e->notify_tid == t->pe->threads[0];
+		if ((i && e->id <= te->posix_timers[i - 1]->id) || e->id > INT32_MAX || kind > 2 ||
+		    (e->notify & 4u && kind != 0) || !tid_ok ||
+		    (kind != 1 && (!e->has_signo || e->signo < 1 || e->signo > 64)) ||
+		    (e->has_value_ns && e->value_ns > (1ULL << 62)) ||
+		    (e->has_interval_ns && e->interval_ns > (1ULL << 62)) ||
+		    (e->has_overrun && e->overrun > INT32_MAX)) {
+			pr_err("task-%u.img: POSIX timer %u is out of order, or its notification or times are "
+			       "bad\n", t->pe->pid, e->id);
 			return bad();
 		}
 	}
@@ -330,6 +438,9 @@ static int load_task(int dfd, struct img_task *t)
 {
 	uint32_t pid = t->pe->pid;
 	char id[24];
+
+	if (is_zombie(t->pe))
+		return 0; /* nothing but its pstree entry */
 
 	t->cores = calloc(t->pe->n_threads, sizeof(*t->cores));
 	if (!t->cores) {
@@ -363,13 +474,24 @@ static int load_shmem(int dfd, struct img_shmem *sh)
 		pr_err("shmem.img: object %" PRIu64 " has unknown kind %u\n", se->id, se->kind);
 		return bad();
 	}
+	if (se->size > IMG_MAX_SHMEM_SIZE) {
+		pr_err("shmem.img: object %" PRIu64 " has an unbelievable size %" PRIu64 "\n", se->id, se->size);
+		return bad();
+	}
 	snprintf(id, sizeof(id), "shmem-%" PRIu64, se->has_pages_id ? (uint64_t)se->pages_id : se->id);
 	if (page_read_open(&sh->pr, dfd, id, IMG_OPT_MISSING_OK) < 0)
 		return errno == ENOENT ? 0 : -1; /* no pages: all holes */
 	sh->has_pages = true;
 	for (size_t k = 0; k < sh->pr.nr_entries; k++) {
 		const PagemapEntry *pe = sh->pr.entries[k];
-		if ((pe->flags & PE_PRESENT) && pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > se->size) {
+		if (pe->flags & PE_PARENT) {
+			pr_err("pagemap-%s.img: a shmem object has no parent's pages\n", id);
+			return bad();
+		}
+		/* the last page may hold the end of the object (and bytes written past it
+		 * through a mapping, which live in the same page) */
+		if ((pe->flags & PE_PRESENT) &&
+		    pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE > ALIGN_UP(se->size, PAGE_SIZE)) {
 			pr_err("pagemap-%s.img: pages at offset 0x%" PRIx64 " lie beyond the object's %" PRIu64
 			       " bytes\n", id, pe->vaddr, se->size);
 			return bad();
@@ -553,6 +675,89 @@ static int load_ns(int dfd, struct img_set *s)
 	return img_ns_load(dfd, t, s->nr_tasks, sh, s->nr_shmems, &s->ns);
 }
 
+/* ---- copy-on-write sharing ---- */
+
+static bool anon_vma(const VmaEntry *v)
+{
+	return (v->kind == VMA_KIND_ANON_PRIVATE || v->kind == VMA_KIND_HEAP || v->kind == VMA_KIND_STACK) &&
+	       !(v->has_status && (v->status & VMA_STATUS_GUARD));
+}
+
+static bool inherited(const VmaEntry *v)
+{
+	return v->has_status && (v->status & VMA_STATUS_INHERITED);
+}
+
+static const VmaEntry *vma_of(const MmEntry *mm, uint64_t addr)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++)
+		if (addr >= mm->vmas[i]->start && addr < mm->vmas[i]->end)
+			return mm->vmas[i];
+	return NULL;
+}
+
+/* No entry of a page set crosses the bounds of v (restore moves v alone). */
+static bool entries_within(struct page_read *pr, const VmaEntry *v)
+{
+	for (size_t i = 0; i < pr->nr_entries; i++) {
+		const PagemapEntry *e = pr->entries[i];
+		uint64_t end = e->vaddr + (uint64_t)e->nr_pages * PAGE_SIZE;
+		if (e->vaddr < v->end && end > v->start && (e->vaddr < v->start || end > v->end))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A VMA inherited from the parent (its pages PE_PARENT) has the parent's VMA of the same
+ * range, private anonymous memory both; the parent stored every page the child takes
+ * from it; no entry of either set crosses that range's bounds.
+ */
+static int check_cow_task(struct img_set *s, struct img_task *t)
+{
+	uint32_t pid = t->pe->pid;
+	struct img_task *p = NULL;
+
+	if (t->pe->ppid) {
+		ssize_t pi = img_set_task_idx(s, t->pe->ppid);
+		p = pi >= 0 ? &s->tasks[pi] : NULL;
+	}
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i], *pv;
+		if (!inherited(v))
+			continue;
+		pv = p && p->mm ? vma_of(p->mm, v->start) : NULL;
+		if (!anon_vma(v) || !pv || pv->start != v->start || pv->end != v->end || !anon_vma(pv) ||
+		    !t->has_pages || !p->has_pages || !entries_within(&t->pr, v) || !entries_within(&p->pr, v)) {
+			pr_err("mm-%u.img: VMA %" PRIx64 " is inherited, but its parent has no such VMA with its pages "
+			       "inside it\n", pid, v->start);
+			return bad();
+		}
+	}
+	for (size_t i = 0; t->has_pages && i < t->pr.nr_entries; i++) {
+		const PagemapEntry *e = t->pr.entries[i];
+		uint64_t end = e->vaddr + (uint64_t)e->nr_pages * PAGE_SIZE;
+		const VmaEntry *v = vma_of(t->mm, e->vaddr);
+		if (!(e->flags & PE_PARENT))
+			continue;
+		if (!v || !inherited(v) || end > v->end) {
+			pr_err("pagemap-%u.img: the parent's pages at 0x%" PRIx64 " are not in an inherited VMA\n", pid,
+			       e->vaddr);
+			return bad();
+		}
+		for (uint64_t a = e->vaddr; a < end;) {
+			const PagemapEntry *pe = page_read_find(&p->pr, a);
+			if (!pe || !(pe->flags & PE_PRESENT)) {
+				pr_err("pagemap-%u.img: the page at 0x%" PRIx64 " is the parent's, which did not store it\n",
+				       pid, a);
+				return bad();
+			}
+			a = MIN(end, pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SIZE);
+		}
+	}
+	return 0;
+}
+
 /* ---- the set ---- */
 
 int img_set_load(int dfd, struct img_set *ret)
@@ -588,9 +793,14 @@ int img_set_load(int dfd, struct img_set *ret)
 		goto err;
 	for (size_t i = 0; i < n; i++) {
 		struct img_task *t = &s.tasks[i];
-		if (load_task(dfd, t) < 0 || check_cores(t) < 0 || check_mm(&s, t) < 0 || check_fds(&s, t) < 0)
+		if (load_task(dfd, t) < 0 || check_cores(t) < 0)
+			goto err;
+		if (!is_zombie(t->pe) && (check_mm(&s, t) < 0 || check_fds(&s, t) < 0 || check_timers(t) < 0))
 			goto err;
 	}
+	for (size_t i = 0; i < n; i++) /* every task loaded: parents and children */
+		if (!is_zombie(s.tasks[i].pe) && check_cow_task(&s, &s.tasks[i]) < 0)
+			goto err;
 	if (load_ns(dfd, &s) < 0)
 		goto err;
 	*ret = s;

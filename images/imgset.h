@@ -10,16 +10,24 @@
  *  - pstree.img: at least one task; the root first and the only one without a parent;
  *    parents before children; pids >= 2; the leader is threads[0]; no tid twice;
  *    at most IMG_MAX_THREADS threads a task; the inventory's root_pid matches;
- *  - per task: a core image per thread naming that thread, with registers and an
+ *    a zombie is not the root, has one thread, no children and an exit status a
+ *    process can end with (no core dump); a dead leader's task has other threads;
+ *  - per task but a zombie: a core image per thread naming that thread (only the
+ *    dead leader's says dead), with registers and an
  *    XSAVE area of at most 64 KiB; task-PID.img; creds-PID.img if present;
  *    mm-PID.img with its auxv in pairs (at most 64), the code/data/brk/arg/env
  *    bounds in order and in the user address space, VMAs sorted, page aligned,
- *    non-overlapping, of known kinds, each shmem or file VMA naming an object of
+ *    non-overlapping, of known kinds, their guard regions inside them, each shmem or
+ *    file VMA naming an object of
  *    shmem.img or files.img; registers of 64-bit code (fs/gs base and ip in the user
  *    address space); fdinfo-PID.img with fds below 2^20 naming files of files.img;
  *    the private page set (pagemap-PID.img + pages-PID.img, see pagemap.h) with every
  *    run of pages inside VMAs that hold private pages;
- *  - shmem.img: known kinds, unique ids, each object's page set within its size;
+ *  - copy-on-write sharing: a VMA marked inherited has its parent's VMA of the same range,
+ *    private anonymous both, no entry of either page set crossing its bounds; the
+ *    parent's pages (PE_PARENT) lie in inherited VMAs, and the parent stored each;
+ *  - shmem.img: known kinds, unique ids, each object's page set within its size
+ *    (the last page may hold the end of an object of another size);
  *  - files.img: unique ids; each entry has the sub-message of its type, and what it
  *    names exists (a memfd's shmem object, an epoll's targets, a ghost's contents);
  *    a pipe's packets add up to its data; fdinfo records are in increasing fd order;
@@ -56,6 +64,18 @@ struct img_task {
 	struct page_read pr;     /* the private pages, when has_pages */
 	bool has_pages;
 };
+
+/* A zombie has a pstree entry only: task, mm, creds, cores, fds and pages are NULL/empty. */
+static inline bool img_task_zombie(const struct img_task *t)
+{
+	return t->pe->has_zombie && t->pe->zombie;
+}
+
+/* The leader exited while its other threads run (its core says dead, no registers). */
+static inline bool img_task_leader_dead(const struct img_task *t)
+{
+	return t->pe->has_leader_dead && t->pe->leader_dead;
+}
 
 struct img_shmem {
 	ShmemEntry *se;

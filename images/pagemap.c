@@ -74,8 +74,9 @@ static int pr_validate_entry(struct page_read *pr, const PagemapEntry *e, uint64
 		       pr->id, (unsigned long long)e->vaddr, (unsigned long long)prev_end);
 		return -1;
 	}
-	if (e->flags & ~PE_FLAGS_ALL || !(e->flags & (PE_PRESENT | PE_ZERO)) ||
-	    (e->flags & PE_PRESENT && e->flags & PE_ZERO)) {
+	if (e->flags & ~PE_FLAGS_ALL ||
+	    __builtin_popcount(e->flags & (PE_PRESENT | PE_ZERO | PE_PARENT)) != 1 ||
+	    (e->flags & PE_PARENT && e->flags & PE_LAZY)) {
 		pr_err("pagemap-%s.img: entry at 0x%llx has bad flags 0x%x\n", pr->id,
 		       (unsigned long long)e->vaddr, e->flags);
 		return -1;
@@ -142,8 +143,10 @@ int page_read_open(struct page_read *pr, int dfd, const char *id, int opts)
 		prev_end = e->vaddr + (uint64_t)e->nr_pages * PAGE_SIZE;
 		if (e->flags & PE_PRESENT)
 			pr->nr_present += e->nr_pages;
-		else
+		else if (e->flags & PE_ZERO)
 			pr->nr_zero += e->nr_pages;
+		else
+			pr->nr_parent += e->nr_pages;
 	}
 	return 0;
 err:
@@ -221,6 +224,10 @@ int page_read_pages(struct page_read *pr, uint64_t vaddr, size_t nr, void *buf)
 		uint64_t first = (vaddr - e->vaddr) / PAGE_SIZE;
 		size_t n = MIN((uint64_t)nr, e->nr_pages - first);
 
+		if (e->flags & PE_PARENT) {
+			errno = ENOENT; /* in the parent's set */
+			return -1;
+		}
 		if (e->flags & PE_ZERO) {
 			memset(p, 0, n * PAGE_SIZE);
 		} else {
@@ -343,6 +350,29 @@ int xfer_write_zero(struct page_xfer *x, uint64_t vaddr, size_t nr, uint32_t fla
 		size_t n = MIN(nr, (size_t)(PAGEMAP_ENTRY_MAX_PAGES - x->cur.nr_pages));
 		x->cur.nr_pages += n;
 		x->nr_zero += n;
+		vaddr += n * PAGE_SIZE;
+		nr -= n;
+	}
+	return 0;
+}
+
+int xfer_break(struct page_xfer *x)
+{
+	if (x->err)
+		return -1;
+	return xfer_flush(x);
+}
+
+int xfer_write_parent(struct page_xfer *x, uint64_t vaddr, size_t nr)
+{
+	if (x->err)
+		return -1;
+	while (nr) {
+		if (xfer_extend(x, vaddr, PE_PARENT) < 0)
+			return -1;
+		size_t n = MIN(nr, (size_t)(PAGEMAP_ENTRY_MAX_PAGES - x->cur.nr_pages));
+		x->cur.nr_pages += n;
+		x->nr_parent += n;
 		vaddr += n * PAGE_SIZE;
 		nr -= n;
 	}

@@ -23,6 +23,7 @@ struct page_read {
 	size_t nr_entries;
 	uint64_t nr_present;      /* pages with data */
 	uint64_t nr_zero;         /* pages recorded as zero */
+	uint64_t nr_parent;       /* pages shared with the parent's set (PE_PARENT) */
 	size_t cursor;            /* last lookup, speeds up sequential access */
 };
 
@@ -38,7 +39,8 @@ const PagemapEntry *page_read_find(struct page_read *pr, uint64_t vaddr);
 /*
  * Read nr pages starting at vaddr into buf (nr * PAGE_SIZE bytes); the pages may span
  * entries. Present pages are read and their crc32c checked; zero pages are zero-filled.
- * Returns 0; -1 with errno ENOENT (not logged) if a page is in no entry; -1 (logged)
+ * Returns 0; -1 with errno ENOENT (not logged) if a page is in no entry or is the
+ * parent's (PE_PARENT); -1 (logged)
  * on a read error or a corrupt page (errno EBADMSG).
  */
 int page_read_pages(struct page_read *pr, uint64_t vaddr, size_t nr, void *buf);
@@ -59,6 +61,7 @@ struct page_xfer {
 	uint32_t *cur_crc;          /* PAGEMAP_ENTRY_MAX_PAGES crcs */
 	uint64_t nr_present;
 	uint64_t nr_zero;
+	uint64_t nr_parent;
 	int err;
 };
 
@@ -73,6 +76,10 @@ int xfer_write_pages(struct page_xfer *x, uint64_t vaddr, const void *buf, size_
 		     uint32_t flags);
 /* Record nr zero pages at vaddr (no data is stored). */
 int xfer_write_zero(struct page_xfer *x, uint64_t vaddr, size_t nr, uint32_t flags);
+/* End the current entry: the next pages start a new one (an entry never spans VMAs). */
+int xfer_break(struct page_xfer *x);
+/* Record nr pages at vaddr as the parent's (PE_PARENT: shared copy-on-write, no data). */
+int xfer_write_parent(struct page_xfer *x, uint64_t vaddr, size_t nr);
 /* Flush and close both images. Returns -1 if anything failed. Safe on a failed xfer. */
 int xfer_close(struct page_xfer *x);
 

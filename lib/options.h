@@ -157,6 +157,7 @@ struct cr_options {
 	/* restore */
 	bool restore_detached;   /* -d, --restore-detached */
 	bool restore_sibling;    /* -S, --restore-sibling (RPC rst_sibling): the root is our parent's child */
+	bool timers_in_order;    /* (tests) make POSIX timers in id order, as without PR_TIMER_CREATE_RESTORE_IDS */
 	struct cr_inherit_fd *inherit_fd; /* --inherit-fd */
 	size_t nr_inherit_fd;
 	struct cr_join_ns *join_ns; /* --join-ns */

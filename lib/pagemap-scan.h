@@ -15,6 +15,7 @@
 #define PMS_PAGE_IS_PRESENT (1 << 3)
 #define PMS_PAGE_IS_SWAPPED (1 << 4)
 #define PMS_PAGE_IS_PFNZERO (1 << 5)
+#define PMS_PAGE_IS_GUARD (1 << 8) /* Linux 6.14: a guard region (MADV_GUARD_INSTALL) */
 
 struct pms_page_region {
 	uint64_t start, end, categories;

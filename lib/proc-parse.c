@@ -123,7 +123,7 @@ static const struct {
 	{ "ar", PROC_VMF_AR }, { "wf", PROC_VMF_WF }, { "dd", PROC_VMF_DD }, { "bi", PROC_VMF_BI },
 	{ "mm", PROC_VMF_MM }, { "hg", PROC_VMF_HG }, { "nh", PROC_VMF_NH }, { "mg", PROC_VMF_MG },
 	{ "um", PROC_VMF_UM }, { "uw", PROC_VMF_UW }, { "ui", PROC_VMF_UI }, { "ss", PROC_VMF_SS },
-	{ "sl", PROC_VMF_SL }, { "lo", PROC_VMF_LO },
+	{ "sl", PROC_VMF_SL }, { "lo", PROC_VMF_LO }, { "gu", PROC_VMF_GU }, { "dp", PROC_VMF_DP },
 };
 
 uint64_t proc_parse_vmflags(const char *s)
@@ -321,6 +321,8 @@ int proc_parse_stat_str(const char *buf, struct proc_stat *ret)
 	st.arg_end = f[48];
 	st.env_start = f[49];
 	st.env_end = f[50];
+	st.has_exit_code = i > 51;
+	st.exit_code = (int)f[51];
 	*ret = st;
 	return 0;
 bad:
@@ -408,6 +410,16 @@ static int status_u32_list(const char *buf, const char *key, uint32_t *v, size_t
 	return (int)n;
 }
 
+/* The value of a "Key:\tvalue" line as text (empty if absent). */
+static void status_text(const char *buf, const char *key, char *out, size_t len)
+{
+	const char *s = status_field(buf, key);
+
+	out[0] = '\0';
+	if (s)
+		snprintf(out, len, "%.*s", (int)strcspn(s, "\n"), s);
+}
+
 int proc_parse_status_str(const char *buf, struct proc_status *ret)
 {
 	struct proc_status st = { 0 };
@@ -465,6 +477,12 @@ int proc_parse_status_str(const char *buf, struct proc_status *ret)
 			goto bad;
 		st.nr_ns_levels = (size_t)np;
 	}
+	status_text(buf, "Speculation_Store_Bypass", st.spec_store_bypass, sizeof(st.spec_store_bypass));
+	status_text(buf, "SpeculationIndirectBranch", st.spec_indirect_branch, sizeof(st.spec_indirect_branch));
+	status_text(buf, "x86_Thread_features", st.x86_features, sizeof(st.x86_features));
+	st.has_untag_mask = status_field(buf, "untag_mask") != NULL;
+	if (status_hex(buf, "untag_mask", &st.untag_mask, false))
+		goto bad;
 	*ret = st;
 	return 0;
 bad:
@@ -525,6 +543,102 @@ int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *ret)
 	if (proc_parse_fdinfo_str(buf, ret) < 0) {
 		pr_err("%s: can't parse it\n", path);
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A timers file is records of four lines:
+ *	ID: 0
+ *	signal: 35/0000000000000065        (signo/sigev_value, hex)
+ *	notify: signal/pid.123             (signal|none|thread, then pid or tid)
+ *	ClockID: 1
+ */
+int proc_parse_timers_str(const char *buf, struct proc_timer **ret, size_t *ret_nr)
+{
+	static const char *const kinds[] = { "signal", "none", "thread" }; /* SIGEV_SIGNAL, _NONE, _THREAD */
+	struct proc_timer *v = NULL;
+	size_t n = 0;
+	const char *p = buf;
+
+	while (*p) {
+		struct proc_timer t = { 0 };
+		char kind[16], who[8];
+		unsigned long long val;
+		int id, sig, pid, clock, used = 0;
+		size_t k;
+
+		if (sscanf(p, "ID: %d\nsignal: %d/%llx\nnotify: %15[a-z]/%7[a-z].%d\nClockID: %d\n%n", &id, &sig, &val,
+			   kind, who, &pid, &clock, &used) != 7 || !used || id < 0 || sig < 0 || sig > 64)
+			goto bad;
+		for (k = 0; k < ARRAY_SIZE(kinds) && strcmp(kind, kinds[k]); k++)
+			;
+		if (k == ARRAY_SIZE(kinds) || (strcmp(who, "pid") && strcmp(who, "tid")))
+			goto bad;
+		t.id = (uint32_t)id;
+		t.clock = clock;
+		t.notify = (uint32_t)k | (!strcmp(who, "tid") ? 4u /* SIGEV_THREAD_ID */ : 0u);
+		t.signo = (uint32_t)sig;
+		t.sigval = val;
+		t.notify_pid = pid;
+		struct proc_timer *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv)
+			goto bad;
+		v = nv;
+		v[n++] = t;
+		p += used;
+	}
+	if (!v && !(v = malloc(sizeof(*v))))
+		goto bad;
+	*ret = v;
+	*ret_nr = n;
+	return 0;
+bad:
+	free(v);
+	errno = EINVAL;
+	return -1;
+}
+
+int proc_parse_timers(pid_t pid, struct proc_timer **ret, size_t *ret_nr)
+{
+	char path[64];
+	cleanup_free char *buf = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	buf = read_file_str(AT_FDCWD, path, 16 << 20, NULL);
+	if (!buf)
+		return -1;
+	if (proc_parse_timers_str(buf, ret, ret_nr) < 0) {
+		pr_err("%s: can't parse it\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+int proc_numa_policy(pid_t pid, uint64_t *ret_addr, char *ret_policy, size_t len)
+{
+	char path[64];
+	cleanup_free char *buf = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/numa_maps", pid);
+	if (access(path, F_OK) < 0)
+		return 0; /* no NUMA: every VMA has the default policy */
+	buf = read_file_str(AT_FDCWD, path, 64 << 20, NULL);
+	if (!buf)
+		return -1;
+	for (char *l = buf; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] ? 1 : 0)) {
+		unsigned long long addr;
+		char pol[64];
+		if (sscanf(l, "%llx %63s", &addr, pol) != 2) {
+			pr_err("%s: can't parse '%.*s'\n", path, (int)strcspn(l, "\n"), l);
+			errno = EINVAL;
+			return -1;
+		}
+		if (strcmp(pol, "default")) {
+			*ret_addr = addr;
+			snprintf(ret_policy, len, "%s", pol);
+			return 1;
+		}
 	}
 	return 0;
 }

@@ -51,6 +51,8 @@
 #define PROC_VMF_SS (1ULL << 31) /* ss: shadow stack */
 #define PROC_VMF_SL (1ULL << 32) /* sl: sealed */
 #define PROC_VMF_LO (1ULL << 33) /* lo: locked (mlock) */
+#define PROC_VMF_GU (1ULL << 34) /* gu: holds guard regions (MADV_GUARD_INSTALL) */
+#define PROC_VMF_DP (1ULL << 35) /* dp: droppable (MAP_DROPPABLE) */
 
 /* One line of /proc/PID/maps (plus VmFlags from smaps). */
 struct proc_vma {
@@ -107,6 +109,8 @@ struct proc_stat {
 	int processor; /* the CPU it last ran on */
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
+	int exit_code;          /* field 52: the wait status of a zombie */
+	bool has_exit_code;
 };
 /* Parse the contents of a stat file (pure function, no logging, errno EINVAL). */
 int proc_parse_stat_str(const char *buf, struct proc_stat *ret);
@@ -130,6 +134,11 @@ struct proc_status {
 #define PROC_MAX_NS_LEVELS 33
 	uint32_t ns_pid[PROC_MAX_NS_LEVELS], ns_pgid[PROC_MAX_NS_LEVELS], ns_sid[PROC_MAX_NS_LEVELS];
 	size_t nr_ns_levels;     /* 0 when the kernel shows no NSpid */
+	/* as the kernel words them; empty when absent */
+	char spec_store_bypass[48], spec_indirect_branch[48];
+	char x86_features[64];   /* x86_Thread_features: shadow stack and friends */
+	uint64_t untag_mask;     /* x86 LAM: ~0 when the task uses none */
+	bool has_untag_mask;
 };
 /* Parse the contents of a status file (pure, errno EINVAL when a required field is missing). */
 int proc_parse_status_str(const char *buf, struct proc_status *ret);
@@ -143,6 +152,25 @@ struct proc_fdinfo {
 };
 int proc_parse_fdinfo_str(const char *buf, struct proc_fdinfo *ret);
 int proc_parse_fdinfo(pid_t pid, int fd, struct proc_fdinfo *ret);
+
+/* One POSIX timer of /proc/PID/timers. */
+struct proc_timer {
+	uint32_t id;
+	int32_t clock;        /* ClockID: (negative: a CPU-time clock of a given pid/tid) */
+	uint32_t notify;      /* sigev_notify: SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD, | SIGEV_THREAD_ID */
+	uint32_t signo;
+	uint64_t sigval;      /* sigev_value */
+	pid_t notify_pid;     /* the pid, or the tid with SIGEV_THREAD_ID */
+};
+/* Parse the contents of a timers file (pure; errno EINVAL on anything unexpected). *ret
+ * is a heap array (free()); none is an empty array. */
+int proc_parse_timers_str(const char *buf, struct proc_timer **ret, size_t *ret_nr);
+/* Read /proc/PID/timers. */
+int proc_parse_timers(pid_t pid, struct proc_timer **ret, size_t *ret_nr);
+
+/* /proc/PID/numa_maps: 1 with the first VMA whose memory policy (mbind) is not the
+ * default, its address and policy; 0 if none (or no NUMA here); -1 (logged). */
+int proc_numa_policy(pid_t pid, uint64_t *ret_addr, char *ret_policy, size_t len);
 
 /*
  * Numeric entries of a /proc directory, sorted ascending:

@@ -41,14 +41,34 @@ static bool is_pts_rdev(dev_t rdev)
 
 #define PTMX_TRIES 64
 
+/* The session leader of the tree whose controlling terminal rdev is, or 0 (dump-check.c
+ * saw to it that every task with it as its terminal has its session leader holding it). */
+static int ctty_leader(const struct dump_ctx *ctx, dev_t rdev, pid_t *ret)
+{
+	*ret = 0;
+	for (size_t i = 0; i < ctx->tree.nr_tasks; i++) {
+		const struct seize_task *t = &ctx->tree.tasks[i];
+		struct proc_stat st;
+		if (t->zombie || t->sid != t->pid)
+			continue;
+		if (proc_parse_stat(seize_proc_pid(t), 0, &st) < 0)
+			return -1;
+		if (st.tty_nr == (uint32_t)rdev) {
+			*ret = t->pid;
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /* An orphan pty slave: index, termios, window size, and whether a session leader of
  * the tree has it as its controlling terminal. 0 or -1 (logged). */
-static int pty_dump(const struct fd_probe *p, ChrFileEntry *c)
+static int pty_dump(const struct dump_ctx *ctx, const struct fd_probe *p, ChrFileEntry *c)
 {
 	char path[64];
 	struct termios2 t;
 	struct winsize ws;
-	struct proc_stat st;
+	pid_t leader;
 	cleanup_close int fd = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, p->fd);
@@ -67,11 +87,11 @@ static int pty_dump(const struct fd_probe *p, ChrFileEntry *c)
 	c->winsize.len = sizeof(ws);
 	c->has_termios = c->has_winsize = c->has_pty_index = c->has_ctty = true;
 	c->pty_index = (major(p->st.st_rdev) - 136) * 256 + minor(p->st.st_rdev);
-	if (proc_parse_stat(p->pid, 0, &st) < 0)
+	if (ctty_leader(ctx, p->st.st_rdev, &leader) < 0)
 		return -1;
-	c->ctty = st.sid == p->pid && st.tty_nr == (uint32_t)p->st.st_rdev;
+	c->ctty = leader != 0;
 	pr_info("fd %d of pid %d: the pty %s (index %u) has its master outside the tree%s\n", p->fd, p->pid,
-		p->link, c->pty_index, c->ctty ? "; it is its session's controlling terminal" : "");
+		p->link, c->pty_index, c->ctty ? "; it is a session's controlling terminal" : "");
 	return 0;
 }
 
@@ -106,7 +126,7 @@ static int chr_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_
 		return -1;
 	chr_file_entry__init(c);
 	f->fe->chr = c;
-	if (orphan_pty && pty_dump(p, c) < 0)
+	if (orphan_pty && pty_dump(ctx, p, c) < 0)
 		return -1;
 	c->path = strdup(p->link);
 	if (!c->path) {
@@ -203,8 +223,9 @@ static int pty_open(struct rst_ctx *ctx, struct rst_file *rf)
 	return 0;
 }
 
-/* The controlling terminal of its session leader again (the task that runs this holds it). */
-static int chr_post_open(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen)
+/* The controlling terminal of its session again: in the session leader that holds it,
+ * before its children are made (they inherit it). */
+static int chr_before_children(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen)
 {
 	const ChrFileEntry *c = rf->fe->chr;
 
@@ -260,6 +281,6 @@ const struct fd_ops chr_fd_ops = {
 	.match = chr_match,
 	.dump = chr_dump,
 	.open = chr_open,
-	.post_open = chr_post_open,
+	.before_children = chr_before_children,
 	.inherit_key = chr_inherit_key,
 };

@@ -22,14 +22,16 @@ int ns_cgroup_dump(const struct seize_tree *tree, uint64_t ino, struct img *img)
 {
 	NsEntry ne = NS_ENTRY__INIT;
 	NsCgroupEntry ce = NS_CGROUP_ENTRY__INIT;
-	cleanup_free char *root = read_cgroups(tree->tasks[0].pid);
+	cleanup_free char *root = read_cgroups(seize_proc_pid(&tree->tasks[0]));
 	char *lines[MAX_CGROUP_LINES], *save = NULL;
 	size_t n = 0;
 
 	if (!root)
 		return -1;
 	for (size_t i = 1; i < tree->nr_tasks; i++) {
-		cleanup_free char *its = read_cgroups(tree->tasks[i].pid);
+		cleanup_free char *its = tree->tasks[i].zombie ? NULL : read_cgroups(seize_proc_pid(&tree->tasks[i]));
+		if (tree->tasks[i].zombie)
+			continue; /* a zombie is in no cgroup any more */
 		if (!its)
 			return -1;
 		if (strcmp(its, root)) {

@@ -10,6 +10,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/shm.h>
+#include <sys/stat.h>
 
 #define LOG_PREFIX "ns: "
 #include "lib/log.h"
@@ -58,7 +59,10 @@ static int check_tasks(const struct seize_tree *tree, const uint64_t *root_ino)
 	if (ns_ino_of(0, "user", &mine) < 0)
 		return -1;
 	for (size_t i = 0; i < tree->nr_tasks; i++) {
-		pid_t pid = tree->tasks[i].pid;
+		/* a zombie shows no namespaces; a task whose leader exited, through a live thread */
+		pid_t pid = seize_proc_pid(&tree->tasks[i]);
+		if (tree->tasks[i].zombie)
+			continue;
 		if (ns_ino_of(pid, "user", &its) < 0)
 			return -1;
 		if (its != mine) {
@@ -81,10 +85,20 @@ static int check_tasks(const struct seize_tree *tree, const uint64_t *root_ino)
 			}
 		}
 		for (size_t e = 0; e < ARRAY_SIZE(extra); e++) {
+			char path[64];
+			struct stat st;
 			if (!root_ino[extra[e].kind])
 				continue;
-			if (ns_ino_of(pid, extra[e].name, &its) < 0)
-				return -1;
+			/* a pid namespace for children that has none yet can't be read (ENOENT) */
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, extra[e].name);
+			if (stat(path, &st) < 0) {
+				if (errno != ENOENT) {
+					pr_perror("can't read %s", path);
+					return -1;
+				}
+				st.st_ino = 0;
+			}
+			its = st.st_ino;
 			if (its != root_ino[extra[e].kind]) {
 				pr_err("pid %d made a new %s namespace for its children (%s:[%" PRIu64 "]) and has "
 				       "none yet: not supported\n", pid, ns_kind(extra[e].kind)->name, extra[e].name,
@@ -100,7 +114,7 @@ static int check_tasks(const struct seize_tree *tree, const uint64_t *root_ino)
 int ns_dump_collect(struct dump_ctx *ctx)
 {
 	const struct cr_options *o = ctx->opts;
-	pid_t root = ctx->tree.tasks[0].pid;
+	pid_t root = seize_proc_pid(&ctx->tree.tasks[0]);
 	struct ns_dump *d = calloc(1, sizeof(*d));
 	uint64_t root_ino[NS_KIND_MAX + 1] = { 0 };
 
@@ -204,7 +218,7 @@ int ns_dump_write(struct dump_ctx *ctx)
 {
 	struct ns_dump *d = ctx->ns;
 	cleanup_img struct img *img = NULL;
-	pid_t root = ctx->tree.tasks[0].pid;
+	pid_t root = d ? d->root : -1;
 
 	if (!d || ns_seccomp_write(d->seccomp, ctx->dfd) < 0)
 		return -1;
@@ -505,8 +519,8 @@ static int check_seccomp(const struct rst_ctx *ctx)
 	const SeccompEntry *sc = ctx->img.ns.seccomp;
 
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		for (size_t k = 0; k < ctx->tasks[i].img->pe->n_threads; k++) {
-			const ThreadCoreEntry *c = ctx->tasks[i].img->cores[k];
+		for (size_t k = 0; !img_task_zombie(ctx->tasks[i].img) && k < ctx->tasks[i].img->pe->n_threads; k++) {
+			const ThreadCoreEntry *c = ctx->tasks[i].img->cores[k]; /* (a zombie has none) */
 			const SeccompThreadEntry *st = img_ns_seccomp_thread(sc, ctx->ns->img_tids[i][k]);
 			uint32_t mode = c->has_seccomp_mode ? c->seccomp_mode : 0;
 			if ((st ? st->mode : 0) != mode) {

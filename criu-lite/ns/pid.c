@@ -145,7 +145,8 @@ int ns_pid_remap(struct rst_ctx *ctx, const NsEntry *e)
 		}
 		for (size_t k = 0; k < pe->n_threads; k++) {
 			pe->threads[k] = m->ns_threads[k];
-			t->cores[k]->tid = m->ns_threads[k];
+			if (t->cores) /* a zombie has none */
+				t->cores[k]->tid = m->ns_threads[k];
 		}
 		pe->pid = m->ns_pid;
 		pe->has_pgid = m->has_ns_pgid && m->ns_pgid;
@@ -218,6 +219,10 @@ int ns_pid_host_tids(struct rst_ctx *ctx, const uint32_t *host_pids)
 		if (!ns->host_tids[i]) {
 			pr_perror("can't allocate the thread map");
 			return -1;
+		}
+		if (img_task_zombie(ctx->tasks[i].img)) {
+			ns->host_tids[i][0] = (pid_t)host_pids[i]; /* ended already */
+			continue;
 		}
 		if (host_threads((pid_t)host_pids[i], pe, ns->host_tids[i]) < 0)
 			return -1;

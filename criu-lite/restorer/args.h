@@ -86,6 +86,14 @@ struct rst_range {
 #define RST_MADV_DONTFORK 0x4
 #define RST_MADV_DONTDUMP 0x8
 #define RST_MADV_WIPEONFORK 0x10
+#define RST_MADV_RANDOM 0x20
+#define RST_MADV_SEQUENTIAL 0x40
+#define RST_MADV_MERGEABLE 0x80
+
+/* rst_vma.lock */
+#define RST_LOCK_NONE 0
+#define RST_LOCK_ALL 1      /* mlock(): every page in */
+#define RST_LOCK_ONFAULT 2  /* mlock2(MLOCK_ONFAULT) */
 
 struct rst_vma {
 	rst_u64 start;
@@ -101,6 +109,14 @@ struct rst_vma {
 	rst_s32 shmid;    /* >= 0: a System V segment, attached with shmat() (pgoff 0: the whole
 			   * segment here; pgoff > 0: a piece of the attach just before it) */
 	rst_u32 shmflg;   /* shmat() flags (SHM_RDONLY, SHM_EXEC) */
+	rst_u32 lock;     /* RST_LOCK_* */
+	rst_u32 seal;     /* mseal() it once everything is in place */
+	rst_u32 nr_guards; /* guard regions to install: (start, pages) u64 pairs at guards_off */
+	rst_u64 guards_off;
+	rst_u64 name_off; /* its anonymous name (PR_SET_VMA_ANON_NAME), NUL-terminated; 0: none */
+	rst_u64 premap;   /* made (and filled) there before the children: mremap()ed into place */
+	rst_u32 aio_nr_req; /* an AIO ring: its dumped contents are mapped and filled here, then
+			     * a ring of io_setup(aio_nr_req) takes them and their place */
 	rst_u32 pad;
 };
 
@@ -139,8 +155,14 @@ struct rst_thread {
 	rst_u32 sched_prio;
 	rst_u32 seccomp_mode;  /* 0 none, 1 strict, 2 filters: installed last, before the sigreturn */
 	rst_u32 nr_filters;
-	rst_u32 pad;
+	rst_u32 robust_len;    /* set_robust_list(robust_list, robust_len) */
 	rst_u64 filters_off;   /* struct rst_filter[nr_filters], the oldest first */
+	rst_u64 robust_list;
+	rst_u64 cpu_mask[16];  /* sched_setaffinity (nr_cpu_mask words; 0: leave it) */
+	rst_u32 nr_cpu_mask;
+	rst_u32 has_ioprio;
+	rst_u32 ioprio;
+	rst_u32 tsc;           /* PR_SET_TSC, 0: leave it */
 };
 
 /* One seccomp filter of a thread: its BPF program in the args area. */
@@ -155,6 +177,22 @@ struct rst_itimer {
 	rst_u32 set;
 	rst_u64 interval_us;
 	rst_u64 value_us;
+};
+
+/* A POSIX timer: made with its id by the leader, armed by the thread it signals
+ * (SIGEV_THREAD_ID) or by the leader. */
+struct rst_timer {
+	rst_u32 id;
+	rst_s32 clock;
+	rst_u32 notify;      /* sigev_notify */
+	rst_u32 signo;
+	rst_u64 sigval;
+	rst_u32 tid;         /* SIGEV_THREAD_ID: its thread */
+	rst_u32 overrun;     /* timer_getoverrun() to give again */
+	rst_u64 value_ns;    /* time left, 0: disarmed */
+	rst_u64 interval_ns;
+	rst_u32 pending;     /* its signal is to be pending */
+	rst_u32 pad;
 };
 
 /* Creds, applied by every thread (setresuid & co. are per-thread at syscall level). */
@@ -240,7 +278,20 @@ struct rst_args {
 	/* PR_SET_PDEATHSIG: SIGKILL while restoring (the parent's death kills the task),
 	 * the dumped value once the parent says go */
 	rst_u32 pdeath_sig;
-	rst_u32 pad2;
+	rst_u32 leader_dead;    /* the leader exited while its threads ran: it ends here */
+	rst_u32 lock_future;    /* mlockall(MCL_FUTURE): 0, RST_LOCK_ALL, RST_LOCK_ONFAULT */
+	rst_u32 memory_merge;   /* prctl(PR_SET_MEMORY_MERGE, 1) */
+
+	rst_u32 nr_timers;      /* struct rst_timer[] at timers_off, by id */
+	rst_u32 timers_made;    /* set (and woken) once the leader made them all */
+	rst_u64 timers_off;
+	rst_u32 timers_in_order; /* (tests) never PR_TIMER_CREATE_RESTORE_IDS */
+	rst_u32 pad3;
+	/* The premap area (kept while unmapping, unmapped once its VMAs moved out). */
+	rst_u64 premap_start;
+	rst_u64 premap_end;
+	rst_s32 devnull_fd;     /* /dev/null, written to move an AIO ring's tail; -1 if none */
+	rst_u32 mdwe;           /* PR_SET_MDWE, once nothing more is mapped */
 };
 
 /* Blob entry: never returns. */

@@ -31,6 +31,7 @@
 #include <linux/sched.h>
 #include <linux/time.h>
 #include <linux/userfaultfd.h>
+#include <linux/aio_abi.h>
 
 #include "criu-lite/restorer/args.h"
 #include "criu-lite/restorer/syscalls.h"
@@ -159,15 +160,19 @@ static void unmap_gap(struct rst_args *a, rst_u64 from, rst_u64 to)
 		rst_fail(a, "munmap of the old mappings at", from, r);
 }
 
-/* Unmap everything but the reserved area and the vdso pieces. */
+/* Unmap everything but the reserved area, the premap area and the vdso pieces. */
 static void unmap_old(struct rst_args *a)
 {
-	struct rst_range keep[4];
+	struct rst_range keep[5];
 	int n = 0;
 	rst_u64 cur = 0;
 
 	keep[n].start = a->keep_start;
 	keep[n++].end = a->keep_end;
+	if (a->premap_end > a->premap_start) {
+		keep[n].start = a->premap_start;
+		keep[n++].end = a->premap_end;
+	}
 	for (rst_u32 i = 0; i < a->nr_vdso && i < 3; i++)
 		keep[n++] = a->vdso_now[i];
 	/* sort by start (at most 4) */
@@ -225,9 +230,13 @@ static void map_vmas(struct rst_args *a)
 		} else {
 			if (v->fd < 0)
 				flags |= MAP_ANONYMOUS;
-			r = SYS(mmap, v->start, len, prot, flags, v->fd, v->fd < 0 ? 0 : v->pgoff);
+			if (v->premap) /* made, filled, shared with the children: moved into place */
+				r = SYS(mremap, v->premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+			else
+				r = SYS(mmap, v->start, len, prot, flags, v->fd, v->fd < 0 ? 0 : v->pgoff);
 			if (r != (long)v->start)
-				rst_fail(a, "mmap of the VMA at", v->start, r < 0 ? r : -22);
+				rst_fail(a, v->premap ? "mremap of the premapped VMA to" : "mmap of the VMA at",
+					 v->start, r < 0 ? r : -22);
 		}
 		if (v->madv & RST_MADV_HUGEPAGE)
 			SYS(madvise, v->start, len, MADV_HUGEPAGE);
@@ -239,6 +248,74 @@ static void map_vmas(struct rst_args *a)
 			SYS(madvise, v->start, len, MADV_DONTDUMP);
 		if (v->madv & RST_MADV_WIPEONFORK)
 			SYS(madvise, v->start, len, MADV_WIPEONFORK);
+		if (v->madv & RST_MADV_RANDOM)
+			SYS(madvise, v->start, len, MADV_RANDOM);
+		if (v->madv & RST_MADV_SEQUENTIAL)
+			SYS(madvise, v->start, len, MADV_SEQUENTIAL);
+		if ((v->madv & RST_MADV_MERGEABLE) && (r = SYS(madvise, v->start, len, MADV_MERGEABLE)) < 0)
+			rst_fail(a, "madvise(MADV_MERGEABLE) of the VMA at", v->start, r);
+	}
+}
+
+#define RST_MADV_GUARD_INSTALL 102
+#define RST_MLOCK_ONFAULT 0x01
+#define RST_MCL_FUTURE 2
+#define RST_MCL_ONFAULT 4
+#define RST_PR_SET_VMA 0x53564d41
+#define RST_PR_SET_VMA_ANON_NAME 0
+#define RST_PR_SET_MEMORY_MERGE 67
+
+/* Once the pages are in: guard regions, names, locks (what populating or filling
+ * would trip on, or what needs the pages there). */
+static void finish_vmas(struct rst_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)((char *)a + a->vmas_off);
+
+	for (rst_u32 i = 0; i < a->nr_vmas; i++, v++) {
+		const rst_u64 *g = (const rst_u64 *)((char *)a + v->guards_off);
+		long r;
+
+		for (rst_u32 k = 0; k < v->nr_guards; k++) {
+			r = SYS(madvise, g[2 * k], g[2 * k + 1] * RST_PAGE, RST_MADV_GUARD_INSTALL);
+			if (r < 0)
+				rst_fail(a, "MADV_GUARD_INSTALL at", g[2 * k], r);
+		}
+		if (v->name_off) {
+			r = SYS(prctl, RST_PR_SET_VMA, RST_PR_SET_VMA_ANON_NAME, v->start, v->end - v->start,
+				(char *)a + v->name_off);
+			if (r < 0)
+				rst_fail(a, "naming (PR_SET_VMA_ANON_NAME) the VMA at", v->start, r);
+		}
+		if (v->lock) {
+			r = SYS(mlock2, v->start, v->end - v->start, v->lock == RST_LOCK_ONFAULT ? RST_MLOCK_ONFAULT : 0);
+			if (r < 0)
+				rst_fail(a, "mlock of the VMA at", v->start, r);
+		}
+	}
+	if (a->lock_future) {
+		long r = SYS(mlockall, RST_MCL_FUTURE | (a->lock_future == RST_LOCK_ONFAULT ? RST_MCL_ONFAULT : 0));
+		if (r < 0)
+			rst_fail(a, "mlockall(MCL_FUTURE), flags", a->lock_future, r);
+	}
+	if (a->memory_merge) {
+		long r = SYS(prctl, RST_PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
+		if (r < 0)
+			rst_fail(a, "PR_SET_MEMORY_MERGE", 1, r);
+	}
+}
+
+/* Last: seals forbid changing the VMA from now on. */
+static void seal_vmas(struct rst_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)((char *)a + a->vmas_off);
+
+	for (rst_u32 i = 0; i < a->nr_vmas; i++, v++) {
+		long r;
+		if (!v->seal)
+			continue;
+		r = SYS(mseal, v->start, v->end - v->start, 0);
+		if (r < 0)
+			rst_fail(a, "mseal of the VMA at", v->start, r);
 	}
 }
 
@@ -254,6 +331,72 @@ static void protect_vmas(struct rst_args *a)
 		if (r < 0)
 			rst_fail(a, "mprotect of the VMA at", v->start, r);
 	}
+}
+
+/* ---- AIO rings ---- */
+
+struct rst_aio_ring {
+	rst_u32 id, nr, head, tail, magic, compat, incompat, header_length;
+};
+
+#define RST_AIO_HDR 32ULL
+#define RST_IOCB_CMD_PWRITE 1
+#define RST_AIO_BATCH 64
+
+/*
+ * An AIO ring: the VMA at its place holds the dumped ring (mapped and filled as memory).
+ * A new ring of the same size (io_setup) gets the kernel's tail where the dumped one
+ * was, by as many requests completed at once (writes of a byte to /dev/null), the
+ * dumped head and events, and then the dumped ring's place (mremap, which moves the
+ * ring's context with it: the aio_context_t is its address).
+ */
+static void restore_aio(struct rst_args *a, struct rst_vma *v)
+{
+	const struct rst_aio_ring *old = (const struct rst_aio_ring *)(unsigned long)v->start;
+	rst_u64 len = v->end - v->start, ctx = 0, count, done = 0;
+	struct rst_aio_ring *ring;
+	struct iocb cb, *cbs[RST_AIO_BATCH];
+	char byte = 0;
+	long r;
+
+	r = SYS(io_setup, v->aio_nr_req, &ctx);
+	if (r < 0)
+		rst_fail(a, "io_setup for the AIO ring at", v->start, r);
+	ring = (struct rst_aio_ring *)(unsigned long)ctx;
+	if (ring->nr != old->nr || old->head >= old->nr || old->tail >= old->nr ||
+	    RST_AIO_HDR + (rst_u64)ring->nr * RST_AIO_HDR > len)
+		rst_fail(a, "io_setup made a ring of another size for the AIO ring at", v->start, -22);
+	count = old->tail >= old->head ? old->tail : old->nr + old->tail; /* past head: a full turn */
+	__builtin_memset(&cb, 0, sizeof(cb));
+	cb.aio_lio_opcode = RST_IOCB_CMD_PWRITE;
+	cb.aio_fildes = (rst_u32)a->devnull_fd;
+	cb.aio_buf = (unsigned long)&byte;
+	cb.aio_nbytes = 1;
+	for (int i = 0; i < RST_AIO_BATCH; i++)
+		cbs[i] = &cb;
+	while (done < count) {
+		rst_u64 n = count - done < RST_AIO_BATCH ? count - done : RST_AIO_BATCH;
+		r = SYS(io_submit, ctx, n, cbs);
+		if (r <= 0)
+			rst_fail(a, "io_submit to move the tail of the AIO ring at", v->start, r ? r : -11);
+		done += (rst_u64)r;
+		/* taking them (head) frees their slots for the next ones */
+		ring->head = done < old->head ? (rst_u32)done : old->head;
+	}
+	ring->head = old->head;
+	__builtin_memcpy((char *)ring + RST_AIO_HDR, (const char *)old + RST_AIO_HDR, len - RST_AIO_HDR);
+	r = SYS(mremap, ctx, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+	if (r != (long)v->start)
+		rst_fail(a, "mremap of the AIO ring to", v->start, r < 0 ? r : -22);
+}
+
+static void restore_aios(struct rst_args *a)
+{
+	struct rst_vma *v = (struct rst_vma *)((char *)a + a->vmas_off);
+
+	for (rst_u32 i = 0; i < a->nr_vmas; i++, v++)
+		if (v->aio_nr_req)
+			restore_aio(a, v);
 }
 
 /* ---- pages ---- */
@@ -395,6 +538,167 @@ static void set_mm(struct rst_args *a)
 		rst_fail(a, "PR_SET_MM_MAP, start_code", a->mm[0], r);
 }
 
+/* ---- POSIX timers ---- */
+
+#define RST_PR_TIMER_CREATE_RESTORE_IDS 77
+#define RST_SIGEV_SIGNAL 0
+#define RST_SIGEV_NONE 1
+#define RST_SIGEV_THREAD_ID 4
+#define RST_TIMER_ABSTIME 1
+#define RST_SI_TIMER (-2)
+#define RST_NSEC 1000000000ULL
+
+struct rst_sigevent {
+	rst_u64 value;
+	rst_s32 signo;
+	rst_s32 notify;
+	rst_s32 tid;
+	rst_s32 pad[11];
+};
+
+struct rst_timespec {
+	long long sec, nsec;
+};
+
+static struct rst_timer *timers_of(struct rst_args *a)
+{
+	return (struct rst_timer *)((char *)a + a->timers_off);
+}
+
+static long make_timer(const struct rst_timer *t, int *ret_id)
+{
+	struct rst_sigevent ev;
+
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.value = t->sigval;
+	ev.signo = (rst_s32)t->signo;
+	ev.notify = (rst_s32)t->notify;
+	ev.tid = (rst_s32)t->tid;
+	return SYS(timer_create, t->clock, &ev, ret_id);
+}
+
+/*
+ * Make every timer with its id: with PR_TIMER_CREATE_RESTORE_IDS timer_create takes
+ * the id asked for; without it, ids come in order from 0 (a fresh process), and the
+ * ones between are made and deleted again.
+ */
+static void create_timers(struct rst_args *a)
+{
+	struct rst_timer *t = timers_of(a);
+	int by_id = !a->timers_in_order && SYS(prctl, RST_PR_TIMER_CREATE_RESTORE_IDS, 1, 0, 0, 0) == 0;
+	rst_u32 next = 0;
+	long r;
+
+	for (rst_u32 i = 0; i < a->nr_timers; i++) {
+		int id = (int)t[i].id;
+		if (by_id) {
+			r = make_timer(&t[i], &id);
+			if (r < 0 || id != (int)t[i].id)
+				rst_fail(a, "timer_create (with its id) of timer", t[i].id, r < 0 ? r : -22);
+			continue;
+		}
+		for (;;) {
+			struct rst_timer gap = { .clock = 1 /* CLOCK_MONOTONIC */, .notify = RST_SIGEV_NONE };
+			int got;
+			r = make_timer(next == t[i].id ? &t[i] : &gap, &got);
+			if (r < 0 || got != (int)next)
+				rst_fail(a, "timer_create in id order, for timer", t[i].id, r < 0 ? r : -22);
+			if (next++ == t[i].id)
+				break;
+			r = SYS(timer_delete, got);
+			if (r < 0)
+				rst_fail(a, "timer_delete of a placeholder timer", got, r);
+		}
+	}
+	if (by_id)
+		SYS(prctl, RST_PR_TIMER_CREATE_RESTORE_IDS, 0, 0, 0, 0);
+}
+
+static rst_u64 clock_now(struct rst_args *a, const struct rst_timer *t)
+{
+	struct rst_timespec ts;
+	long r = SYS(clock_gettime, t->clock, &ts);
+
+	if (r < 0)
+		rst_fail(a, "clock_gettime of the clock of timer", t->id, r);
+	return (rst_u64)ts.sec * RST_NSEC + (rst_u64)ts.nsec;
+}
+
+static void settime(struct rst_args *a, const struct rst_timer *t, int flags, rst_u64 value, rst_u64 interval)
+{
+	struct rst_timespec its[2] = { { (long long)(interval / RST_NSEC), (long long)(interval % RST_NSEC) },
+				       { (long long)(value / RST_NSEC), (long long)(value % RST_NSEC) } };
+	long r = SYS(timer_settime, t->id, flags, its, 0);
+
+	if (r < 0)
+		rst_fail(a, "timer_settime of timer", t->id, r);
+}
+
+/* Wait (a second at most) until the signal of a timer armed in the past is pending. */
+static void wait_fired(struct rst_args *a, const struct rst_timer *t)
+{
+	for (int i = 0; i < 2000; i++) {
+		rst_u64 set = 0;
+		struct rst_timespec nap = { 0, 500000 };
+		SYS(rt_sigpending, &set, 8);
+		if (set & (1ULL << (t->signo - 1)))
+			return;
+		SYS(nanosleep, &nap, 0);
+	}
+	rst_fail(a, "the signal of timer did not come", t->id, -62);
+}
+
+/*
+ * Arm a timer as it was. Its pending signal is made by the timer itself: armed at the
+ * last period (in the past), it fires at once, and its next period is where it was.
+ * The overruns of its last signal (what timer_getoverrun() gives) by a signal taken
+ * here: armed N + 1 periods before the next one, it counts N at delivery. Otherwise,
+ * the time left and the interval. CPU-time timers (neither pending nor with overruns:
+ * the dump saw to it) only the latter.
+ */
+static void arm_timer(struct rst_args *a, const struct rst_timer *t)
+{
+	rst_u64 v = t->value_ns, iv = t->interval_ns, now, at;
+
+	if (t->pending) {
+		now = clock_now(a, t);
+		at = iv && v <= iv ? now + v - iv : now;
+		settime(a, t, RST_TIMER_ABSTIME, at ? at : 1, iv);
+		wait_fired(a, t);
+		return;
+	}
+	if (t->overrun && iv && t->notify != RST_SIGEV_NONE && v) {
+		now = clock_now(a, t);
+		if (now + v > (t->overrun + 1ULL) * iv) {
+			rst_u64 set = 1ULL << (t->signo - 1);
+			struct rst_timespec zero = { 0, 0 };
+			unsigned char info[128];
+			long r;
+
+			settime(a, t, RST_TIMER_ABSTIME, now + v - (t->overrun + 1ULL) * iv, iv);
+			wait_fired(a, t);
+			r = SYS(rt_sigtimedwait, &set, info, &zero, 8);
+			if (r != (long)t->signo || *(int *)(info + 8) != RST_SI_TIMER || *(int *)(info + 16) != (int)t->id)
+				rst_fail(a, "taking the signal that sets the overruns of timer", t->id, r < 0 ? r : -22);
+			return;
+		}
+		/* too little of its clock has passed to put N periods before it: no overruns */
+	}
+	if (v)
+		settime(a, t, 0, v, iv);
+}
+
+/* The timers a thread arms: those that signal it alone, and (the leader, or the first
+ * live thread when the leader is dead) every other. */
+static void arm_timers(struct rst_args *a, rst_u32 tid, int process_wide)
+{
+	struct rst_timer *t = timers_of(a);
+
+	for (rst_u32 i = 0; i < a->nr_timers; i++)
+		if ((t[i].notify & RST_SIGEV_THREAD_ID) ? t[i].tid == tid : process_wide)
+			arm_timer(a, &t[i]);
+}
+
 /* ---- threads ---- */
 
 static struct rst_thread *threads_of(struct rst_args *a)
@@ -519,8 +823,19 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 	}
 	if (t->has_clear_tid)
 		SYS(set_tid_address, t->clear_tid_addr);
+	if (t->robust_len) {
+		r = SYS(set_robust_list, t->robust_list, t->robust_len);
+		if (r < 0)
+			rst_fail(a, "set_robust_list, head", t->robust_list, r);
+	}
 	if (t->comm[0])
 		SYS(prctl, PR_SET_NAME, t->comm, 0, 0, 0);
+	if (a->nr_timers && t != threads_of(a)) {
+		/* its timers first: taking a timer's signal must not take a queued one (the
+		 * leader armed its own with the process-wide ones) */
+		futex_wait_while(a, &a->timers_made, 0, 1); /* shared, as futex_wake_all() */
+		arm_timers(a, t->tid, 0);
+	}
 	for (rst_u32 i = 0; i < t->nr_pending; i++) {
 		int sig = *(const int *)(pend + i * 128);
 		r = SYS(rt_tgsigqueueinfo, a->pid, t->tid, sig, pend + i * 128);
@@ -532,6 +847,21 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 		r = SYS(sched_setscheduler, 0, t->sched_policy, &prio);
 		if (r < 0)
 			rst_fail(a, "sched_setscheduler, policy", t->sched_policy, r);
+	}
+	if (t->nr_cpu_mask) {
+		r = SYS(sched_setaffinity, 0, t->nr_cpu_mask * 8, t->cpu_mask);
+		if (r < 0)
+			rst_fail(a, "sched_setaffinity (none of its CPUs here?), first mask word", t->cpu_mask[0], r);
+	}
+	if (t->has_ioprio) {
+		r = SYS(ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, t->ioprio);
+		if (r < 0)
+			rst_fail(a, "ioprio_set", t->ioprio, r);
+	}
+	if (t->tsc) {
+		r = SYS(prctl, PR_SET_TSC, t->tsc, 0, 0, 0);
+		if (r < 0)
+			rst_fail(a, "PR_SET_TSC", t->tsc, r);
 	}
 	if (t->has_nice) {
 		r = SYS(setpriority, 0 /* PRIO_PROCESS */, 0 /* this thread */, t->nice);
@@ -673,11 +1003,29 @@ void rst_main(struct rst_args *a)
 	unmap_old(a);
 	move_vdso(a);
 	map_vmas(a);
+	if (a->premap_end > a->premap_start) /* what is left of it: other tasks' */
+		SYS(munmap, a->premap_start, a->premap_end - a->premap_start);
 	fill_pages(a);
+	restore_aios(a);
 	protect_vmas(a);
 	register_lazy(a);
+	finish_vmas(a);
 	set_mm(a);
+	seal_vmas(a);
+	if (a->mdwe) { /* nothing is mapped or made executable from here on */
+		long r = SYS(prctl, 65 /* PR_SET_MDWE */, a->mdwe, 0, 0, 0);
+		if (r < 0)
+			rst_fail(a, "PR_SET_MDWE", a->mdwe, r);
+	}
 	create_threads(a);
+	if (a->nr_timers) {
+		create_timers(a);
+		/* process-wide timers (and the leader's own), before the queued signals they
+		 * could be mistaken for; then the other threads arm theirs */
+		arm_timers(a, a->leader_dead ? 0 : threads_of(a)[0].tid, 1);
+		__atomic_store_n(&a->timers_made, 1, __ATOMIC_SEQ_CST);
+		futex_wake_all(&a->timers_made);
+	}
 
 	for (rst_u32 i = 0; i < a->nr_shared_pending; i++) {
 		int sig = *(const int *)(sp + i * 128);
@@ -700,7 +1048,12 @@ void rst_main(struct rst_args *a)
 			rst_fail(a, "setitimer, which", it->which, r);
 	}
 
-	thread_prepare(a, &threads_of(a)[0]);
+	if (a->leader_dead) {
+		/* nothing of the leader's own state is left to restore: it only counts */
+		__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
+	} else {
+		thread_prepare(a, &threads_of(a)[0]);
+	}
 	for (;;) {
 		rst_u32 n = __atomic_load_n(&a->threads_ready, __ATOMIC_SEQ_CST);
 		if (n >= a->nr_threads)
@@ -714,5 +1067,8 @@ void rst_main(struct rst_args *a)
 		SYS(close_range, a->svc_fd_base, ~0U, 0);
 	__atomic_add_fetch(&s->nr_done, 1, __ATOMIC_SEQ_CST);
 	sync_bump(s);
+	if (a->leader_dead)
+		for (;;)
+			SYS(exit, 0); /* this thread only: the others run on */
 	thread_go(a, &threads_of(a)[0]);
 }

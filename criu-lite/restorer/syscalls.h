@@ -8,6 +8,8 @@
 
 #include <asm/unistd_64.h>
 
+#define RST_NR_mseal 462 /* Linux 6.10; older headers lack it */
+
 static inline long rst_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	long ret;
@@ -57,9 +59,23 @@ static inline long rst_syscall6(long nr, long a1, long a2, long a3, long a4, lon
 	X(setpriority, __NR_setpriority, 3)          \
 	X(capset, __NR_capset, 2)                    \
 	X(capget, __NR_capget, 2)                    \
-	X(sched_setscheduler, __NR_sched_setscheduler, 3) \
 	X(shmat, __NR_shmat, 3)                      \
-	X(seccomp, __NR_seccomp, 3)
+	X(seccomp, __NR_seccomp, 3)                  \
+	X(sched_setscheduler, __NR_sched_setscheduler, 3) \
+	X(set_robust_list, __NR_set_robust_list, 2)    \
+	X(mlock2, __NR_mlock2, 3)                      \
+	X(mlockall, __NR_mlockall, 1)                  \
+	X(mseal, RST_NR_mseal, 3)                      \
+	X(timer_create, __NR_timer_create, 3)          \
+	X(timer_settime, __NR_timer_settime, 4)        \
+	X(timer_delete, __NR_timer_delete, 1)          \
+	X(rt_sigpending, __NR_rt_sigpending, 2)        \
+	X(rt_sigtimedwait, __NR_rt_sigtimedwait, 4)    \
+	X(nanosleep, __NR_nanosleep, 2)                \
+	X(io_setup, __NR_io_setup, 2)                  \
+	X(io_submit, __NR_io_submit, 3)                \
+	X(sched_setaffinity, __NR_sched_setaffinity, 3) \
+	X(ioprio_set, __NR_ioprio_set, 3)
 
 #define RST_SYS_DEFINE(name, nr, n)                                                         \
 	static inline long sys_##name(long a1, long a2, long a3, long a4, long a5, long a6) \

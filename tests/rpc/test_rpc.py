@@ -64,8 +64,10 @@ class Env:
     def target(self, priv=8, shared=4, wrap=()):
         """The test program, its stdio on /dev/null, ticking into ticks."""
         ticks = os.path.join(self.dir, "ticks")
+        # its own session, as CRIU wants a dumped root (without shell_job)
         p = subprocess.Popen(list(wrap) + [ARGS.target, ticks, str(priv), str(shared)],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
         self.procs.append(p)
         self.pids.append(p.pid)
         wait_for(lambda: tick_count(ticks) >= 2, "the target ticks")
@@ -592,7 +594,7 @@ def client_in_tree():
             f.write(CLIENT_IN_TREE)
         root = subprocess.Popen(["/bin/sh", "-c", '"$0" "$@"; exec sleep 60', sys.executable, script,
                                  os.path.dirname(os.path.abspath(__file__)), ARGS.criu, env.img, res],
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, start_new_session=True)
         env.procs.append(root)
         wait_for(lambda: os.path.exists(res), "the client's answer", timeout=30)
         with open(res) as f:
@@ -911,8 +913,9 @@ def cgroups():
         expect_fail(r, s, C.DUMP, "pid %d is in the cgroup" % other.pid, errno.ENOTSUP)
         with open(os.path.join(base, "cgroup.procs"), "w") as f:
             f.write(str(other.pid))
-        # back where it was for the rest: the restore inherits our cgroups
-        dump_ok(env, p, freeze_cgroup=cg, leave_running=True)
+        # back where it was for the rest: the restore inherits our cgroups (the tree
+        # in a cgroup of its own: said, or refused at dump)
+        dump_ok(env, p, freeze_cgroup=cg, leave_running=True, manage_cgroups=True)
         with open(os.path.join(base, "cgroup.procs"), "w") as f:
             f.write(str(p.pid))
         dump_ok(env, p, manage_cgroups=True)

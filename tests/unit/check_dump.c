@@ -6,6 +6,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,25 @@ struct child_cfg {
 	bool keep_uffd;   /* keep a userfaultfd open (a kind criu-lite refuses): the dump must fail */
 	bool grandchild;  /* fork a grandchild that shares the shared anon mapping */
 	bool seccomp;     /* a seccomp filter that kills the process on getitimer() */
+	int refuse;       /* REFUSE_*: state criu-lite does not carry (the dump must refuse it) */
+};
+
+/* States the dump refuses, each set up by the child (test_dump_refuses). */
+enum {
+	REFUSE_NONE,
+	REFUSE_SESSION,    /* not a session leader: its session is led outside the tree */
+	REFUSE_NAMESPACE,  /* a pid namespace made for its children, and none yet */
+	REFUSE_MEMPOLICY,  /* set_mempolicy(MPOL_BIND) */
+	REFUSE_LDT,        /* modify_ldt() */
+	REFUSE_TLS,        /* set_thread_area() */
+	REFUSE_SUD,        /* syscall user dispatch */
+	REFUSE_CREDS,      /* a thread with a uid of its own */
+	REFUSE_CTTY,       /* a controlling terminal */
+	REFUSE_AUTOGROUP,  /* an autogroup nice value */
+	REFUSE_DEADLINE,   /* SCHED_DEADLINE */
+	REFUSE_MBIND,      /* a VMA with a memory policy */
+	REFUSE_SHARED_FILES, /* a child sharing its fd table (CLONE_FILES) */
+	REFUSE_COUNT,
 };
 
 static volatile sig_atomic_t got_term;
@@ -80,6 +100,100 @@ static uint8_t anon_byte(int page)
 	return (uint8_t)(0xa0 + page);
 }
 
+static void *uid_thread(void *arg)
+{
+	sigset_t term;
+
+	/* SIGTERM is for the main thread */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	/* this thread alone (the raw syscall, not glibc's, which sets every thread's) */
+	if (syscall(SYS_setresuid, 65534, 0, 0) < 0)
+		__atomic_store_n((int *)arg, -1, __ATOMIC_SEQ_CST);
+	else
+		__atomic_store_n((int *)arg, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* Set up one state the dump refuses. 0, or -1 if this machine can't have it. */
+static int set_up_refused(int what, uint8_t *anon)
+{
+	switch (what) {
+	case REFUSE_NAMESPACE:
+		return unshare(CLONE_NEWPID);
+	case REFUSE_MEMPOLICY: {
+		unsigned long node0 = 1;
+		return syscall(SYS_set_mempolicy, 2 /* MPOL_BIND */, &node0, 2);
+	}
+	case REFUSE_MBIND: {
+		unsigned long node0 = 1;
+		return syscall(SYS_mbind, anon, PAGE_SIZE, 2 /* MPOL_BIND */, &node0, 2, 0);
+	}
+	case REFUSE_LDT: {
+		struct { uint32_t entry, base, limit, flags; } d = { 0, 0x1000, 0xff, 0x1 /* seg_32bit */ };
+		return syscall(SYS_modify_ldt, 1, &d, sizeof(d)) < 0 ? -1 : 0;
+	}
+	case REFUSE_TLS: {
+		struct { int32_t entry; uint32_t base, limit, flags; } d = { -1, 0x1000, 0xff, 0x1 };
+		return syscall(SYS_set_thread_area, &d);
+	}
+	case REFUSE_SUD: {
+		static char selector = 0; /* SYSCALL_DISPATCH_FILTER_ALLOW: every syscall still allowed */
+		return prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, 0, 0, &selector);
+	}
+	case REFUSE_CREDS: {
+		static int done;
+		pthread_t th;
+		if (pthread_create(&th, NULL, uid_thread, &done))
+			return -1;
+		while (!__atomic_load_n(&done, __ATOMIC_SEQ_CST))
+			usleep(1000);
+		return done > 0 ? 0 : -1;
+	}
+	case REFUSE_CTTY: {
+		int m = posix_openpt(O_RDWR | O_NOCTTY), sl;
+		if (m < 0 || grantpt(m) || unlockpt(m))
+			return -1;
+		sl = open(ptsname(m), O_RDWR); /* the session leader's first tty: its terminal */
+		if (sl < 0)
+			return -1;
+		close(sl);
+		/* the master stays open: closing it would hang the terminal up (SIGHUP) */
+		return 0;
+	}
+	case REFUSE_AUTOGROUP: {
+		int fd = open("/proc/self/autogroup", O_WRONLY);
+		int r = fd < 0 || write(fd, "5", 1) != 1 ? -1 : 0;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	case REFUSE_SHARED_FILES: {
+		/* fork-like (no CLONE_VM, no stack), but one fd table */
+		pid_t parent = getpid();
+		long c = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+		if (c == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with its parent */
+			if (getppid() != parent)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		return c < 0 ? -1 : 0;
+	}
+	case REFUSE_DEADLINE: {
+		struct { uint32_t size, policy; uint64_t flags; int32_t nice; uint32_t prio;
+			 uint64_t runtime, deadline, period; } a = { 48, 6, 0, 0, 0, 1000000, 100000000, 100000000 };
+		return syscall(SYS_sched_setattr, 0, &a, 0);
+	}
+	default:
+		return 0;
+	}
+}
+
 /* The child: set up state, report it, wait for SIGTERM, verify it, exit 0 if intact. */
 static void child_main(const struct child_cfg *cfg, int wfd, const char *file_path)
 {
@@ -88,6 +202,11 @@ static void child_main(const struct child_cfg *cfg, int wfd, const char *file_pa
 	pthread_t th;
 	int devnull = open("/dev/null", O_RDWR);
 
+	/* gone with the test, whatever the test does (a spinning child must not outlive it) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* its own session: one led outside the tree is not carried (without --shell-job) */
+	if (cfg->refuse != REFUSE_SESSION && setsid() < 0)
+		_exit(30);
 	/* only what the test wants in the fd table */
 	dup2(devnull, 0);
 	dup2(devnull, 1);
@@ -180,6 +299,8 @@ static void child_main(const struct child_cfg *cfg, int wfd, const char *file_pa
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
 			_exit(17);
 	}
+	if (cfg->refuse && set_up_refused(cfg->refuse, anon) < 0)
+		_exit(31);
 	/* data behind PROT_NONE (read through /proc/PID/mem), and a pure guard area */
 	uint8_t *resv = mmap(NULL, 8 * PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (resv == MAP_FAILED)
@@ -888,6 +1009,7 @@ START_TEST(test_dump_sigsuspend)
 	if (pid == 0) {
 		sigset_t usr1, empty, cur;
 		int devnull = open("/dev/null", O_RDWR);
+		setsid();
 		dup2(devnull, 0);
 		dup2(devnull, 1);
 		dup2(devnull, 2);
@@ -947,7 +1069,9 @@ START_TEST(test_dump_sigsuspend)
 }
 END_TEST
 
-/* The dump injects getitimer(); the filter would kill the child if it saw it. */
+/* Seccomp filters are carried: the dump reads them (seccomp.img) and injects getitimer()
+ * into the thread, which the filter would kill it for if it saw it (suspended while
+ * seized). */
 START_TEST(test_dump_seccomp)
 {
 	struct fixture fx;
@@ -955,6 +1079,7 @@ START_TEST(test_dump_seccomp)
 	struct cr_options o;
 	cr_options_init(&o);
 	struct proc_status ps;
+	char log[128];
 
 	start_child(&fx, &cfg);
 	ck_assert_int_eq(proc_parse_status(fx.pid, 0, &ps), 0);
@@ -962,8 +1087,86 @@ START_TEST(test_dump_seccomp)
 	o.tree = fx.pid;
 	o.images_dir = (char *)fx.dir;
 	o.leave_running = true;
+	snprintf(log, sizeof(log), "%s.log", fx.dir);
+	ck_assert_int_eq(log_init(LOG_WARN, log), 0);
 	ck_assert_int_eq(cr_dump(&o), 0);
+	log_fini();
 	assert_running_untraced(fx.pid);
+	{
+		int dfd = open_dir(fx.dir);
+		cleanup_img struct img *si = img_open(dfd, IMG_SECCOMP, O_RDONLY, 0);
+		SeccompEntry *se;
+		ck_assert_ptr_nonnull(si);
+		ck_assert_int_eq(img_read_one(si, (void **)&se), 0);
+		ck_assert_uint_eq(se->n_chains, 1);
+		ck_assert_uint_ge(se->chains[0]->n_filters, 1);
+		img_free_msg(si, se);
+		close(dfd);
+	}
+	finish_child_intact(fx.pid);
+	cleanup_fixture(&fx);
+}
+END_TEST
+
+/*
+ * The rule: what criu-lite does not carry is a dump error naming it, and the task goes
+ * on as it was. Each case sets one such state up in the child.
+ */
+START_TEST(test_dump_refuses)
+{
+	static const char *const want[REFUSE_COUNT] = {
+		[REFUSE_SESSION] = "led by a process outside the tree",
+		[REFUSE_NAMESPACE] = "made a new pid namespace for its children",
+		[REFUSE_MEMPOLICY] = "NUMA memory policy",
+		[REFUSE_LDT] = "local descriptor table",
+		[REFUSE_TLS] = "TLS descriptor",
+		[REFUSE_SUD] = "syscall user dispatch",
+		[REFUSE_CREDS] = "creds (ids, groups or capabilities) of its own",
+		[REFUSE_CTTY] = "controlling terminal",
+		[REFUSE_AUTOGROUP] = "autogroup has nice 5",
+		[REFUSE_DEADLINE] = "SCHED_DEADLINE",
+		[REFUSE_MBIND] = "NUMA memory policy 'bind",
+		[REFUSE_SHARED_FILES] = "share one fd table (CLONE_FILES)",
+	};
+	struct fixture fx;
+	struct child_cfg cfg = { .refuse = _i };
+	struct cr_options o;
+	char log[128], pid_s[32];
+	pid_t probe;
+	int st;
+
+	/* can this machine have it at all (no 32-bit TLS descriptors without IA32
+	 * emulation, no NUMA policies without NUMA...)? */
+	probe = fork();
+	ck_assert_int_ge(probe, 0);
+	if (probe == 0) {
+		if (setsid() < 0)
+			_exit(2);
+		_exit(set_up_refused(_i, mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+					      -1, 0)) < 0);
+	}
+	ck_assert_int_eq(waitpid(probe, &st, 0), probe);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "# case %d: this machine can't have that state (0x%x), skipped\n", _i, st);
+		return;
+	}
+	cr_options_init(&o);
+	start_child(&fx, &cfg);
+	o.tree = fx.pid;
+	o.images_dir = (char *)fx.dir;
+	snprintf(log, sizeof(log), "%s.log", fx.dir);
+	ck_assert_int_eq(log_init(LOG_WARN, log), 0);
+	ck_assert_int_eq(cr_dump(&o), -1);
+	log_fini();
+	cleanup_free char *text = read_file_str(AT_FDCWD, log, 1 << 20, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(strstr(text, want[_i]), "case %d: the log does not say '%s': %s", _i, want[_i], text);
+	snprintf(pid_s, sizeof(pid_s), "%d", fx.pid);
+	ck_assert_msg(strstr(text, pid_s), "the error does not name pid %d: %s", fx.pid, text);
+	assert_running_untraced(fx.pid);
+	int dfd = open_dir(fx.dir);
+	ck_assert_int_eq(faccessat(dfd, "inventory.img", F_OK, 0), -1);
+	close(dfd);
 	finish_child_intact(fx.pid);
 	cleanup_fixture(&fx);
 }
@@ -990,6 +1193,7 @@ int main(void)
 	tcase_add_test(tc, test_infect_syscalls);
 	tcase_add_test(tc, test_dump_sigsuspend);
 	tcase_add_test(tc, test_dump_seccomp);
+	tcase_add_loop_test(tc, test_dump_refuses, REFUSE_SESSION, REFUSE_COUNT);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_tap(sr, "-");

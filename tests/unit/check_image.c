@@ -1329,6 +1329,138 @@ START_TEST(test_check_dir_rejects)
 }
 END_TEST
 
+/* Zombies and dead leaders in pstree.img: what the validator accepts and refuses. */
+START_TEST(test_check_dir_task_kinds)
+{
+	PstreeEntry *root, *z;
+	ThreadCoreEntry *c0 = NULL;
+	const char *want = NULL;
+	bool ok = false;
+
+	write_dump();
+	root = mk_pstree(100, 0, 2);
+	z = mk_pstree(200, 100, 1);
+	z->has_zombie = z->has_exit_status = 1;
+	z->zombie = 1;
+	z->exit_status = 0x2a00; /* exit(42) */
+	switch (_i) {
+	case 0: /* a zombie child: nothing but its pstree entry */
+		ok = true;
+		break;
+	case 1: /* killed by SIGTERM */
+		z->exit_status = SIGTERM;
+		ok = true;
+		break;
+	case 2: /* a core dump can't be restored */
+		z->exit_status = 0x80 | SIGSEGV;
+		want = "bad exit status";
+		break;
+	case 3: /* a stop signal is no way to end */
+		z->exit_status = SIGSTOP;
+		want = "bad exit status";
+		break;
+	case 4: /* a zombie with threads */
+		z->n_threads = 2;
+		z->threads = tz(2 * sizeof(uint32_t));
+		z->threads[0] = 200, z->threads[1] = 201;
+		want = "with threads";
+		break;
+	case 5: /* the root a zombie */
+		root->has_zombie = 1, root->zombie = 1;
+		root->has_exit_status = 1, root->exit_status = 0;
+		want = "the root";
+		break;
+	case 6: /* a dead leader: its core says so */
+		root->has_leader_dead = 1, root->leader_dead = 1;
+		c0 = mk_core(100);
+		c0->has_dead = 1, c0->dead = 1;
+		ok = true;
+		break;
+	case 7: /* ... and only its */
+		root->has_leader_dead = 1, root->leader_dead = 1;
+		want = "dead thread";
+		break;
+	case 8: /* a dead core without a dead leader */
+		c0 = mk_core(100);
+		c0->has_dead = 1, c0->dead = 1;
+		want = "dead thread";
+		break;
+	}
+	void *ps[] = { root, z };
+	write_img(IMG_PSTREE, "0", ps, 2);
+	if (c0) {
+		void *c[] = { c0 };
+		write_img(IMG_CORE, "100", c, 1);
+	}
+	log_to_file();
+	ck_assert_int_eq(img_check_dir(g_dfd), ok ? 0 : -1);
+	if (want)
+		ck_assert_msg(log_has(want), "the log does not say '%s'", want);
+}
+END_TEST
+
+/* Copy-on-write sharing: a child (200) whose VMA at 0x400000 holds the parent's pages. */
+START_TEST(test_check_dir_cow)
+{
+	uint8_t *pages = tz(PAGE_SIZE);
+	const char *want = NULL;
+	bool ok = false;
+	uint32_t crc;
+	struct img *img;
+
+	write_dump();
+	fill_pages(pages, 1, 7);
+	crc = crc32c(0, pages, PAGE_SIZE);
+	PstreeEntry *root = mk_pstree(100, 0, 2), *c = mk_pstree(200, 100, 1);
+	void *ps[] = { root, c };
+	write_img(IMG_PSTREE, "0", ps, 2);
+	void *c0[] = { mk_core(200) }, *t[] = { mk_task(200) };
+	write_img(IMG_CORE, "200", c0, 1);
+	write_img(IMG_TASK, "200", t, 1);
+	MmEntry *m = mk_mm(200, 1);
+	VmaEntry *v = m->vmas[0];
+	v->start = 0x400000, v->end = 0x404000; /* the parent's first VMA */
+	v->status = VMA_STATUS_LAZY | VMA_STATUS_INHERITED;
+	/* the parent's two stored pages; then its own page; its zero page */
+	void *pm[4] = { mk_pm_head(200), mk_pm_entry(0x400000, 2, PE_PARENT, 0, NULL),
+			mk_pm_entry(0x402000, 1, PE_PRESENT, 0, &crc), mk_pm_entry(0x403000, 1, PE_ZERO, 0, NULL) };
+	switch (_i) {
+	case 0:
+		ok = true;
+		break;
+	case 1: /* the parent's page 0x402000 was a zero page: not stored */
+		((PagemapEntry *)pm[1])->nr_pages = 3;
+		((PagemapEntry *)pm[2])->vaddr = 0x403000;
+		pm[3] = NULL;
+		want = "which did not store it";
+		break;
+	case 2: /* the parent's pages, in a VMA not marked inherited */
+		v->status = VMA_STATUS_LAZY;
+		want = "not in an inherited VMA";
+		break;
+	case 3: /* the parent has no VMA of that range */
+		v->end = 0x405000;
+		pm[3] = NULL;
+		want = "has no such VMA";
+		break;
+	case 4: /* lazy parent pages make no sense */
+		((PagemapEntry *)pm[1])->flags |= PE_LAZY;
+		want = "bad flags";
+		break;
+	}
+	write_img(IMG_MM, "200", (void *[]){ m }, 1);
+	write_img(IMG_PAGEMAP, "200", pm, pm[3] ? 4 : 3);
+	img = img_open_named(g_dfd, IMG_PAGES, O_WRONLY, "200");
+	ck_assert_ptr_nonnull(img);
+	ck_assert_int_eq(img_pages_write(img, pages, PAGE_SIZE), 0);
+	ck_assert_int_eq(img_close(img), 0);
+	log_to_file();
+	ck_assert_int_eq(img_check_dir(g_dfd), ok ? 0 : -1);
+	if (want)
+		ck_assert_msg(log_has(want), "the log does not say '%s'", want);
+}
+END_TEST
+
 /* What the page_xfer writer makes, img_check_dir accepts. */
 START_TEST(test_check_dir_xfer)
 {
@@ -1539,6 +1671,8 @@ int main(void)
 	tcase_add_test(tc, test_singleton);
 	tcase_add_test(tc, test_inventory_rejects);
 	tcase_add_test(tc, test_fuzz);
+	tcase_add_loop_test(tc, test_check_dir_task_kinds, 0, 9);
+	tcase_add_loop_test(tc, test_check_dir_cow, 0, 5);
 	tcase_add_test(tc, test_check_dir);
 	tcase_add_loop_test(tc, test_check_dir_rejects, 0, 23);
 	tcase_add_test(tc, test_check_dir_xfer);

@@ -119,7 +119,7 @@ START_TEST(test_known_present)
 		KD_SEEK_DATA_HOLE,    KD_UFFD,		     KD_UFFD_MISSING_SHMEM, KD_UFFD_MINOR_SHMEM,
 		KD_UFFD_EVENT_FORK,   KD_UFFD_EVENT_REMAP,   KD_UFFD_EVENT_REMOVE,  KD_UFFD_EVENT_UNMAP,
 		KD_UFFD_ANON_IOCTLS,  KD_UFFD_SHMEM_IOCTLS,  KD_UFFD_SHMEM_MINOR_CONTRACT,
-		KD_VDSO_LAYOUT,
+		KD_VDSO_LAYOUT,	      KD_TIMER_CR_IDS,	     KD_GUARD_REGIONS,
 	};
 	struct kerndat *kd = kd_new_probed();
 
@@ -272,6 +272,7 @@ START_TEST(test_check_command)
 	char *present[] = { "check", "--feature", "memfd", NULL };
 	char *list[] = { "check", "--feature", "UFFD_FEATURE_EVENT_FORK,uffd_shmem_minor_contract", NULL };
 	char *criu_names[] = { "check", "--feature", "uffd,uffd-noncoop", NULL };
+	char *timer_ids[] = { "check", "--feature", "timer_cr_ids", NULL };
 	char *criu_unprobed[] = { "check", "--feature", "autofs", NULL };
 	/* the network's, probed for real (TCP_REPAIR; the lock in a namespace of its own) */
 	char *criu_net[] = { "check", "--feature", "tcp_half_closed,network_lock_nftables,nftables,has_ipt_legacy",
@@ -291,6 +292,7 @@ START_TEST(test_check_command)
 	ck_assert_int_eq(run_check(3, list), 0);
 	/* CRIU's names for what criu-lite probes; one it has no probe for is refused */
 	ck_assert_int_eq(run_check(3, criu_names), 0);
+	ck_assert_int_eq(run_check(3, timer_ids), 0); /* this kernel (6.14 and later) has it */
 	ck_assert_int_eq(run_check(3, criu_unprobed), 1);
 	ck_assert_int_eq(run_check(3, criu_net), 0);
 	ck_assert_int_eq(run_check(3, feature_list), 0);

@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/util.h"
@@ -318,6 +320,51 @@ START_TEST(test_children)
 }
 END_TEST
 
+START_TEST(test_timers)
+{
+	static const char text[] = "ID: 0\nsignal: 35/0000000000000065\nnotify: signal/pid.24177\nClockID: 1\n"
+				   "ID: 3\nsignal: 0/0000000000000000\nnotify: none/pid.24177\nClockID: 0\n"
+				   "ID: 4\nsignal: 34/00007ffc00001000\nnotify: signal/tid.24180\nClockID: -6\n";
+	struct proc_timer *t;
+	size_t n;
+
+	ck_assert_int_eq(proc_parse_timers_str(text, &t, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(t[0].id, 0);
+	ck_assert_uint_eq(t[0].signo, 35);
+	ck_assert_uint_eq(t[0].sigval, 0x65);
+	ck_assert_uint_eq(t[0].notify, 0);
+	ck_assert_int_eq(t[0].notify_pid, 24177);
+	ck_assert_int_eq(t[0].clock, 1);
+	ck_assert_uint_eq(t[1].notify, 1);
+	ck_assert_uint_eq(t[2].notify, 4);
+	ck_assert_int_eq(t[2].notify_pid, 24180);
+	ck_assert_int_eq(t[2].clock, -6);
+	ck_assert_uint_eq(t[2].sigval, 0x7ffc00001000ull);
+	free(t);
+	ck_assert_int_eq(proc_parse_timers_str("", &t, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(t);
+	ck_assert_int_eq(proc_parse_timers_str("ID: 0\nsignal: 35/65\n", &t, &n), -1);
+	ck_assert_int_eq(proc_parse_timers_str("ID: 0\nsignal: 35/0\nnotify: bogus/pid.1\nClockID: 1\n", &t, &n),
+			 -1);
+
+	/* our own: one created here is listed */
+	timer_t tid;
+	struct sigevent se = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 3 };
+	se.sigev_value.sival_int = 0x1234;
+	ck_assert_int_eq(timer_create(CLOCK_BOOTTIME, &se, &tid), 0);
+	ck_assert_int_eq(proc_parse_timers(getpid(), &t, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(t[0].id, (uint32_t)(intptr_t)tid);
+	ck_assert_uint_eq(t[0].signo, (uint32_t)SIGRTMIN + 3);
+	ck_assert_uint_eq(t[0].sigval & 0xffffffff, 0x1234);
+	ck_assert_int_eq(t[0].clock, CLOCK_BOOTTIME);
+	free(t);
+	timer_delete(tid);
+}
+END_TEST
+
 START_TEST(test_readlink)
 {
 	char buf[PROC_PATH_MAX], small[4];
@@ -347,6 +394,7 @@ int main(void)
 	tcase_add_test(tc, test_fdinfo);
 	tcase_add_test(tc, test_children);
 	tcase_add_test(tc, test_readlink);
+	tcase_add_test(tc, test_timers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
