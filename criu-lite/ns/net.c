@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "criu-lite/ns/net.h"
+#include "criu-lite/ns/netfw.h"
 
 #define NET_MAX_OBJS 4096
 
@@ -224,8 +225,9 @@ int ns_net_dump(pid_t pid, uint64_t ino, struct img *img)
 	if (ns_enter(pid, NS_KIND_NET, &back) < 0)
 		return -1;
 	/* the socket belongs to the namespace it was made in */
-	s = route_sock();
-	for (size_t i = 0; i < ARRAY_SIZE(net_vars); i++)
+	r = ns_netfw_check(pid);
+	s = r < 0 ? NULL : route_sock();
+	for (size_t i = 0; s && i < ARRAY_SIZE(net_vars); i++)
 		vals[i] = ns_sysctl_get(net_vars[i]);
 	if (ns_return(&back) < 0 || !s)
 		goto out;

@@ -3,7 +3,7 @@
  * its links (loopback, dummy, veth pairs with both ends inside), their flags, MTUs
  * and addresses, IPv4/IPv6 addresses, routes (those the kernel does not make by
  * itself), and net/ipv4/ip_forward, through libnl. Any other kind of link is an error
- * at dump, naming it. Firewall rules and sockets' state are not part of it.
+ * at dump, naming it; so are firewall rules (netfw.h). Sockets' state is not part of it.
  */
 #ifndef CRIU_LITE_NS_NET_H
 #define CRIU_LITE_NS_NET_H

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #define LOG_PREFIX "ns/tmpfs: "
 #include "lib/log.h"
@@ -87,6 +88,72 @@ static int dump_data(struct tmpfs_walk *w, int fd, const char *path, uint64_t si
 }
 
 static int dump_entry(struct tmpfs_walk *w, int dirfd, const char *name, const char *path, int depth);
+
+/* The extended attributes of an entry (user., trusted., security., POSIX ACLs), read
+ * through its directory's fd without following a symlink. */
+struct xattrs {
+	char list[XATTR_LIST_MAX];
+	TmpfsXattr *items;
+	TmpfsXattr **ptrs;
+	size_t n;
+};
+
+static void xattrs_free(struct xattrs *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		free(x->items[i].value.data);
+	free(x->items);
+	free(x->ptrs);
+	x->items = NULL;
+	x->ptrs = NULL;
+	x->n = 0;
+}
+
+static int dump_xattrs(int dirfd, const char *name, const char *path, struct xattrs *x, TmpfsFileEntry *e)
+{
+	char p[PATH_MAX];
+	ssize_t len;
+	size_t count = 0;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, name);
+	len = llistxattr(p, x->list, sizeof(x->list));
+	if (len < 0) {
+		if (errno == ENOTSUP)
+			return 0;
+		pr_perror("can't list the extended attributes of %s", path);
+		return -1;
+	}
+	for (ssize_t off = 0; off < len; off += (ssize_t)strlen(x->list + off) + 1)
+		count++;
+	if (!count)
+		return 0;
+	x->items = calloc(count, sizeof(*x->items));
+	x->ptrs = calloc(count, sizeof(*x->ptrs));
+	if (!x->items || !x->ptrs) {
+		pr_perror("can't hold the extended attributes of %s", path);
+		return -1;
+	}
+	for (ssize_t off = 0; off < len; off += (ssize_t)strlen(x->list + off) + 1) {
+		TmpfsXattr *xa = &x->items[x->n];
+		ssize_t vlen = lgetxattr(p, x->list + off, NULL, 0);
+		if (vlen < 0 && errno == ENODATA)
+			continue; /* removed meanwhile (the tree is frozen: not by it) */
+		tmpfs_xattr__init(xa);
+		xa->name = x->list + off;
+		xa->value.data = malloc(vlen > 0 ? (size_t)vlen : 1);
+		if (vlen < 0 || !xa->value.data ||
+		    (vlen = lgetxattr(p, xa->name, xa->value.data, (size_t)vlen)) < 0) {
+			pr_perror("can't read the extended attribute %s of %s", xa->name, path);
+			free(xa->value.data);
+			return -1;
+		}
+		xa->value.len = (size_t)vlen;
+		x->ptrs[x->n++] = xa;
+	}
+	e->xattrs = x->ptrs;
+	e->n_xattrs = x->n;
+	return 0;
+}
 
 static int dump_dir(struct tmpfs_walk *w, int fd, const char *path, int depth)
 {
@@ -200,8 +267,23 @@ static int dump_entry(struct tmpfs_walk *w, int dirfd, const char *name, const c
 		errno = EINVAL;
 		return -1;
 	}
-	if (img_write(w->img, &e) < 0)
-		return -1;
+	{
+		struct xattrs *x = malloc(sizeof(*x));
+		int r = -1;
+		if (!x) {
+			pr_perror("can't read the extended attributes of %s", path);
+			return -1;
+		}
+		x->items = NULL;
+		x->ptrs = NULL;
+		x->n = 0;
+		if (dump_xattrs(dirfd, name, path, x, &e) == 0)
+			r = img_write(w->img, &e);
+		xattrs_free(x);
+		free(x);
+		if (r < 0)
+			return -1;
+	}
 	w->files++;
 	if (S_ISREG(st.st_mode) && st.st_size && !e.has_shmem_id) {
 		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
@@ -312,6 +394,27 @@ static void set_times(struct timespec *ts, const TmpfsFileEntry *e)
 		ts[0].tv_nsec = ts[1].tv_nsec = UTIME_OMIT;
 }
 
+/* A regular file's attributes once its data is in (a write would drop
+ * security.capability again); any other entry's once it is made. */
+static int set_xattrs(int fd, int pfd, const char *name, const TmpfsFileEntry *e, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+
+	if (fd < 0)
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", pfd, name);
+	for (size_t i = 0; i < e->n_xattrs; i++) {
+		const TmpfsXattr *xa = e->xattrs[i];
+		int r = fd >= 0 ? fsetxattr(fd, xa->name, xa->value.data, xa->value.len, 0)
+				: lsetxattr(p, xa->name, xa->value.data, xa->value.len, 0);
+		if (r < 0) {
+			ns_set_err(err, errlen, "tmpfs: can't set the extended attribute %s of %s: %s", xa->name, e->path,
+				   strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int create_one(int root_fd, const TmpfsFileEntry *e, int *cur_fd, struct dir_time **dirs, size_t *nr_dirs,
 		      char *err, size_t errlen)
 {
@@ -369,6 +472,8 @@ static int create_one(int root_fd, const TmpfsFileEntry *e, int *cur_fd, struct 
 		ns_set_err(err, errlen, "tmpfs: can't set the owner or mode of %s: %s", e->path, strerror(errno));
 		return -1;
 	}
+	if (!S_ISREG(mode) && set_xattrs(-1, pfd, name, e, err, errlen) < 0)
+		return -1;
 	if (S_ISDIR(mode)) {
 		/* a directory's times change while it fills: set them at the end */
 		struct dir_time *nd = realloc(*dirs, (*nr_dirs + 1) * sizeof(**dirs));
@@ -389,14 +494,18 @@ static int create_one(int root_fd, const TmpfsFileEntry *e, int *cur_fd, struct 
 	return 0;
 }
 
-static void file_done(int *fd, const TmpfsFileEntry *last)
+static int file_done(int *fd, const TmpfsFileEntry *last, char *err, size_t errlen)
 {
+	int r = 0;
+
 	if (*fd >= 0 && last) {
 		struct timespec ts[2];
+		r = set_xattrs(*fd, -1, NULL, last, err, errlen);
 		set_times(ts, last);
 		futimens(*fd, ts);
 	}
 	closep(fd);
+	return r;
 }
 
 int ns_tmpfs_restore(int dfd, uint32_t id, int root_fd, tmpfs_shmem_ok_fn shmem_ok, void *arg, char *err,
@@ -436,9 +545,11 @@ int ns_tmpfs_restore(int dfd, uint32_t id, int root_fd, tmpfs_shmem_ok_fn shmem_
 			img_free_msg(img, e);
 			continue;
 		}
-		file_done(&cur, last);
+		r = file_done(&cur, last, err, errlen);
 		img_free_msg(img, last);
 		last = e;
+		if (r < 0)
+			goto out;
 		if (!e->link_to && !e->has_mode) {
 			ns_set_err(err, errlen, "tmpfs-%u.img: %s has no mode", id, e->path);
 			goto out;
@@ -455,7 +566,8 @@ int ns_tmpfs_restore(int dfd, uint32_t id, int root_fd, tmpfs_shmem_ok_fn shmem_
 		ns_set_err(err, errlen, "tmpfs-%u.img is corrupt (see the log)", id);
 		goto out;
 	}
-	file_done(&cur, last);
+	if (file_done(&cur, last, err, errlen) < 0)
+		goto out;
 	/* deepest first does not matter: setting a directory's times changes no parent */
 	for (size_t i = 0; i < nr_dirs; i++) {
 		const char *name;

@@ -19,3 +19,7 @@ n ip route add 10.99.0.0/16 via 10.77.1.1 dev v0
 n ip route add default via 10.77.1.254 dev v0 metric 100
 n ip -6 route add fd00:99::/64 via fd00:77::1 dev v0
 n sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+# legacy iptables and ip6tables filter tables made (by listing them) but left as the
+# kernel makes them: nothing the dump must refuse
+n iptables-legacy -t filter -L >/dev/null
+n ip6tables-legacy -t filter -L >/dev/null

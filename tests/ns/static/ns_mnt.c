@@ -30,6 +30,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <stdint.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +98,17 @@ static void setup_tmpfs(void)
 	close(sk);
 	must(utimensat(AT_FDCWD, "/mnt/t/data", ts, 0), "utimensat");
 	write_file("/mnt/t/fb", "", 0644);
+	/* extended attributes: user. on a file, trusted. on a directory and a symlink,
+	 * a file capability on the setuid script (lost if its data were written after) */
+	must(lsetxattr("/mnt/t/data", "user.origin", "dumped", 6, 0), "user xattr");
+	must(lsetxattr("/mnt/t/data", "user.empty", "", 0, 0), "empty xattr");
+	must(lsetxattr("/mnt/t/a", "trusted.dir", "\0\1\2", 3, 0), "trusted xattr on a directory");
+	must(lsetxattr("/mnt/t/link", "trusted.lnk", "x", 1, 0), "trusted xattr on a symlink");
+	{
+		/* VFS_CAP_REVISION_2: CAP_NET_BIND_SERVICE permitted */
+		uint32_t cap[5] = { 0x02000000, 1u << 10, 0, 0, 0 };
+		must(lsetxattr("/mnt/t/suid", "security.capability", cap, sizeof(cap), 0), "file capability");
+	}
 }
 
 static void setup_mounts(void)
@@ -190,7 +203,29 @@ struct fstate {
 	const char *path;
 	struct stat st;
 	char sum[64];
+	char xattrs[64];
 };
+
+/* count and an order-free hash of the names and values */
+static void xattrs_of(struct fstate *f)
+{
+	char list[4096], val[4096];
+	unsigned long long all = 0;
+	ssize_t len = llistxattr(f->path, list, sizeof(list));
+	int n = 0;
+
+	for (ssize_t off = 0; off < len; off += (ssize_t)strlen(list + off) + 1) {
+		unsigned long long h = 1469598103934665603ULL;
+		ssize_t vl = lgetxattr(f->path, list + off, val, sizeof(val));
+		for (const char *c = list + off; *c; c++)
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		for (ssize_t i = 0; i < vl; i++)
+			h = (h ^ (unsigned char)val[i]) * 1099511628211ULL;
+		all ^= h + (unsigned long long)vl;
+		n++;
+	}
+	snprintf(f->xattrs, sizeof(f->xattrs), "%d:%016llx", len < 0 ? -1 : n, all);
+}
 
 static void state_of(struct fstate *f)
 {
@@ -200,6 +235,7 @@ static void state_of(struct fstate *f)
 	int fd;
 
 	memset(&f->st, 0, sizeof(f->st));
+	xattrs_of(f);
 	if (lstat(f->path, &f->st) < 0) {
 		snprintf(f->sum, sizeof(f->sum), "missing");
 		return;
@@ -237,6 +273,8 @@ static void compare_files(const struct fstate *before, size_t n)
 		state_of(&f);
 		if (strcmp(f.sum, before[i].sum))
 			test_err("%s: contents %s, were %s", f.path, f.sum, before[i].sum);
+		if (strcmp(f.xattrs, before[i].xattrs))
+			test_err("%s: extended attributes %s, were %s", f.path, f.xattrs, before[i].xattrs);
 		if (a->st_mode != b->st_mode || a->st_uid != b->st_uid || a->st_gid != b->st_gid ||
 		    a->st_rdev != b->st_rdev || a->st_size != b->st_size || a->st_nlink != b->st_nlink)
 			test_err("%s: mode 0%o owner %u:%u rdev %lx size %lld links %lu, were 0%o %u:%u %lx %lld %lu",
