@@ -30,7 +30,8 @@
  *    (the last page may hold the end of an object of another size);
  *  - files.img: unique ids; each entry has the sub-message of its type, and what it
  *    names exists (a memfd's shmem object, an epoll's targets, a ghost's contents);
- *    a pipe's packets add up to its data; fdinfo records are in increasing fd order.
+ *    a pipe's packets add up to its data; fdinfo records are in increasing fd order;
+ *  - ns.img and seccomp.img: see nsimg.h.
  * What the kernel may refuse (a 32-bit task, a seccomp filter) is not the validator's
  * business: restore says so.
  */
@@ -44,6 +45,7 @@
 
 #include "images/image.h"
 #include "images/pagemap.h"
+#include "images/nsimg.h"
 
 /* The top of x86-64 user space (TASK_SIZE_MAX with 4-level page tables). */
 #define IMG_TASK_SIZE 0x7ffffffff000ULL
@@ -89,6 +91,7 @@ struct img_set {
 	size_t nr_files;
 	struct img_shmem *shmems;
 	size_t nr_shmems;
+	struct img_ns ns;        /* namespaces and seccomp (nsimg.h) */
 };
 
 /* Read and validate every image restore needs. 0, or -1 (logged, naming the file and

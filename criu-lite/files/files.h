@@ -87,6 +87,9 @@ struct fd_ops {
 	/* In the task rf->post_task, after every fd exists and before the task installs
 	 * its own: complete what refers to other descriptions. 0 or -1 (message in err). */
 	int (*post_open)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
+	/* In every task that holds the description, before it makes its children (they
+	 * inherit what it sets: a controlling terminal). 0 or -1 (message in err). */
+	int (*before_children)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
 	/* The key --inherit-fd names this description by ("pipe:[123]"); 0, or -1: none. */
 	int (*inherit_key)(const FileEntry *fe, char *buf, size_t len);
 };

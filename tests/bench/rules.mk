@@ -4,6 +4,9 @@
 #                      BENCH_WS_SIZES="1024 4096" (MiB), BENCH_WS_REPS=3,
 #                      BENCH_WS_ARGS (more bench_ws options, e.g. --workloads fixed)
 #   quick (under a minute): make bench-ws BENCH_WS_SIZES=256 BENCH_WS_REPS=1
+#   make bench-containers  issue 12's: runc restores a container until it answers, eagerly and
+#                      lazily: BENCH_CT_SIZES="256,1024,4096" (MiB), BENCH_CT_SHM="sysv devshm"
+#                      (the shared half: a System V segment, a /dev/shm file), BENCH_CT_ARGS
 #   make bench-redis   issue 11: redis-server with a million keys and a client connection
 #                      open: dump, eager and lazy restore until the old connection answers,
 #                      beside CRIU 4.2's figures here (BENCH_REDIS_ARGS: --rounds N, --keys N)
@@ -14,6 +17,21 @@ BENCH_WS_ARGS ?=
 BENCH_REDIS_ARGS ?=
 BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
               $(B)/tests/bench/bench_ws_target $(B)/tests/bench/bench_ws
+# the container benchmark (issue 12): runc restore until the container answers
+BENCH_CT_SIZES ?= 256,1024,4096
+BENCH_CT_SHM ?= sysv devshm
+BENCH_CT_ARGS ?=
+
+$(B)/tests/bench/ct_target: tests/bench/ct_target.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+
+bench-containers: $(BIN) $(B)/tests/bench/ct_target
+	@for shm in $(BENCH_CT_SHM); do \
+		echo "== containers: runc restore until the container answers, eagerly and lazily ($$shm)"; \
+		/usr/bin/python3 tests/bench/bench_containers.py --criu $(BIN) --target $(B)/tests/bench/ct_target \
+			--sizes $(BENCH_CT_SIZES) $$([ $$shm = devshm ] && echo --devshm) $(BENCH_CT_ARGS) || exit 1; \
+	done
 
 $(B)/tests/bench/bench_ws $(B)/tests/bench/bench_ws_target: tests/bench/bench_ws.h
 
@@ -29,6 +47,7 @@ bench: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 		$(B)/tests/bench/bench_cr --mb $$mb --criu $(BIN) --target $(B)/tests/bench/bench_target || exit 1; \
 	done
 	@$(MAKE) --no-print-directory bench-ws
+	@$(MAKE) --no-print-directory bench-containers
 	@$(MAKE) --no-print-directory bench-redis
 
 bench-ws: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
@@ -42,4 +61,4 @@ bench-redis: $(BIN)
 	@echo "== redis with a million keys and a live connection: dump, eager and lazy restore"
 	/usr/bin/python3 tests/bench/redis_bench.py --criu $(BIN) $(BENCH_REDIS_ARGS)
 
-.PHONY: bench-ws bench-redis
+.PHONY: bench-ws bench-containers bench-redis
