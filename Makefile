@@ -18,8 +18,8 @@ OPT      ?= -O2
 # Only what the code uses is linked: libnl and libseccomp come with the code that
 # needs them (sock_diag and links; the daemon's sandbox and seccomp restore).
 DEB_PKGS := protobuf-c-compiler libprotobuf-c-dev libcap-dev check pkg-config xxd binutils \
-            python3-minimal
-PKGS     := libprotobuf-c libcap
+            python3-minimal libnl-3-dev libnl-route-3-dev
+PKGS     := libprotobuf-c libcap libnl-3.0 libnl-route-3.0
 # The container runtimes the RPC tests drive (tests/rpc): only for the goals that run them.
 CONTAINER_PKGS := runc podman busybox-static
 ifneq ($(filter test asan rpc-runtime-tests,$(MAKECMDGOALS)),)
@@ -57,7 +57,8 @@ PB_C       := $(patsubst images/%.proto,$(B)/images/%.pb-c.c,$(PROTOS))
 PB_H       := $(PB_C:.c=.h)
 
 # Files ending in -noasan.c call clone() with their own stack: no sanitizers.
-LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard criu-lite/files/*.c) $(wildcard lib/*.c) \
+LIB_SRCS   := $(wildcard criu-lite/*.c) $(wildcard criu-lite/files/*.c) $(wildcard criu-lite/ns/*.c) \
+              $(wildcard lib/*.c) \
               $(wildcard lazy-pages/*.c) $(wildcard images/*.c)
 # The command line: cli.o parses argv; main.o is only main(). Tests link cli.o too.
 CLI_OBJS   := $(B)/obj/cli/cli.o
@@ -76,6 +77,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRCS))
 -include criu-lite/restorer/rules.mk
 -include tests/demo/rules.mk
 -include tests/rpc/rules.mk
+-include tests/ns/rules.mk
 
 all: $(BIN)
 

@@ -7,6 +7,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define LOG_PREFIX "dump: "
@@ -66,6 +67,55 @@ static int check_shared_between_processes(struct dump_ctx *ctx)
 	return 0;
 }
 
+/* Does pid hold the character device rdev as an fd? */
+static bool holds_chr(pid_t pid, dev_t rdev)
+{
+	char path[64];
+	cleanup_free int *fds = NULL;
+	size_t nr;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (proc_list_dir_ints(path, &fds, &nr) < 0)
+		return false;
+	for (size_t i = 0; i < nr; i++) {
+		struct stat st;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fds[i]);
+		if (stat(path, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == rdev)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A container's console as t's controlling terminal (no --shell-job): a pty slave
+ * (files/chr.c carries it when the tree has a mount namespace of its own) that is the
+ * terminal of t's session leader, a task of the tree that holds it open: restore makes
+ * it the leader's controlling terminal again before the leader makes its children.
+ * 1: carried; 0: not a container's pty; -1: refused (logged).
+ */
+static int console_carried(struct dump_ctx *ctx, const struct seize_task *t, uint32_t tty)
+{
+	const struct seize_task *l = seize_find(&ctx->tree, t->sid);
+	pid_t root = seize_proc_pid(&ctx->tree.tasks[0]);
+	struct stat ours, its;
+	struct proc_stat st;
+	char path[64];
+
+	if (major(tty) < 136 || major(tty) > 143)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", root);
+	if (stat("/proc/self/ns/mnt", &ours) < 0 || stat(path, &its) < 0 || ours.st_ino == its.st_ino)
+		return 0; /* criu-lite's own mount namespace (or none to see): not a container */
+	if (!l || l->zombie || proc_parse_stat(seize_proc_pid(l), 0, &st) < 0 || st.tty_nr != tty ||
+	    !holds_chr(seize_proc_pid(l), (dev_t)tty)) {
+		pr_err("pid %d has the container's terminal %u:%u as its controlling terminal, but its session "
+		       "leader %d is not a task of the tree that holds it open: not carried\n", t->pid, major(tty),
+		       minor(tty), t->sid);
+		return refuse();
+	}
+	return 1;
+}
+
 int dump_check_tree(struct dump_ctx *ctx)
 {
 	const struct seize_task *root = &ctx->tree.tasks[0];
@@ -93,34 +143,13 @@ int dump_check_tree(struct dump_ctx *ctx)
 		if (proc_parse_stat(t->pid, 0, &st) < 0)
 			return -1;
 		if (st.tty_nr) {
+			int r = console_carried(ctx, t, st.tty_nr);
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				continue;
 			pr_err("pid %d has a controlling terminal (device %u:%u): dump with --shell-job (-j)\n", t->pid,
 			       (st.tty_nr >> 8) & 0xfff, (st.tty_nr & 0xff) | ((st.tty_nr >> 12) & 0xfff00));
-			return refuse();
-		}
-	}
-	return 0;
-}
-
-/* The namespaces a task's next children get (ns.c checks the task's own): criu-lite's
- * too, since it restores into its own. */
-static int check_namespaces(pid_t pid, pid_t pp)
-{
-	static const char *const ns[] = { "pid_for_children", "time_for_children" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
-		char path[64], self[64];
-		struct stat a, b;
-
-		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pp, ns[i]);
-		snprintf(self, sizeof(self), "/proc/self/ns/%s", ns[i]);
-		if (stat(self, &b) < 0)
-			continue; /* this kernel has no such namespace */
-		if (stat(path, &a) < 0) {
-			pr_perror("can't stat %s", path);
-			return -1;
-		}
-		if (a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
-			pr_err("pid %d is in a %s namespace of its own: namespaces are not carried\n", pid, ns[i]);
 			return refuse();
 		}
 	}
@@ -290,7 +319,8 @@ int dump_check_task(struct dump_ctx *ctx, const struct seize_task *t, pid_t pp)
 {
 	struct proc_status ps;
 
-	if (check_namespaces(t->pid, pp) < 0 || check_environment(ctx, t->pid, pp) < 0)
+	/* its namespaces, and those its next children get: criu-lite/ns/ (ns_dump_collect) */
+	if (check_environment(ctx, t->pid, pp) < 0)
 		return -1;
 	if (proc_parse_status(pp, 0, &ps) < 0)
 		return -1;

@@ -47,6 +47,8 @@ struct dump_shmem {
 	bool has_seals;
 	uint32_t mode;
 	bool fd_open;         /* some task holds it as a descriptor */
+	bool mapped;          /* System V: some task has it attached (ns/ipc.c) */
+	bool own_tmpfs;       /* a file of a tmpfs of the tree's own mount namespace */
 	int fd;               /* the object, open O_RDONLY, to read its pages */
 };
 
@@ -62,6 +64,8 @@ struct dump_stats {
 };
 
 #define DUMP_BUF_SIZE (4u << 20) /* one batch of page data */
+
+struct ns_dump;
 
 struct dump_ctx {
 	const struct cr_options *opts;
@@ -88,7 +92,9 @@ struct dump_ctx {
 	uint32_t vdso_crc;
 	bool has_vdso;
 	int no_pagemap_scan;   /* 1: the kernel lacks PAGEMAP_SCAN (or a test forces the pread path) */
-	unsigned own_ns;       /* CLONE_NEW* of the namespaces the root has of its own (ns.h) */
+	struct ns_dump *ns;    /* namespaces and seccomp (criu-lite/ns/) */
+	unsigned own_ns;       /* CLONE_NEW* of the namespaces the root has of its own, external
+				* ones included (ns/ns.c) */
 	char **cgroups;        /* --manage-cgroups: the tree's cgroups (cgroup.h), for the inventory */
 	size_t nr_cgroups;
 	struct net_dump *net;  /* sockets of the network families (criu-lite/files/net.h) */

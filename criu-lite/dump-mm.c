@@ -22,6 +22,7 @@
 #include "criu-lite/dump-mm.h"
 #include "criu-lite/dump-pages.h"
 #include "criu-lite/dump-shmem.h"
+#include "criu-lite/ns/ns.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -602,10 +603,11 @@ static int classify_vma(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *
 		uint64_t min_size = 0;
 
 		if (starts_with(v->name, "/SYSV")) {
-			pr_err("pid %d: VMA %" PRIx64 "-%" PRIx64 " is System V shared memory: not supported\n",
-			       pid, v->start, v->end);
-			errno = ENOTSUP;
-			return -1;
+			/* a segment of the tree's IPC namespace (criu-lite/ns/ipc.c): ino is its id */
+			e->kind = VMA_KIND_SHMEM;
+			e->has_shmem_id = true;
+			return ns_dump_sysv_vma(ctx, pid, v->start, v->end, v->pgoff, v->ino, steal_fd(&fd),
+						&e->shmem_id);
 		}
 		if ((!strcmp(v->name, "/dev/zero") && v->deleted) || starts_with(v->name, "[anon_shmem:")) {
 			kind = SHMEM_KIND_ANON;

@@ -12,6 +12,7 @@
 #include "lib/util.h"
 #include "criu-lite/dump-pages.h"
 #include "criu-lite/dump-shmem.h"
+#include "criu-lite/ns/mnt.h"
 
 int dump_shmem_add(struct dump_ctx *ctx, int fd, uint32_t kind, const char *name, bool unlinked,
 		   uint64_t min_size, uint64_t *ret_id)
@@ -81,11 +82,26 @@ static bool shmem_lazy(const struct dump_shmem *s)
 		return false;
 	switch (s->kind) {
 	case SHMEM_KIND_ANON:
+		return !s->fd_open;
+	case SHMEM_KIND_SYSV:
+		/* shmat() by id reaches it too: lazily only what a task has attached (its
+		 * mappings are registered), the rest is written in before the tasks run */
+		return s->mapped && !s->fd_open;
 	case SHMEM_KIND_MEMFD:
 		return !s->fd_open;
 	default:
-		return s->unlinked && !s->fd_open;
+		/* a path reaches a file, but not one on a tmpfs only the container sees */
+		return (s->unlinked || s->own_tmpfs) && !s->fd_open;
 	}
+}
+
+/* A file some task holds as a descriptor (a regular file to the files layer). */
+static bool held_as_fd(const struct dump_ctx *ctx, const struct dump_shmem *s)
+{
+	for (size_t i = 0; i < ctx->nr_files; i++)
+		if (ctx->files[i].fd >= 0 && ctx->files[i].dev == s->dev && ctx->files[i].ino == s->ino)
+			return true;
+	return false;
 }
 
 /*
@@ -173,6 +189,9 @@ int dump_shmem_write(struct dump_ctx *ctx)
 		char ids[32];
 		int r;
 
+		s->own_tmpfs = s->kind == SHMEM_KIND_FILE && ns_mnt_own_tmpfs(ctx, s->dev);
+		if (s->own_tmpfs && held_as_fd(ctx, s))
+			s->fd_open = true;
 		snprintf(ids, sizeof(ids), "shmem-%" PRIu64, s->id);
 		if (xfer_open(&x, ctx->dfd, ids, (uint32_t)s->id) < 0)
 			return -1;

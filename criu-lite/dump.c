@@ -26,8 +26,8 @@
 #include "criu-lite/dump-timers.h"
 #include "criu-lite/dump-check.h"
 #include "criu-lite/cgroup.h"
-#include "criu-lite/ns.h"
 #include "criu-lite/files/net.h"
+#include "criu-lite/ns/ns.h"
 #include "images/stats.h"
 #include "lib/infect.h"
 
@@ -326,7 +326,8 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 		return -1;
 	c.has_seccomp_mode = true;
 	c.seccomp_mode = pst.seccomp;
-
+	if (pst.seccomp && ns_dump_seccomp_thread(ctx, pid, tid, pst.seccomp) < 0)
+		return -1;
 	errno = 0;
 	int prio = getpriority(PRIO_PROCESS, tid);
 	if (prio == -1 && errno) {
@@ -370,13 +371,6 @@ static int dump_thread(struct dump_ctx *ctx, pid_t pid, pid_t tid, uint64_t sysc
 	 */
 	if (thread_injected(pid, tid, syscall_ip, &c, &ss) < 0)
 		goto out;
-	/* refused here, after injecting into it (its filter suspended while seized) */
-	if (pst.seccomp) {
-		pr_err("thread %d of pid %d runs under seccomp (mode %u): seccomp filters are not carried\n", tid,
-		       pid, pst.seccomp);
-		errno = ENOTSUP;
-		goto out;
-	}
 
 	c.has_in_syscall = true;
 	c.in_syscall = fixup_syscall_restart(&regs);
@@ -979,7 +973,8 @@ static int dump_check_env(struct dump_ctx *ctx)
 	for (size_t i = 0; i < ctx->tree.nr_tasks; i++)
 		if (!ctx->tree.tasks[i].zombie)
 			pids[n++] = seize_proc_pid(&ctx->tree.tasks[i]);
-	if (ns_dump_check(ctx->opts, pids, n, &ctx->own_ns) < 0)
+	/* the tree's namespaces (criu-lite/ns/): what it has of its own, and what can be carried */
+	if (ns_dump_collect(ctx) < 0)
 		return -1;
 	return cg_dump_check(ctx->opts, pids, n, &ctx->cgroups, &ctx->nr_cgroups);
 }
@@ -1097,7 +1092,7 @@ int cr_dump(const struct cr_options *opts)
 		goto out;
 	sh_written = ctx.stats.pages_dumped - sh_written;
 	t_mem_end = now_ns();
-	if (dump_files_write(&ctx) < 0 || dump_pstree(&ctx) < 0)
+	if (dump_files_write(&ctx) < 0 || dump_pstree(&ctx) < 0 || ns_dump_write(&ctx) < 0)
 		goto out;
 	if (sync_images(dfd) < 0)
 		goto out;
@@ -1142,6 +1137,7 @@ out:
 	net_dump_fini(&ctx);
 	dump_shmem_fini(&ctx);
 	dump_files_fini(&ctx);
+	ns_dump_fini(&ctx);
 	free(ctx.pm);
 	if (ctx.buf)
 		munmap(ctx.buf, DUMP_BUF_SIZE);

@@ -33,6 +33,8 @@ struct rst_vdso_now {
 	struct rst_range vdso, vvar, vclock; /* start == end when absent */
 };
 
+struct ns_rst;
+
 struct rst_ctx {
 	const struct cr_options *opts;
 	int dfd;
@@ -69,6 +71,7 @@ struct rst_ctx {
 	bool root_reaped;        /* the root ended while other tasks were being finished */
 	int root_status;
 	uint64_t t_forked_ns;    /* when every task had been created (stats-restore) */
+	struct ns_rst *ns;       /* namespaces (criu-lite/ns/) */
 	bool net_unlocked;       /* the network lock of the images was lifted (criu-lite/files/net.h) */
 };
 
@@ -127,15 +130,30 @@ struct rst_file;
 /* In the parent: create shmem objects (and validate their pages; only those sealed against
  * writes are filled here), open files and mapping fds as service fds. */
 int rst_files_prepare(struct rst_ctx *ctx);
+/* The same in two steps: where service fds go (the parent, always), then the objects
+ * and files (the parent, or the root task inside the tree's namespaces). */
+int rst_files_base(struct rst_ctx *ctx);
+int rst_files_open(struct rst_ctx *ctx);
 /* In the parent, once the root task was created: when some task holds files that can
  * only be opened once every task exists (/proc/PID/...), wait for them all, open those
- * files and send them to their holders. 0 or -1 (logged). */
+ * files and send them to their holders. 0 or -1 (logged). (Inside the tree's
+ * namespaces, the root task does it, once it made its children.) */
 int rst_files_late(struct rst_ctx *ctx);
 void rst_files_fini(struct rst_ctx *ctx);
+/* Description i's fd if the parent finishes it when the tasks resume (a TCP
+ * connection), else -1. */
+int rst_files_parent_fd(const struct rst_ctx *ctx, size_t i);
+/* The parent, when the root task opened the files (inside the tree's namespaces): take
+ * back the fd of description i (img.files[i]) that it finishes itself, as a service fd.
+ * 0 or -1 (logged; fd closed). */
+int rst_files_adopt(struct rst_ctx *ctx, size_t i, int fd);
 /* In the parent, while the tasks restore their memory: fill the shmem objects that
  * rst_files_prepare created (and validated the pages of). 0 or -1 (logged). */
 int rst_shmem_fill(struct rst_ctx *ctx);
 void rst_shmem_fini(struct rst_ctx *ctx);
+/* In a task, before it makes its children: what they inherit of its files (a session
+ * leader's controlling terminal). 0 or -1 (message in err). */
+int rst_files_before_children(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
 /* In a task: install its fds (none for a task sharing its parent's table). 0 or -1
  * (message in err). */
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);

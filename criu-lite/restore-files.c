@@ -29,6 +29,7 @@
 #include "lib/util.h"
 #include "criu-lite/restore-ctx.h"
 #include "criu-lite/files/files.h"
+#include "criu-lite/ns/ipc.h"
 
 #define SHMEM_BUF_PAGES 512u
 
@@ -240,7 +241,16 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 	cleanup_close int fd = -1;
 	bool by_path = se->kind == SHMEM_KIND_FILE && se->name && !(se->has_unlinked && se->unlinked);
 
-	if (se->kind == SHMEM_KIND_ANON) {
+	if (se->kind == SHMEM_KIND_SYSV) {
+		/* the segment, made by the root task in its IPC namespace (criu-lite/ns/ipc.c) */
+		int sfd = ns_ipc_shm_fd(ctx, se->id);
+		fd = sfd < 0 ? -1 : fcntl(sfd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			pr_err("System V shmem object %" PRIu64 " has no segment\n", se->id);
+			errno = ENOENT;
+			return -1;
+		}
+	} else if (se->kind == SHMEM_KIND_ANON) {
 		fd = shmem_anon_object(se->size);
 		if (fd < 0)
 			return -1;
@@ -266,7 +276,7 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 		pr_perror("can't stat shmem object %" PRIu64, se->id);
 		return -1;
 	}
-	if ((uint64_t)st.st_size < se->size && ftruncate(fd, se->size) < 0) {
+	if ((uint64_t)st.st_size < se->size && se->kind != SHMEM_KIND_SYSV && ftruncate(fd, se->size) < 0) {
 		pr_perror("can't size shmem object %" PRIu64 " to %" PRIu64 " bytes", se->id, se->size);
 		return -1;
 	}
@@ -486,6 +496,21 @@ static int late_socks_prepare(struct rst_ctx *ctx)
 	return 0;
 }
 
+/* Whether key is what --inherit-fd names a file of the tree by (a pipe's end, which
+ * its object's open takes from the options itself). */
+static bool names_a_file(struct rst_ctx *ctx, const char *key)
+{
+	char k[PROC_PATH_MAX];
+
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		const struct rst_file *rf = &ctx->rfiles[i];
+		if (rf->needed && rf->ops && rf->ops->inherit_key && rf->ops->inherit_key(rf->fe, k, sizeof(k)) == 0 &&
+		    !strcmp(k, key))
+			return true;
+	}
+	return false;
+}
+
 static int open_files(struct rst_ctx *ctx)
 {
 	cleanup_free bool *member = calloc(ctx->img.nr_files ? ctx->img.nr_files : 1, sizeof(bool));
@@ -505,7 +530,7 @@ static int open_files(struct rst_ctx *ctx)
 			return -1;
 	}
 	for (size_t i = 0; i < ctx->opts->nr_inherit_fd; i++)
-		if (!used[i])
+		if (!used[i] && !names_a_file(ctx, ctx->opts->inherit_fd[i].key))
 			pr_warn("--inherit-fd fd[%d]:%s names no file of the dumped tree that criu-lite connects to "
 				"an inherited fd, ignoring\n", ctx->opts->inherit_fd[i].fd, ctx->opts->inherit_fd[i].key);
 	return 0;
@@ -620,6 +645,11 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 
 int rst_files_prepare(struct rst_ctx *ctx)
 {
+	return rst_files_base(ctx) < 0 ? -1 : rst_files_open(ctx);
+}
+
+int rst_files_base(struct rst_ctx *ctx)
+{
 	int max_fd = 2;
 	struct rlimit rl;
 
@@ -647,13 +677,22 @@ int rst_files_prepare(struct rst_ctx *ctx)
 			}
 
 	ctx->shmem_fds = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(int));
-	ctx->shmem_filled = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(*ctx->shmem_filled));
-	if (!ctx->shmem_fds || !ctx->shmem_filled) {
+	if (!ctx->shmem_fds) {
 		pr_perror("can't allocate fd tables");
 		return -1;
 	}
 	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
 		ctx->shmem_fds[i] = -1;
+	return 0;
+}
+
+int rst_files_open(struct rst_ctx *ctx)
+{
+	ctx->shmem_filled = calloc(ctx->img.nr_shmems ? ctx->img.nr_shmems : 1, sizeof(*ctx->shmem_filled));
+	if (!ctx->shmem_filled) {
+		pr_perror("can't allocate fd tables");
+		return -1;
+	}
 	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
 		if (shmem_open(ctx, i) < 0)
 			return -1;
@@ -723,7 +762,8 @@ int rst_files_late(struct rst_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		any |= ctx->tasks[i].nr_late > 0;
-	for (size_t i = 0; i < ctx->img.nr_files; i++)
+	/* (no files here when the root task opens them: a tree in namespaces of its own) */
+	for (size_t i = 0; ctx->rfiles && i < ctx->img.nr_files; i++)
 		any |= ctx->rfiles[i].opened && ctx->rfiles[i].ops->fill;
 	if (!any)
 		return 0;
@@ -750,6 +790,47 @@ int rst_files_late(struct rst_ctx *ctx)
 			return -1;
 	}
 	return 0;
+}
+
+int rst_files_parent_fd(const struct rst_ctx *ctx, size_t i)
+{
+	const struct rst_file *rf = ctx->rfiles && i < ctx->img.nr_files ? &ctx->rfiles[i] : NULL;
+
+	/* a TCP connection leaves repair mode at resume (net_restore_resume) */
+	if (!rf || rf->fd < 0 || rf->fe->type != FILE_TYPE_INET || !rf->fe->inet || !rf->fe->inet->tcp)
+		return -1;
+	return rf->fd;
+}
+
+int rst_files_adopt(struct rst_ctx *ctx, size_t i, int fd)
+{
+	if (i >= ctx->img.nr_files || fd < 0) {
+		pr_err("file %zu, fd %d: no such file to take\n", i, fd);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!ctx->rfiles) {
+		ctx->rfiles = calloc(ctx->img.nr_files, sizeof(*ctx->rfiles));
+		if (!ctx->rfiles) {
+			pr_perror("can't allocate the file table");
+			close(fd);
+			return -1;
+		}
+		for (size_t k = 0; k < ctx->img.nr_files; k++) {
+			ctx->rfiles[k].fe = ctx->img.files[k];
+			ctx->rfiles[k].ops = fd_kind_of_type(ctx->img.files[k]->type);
+			ctx->rfiles[k].fd = -1;
+			ctx->rfiles[k].post_task = -1;
+		}
+	}
+	if (ctx->rfiles[i].fd >= 0) {
+		pr_err("file %u was taken twice\n", ctx->rfiles[i].fe->id);
+		close(fd);
+		return -1;
+	}
+	ctx->rfiles[i].fd = rst_svc_fd(ctx, fd);
+	return ctx->rfiles[i].fd < 0 ? -1 : 0;
 }
 
 void rst_files_fini(struct rst_ctx *ctx)
@@ -817,6 +898,16 @@ static int fd_cmp(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
 	return x < y ? -1 : x > y;
+}
+
+int rst_files_before_children(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		struct rst_file *rf = rfile_of(ctx, t->img->fds[k]->file_id);
+		if (rf && rf->ops->before_children && rf->ops->before_children(ctx, rf, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)

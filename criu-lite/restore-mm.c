@@ -21,6 +21,7 @@
 #include "lib/util.h"
 #include "lib/proc-parse.h"
 #include "criu-lite/restore-ctx.h"
+#include "criu-lite/ns/ns.h"
 
 #define RST_TASK_SIZE 0x7ffffffff000ULL
 #define CAP_IPC_LOCK_BIT 14
@@ -578,7 +579,7 @@ struct layout {
 	size_t vmas_off, runs_off, crcs_off, auxv_off, threads_off, pending_off, shared_off, groups_off;
 	size_t extras_off;      /* guard regions and VMA names */
 	size_t timers_off;
-	size_t frames_off, stacks_off, total;
+	size_t frames_off, seccomp_off, stacks_off, total;
 	size_t nr_runs, nr_crcs, nr_pending, frame_size;
 };
 
@@ -661,6 +662,8 @@ static void layout_of(struct rst_ctx *ctx, struct rst_task *t, struct layout *l)
 	l->frame_size = ALIGN_UP(rst_sigframe_size(ctx->xstate_size), 64);
 	l->frames_off = ALIGN_UP(off, 64);
 	off = l->frames_off + nthreads * l->frame_size;
+	l->seccomp_off = ALIGN_UP(off, 64);
+	off = l->seccomp_off + ns_rst_seccomp_size(ctx, (size_t)(t - ctx->tasks));
 	l->stacks_off = ALIGN_UP(off, PAGE_SIZE);
 	off = l->stacks_off + RST_LEADER_STACK + (nthreads - 1) * RST_THREAD_STACK;
 	l->total = ALIGN_UP(off, PAGE_SIZE);
@@ -798,6 +801,9 @@ static void args_vmas(struct args_build *b)
 			o->flags |= MAP_GROWSDOWN;
 		o->fd = b->t->vma_fds[i];
 		o->madv = madv_of(v);
+		o->shmid = -1;
+		if (v->kind == VMA_KIND_SHMEM && v->has_shmem_id)
+			ns_rst_sysv_vma(b->ctx, v, o); /* a System V segment: shmat() */
 		o->fill = vma_fillable(v) ? RST_FILL_PAGES : RST_FILL_NONE;
 		if (v->kind == VMA_KIND_SHMEM || v->kind == VMA_KIND_FILE_SHARED)
 			o->flags = (o->flags & ~MAP_PRIVATE) | MAP_SHARED;
@@ -1176,8 +1182,12 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 		return -1;
 	}
 	args_vma_modes(&b);
+	ns_rst_sysv_prots(b.rv, b.nv);
 	args_mm(&b);
 	if (args_threads(&b) < 0 || args_signals(&b) < 0)
+		return -1;
+	if (ns_rst_seccomp_fill(ctx, (size_t)(t - ctx->tasks), (struct rst_thread *)(b.base + b.l.threads_off),
+				b.base, b.l.seccomp_off, err, errlen) < 0)
 		return -1;
 	args_creds(&b);
 	a->uffd = t->uffd;

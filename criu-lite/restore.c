@@ -34,8 +34,8 @@
 #include "criu-lite/restore-ctx.h"
 #include "criu-lite/kerndat.h"
 #include "criu-lite/cgroup.h"
-#include "criu-lite/ns.h"
 #include "criu-lite/files/net.h"
+#include "criu-lite/ns/ns.h"
 #include "images/imgset.h"
 #include "images/stats.h"
 #include "lib/infect.h"
@@ -73,13 +73,6 @@ static int read_images(struct rst_ctx *ctx)
 		if (img_task_zombie(t->img))
 			continue;
 		ctx->nr_live++;
-		for (size_t k = 0; k < t->img->pe->n_threads; k++)
-			if (t->img->cores[k]->has_seccomp_mode && t->img->cores[k]->seccomp_mode) {
-				pr_err("thread %u runs under seccomp (mode %u): not supported yet\n",
-				       t->img->cores[k]->tid, t->img->cores[k]->seccomp_mode);
-				errno = ENOTSUP;
-				return -1;
-			}
 		if (rst_mm_check(ctx, t) < 0 || check_rlimits(t->img) < 0)
 			return -1;
 	}
@@ -99,6 +92,7 @@ static void ctx_fini(struct rst_ctx *ctx)
 	rst_files_fini(ctx);
 	rst_shmem_fini(ctx);
 	free(ctx->shmem_fds);
+	ns_rst_fini(ctx);
 	rst_svc_close_all(ctx);
 	img_set_free(&ctx->img);
 	if (ctx->dfd >= 0)
@@ -359,7 +353,18 @@ static int task_lazy_setup(struct rst_ctx *ctx, struct rst_task *t)
 			  (unsigned long long)LP_UFFD_FEATURES, feat);
 		return -1;
 	}
-	return lp_client_send_task(ctx->lazy_sock, t->img->pe->pid, t->uffd);
+	return lp_client_send_task_pid(ctx->lazy_sock, ns_rst_img_pid(ctx, (size_t)(t - ctx->tasks)), t->uffd,
+				       ns_rst_host_self(ctx));
+}
+
+/* The lazy shmem objects' fds for the daemon (it pre-populates them). */
+static int lazy_send_shmems(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
+		if (rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id) &&
+		    lp_client_send_shmem(ctx->lazy_sock, ctx->img.shmems[i].se->id, ctx->shmem_fds[i]) < 0)
+			return -1;
+	return 0;
 }
 
 static int lazy_prepare(struct rst_ctx *ctx)
@@ -388,11 +393,8 @@ static int lazy_prepare(struct rst_ctx *ctx)
 	ctx->lazy_sock = rst_svc_fd(ctx, sock);
 	if (ctx->lazy_sock < 0)
 		return -1;
-	for (size_t i = 0; i < ctx->img.nr_shmems; i++)
-		if (rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id) &&
-		    lp_client_send_shmem(ctx->lazy_sock, ctx->img.shmems[i].se->id, ctx->shmem_fds[i]) < 0)
-			return -1;
-	return 0;
+	/* inside the tree's namespaces the root task opens the objects, and sends them */
+	return ns_rst_in_root(ctx) ? 0 : lazy_send_shmems(ctx);
 }
 
 /* Every signal blocked, glibc's own (32, 33: what its sigprocmask leaves alone) too:
@@ -537,7 +539,7 @@ static void zombie_main(struct rst_ctx *ctx, size_t idx)
 	int sig;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	__atomic_store_n(&created_of(ctx)[idx], 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&created_of(ctx)[idx], (uint32_t)ns_rst_host_self(ctx), __ATOMIC_SEQ_CST);
 	if ((uint32_t)getpid() != pe->pid)
 		task_fail(ctx, pe->pid, "zombie %u runs as pid %d", pe->pid, getpid());
 	lead_session_group(ctx, pe);
@@ -567,15 +569,33 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	block_all_signals();
 	signal(SIGPIPE, SIG_DFL); /* the parent may ignore it (lazy socket); the task must not */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	__atomic_store_n(&created_of(ctx)[idx], 1, __ATOMIC_SEQ_CST);
+	/* its pid where the parent is (another pid namespace): the parent kills and traces by it */
+	__atomic_store_n(&created_of(ctx)[idx], (uint32_t)ns_rst_host_self(ctx), __ATOMIC_SEQ_CST);
 	if ((uint32_t)getpid() != pid)
 		task_fail(ctx, pid, "task %u runs as pid %d", pid, getpid());
+	/* the stages of the tree's namespaces, then its files opened inside them */
+	if (idx == 0 && ns_rst_in_root(ctx)) {
+		if (ns_rst_root_stages(ctx, err, sizeof(err)) < 0)
+			task_fail(ctx, pid, "pid %u: %s", pid, err);
+		if (rst_files_open(ctx) < 0 || prepare_deleted_cwds(ctx) < 0 ||
+		    (ctx->lazy_sock >= 0 && lazy_send_shmems(ctx) < 0))
+			task_fail(ctx, pid, "pid %u: can't open the files in the tree's namespaces (see the log)", pid);
+		if (ns_rst_send_shmems(ctx, err, sizeof(err)) < 0)
+			task_fail(ctx, pid, "pid %u: %s", pid, err);
+	}
 
 	lead_session_group(ctx, pe);
 	/* the memory it shares with its children, in before they are made */
 	if (rst_premap_fill(ctx, t, err, sizeof(err)) < 0)
 		task_fail(ctx, pid, "pid %u: %s", pid, err);
+	/* its session's controlling terminal, which the children inherit */
+	if (rst_files_before_children(ctx, t, err, sizeof(err)) < 0)
+		task_fail(ctx, pid, "pid %u: %s", pid, err);
 	create_children(ctx, t, false);
+	/* the files it opened that need every task (/proc/PID/...), and the shmem objects it
+	 * opened, while the children restore their memory */
+	if (idx == 0 && ns_rst_in_root(ctx) && (rst_files_late(ctx) < 0 || rst_shmem_fill(ctx) < 0))
+		task_fail(ctx, pid, "pid %u: can't send the late files or fill the shmem objects (see the log)", pid);
 	join_group(ctx, pe);
 	settle_zombies(ctx, t);
 
@@ -614,6 +634,21 @@ static uint32_t live_tid(const struct img_task *it)
 	return img_task_leader_dead(it) ? it->pe->threads[1] : it->pe->pid;
 }
 
+/* The pid (here) to watch for an early death of task i while it restores: its leader
+ * as created, or the live thread of a dead leader (its id here unknown yet in a new
+ * pid namespace); 0: none (not created yet, a zombie). */
+static pid_t watched_pid(struct rst_ctx *ctx, size_t i)
+{
+	const struct img_task *it = ctx->tasks[i].img;
+	pid_t host = (pid_t)__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST);
+
+	if (!host || img_task_zombie(it))
+		return 0;
+	if (img_task_leader_dead(it))
+		return ns_rst_pidns(ctx) ? 0 : (pid_t)live_tid(it);
+	return host;
+}
+
 static bool pid_exists(uint32_t pid)
 {
 	char path[32];
@@ -642,9 +677,11 @@ static bool task_dead(uint32_t pid)
 
 static void kill_created(struct rst_ctx *ctx)
 {
-	for (size_t i = ctx->nr_tasks; i-- > 0;)
-		if (__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST))
-			kill(ctx->tasks[i].img->pe->pid, SIGKILL);
+	for (size_t i = ctx->nr_tasks; i-- > 0;) {
+		pid_t pid = (pid_t)__atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST);
+		if (pid > 0)
+			kill(pid, SIGKILL);
+	}
 }
 
 #define RST_WAIT_TIMEOUT_S 120
@@ -683,9 +720,8 @@ static int wait_restored(struct rst_ctx *ctx, pid_t root)
 			return -1;
 		}
 		for (size_t i = ctx->opts->restore_sibling ? 0 : 1; i < ctx->nr_tasks; i++)
-			if (!img_task_zombie(ctx->tasks[i].img) &&
-			    __atomic_load_n(&created_of(ctx)[i], __ATOMIC_SEQ_CST) &&
-			    task_dead(live_tid(ctx->tasks[i].img)) && !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
+			if (watched_pid(ctx, i) > 0 && task_dead(watched_pid(ctx, i)) &&
+			    !__atomic_load_n(&s->abort, __ATOMIC_SEQ_CST)) {
 				pr_err("restore failed: task %u died before it was restored\n", ctx->tasks[i].img->pe->pid);
 				return -1;
 			}
@@ -745,7 +781,7 @@ static int inject_munmap(struct rst_ctx *ctx, const struct rst_task *t, pid_t ti
 static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n, size_t task)
 {
 	const struct img_task *it = ctx->tasks[task].img;
-	pid_t leader = (pid_t)live_tid(it);
+	pid_t leader = ns_rst_tid(ctx, task, img_task_leader_dead(it) ? 1 : 0);
 
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task && tr[i].state != 2)
@@ -754,7 +790,7 @@ static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n
 		return -1;
 	/* a stopped task: its stop signal, queued while it is held, stops it once let go */
 	if (it->task->has_stop_signal && it->task->stop_signal &&
-	    kill((pid_t)it->pe->pid, (int)it->task->stop_signal) < 0) {
+	    kill(ns_rst_tid(ctx, task, 0), (int)it->task->stop_signal) < 0) {
 		pr_perror("can't stop task %u again", it->pe->pid);
 		return -1;
 	}
@@ -785,12 +821,13 @@ static int rst_finish(struct rst_ctx *ctx)
 	n = 0;
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		for (size_t k = 0; k < ctx->tasks[i].img->pe->n_threads; k++) {
-			pid_t tid = ctx->tasks[i].img->pe->threads[k];
+			pid_t tid = ns_rst_tid(ctx, i, k);
 			int st;
 			/* zombies ended already; a dead leader ends in the blob */
 			if (img_task_zombie(ctx->tasks[i].img) || (k == 0 && img_task_leader_dead(ctx->tasks[i].img)))
 				continue;
-			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) < 0 ||
+			if (ptrace(PTRACE_SEIZE, tid, NULL,
+				   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | ns_rst_ptrace_options(ctx))) < 0 ||
 			    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0) {
 				pr_perror("can't seize restored thread %d", tid);
 				return -1;
@@ -828,7 +865,7 @@ static int rst_finish(struct rst_ctx *ctx)
 		for (size_t i = 0; i < n && !t; i++)
 			if (tr[i].tid == tid)
 				t = &tr[i];
-		if ((!t || t->state == 3) && tid == (pid_t)ctx->tasks[0].img->pe->pid && !WIFSTOPPED(st)) {
+		if ((!t || t->state == 3) && tid == ns_rst_tid(ctx, 0, 0) && !WIFSTOPPED(st)) {
 			/* a root that already ended (detached, or not traced: its leader is dead):
 			 * keep its status for the caller */
 			ctx->root_reaped = true;
@@ -1008,26 +1045,33 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 		goto out;
 	if (rst_vdso_check(&ctx) < 0)
 		goto out;
-	if (check_pids_free(&ctx) < 0)
+	if (rst_files_base(&ctx) < 0 || ns_rst_prepare(&ctx) < 0)
 		goto out;
-	if (rst_files_prepare(&ctx) < 0 || prepare_deleted_cwds(&ctx) < 0 || prepare_devnull(&ctx) < 0)
+	if (!ns_rst_pidns(&ctx) && check_pids_free(&ctx) < 0)
+		goto out;
+	/* inside the tree's namespaces, the root task opens them (and makes deleted cwds) */
+	if ((!ns_rst_in_root(&ctx) && (rst_files_open(&ctx) < 0 || prepare_deleted_cwds(&ctx) < 0)) ||
+	    prepare_devnull(&ctx) < 0)
 		goto out;
 	pr_debug("shmem objects and files ready at %.1f ms\n", (now_ns() - t0) / 1e6);
 	if (opts->lazy_pages && lazy_prepare(&ctx) < 0)
 		goto out;
 	if (rst_premap_plan(&ctx) < 0 || reserve_area(&ctx) < 0 || rst_premap_reserve(&ctx) < 0)
 		goto out;
-	/* the tasks inherit our cgroups and the namespaces we join */
-	if (cg_restore_check(opts, ctx.img.inv->cgroups, ctx.img.inv->n_cgroups) < 0 || ns_restore_join(opts) < 0)
+	/* the tasks inherit our cgroups and the namespaces we join (ns_rst_before_clone) */
+	if (cg_restore_check(opts, ctx.img.inv->cgroups, ctx.img.inv->n_cgroups) < 0)
 		goto out;
-	ns_flags = ns_restore_flags(opts, ctx.img.inv->has_own_net_ns && ctx.img.inv->own_net_ns);
+	ns_flags = ns_rst_clone_flags(&ctx);
 	eager_pages = pages_restored(&ctx);
 	pr_info("images read and validated in %.1f ms\n", (now_ns() - t0) / 1e6);
 
 	/* the root signals its parent with SIGCHLD: us, or with --restore-sibling (CLONE_PARENT)
-	 * our parent, the runtime that waits for it */
+	 * our parent, the runtime that waits for it; in the namespaces it is made with or
+	 * that we join for it */
+	if (ns_rst_before_clone(&ctx) < 0)
+		goto out;
 	t_clone = now_ns();
-	root = rst_clone_pid(ctx.tasks[0].img->pe->pid, ns_flags | (opts->restore_sibling ? CLONE_PARENT : 0),
+	root = rst_clone_pid(ns_rst_root_pid(&ctx), ns_flags | (opts->restore_sibling ? CLONE_PARENT : 0),
 			     SIGCHLD);
 	if (root < 0) {
 		pr_perror("can't create the root task %u (clone3 with set_tid, flags 0x%x)", ctx.tasks[0].img->pe->pid,
@@ -1036,20 +1080,25 @@ int cr_restore(const struct cr_options *opts, struct cr_restore_result *res)
 	}
 	if (root == 0)
 		task_main(&ctx, 0);
-	if ((uint32_t)root != ctx.tasks[0].img->pe->pid) {
+	if (ns_rst_after_clone(&ctx) < 0)
+		goto fail;
+	if (!ns_rst_pidns(&ctx) && (uint32_t)root != ctx.tasks[0].img->pe->pid) {
 		pr_err("the root task came back as pid %d, not %u\n", root, ctx.tasks[0].img->pe->pid);
 		goto fail;
 	}
-	if (ns_flags && (restore_action(&ctx, CR_ACT_SETUP_NS, root) < 0 ||
+	if (ns_rst_has_ns(&ctx) && (restore_action(&ctx, CR_ACT_SETUP_NS, root) < 0 ||
 			 restore_action(&ctx, CR_ACT_POST_SETUP_NS, 0) < 0))
 		goto fail;
 	/* the memory of shmem objects, while the tasks restore theirs */
-	if (rst_files_late(&ctx) < 0 || rst_shmem_fill(&ctx) < 0 || wait_restored(&ctx, root) < 0)
+	if (ns_rst_recv_shmems(&ctx) < 0 || rst_files_late(&ctx) < 0 || rst_shmem_fill(&ctx) < 0 ||
+	    wait_restored(&ctx, root) < 0)
+		goto fail;
+	if (ns_rst_tasks_ready(&ctx, created_of(&ctx), root) < 0)
 		goto fail;
 	pr_debug("every task ready to go at %.1f ms\n", (now_ns() - t0) / 1e6);
 	/* restored, not running yet: the caller learns the root's pid (runc needs it) */
 	if (restore_action(&ctx, CR_ACT_POST_RESTORE, root) < 0 ||
-	    ((ns_flags & CLONE_NEWNET) && restore_action(&ctx, CR_ACT_NETWORK_UNLOCK, 0) < 0))
+	    (ns_rst_own_net(&ctx) && restore_action(&ctx, CR_ACT_NETWORK_UNLOCK, 0) < 0))
 		goto fail;
 	/* the lock lifted, then the connections out of repair mode (criu-lite/files/net.h) */
 	if (net_restore_resume(&ctx) < 0 || restore_action(&ctx, CR_ACT_PRE_RESUME, 0) < 0)

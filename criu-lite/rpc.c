@@ -277,7 +277,8 @@ static void rpc_accepted(const RpcOpts *r)
 	if (r->has_pre_dump_mode)
 		pr_info("pre_dump_mode: only for pre-dumps\n");
 	if (r->orphan_pts_master)
-		pr_info("orphan_pts_master: a pty whose master is outside the tree is refused at dump\n");
+		pr_info("orphan_pts_master: a pty whose master is outside the tree gets a new master at restore, "
+			"handed over with the orphan-pts-master notification\n");
 }
 
 /* A file the client passes as its fd N, opened here. fd or -1 (logged). */

@@ -69,6 +69,9 @@ static const struct img_desc img_descs[IMG_TYPE_MAX] = {
 	[IMG_FILES] = { "files", false, FILES_MAGIC, &file_entry__descriptor },
 	[IMG_FDINFO] = { "fdinfo", true, FDINFO_MAGIC, &fdinfo_entry__descriptor },
 	[IMG_FILE_DATA] = { "file-data", false, FILE_DATA_MAGIC, &file_data_entry__descriptor },
+	[IMG_NS] = { "ns", false, NS_MAGIC, &ns_entry__descriptor },
+	[IMG_TMPFS] = { "tmpfs", true, TMPFS_MAGIC_IMG, &tmpfs_file_entry__descriptor },
+	[IMG_SECCOMP] = { "seccomp", false, SECCOMP_MAGIC, &seccomp_entry__descriptor },
 };
 
 static const struct img_desc *desc_of(enum img_type type)

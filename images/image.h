@@ -31,6 +31,7 @@
 #include "images/pagemap.pb-c.h"
 #include "images/shmem.pb-c.h"
 #include "images/files.pb-c.h"
+#include "images/ns.pb-c.h"
 
 #define IMG_MAX_RECORD (16u << 20)     /* a single record's payload */
 #define IMG_PAGES_HDR 4096u
@@ -49,7 +50,10 @@ enum img_type {
 	IMG_FILES = 10,    /* files.img                */
 	IMG_FDINFO = 11,   /* fdinfo-PID.img           */
 	IMG_FILE_DATA = 12, /* file-data.img: ghost file contents */
-	IMG_TYPE_MAX = 13,
+	IMG_NS = 13,        /* ns.img                   */
+	IMG_TMPFS = 14,     /* tmpfs-ID.img             */
+	IMG_SECCOMP = 15,   /* seccomp.img              */
+	IMG_TYPE_MAX = 16,
 };
 
 /* VMA kinds and flags (see mm.proto). */
@@ -81,6 +85,7 @@ enum img_type {
 #define SHMEM_KIND_ANON 1
 #define SHMEM_KIND_MEMFD 2
 #define SHMEM_KIND_FILE 3
+#define SHMEM_KIND_SYSV 4 /* a System V shared memory segment (ns.img ipc_shm_entry) */
 
 /* file_entry.type */
 #define FILE_TYPE_REG 1

@@ -470,7 +470,7 @@ static int load_shmem(int dfd, struct img_shmem *sh)
 	const ShmemEntry *se = sh->se;
 	char id[40];
 
-	if (se->kind < SHMEM_KIND_ANON || se->kind > SHMEM_KIND_FILE) {
+	if (se->kind < SHMEM_KIND_ANON || se->kind > SHMEM_KIND_SYSV) {
 		pr_err("shmem.img: object %" PRIu64 " has unknown kind %u\n", se->id, se->kind);
 		return bad();
 	}
@@ -677,6 +677,24 @@ static int check_files(const struct img_set *s)
 	return 0;
 }
 
+/* ---- namespaces ---- */
+
+static int load_ns(int dfd, struct img_set *s)
+{
+	cleanup_free struct img_ns_task *t = calloc(s->nr_tasks ? s->nr_tasks : 1, sizeof(*t));
+	cleanup_free ShmemEntry **sh = calloc(s->nr_shmems ? s->nr_shmems : 1, sizeof(*sh));
+
+	if (!t || !sh) {
+		pr_perror("can't allocate the namespace checks");
+		return -1;
+	}
+	for (size_t i = 0; i < s->nr_tasks; i++)
+		t[i] = (struct img_ns_task){ s->tasks[i].pe->pid, s->tasks[i].pe->threads, s->tasks[i].pe->n_threads };
+	for (size_t i = 0; i < s->nr_shmems; i++)
+		sh[i] = s->shmems[i].se;
+	return img_ns_load(dfd, t, s->nr_tasks, sh, s->nr_shmems, &s->ns);
+}
+
 /* ---- copy-on-write sharing ---- */
 
 static bool anon_vma(const VmaEntry *v)
@@ -805,6 +823,8 @@ int img_set_load(int dfd, struct img_set *ret)
 	for (size_t i = 0; i < n; i++) /* every task loaded: parents and children */
 		if (!is_zombie(s.tasks[i].pe) && check_cow_task(&s, &s.tasks[i]) < 0)
 			goto err;
+	if (load_ns(dfd, &s) < 0)
+		goto err;
 	*ret = s;
 	return 0;
 err:
@@ -842,6 +862,7 @@ void img_set_free(struct img_set *s)
 		img_free_msg(NULL, s->shmems[i].se);
 	}
 	free(s->shmems);
+	img_ns_free(&s->ns);
 	img_free_msg(NULL, s->inv);
 	memset(s, 0, sizeof(*s));
 }

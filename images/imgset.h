@@ -32,7 +32,8 @@
  *    names exists (a memfd's shmem object, an epoll's targets, a ghost's contents);
  *    a pipe's packets add up to its data; fdinfo records are in increasing fd order;
  *  - file-data.img: each record names a file of files.img (a ghost or a socket), and
- *    the files its SCM_RIGHTS carry.
+ *    the files its SCM_RIGHTS carry;
+ *  - ns.img and seccomp.img: see nsimg.h.
  * What the kernel may refuse (a 32-bit task, a seccomp filter) is not the validator's
  * business: restore says so.
  */
@@ -46,6 +47,7 @@
 
 #include "images/image.h"
 #include "images/pagemap.h"
+#include "images/nsimg.h"
 
 /* The top of x86-64 user space (TASK_SIZE_MAX with 4-level page tables). */
 #define IMG_TASK_SIZE 0x7ffffffff000ULL
@@ -93,6 +95,7 @@ struct img_set {
 	size_t nr_file_data;
 	struct img_shmem *shmems;
 	size_t nr_shmems;
+	struct img_ns ns;        /* namespaces and seccomp (nsimg.h) */
 };
 
 /* Read and validate every image restore needs. 0, or -1 (logged, naming the file and

@@ -16,6 +16,9 @@
 #define FILES_MAGIC     0x4c434649
 #define FDINFO_MAGIC    0x4c434644
 #define FILE_DATA_MAGIC 0x4c434654
+#define NS_MAGIC        0x4c434e53
+#define TMPFS_MAGIC_IMG 0x4c435446
+#define SECCOMP_MAGIC   0x4c435343
 #define WS_MAGIC        0x4c435753
 
 /* stats-dump and stats-restore are read by container tooling (podman through go-criu),

@@ -95,6 +95,11 @@ static void kill_unserved(pid_t pid, int pidfd)
 
 int lp_load_task(struct lp_loop *l, int dfd, pid_t pid, int uffd, int pidfd)
 {
+	return lp_load_task_at(l, dfd, pid, pid, uffd, pidfd);
+}
+
+int lp_load_task_at(struct lp_loop *l, int dfd, pid_t key, pid_t pid, int uffd, int pidfd)
+{
 	cleanup_close int ufd = uffd;
 	cleanup_close int pfd = pidfd;
 	struct lp_task *t = NULL;
@@ -107,10 +112,10 @@ int lp_load_task(struct lp_loop *l, int dfd, pid_t pid, int uffd, int pidfd)
 		if (pfd < 0)
 			pr_warn("no pidfd for %d: %s, ignoring\n", (int)pid, strerror(errno));
 	}
-	img = img_open(dfd, IMG_MM, O_RDONLY, (unsigned long)pid);
+	img = img_open(dfd, IMG_MM, O_RDONLY, (unsigned long)key);
 	if (!img || img_read_one(img, (void **)&mm) < 0)
 		goto err;
-	snprintf(id, sizeof(id), "%d", (int)pid);
+	snprintf(id, sizeof(id), "%d", (int)key);
 	struct lp_pages *pages = lp_pages_open_image(dfd, id);
 	if (!pages)
 		goto err;
@@ -173,10 +178,10 @@ static int conn_read(struct lp_fd *f)
 {
 	struct lp_server *s = container_of(f, struct lp_server, conn);
 	struct lp_hs_msg m;
-	int fd;
+	int fd, fd2;
 
 	for (;;) {
-		int ret = lp_proto_recv(f->fd, &m, &fd);
+		int ret = lp_proto_recv2(f->fd, &m, &fd, &fd2);
 		if (ret < 0 && errno == EAGAIN)
 			return 0;
 		if (ret <= 0) {
@@ -191,7 +196,21 @@ static int conn_read(struct lp_fd *f)
 			return -1;
 		}
 		switch (m.type) {
+		case LP_HS_TASK_PID: {
+			/* a task in another pid namespace: its image pid, its pid here, and a pidfd */
+			uint32_t key = (uint32_t)m.id, host = (uint32_t)(m.id >> 32);
+			if (fd < 0 || fd2 < 0 || !key || key > INT32_MAX || !host || host > INT32_MAX) {
+				pr_err("bad task message (pid %u here %u, fds %d %d)\n", key, host, fd, fd2);
+				closep(&fd);
+				closep(&fd2);
+				return -1;
+			}
+			if (lp_load_task_at(s->loop, s->dfd, (pid_t)key, (pid_t)host, fd, fd2))
+				return -1;
+			break;
+		}
 		case LP_HS_TASK:
+			closep(&fd2);
 			if (fd < 0 || m.id == 0 || m.id > INT32_MAX) {
 				pr_err("bad task message (pid %" PRIu64 ", fd %d)\n", m.id, fd);
 				closep(&fd);
@@ -201,11 +220,13 @@ static int conn_read(struct lp_fd *f)
 				return -1;
 			break;
 		case LP_HS_SHMEM:
+			closep(&fd2);
 			if (lp_load_shm(s->loop, s->dfd, m.id, fd) == -1)
 				return -1;
 			break;
 		case LP_HS_FINISHED:
 			closep(&fd);
+			closep(&fd2);
 			s->finished = true;
 			/* a restore that stopped waiting for the ACK wants none any more */
 			s->sync_wanted = false;
@@ -214,11 +235,19 @@ static int conn_read(struct lp_fd *f)
 			break;
 		case LP_HS_SYNC:
 			closep(&fd);
+			closep(&fd2);
 			s->sync_wanted = true;
 			lp_loop_sync(s->loop);
+			/* nothing to put in first (no working set): the tasks may go at once */
+			if (lp_loop_preloaded(s->loop)) {
+				s->sync_wanted = false;
+				if (lp_proto_send(s->conn.fd, LP_HS_ACK, 0, -1))
+					pr_warn("the restore did not wait for the working set, ignoring\n");
+			}
 			break;
 		default:
 			closep(&fd);
+			closep(&fd2);
 			pr_err("unknown message %u from the restore\n", m.type);
 			return -1;
 		}

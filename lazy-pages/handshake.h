@@ -33,6 +33,8 @@ void lp_server_fini(struct lp_server *s);
 /* Daemon side, also usable without a socket: a task from DIR/mm-PID.img (takes
  * uffd and pidfd). 0 or -1 (logged). */
 int lp_load_task(struct lp_loop *l, int dfd, pid_t pid, int uffd, int pidfd);
+/* The same for a task whose pid here (host, for signals) is not its pid in the images. */
+int lp_load_task_at(struct lp_loop *l, int dfd, pid_t pid, pid_t host, int uffd, int pidfd);
 /* A shmem object from DIR/shmem.img (takes fd, may be -1): its loop index, -1
  * (logged), or LP_SHM_EAGER for an object the restore fills eagerly (not lazy in
  * shmem.img), which the daemon leaves alone. */

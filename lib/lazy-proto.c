@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -27,19 +28,26 @@ int lp_proto_sun(struct sockaddr_un *sun, const char *path)
 
 int lp_proto_send(int sock, uint32_t type, uint64_t id, int fd)
 {
+	return lp_proto_send2(sock, type, id, fd, -1);
+}
+
+int lp_proto_send2(int sock, uint32_t type, uint64_t id, int fd, int fd2)
+{
 	struct lp_hs_msg m = { LP_HS_MAGIC, type, id };
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+	int fds[2] = { fd, fd2 };
 	struct iovec iov = { &m, sizeof(m) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (fd >= 0) {
+		size_t n = fd2 >= 0 ? 2 : 1;
 		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
+		mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
 	}
 	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
 		if (errno == EINTR)
@@ -53,13 +61,21 @@ int lp_proto_send(int sock, uint32_t type, uint64_t id, int fd)
 /* One message and its fd (-1 if none): 1, 0 at EOF, -1 on error (errno set). */
 int lp_proto_recv(int sock, struct lp_hs_msg *m, int *ret_fd)
 {
+	int fd2 = -1, r = lp_proto_recv2(sock, m, ret_fd, &fd2);
+
+	closep(&fd2);
+	return r;
+}
+
+int lp_proto_recv2(int sock, struct lp_hs_msg *m, int *ret_fd, int *ret_fd2)
+{
 	char cbuf[CMSG_SPACE(4 * sizeof(int))];
 	struct iovec iov = { m, sizeof(*m) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
 	ssize_t n;
 
-	*ret_fd = -1;
+	*ret_fd = *ret_fd2 = -1;
 	do
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
@@ -74,12 +90,15 @@ int lp_proto_recv(int sock, struct lp_hs_msg *m, int *ret_fd)
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
 			if (*ret_fd < 0)
 				*ret_fd = fd;
+			else if (*ret_fd2 < 0)
+				*ret_fd2 = fd;
 			else
-				close(fd); /* one fd per message */
+				close(fd); /* two fds per message at most */
 		}
 	}
 	if (n != sizeof(*m) || m->magic != LP_HS_MAGIC || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		closep(ret_fd);
+		closep(ret_fd2);
 		errno = EBADMSG;
 		return -1;
 	}
@@ -131,6 +150,28 @@ int lp_client_send_task(int sock, pid_t pid, int uffd)
 		return -1;
 	}
 	return lp_proto_send(sock, LP_HS_TASK, (uint64_t)pid, uffd);
+}
+
+int lp_client_send_task_pid(int sock, pid_t pid, int uffd, pid_t host)
+{
+	int pidfd, r;
+
+	if (host <= 0 || host == pid)
+		return lp_client_send_task(sock, pid, uffd);
+	if (pid <= 0 || uffd < 0) {
+		pr_err("bad task %d / uffd %d\n", (int)pid, uffd);
+		return -1;
+	}
+	/* our own pidfd: in our pid namespace, getpid() names us; one message, as the
+	 * tasks send theirs concurrently */
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0) {
+		pr_perror("can't open a pidfd of task %d", (int)pid);
+		return -1;
+	}
+	r = lp_proto_send2(sock, LP_HS_TASK_PID, (uint64_t)(uint32_t)host << 32 | (uint32_t)pid, uffd, pidfd);
+	close(pidfd);
+	return r;
 }
 
 int lp_client_send_shmem(int sock, uint64_t shmem_id, int fd)

@@ -12,6 +12,10 @@
  *       lp_client_send_task(sock, pid, uffd);       uffd after UFFDIO_API with
  *                                                   LP_UFFD_FEATURES; then the restore
  *                                                   may close its copy
+ *   or, for a task whose pid in the images is not its pid here (a new pid namespace):
+ *       lp_client_send_task_pid(sock, pid, uffd, host);  with its pid here and a pidfd
+ *                                                   (LP_HS_TASK_PID), so that the daemon
+ *                                                   kills the right process
  *   ... the blob registers the lazy VMAs and closes its uffd copy ...
  *   lp_client_sync(sock, LP_SYNC_TIMEOUT_MS);       every task is restored and waits:
  *                                                   returns once the daemon has put the
@@ -48,6 +52,7 @@
 #define LP_HS_FINISHED 3 /* restore finished */
 #define LP_HS_SYNC     4 /* the tasks wait: reply LP_HS_ACK once the working set is in */
 #define LP_HS_ACK 5
+#define LP_HS_TASK_PID 6 /* id = pid here << 32 | pid in the images, fds = uffd, pidfd */
 #define LP_HS_MAGIC 0x4c50484b /* "LPHK" */
 
 struct lp_hs_msg {
@@ -59,6 +64,9 @@ struct lp_hs_msg {
 int lp_client_connect(const char *dir);
 int lp_client_connect_path(const char *path);
 int lp_client_send_task(int sock, pid_t pid, int uffd);
+/* The calling task: pid in the images, uffd, and its pid where the daemon runs (host:
+ * <= 0 or == pid sends what lp_client_send_task does). */
+int lp_client_send_task_pid(int sock, pid_t pid, int uffd, pid_t host);
 int lp_client_send_shmem(int sock, uint64_t shmem_id, int fd);
 /* How long a restore waits for the working set before it lets the tasks go anyway. */
 #define LP_SYNC_TIMEOUT_MS 10000
@@ -67,11 +75,14 @@ int lp_client_send_shmem(int sock, uint64_t shmem_id, int fd);
 int lp_client_sync(int sock, int timeout_ms);
 int lp_client_restore_finished(int sock);
 
-/* One message with at most one fd (-1: none). 0 or -1 (logged). */
+/* One message with at most one fd (-1: none), or two. 0 or -1 (logged). */
 int lp_proto_send(int sock, uint32_t type, uint64_t id, int fd);
+int lp_proto_send2(int sock, uint32_t type, uint64_t id, int fd, int fd2);
 /* One message and its fd (-1 if none), non-blocking: 1, 0 at EOF, -1 on error
  * (errno set, EAGAIN when there is nothing yet; not logged). */
 int lp_proto_recv(int sock, struct lp_hs_msg *m, int *ret_fd);
+/* The same, with a second fd (-1 if none). */
+int lp_proto_recv2(int sock, struct lp_hs_msg *m, int *ret_fd, int *ret_fd2);
 struct sockaddr_un;
 /* Fill a unix socket address. 0 or -1 (logged: too long). */
 int lp_proto_sun(struct sockaddr_un *sun, const char *path);

@@ -21,6 +21,16 @@ void log_set_msg_stdout(bool on)
 	log_msg_stdout = on;
 }
 
+void log_shift_clock(int64_t ns)
+{
+	int64_t t = log_start.tv_sec * 1000000000LL + log_start.tv_nsec + ns;
+
+	if (!ns || (log_start.tv_sec == 0 && log_start.tv_nsec == 0))
+		return;
+	log_start.tv_sec = t / 1000000000LL;
+	log_start.tv_nsec = t % 1000000000LL;
+}
+
 int log_init(int level, const char *path)
 {
 	if (level < 0)

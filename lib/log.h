@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_MSG = 0,   /* always printed, no prefix: user-facing output */
@@ -39,6 +40,9 @@ const char *log_first_error(void);
 /* Whether user-facing messages (LOG_MSG) also go to stdout (the default), or only to the
  * log: the RPC server's stdout may be a restored container's. */
 void log_set_msg_stdout(bool on);
+/* This process's CLOCK_MONOTONIC moved by NS (it entered a time namespace): log times
+ * go on from where they were. */
+void log_shift_clock(int64_t ns);
 
 void log_printf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vprintf(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

@@ -383,8 +383,14 @@ static bool g_address(const struct cr_options *o)
 static bool g_prev(const struct cr_options *o) { return o->prev_images_dir != NULL; }
 static bool g_track(const struct cr_options *o) { return o->track_mem; }
 static bool g_lazy(const struct cr_options *o) { return o->lazy_pages; }
-static bool g_root(const struct cr_options *o) { return o->root && strcmp(o->root, "/"); }
-static bool g_external(const struct cr_options *o) { return o->nr_external > 0; }
+static bool g_external(const struct cr_options *o)
+{
+	/* mounts and network namespaces are carried (criu-lite/ns/); nothing else yet */
+	for (size_t i = 0; i < o->nr_external; i++)
+		if (strncmp(o->external[i], "mnt[", 4) && strncmp(o->external[i], "net[", 4))
+			return true;
+	return false;
+}
 static bool g_cgroups(const struct cr_options *o)
 {
 	/* soft (and CRIU's default, which is soft) only puts tasks back into existing cgroups:
@@ -411,8 +417,8 @@ static const struct refusal refusals[] = {
 	{ "--track-mem", C(CR_CMD_DUMP), g_track, "no memory change tracking" },
 	{ "--lazy-pages", C(CR_CMD_DUMP), g_lazy,
 	  "dump writes every page into the images; restore --lazy-pages with criu-lite lazy-pages serves them" },
-	{ "--root", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_root, "no mount namespaces" },
-	{ "--external", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_external, "no external resources" },
+	{ "--external", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_external,
+	  "only mounts (mnt[..]) and network namespaces (net[..]) can be external" },
 	{ "--manage-cgroups", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_cgroups,
 	  "cgroup properties are not dumped; soft puts the tasks back into existing cgroups" },
 	{ "--join-ns", C(CR_CMD_RESTORE), g_join_ns, "only net, uts and ipc namespaces can be joined" },

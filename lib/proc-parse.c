@@ -305,6 +305,7 @@ int proc_parse_stat_str(const char *buf, struct proc_stat *ret)
 	st.pgid = (pid_t)f[4];
 	st.sid = (pid_t)f[5];
 	st.tty_nr = (uint32_t)f[6];
+	st.tpgid = (pid_t)f[7];
 	st.flags = f[8];
 	st.nice = (int64_t)f[18];
 	st.num_threads = f[19];
@@ -390,6 +391,25 @@ static int status_hex(const char *buf, const char *key, uint64_t *v, bool requir
 	return 0;
 }
 
+/* "NSpid:\t12\t1": the ids per namespace level; the count, or -1 (too many, junk). */
+static int status_u32_list(const char *buf, const char *key, uint32_t *v, size_t max)
+{
+	const char *s = status_field(buf, key);
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	while (*s && *s != '\n') {
+		char *end;
+		unsigned long x = strtoul(s, &end, 10);
+		if (end == s || n == max || x > UINT32_MAX)
+			return -1;
+		v[n++] = (uint32_t)x;
+		s = skip_spaces(end);
+	}
+	return (int)n;
+}
+
 /* The value of a "Key:\tvalue" line as text (empty if absent). */
 static void status_text(const char *buf, const char *key, char *out, size_t len)
 {
@@ -448,6 +468,14 @@ int proc_parse_status_str(const char *buf, struct proc_status *ret)
 	if (s && sscanf(s, "%o", &v) == 1) {
 		st.umask = v;
 		st.has_umask = true;
+	}
+	{
+		int np = status_u32_list(buf, "NSpid", st.ns_pid, PROC_MAX_NS_LEVELS);
+		int ng = status_u32_list(buf, "NSpgid", st.ns_pgid, PROC_MAX_NS_LEVELS);
+		int ns = status_u32_list(buf, "NSsid", st.ns_sid, PROC_MAX_NS_LEVELS);
+		if (np < 0 || ng < 0 || ns < 0 || (ng && ng != np) || (ns && ns != np))
+			goto bad;
+		st.nr_ns_levels = (size_t)np;
 	}
 	status_text(buf, "Speculation_Store_Bypass", st.spec_store_bypass, sizeof(st.spec_store_bypass));
 	status_text(buf, "SpeculationIndirectBranch", st.spec_indirect_branch, sizeof(st.spec_indirect_branch));
@@ -734,4 +762,135 @@ int proc_readlink(const char *path, char *buf, size_t size)
 	}
 	buf[n] = '\0';
 	return 0;
+}
+
+/* ---- mountinfo ---- */
+
+/* Unescape \NNN (octal) in place. */
+static void unescape_octal(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*d++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/* The next space-separated word of *p (NUL-terminated in place), or NULL. */
+static char *next_word(char **p)
+{
+	char *s = *p, *w;
+
+	while (*s == ' ')
+		s++;
+	if (!*s || *s == '\n')
+		return NULL;
+	w = s;
+	while (*s && *s != ' ' && *s != '\n')
+		s++;
+	if (*s)
+		*s++ = '\0';
+	*p = s;
+	return w;
+}
+
+int proc_parse_mountinfo_line(const char *line, struct proc_mount *ret)
+{
+	struct proc_mount m = { 0 };
+	char *p, *w, *dev;
+	uint64_t v;
+
+	m.buf_ = strdup(line);
+	if (!m.buf_)
+		return -1;
+	p = m.buf_;
+	if (!(w = next_word(&p)) || parse_u64(w, 10, &v) < 0 || v > INT32_MAX)
+		goto bad;
+	m.id = (int)v;
+	if (!(w = next_word(&p)) || parse_u64(w, 10, &v) < 0 || v > INT32_MAX)
+		goto bad;
+	m.parent = (int)v;
+	if (!(dev = next_word(&p)) || sscanf(dev, "%u:%u", &m.major, &m.minor) != 2)
+		goto bad;
+	if (!(m.root = next_word(&p)) || !(m.mountpoint = next_word(&p)) || !(m.opts = next_word(&p)))
+		goto bad;
+	/* optional fields, up to "-" */
+	for (;;) {
+		if (!(w = next_word(&p)))
+			goto bad;
+		if (!strcmp(w, "-"))
+			break;
+		if (!strncmp(w, "shared:", 7) && parse_u64(w + 7, 10, &v) == 0)
+			m.shared = (int)v;
+		else if (!strncmp(w, "master:", 7) && parse_u64(w + 7, 10, &v) == 0)
+			m.master = (int)v;
+		else if (!strncmp(w, "propagate_from:", 15) && parse_u64(w + 15, 10, &v) == 0)
+			m.propagate_from = (int)v;
+		else if (!strcmp(w, "unbindable"))
+			m.unbindable = true;
+	}
+	if (!(m.fstype = next_word(&p)) || !(m.source = next_word(&p)) || !(m.super_opts = next_word(&p)))
+		goto bad;
+	unescape_octal(m.root);
+	unescape_octal(m.mountpoint);
+	unescape_octal(m.source);
+	*ret = m;
+	return 0;
+bad:
+	free(m.buf_);
+	errno = EINVAL;
+	return -1;
+}
+
+void proc_mount_fini(struct proc_mount *m)
+{
+	free(m->buf_);
+	memset(m, 0, sizeof(*m));
+}
+
+void proc_mounts_free(struct proc_mount *v, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		proc_mount_fini(&v[i]);
+	free(v);
+}
+
+int proc_parse_mountinfo(pid_t pid, struct proc_mount **ret, size_t *ret_nr)
+{
+	char path[64];
+	cleanup_free char *buf = NULL;
+	struct proc_mount *v = NULL;
+	size_t nr = 0;
+	char *line, *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	buf = read_file_str(AT_FDCWD, path, 16 << 20, NULL);
+	if (!buf)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct proc_mount *nv = realloc(v, (nr + 1) * sizeof(*v));
+		if (!nv) {
+			pr_perror("can't grow the mount list");
+			goto err;
+		}
+		v = nv;
+		if (proc_parse_mountinfo_line(line, &v[nr]) < 0) {
+			pr_err("%s: can't parse '%s'\n", path, line);
+			goto err;
+		}
+		nr++;
+	}
+	*ret = v;
+	*ret_nr = nr;
+	return 0;
+err:
+	proc_mounts_free(v, nr);
+	return -1;
 }

@@ -99,7 +99,8 @@ struct proc_stat {
 	char comm[64];
 	char state;
 	pid_t ppid, pgid, sid;
-	uint32_t tty_nr;        /* the controlling terminal's device, 0 if none */
+	uint32_t tty_nr;   /* the controlling terminal's device number, 0: none */
+	pid_t tpgid;       /* its foreground process group, -1: none */
 	uint64_t flags;
 	int64_t nice;
 	uint64_t num_threads;
@@ -129,6 +130,10 @@ struct proc_status {
 	uint32_t umask;
 	bool has_umask;
 	uint64_t sig_pnd, shd_pnd, sig_blk;
+	/* NSpid/NSpgid/NSsid: the ids in each pid namespace, the reader's first */
+#define PROC_MAX_NS_LEVELS 33
+	uint32_t ns_pid[PROC_MAX_NS_LEVELS], ns_pgid[PROC_MAX_NS_LEVELS], ns_sid[PROC_MAX_NS_LEVELS];
+	size_t nr_ns_levels;     /* 0 when the kernel shows no NSpid */
 	/* as the kernel words them; empty when absent */
 	char spec_store_bypass[48], spec_indirect_branch[48];
 	char x86_features[64];   /* x86_Thread_features: shadow stack and friends */
@@ -176,6 +181,28 @@ int proc_list_dir_ints(const char *path, int **ret, size_t *ret_nr);
 int proc_list_tids(pid_t pid, pid_t **ret, size_t *ret_nr);
 /* The children of one thread (/proc/PID/task/TID/children), unsorted. */
 int proc_list_children(pid_t pid, pid_t tid, pid_t **ret, size_t *ret_nr);
+
+/* One line of /proc/PID/mountinfo; strings unescaped (\040 and co). */
+struct proc_mount {
+	int id, parent;
+	uint32_t major, minor;
+	char *root;        /* the mount's root inside its filesystem */
+	char *mountpoint;  /* relative to the task's root */
+	char *opts;        /* per-mount options: "rw,nosuid,relatime" */
+	char *fstype;      /* "tmpfs"; with its subtype: "fuse.sshfs" */
+	char *source;
+	char *super_opts;  /* superblock options: "rw,size=65536k,mode=755" */
+	int shared, master, propagate_from; /* peer groups, 0: none */
+	bool unbindable;
+	char *buf_;        /* the strings above live here */
+};
+/* Parse one mountinfo line (pure, no logging): 0, or -1 with errno EINVAL. The strings
+ * point into a copy owned by ret (proc_mount_fini). */
+int proc_parse_mountinfo_line(const char *line, struct proc_mount *ret);
+void proc_mount_fini(struct proc_mount *m);
+/* Read /proc/PID/mountinfo. *ret: a heap array (proc_mounts_free). 0 or -1 (logged). */
+int proc_parse_mountinfo(pid_t pid, struct proc_mount **ret, size_t *ret_nr);
+void proc_mounts_free(struct proc_mount *v, size_t nr);
 
 /* readlink() into buf (NUL-terminated); -1 (logged) on error or truncation. */
 int proc_readlink(const char *path, char *buf, size_t size);

@@ -99,6 +99,9 @@ struct fd_ops {
 	int (*post_open)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
 	/* The highest fd number the entry refers to in some task (epoll targets), or 0. */
 	uint32_t (*max_fd)(const FileEntry *fe);
+	/* In every task that holds the description, before it makes its children (they
+	 * inherit what it sets: a controlling terminal). 0 or -1 (message in err). */
+	int (*before_children)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
 	/* The key --inherit-fd names this description by ("pipe:[123]"); 0, or -1: none. */
 	int (*inherit_key)(const FileEntry *fe, char *buf, size_t len);
 };

@@ -19,6 +19,7 @@
 #include "criu-lite/files/sockopt.h"
 #include "criu-lite/files/tcp.h"
 #include "criu-lite/netlock.h"
+#include "criu-lite/ns/sockns.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -36,6 +37,7 @@ struct net_dump {
 	uint64_t ns_cookie;     /* criu-lite's network namespace */
 	bool has_cookie;
 	int method;             /* NETLOCK_*: asked for */
+	bool private_ns;        /* the tree's own net namespace: no lock (ns_dump_net_private) */
 	int used;               /* ... and as taken (NETLOCK_IPTABLES_LEGACY), for the unlock */
 	char table[32];
 	struct netlock_conn *conns; /* locked */
@@ -54,6 +56,10 @@ static struct net_dump *nd_of(struct dump_ctx *ctx)
 			return NULL;
 		}
 		ctx->net->method = ctx->net->used = ctx->opts->network_lock;
+		if (ns_dump_net_private(ctx)) {
+			ctx->net->private_ns = true;
+			ctx->net->method = ctx->net->used = NETLOCK_SKIP;
+		}
 		netlock_table_name(ctx->opts->tree, ctx->net->table, sizeof(ctx->net->table));
 	}
 	return ctx->net;
@@ -63,8 +69,17 @@ struct netdiag *net_dump_diag(struct dump_ctx *ctx)
 {
 	struct net_dump *nd = nd_of(ctx);
 
-	if (nd && !nd->diag)
-		nd->diag = netdiag_new();
+	if (nd && !nd->diag) {
+		/* sock_diag answers for the namespace its socket is made in: the tree's */
+		int back = ns_dump_net_enter(ctx);
+		struct netdiag *d = back == -2 ? NULL : netdiag_new();
+		if (d && netdiag_connect(d) < 0) {
+			netdiag_free(d);
+			d = NULL;
+		}
+		ns_net_leave(back);
+		nd->diag = d;
+	}
 	return nd ? nd->diag : NULL;
 }
 
@@ -77,10 +92,12 @@ int net_dump_check_ns(struct dump_ctx *ctx, const struct fd_probe *p, const char
 	if (!nd)
 		return -1;
 	if (!nd->has_cookie) {
-		cleanup_close int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		int back = ns_dump_net_enter(ctx);
+		cleanup_close int s = back == -2 ? -1 : socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		socklen_t ol = sizeof(nd->ns_cookie);
+		ns_net_leave(back);
 		if (s < 0 || getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, &nd->ns_cookie, &ol) < 0) {
-			pr_perror("can't get the cookie of criu-lite's network namespace");
+			pr_perror("can't get the cookie of the tree's network namespace");
 			return -1;
 		}
 		nd->has_cookie = true;
@@ -90,8 +107,8 @@ int net_dump_check_ns(struct dump_ctx *ctx, const struct fd_probe *p, const char
 		return -1;
 	}
 	if (c != nd->ns_cookie) {
-		pr_err("%s lives in a network namespace other than criu-lite's: sockets of a namespace of the "
-		       "tree's own are not carried yet\n", what);
+		pr_err("%s lives in a network namespace other than the tree's root's: it could not be made "
+		       "again there\n", what);
 		errno = ENOTSUP;
 		return -1;
 	}
@@ -235,11 +252,20 @@ int net_dump_lock(struct dump_ctx *ctx)
 	nd = ctx->net;
 	if (!nsock || !nd || !nd->nr_conns)
 		return 0;
+	if (nd->private_ns) {
+		pr_info("%zu TCP connection(s) in the tree's own network namespace: nothing outside the tree "
+			"reaches them, no lock\n", nd->nr_conns);
+		return 0;
+	}
 	if (nd->method == NETLOCK_SKIP) {
 		pr_info("%zu TCP connection(s) not locked (--network-lock skip)\n", nd->nr_conns);
 		return 0;
 	}
-	if (netlock_lock(nd->method, nd->table, nd->conns, nd->nr_conns, &nd->used) < 0) {
+	int back = ns_dump_net_enter(ctx), r = back == -2 ? -1 : 0;
+	if (r == 0)
+		r = netlock_lock(nd->method, nd->table, nd->conns, nd->nr_conns, &nd->used);
+	ns_net_leave(back);
+	if (r < 0) {
 		nd->nr_conns = 0;
 		return -1;
 	}
@@ -259,14 +285,23 @@ int net_dump_repair(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry 
 	if (!conn_known(nd, p->st.st_ino)) {
 		struct netlock_conn c = conn_of((int)ie->family, ie->src_addr.data, (uint16_t)ie->src_port,
 						ie->dst_addr.data, (uint16_t)ie->dst_port);
-		int used;
-		if (nd->method != NETLOCK_SKIP && netlock_lock(nd->method, nd->table, &c, 1, &used) < 0)
+		int used = nd->used, back = nd->method != NETLOCK_SKIP ? ns_dump_net_enter(ctx) : -1;
+		int r = back == -2 ? -1 : 0;
+		if (r == 0 && nd->method != NETLOCK_SKIP)
+			r = netlock_lock(nd->method, nd->table, &c, 1, &used);
+		ns_net_leave(back);
+		if (r < 0)
 			return -1;
 		/* taken as the others were, for one unlock (the first lock of the dump sets it) */
 		if (!nd->nr_conns)
 			nd->used = used;
 		if (used != nd->used || conn_add(nd, p->st.st_ino, &c) < 0) {
-			netlock_unlock(used, nd->table, &c, 1);
+			if (nd->method != NETLOCK_SKIP) {
+				back = ns_dump_net_enter(ctx);
+				if (back != -2)
+					netlock_unlock(used, nd->table, &c, 1);
+				ns_net_leave(back);
+			}
 			if (used != nd->used)
 				pr_err("%s: locked by another method than the tree's other connections\n", what);
 			return -1;
@@ -337,9 +372,12 @@ int net_dump_release(struct dump_ctx *ctx, bool resumed)
 		close(r->fd);
 	}
 	nd->nr_rep = 0;
-	if (resumed && nd->nr_conns && nd->method != NETLOCK_SKIP &&
-	    netlock_unlock(nd->used, nd->table, nd->conns, nd->nr_conns) < 0)
-		ret = -1;
+	if (resumed && nd->nr_conns && nd->method != NETLOCK_SKIP) {
+		int back = ns_dump_net_enter(ctx);
+		if (back == -2 || netlock_unlock(nd->used, nd->table, nd->conns, nd->nr_conns) < 0)
+			ret = -1;
+		ns_net_leave(back);
+	}
 	if (!resumed && nd->nr_conns && nd->method != NETLOCK_SKIP)
 		pr_info("%zu TCP connection(s) stay locked until they are restored\n", nd->nr_conns);
 	nd->nr_conns = 0;
@@ -404,8 +442,10 @@ static int restore_unlock(struct rst_ctx *ctx)
 			ret = -1;
 			continue;
 		}
-		if (netlock_unlock(method, table, c, n) < 0)
+		int back = ns_rst_net_enter(ctx);
+		if (back == -2 || netlock_unlock(method, table, c, n) < 0)
 			ret = -1;
+		ns_net_leave(back);
 	}
 	return ret;
 }

@@ -220,6 +220,30 @@ static const char *family_name(int family)
 	}
 }
 
+int netdiag_connect(struct netdiag *d)
+{
+	int r;
+
+	if (d->nl)
+		return 0;
+	d->nl = nl_socket_alloc();
+	if (!d->nl) {
+		pr_err("can't allocate a netlink socket\n");
+		errno = ENOMEM;
+		return -1;
+	}
+	r = nl_connect(d->nl, NETLINK_SOCK_DIAG);
+	if (r < 0) {
+		pr_err("can't connect to NETLINK_SOCK_DIAG: %s\n", nl_geterror(r));
+		nl_socket_free(d->nl);
+		d->nl = NULL;
+		errno = EPROTONOSUPPORT;
+		return -1;
+	}
+	nl_socket_set_buffer_size(d->nl, 1 << 20, 0);
+	return 0;
+}
+
 /* Ask the kernel for every socket of (family, protocol) into s. 0 or -1 (logged). */
 static int dump_set(struct netdiag *d, struct netdiag_set *s)
 {
@@ -231,23 +255,8 @@ static int dump_set(struct netdiag *d, struct netdiag_set *s)
 	size_t len;
 	int r;
 
-	if (!d->nl) {
-		d->nl = nl_socket_alloc();
-		if (!d->nl) {
-			pr_err("can't allocate a netlink socket\n");
-			errno = ENOMEM;
-			return -1;
-		}
-		r = nl_connect(d->nl, NETLINK_SOCK_DIAG);
-		if (r < 0) {
-			pr_err("can't connect to NETLINK_SOCK_DIAG: %s\n", nl_geterror(r));
-			nl_socket_free(d->nl);
-			d->nl = NULL;
-			errno = EPROTONOSUPPORT;
-			return -1;
-		}
-		nl_socket_set_buffer_size(d->nl, 1 << 20, 0);
-	}
+	if (netdiag_connect(d) < 0)
+		return -1;
 	memset(&req, 0, sizeof(req));
 	if (s->family == AF_NETLINK) {
 		req.nl.sdiag_family = AF_NETLINK;

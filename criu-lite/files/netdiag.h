@@ -47,6 +47,9 @@ struct netdiag;
 
 struct netdiag *netdiag_new(void);
 void netdiag_free(struct netdiag *d);
+/* Open its netlink socket now (done at the first query otherwise): sock_diag answers
+ * for the network namespace the socket is made in. 0 or -1 (logged). */
+int netdiag_connect(struct netdiag *d);
 
 /*
  * The socket with inode ino of that family (AF_INET, AF_INET6, AF_NETLINK,

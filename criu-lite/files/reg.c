@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
+#include "criu-lite/ns/mnt.h"
 
 RegFileEntry *reg_entry_new(const char *path, const struct stat *st, uint32_t flags, uint64_t pos)
 {
@@ -175,6 +176,8 @@ static int reg_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *
 
 	snprintf(path, sizeof(path), "%s", p->link);
 	deleted = files_strip_deleted(path);
+	if (ns_mnt_check_file(ctx, p->pid, p->fd, p->fi.mnt_id, path) < 0)
+		return -1;
 	f->fe->reg = reg_entry_new(path, &p->st, p->flags, p->fi.pos);
 	if (!f->fe->reg)
 		return -1;

@@ -11,7 +11,7 @@
 #define CRIU_LITE_RESTORER_ARGS_H
 
 #define RST_ARGS_MAGIC 0x4c43525354415247ULL /* "GRATSRCL" */
-#define RST_ARGS_VERSION 1
+#define RST_ARGS_VERSION 2
 
 typedef unsigned long long rst_u64;
 typedef unsigned int rst_u32;
@@ -108,6 +108,9 @@ struct rst_vma {
 	rst_u32 madv;     /* RST_MADV_* */
 	rst_u32 uffd_mode; /* lazy: UFFDIO_REGISTER_MODE_* bits, 0 = not registered */
 	rst_u32 map_prot; /* PROT_* to map with; mprotect'ed to prot after the fill if different */
+	rst_s32 shmid;    /* >= 0: a System V segment, attached with shmat() (pgoff 0: the whole
+			   * segment here; pgoff > 0: a piece of the attach just before it) */
+	rst_u32 shmflg;   /* shmat() flags (SHM_RDONLY, SHM_EXEC) */
 	rst_u32 lock;     /* RST_LOCK_* */
 	rst_u32 seal;     /* mseal() it once everything is in place */
 	rst_u32 nr_guards; /* guard regions to install: (start, pages) u64 pairs at guards_off */
@@ -152,13 +155,23 @@ struct rst_thread {
 	rst_u32 has_sched;
 	rst_u32 sched_policy;
 	rst_u32 sched_prio;
+	rst_u32 seccomp_mode;  /* 0 none, 1 strict, 2 filters: installed last, before the sigreturn */
+	rst_u32 nr_filters;
 	rst_u32 robust_len;    /* set_robust_list(robust_list, robust_len) */
+	rst_u64 filters_off;   /* struct rst_filter[nr_filters], the oldest first */
 	rst_u64 robust_list;
 	rst_u64 cpu_mask[16];  /* sched_setaffinity (nr_cpu_mask words; 0: leave it) */
 	rst_u32 nr_cpu_mask;
 	rst_u32 has_ioprio;
 	rst_u32 ioprio;
 	rst_u32 tsc;           /* PR_SET_TSC, 0: leave it */
+};
+
+/* One seccomp filter of a thread: its BPF program in the args area. */
+struct rst_filter {
+	rst_u32 len;           /* instructions (struct sock_filter, 8 bytes each) */
+	rst_u32 flags;         /* SECCOMP_FILTER_FLAG_* */
+	rst_u64 prog_off;
 };
 
 struct rst_itimer {

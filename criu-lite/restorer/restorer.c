@@ -220,16 +220,24 @@ static void map_vmas(struct rst_args *a)
 		rst_u64 len = v->end - v->start;
 		long prot = v->map_prot, flags = v->flags | MAP_FIXED, r;
 
-
-		if (v->fd < 0)
-			flags |= MAP_ANONYMOUS;
-		if (v->premap) /* made, filled, shared with the children: moved into place */
-			r = SYS(mremap, v->premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
-		else
-			r = SYS(mmap, v->start, len, prot, flags, v->fd, v->fd < 0 ? 0 : v->pgoff);
-		if (r != (long)v->start)
-			rst_fail(a, v->premap ? "mremap of the premapped VMA to" : "mmap of the VMA at", v->start,
-				 r < 0 ? r : -22);
+		if (v->shmid >= 0) {
+			/* System V: attached whole at its first piece (shm_nattch, shmdt()) */
+			if (v->pgoff == 0) {
+				r = SYS(shmat, v->shmid, v->start, v->shmflg);
+				if (r != (long)v->start)
+					rst_fail(a, "shmat of the System V segment at", v->start, r < 0 ? r : -22);
+			}
+		} else {
+			if (v->fd < 0)
+				flags |= MAP_ANONYMOUS;
+			if (v->premap) /* made, filled, shared with the children: moved into place */
+				r = SYS(mremap, v->premap, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+			else
+				r = SYS(mmap, v->start, len, prot, flags, v->fd, v->fd < 0 ? 0 : v->pgoff);
+			if (r != (long)v->start)
+				rst_fail(a, v->premap ? "mremap of the premapped VMA to" : "mmap of the VMA at",
+					 v->start, r < 0 ? r : -22);
+		}
 		if (v->madv & RST_MADV_HUGEPAGE)
 			SYS(madvise, v->start, len, MADV_HUGEPAGE);
 		if (v->madv & RST_MADV_NOHUGEPAGE)
@@ -726,7 +734,8 @@ static void set_caps(struct rst_args *a, unsigned long long eff)
 }
 
 /* Creds are per thread at the syscall level: every thread runs this. Root (or any
- * privileged) restore: bounding set, then ids with the caps kept, then caps. */
+ * privileged) restore: bounding set, then ids with the caps kept (apply_caps sets
+ * them at the end). */
 static void apply_creds(struct rst_args *a)
 {
 	struct rst_creds *c = &a->creds;
@@ -754,7 +763,35 @@ static void apply_creds(struct rst_args *a)
 	if (r < 0)
 		rst_fail(a, "setresuid, uid", c->uid, r);
 	SYS(setfsuid, c->fsuid);
-	if (!c->has_caps)
+	if (c->has_caps) {
+		/* a new uid cleared the effective set: what was kept is effective again until
+		 * apply_caps (installing seccomp filters may need CAP_SYS_ADMIN) */
+		struct {
+			rst_u32 version;
+			rst_s32 pid;
+		} hdr = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 };
+		struct {
+			rst_u32 eff, prm, inh;
+		} data[2];
+		r = SYS(capget, &hdr, data);
+		if (r == 0) {
+			data[0].eff = data[0].prm;
+			data[1].eff = data[1].prm;
+			r = SYS(capset, &hdr, data);
+		}
+		if (r < 0)
+			rst_fail(a, "capget/capset of the kept capabilities, uid", c->uid, r);
+	}
+}
+
+/* The capabilities, last (after seccomp, which may need CAP_SYS_ADMIN to be installed).
+ * Until here the thread kept every capability it had: KEEPCAPS. */
+static void apply_caps(struct rst_args *a)
+{
+	struct rst_creds *c = &a->creds;
+	long r;
+
+	if (!c->set || !c->has_caps)
 		return;
 	/* permitted as effective for a moment: securebits need CAP_SETPCAP */
 	set_caps(a, c->cap_prm);
@@ -832,6 +869,8 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 			rst_fail(a, "setpriority, nice", (unsigned long long)(long long)t->nice, r);
 	}
 	apply_creds(a);
+	if (!t->seccomp_mode)
+		apply_caps(a); /* (with seccomp: once its filters are in, in thread_go) */
 	r = SYS(arch_prctl, ARCH_SET_GS, t->gs_base);
 	if (r < 0)
 		rst_fail(a, "arch_prctl(ARCH_SET_GS)", t->gs_base, r);
@@ -839,9 +878,36 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 	if (r < 0)
 		rst_fail(a, "arch_prctl(ARCH_SET_FS)", t->fs_base, r);
 
-	/* Ready: the leader counts its threads, then tells the parent. */
+	/* Ready: the leader counts its threads, then tells the parent. The counter is in
+	 * the task's private memory, where the leader waits with FUTEX_WAIT_PRIVATE: a
+	 * shared wake would not reach it (it would sleep its whole timeout). */
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
-	futex_wake_all(&a->threads_ready);
+	SYS(futex, &a->threads_ready, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0, 0, 0);
+}
+
+/* seccomp, the thread's last state: its filters, the oldest first (the parent traces
+ * the thread with PTRACE_O_SUSPEND_SECCOMP until it has left the restorer). */
+static void install_seccomp(struct rst_args *a, struct rst_thread *t)
+{
+	const struct rst_filter *f = (const struct rst_filter *)((char *)a + t->filters_off);
+	long r;
+
+	if (t->seccomp_mode == 1) {
+		r = SYS(seccomp, 0 /* SECCOMP_SET_MODE_STRICT */, 0, 0);
+		if (r < 0)
+			rst_fail(a, "seccomp strict mode, thread", t->tid, r);
+		return;
+	}
+	for (rst_u32 i = 0; t->seccomp_mode == 2 && i < t->nr_filters; i++) {
+		struct {
+			unsigned short len;
+			unsigned short pad[3];
+			const void *filter;
+		} prog = { (unsigned short)f[i].len, { 0, 0, 0 }, (const char *)a + f[i].prog_off };
+		r = SYS(seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, f[i].flags, &prog);
+		if (r < 0)
+			rst_fail(a, "installing a seccomp filter of thread", t->tid, r);
+	}
 }
 
 /* Wait for the parent's go (every task restored), then rt_sigreturn. */
@@ -852,6 +918,11 @@ static void __attribute__((noreturn)) thread_go(struct rst_args *a, struct rst_t
 	futex_wait_while(a, &sync_of(a)->go, 0, 1);
 	if (t == threads_of(a))
 		SYS(prctl, PR_SET_PDEATHSIG, a->pdeath_sig, 0, 0, 0);
+	/* under seccomp: the filters, then the caps (the parent traces every syscall here) */
+	if (t->seccomp_mode) {
+		install_seccomp(a, t);
+		apply_caps(a);
+	}
 
 	__asm__ volatile("movq %0, %%rsp\n\t"
 			 "movl %1, %%eax\n\t"

@@ -59,6 +59,9 @@ static inline long rst_syscall6(long nr, long a1, long a2, long a3, long a4, lon
 	X(clock_gettime, __NR_clock_gettime, 2)      \
 	X(setpriority, __NR_setpriority, 3)          \
 	X(capset, __NR_capset, 2)                    \
+	X(capget, __NR_capget, 2)                    \
+	X(shmat, __NR_shmat, 3)                      \
+	X(seccomp, __NR_seccomp, 3)                  \
 	X(sched_setscheduler, __NR_sched_setscheduler, 3) \
 	X(set_robust_list, __NR_set_robust_list, 2)    \
 	X(mlock2, __NR_mlock2, 3)                      \

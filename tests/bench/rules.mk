@@ -6,6 +6,9 @@
 #   quick (under a minute): make bench-ws BENCH_WS_SIZES=256 BENCH_WS_REPS=1
 #   make bench-fds     the fd benchmark of issue 10 alone: BENCH_FDS="1000 5000 10000"
 #                      (fds in a tree of 64 tasks), BENCH_FDS_REPS=3
+#   make bench-containers  issue 12's: runc restores a container until it answers, eagerly and
+#                      lazily: BENCH_CT_SIZES="256,1024,4096" (MiB), BENCH_CT_SHM="sysv devshm"
+#                      (the shared half: a System V segment, a /dev/shm file), BENCH_CT_ARGS
 #   make bench-redis   issue 11: redis-server with a million keys and a client connection
 #                      open: dump, eager and lazy restore until the old connection answers,
 #                      beside CRIU 4.2's figures here (BENCH_REDIS_ARGS: --rounds N, --keys N)
@@ -20,6 +23,21 @@ BENCH_BINS := $(B)/tests/bench/bench_target $(B)/tests/bench/bench_cr \
 # the fd benchmark (issue 10): BENCH_FDS="1000 5000 10000" fds in a tree of 64 tasks
 BENCH_FDS ?= 1000 5000 10000
 BENCH_FDS_REPS ?= 3
+# the container benchmark (issue 12): runc restore until the container answers
+BENCH_CT_SIZES ?= 256,1024,4096
+BENCH_CT_SHM ?= sysv devshm
+BENCH_CT_ARGS ?=
+
+$(B)/tests/bench/ct_target: tests/bench/ct_target.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -static -o $@ $<
+
+bench-containers: $(BIN) $(B)/tests/bench/ct_target
+	@for shm in $(BENCH_CT_SHM); do \
+		echo "== containers: runc restore until the container answers, eagerly and lazily ($$shm)"; \
+		/usr/bin/python3 tests/bench/bench_containers.py --criu $(BIN) --target $(B)/tests/bench/ct_target \
+			--sizes $(BENCH_CT_SIZES) $$([ $$shm = devshm ] && echo --devshm) $(BENCH_CT_ARGS) || exit 1; \
+	done
 
 $(B)/tests/bench/bench_ws $(B)/tests/bench/bench_ws_target: tests/bench/bench_ws.h
 
@@ -36,6 +54,7 @@ bench: $(BIN) $(BENCH_BINS) $(UFFD_BIN)
 	done
 	@$(MAKE) --no-print-directory bench-ws
 	@$(MAKE) --no-print-directory bench-fds
+	@$(MAKE) --no-print-directory bench-containers
 	@$(MAKE) --no-print-directory bench-redis
 
 bench-fds: $(BIN) $(B)/tests/bench/bench_fds_target
@@ -54,4 +73,4 @@ bench-redis: $(BIN)
 	@echo "== redis with a million keys and a live connection: dump, eager and lazy restore"
 	/usr/bin/python3 tests/bench/redis_bench.py --criu $(BIN) $(BENCH_REDIS_ARGS)
 
-.PHONY: bench-ws bench-fds bench-redis
+.PHONY: bench-ws bench-fds bench-containers bench-redis

@@ -23,9 +23,11 @@ LAYERS = {
     "lib": set(),
     "images": {"lib"},
     "criu-lite/restorer": set(),
-    "criu-lite": {"lib", "images", "criu-lite/restorer", "criu-lite/files"},
+    "criu-lite": {"lib", "images", "criu-lite/restorer", "criu-lite/files", "criu-lite/ns"},
     # one file per fd kind: they use the dump and restore contexts and the shmem objects
-    "criu-lite/files": {"lib", "images", "criu-lite"},
+    "criu-lite/files": {"lib", "images", "criu-lite", "criu-lite/ns"},
+    # one file per namespace kind (and seccomp): the same, and the restorer's args
+    "criu-lite/ns": {"lib", "images", "criu-lite/restorer", "criu-lite"},
     "lazy-pages": {"lib", "images"},
     "cli": {"lib", "images", "criu-lite", "lazy-pages"},
 }

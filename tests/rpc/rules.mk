@@ -1,6 +1,6 @@
 # tests/rpc: criu-lite swrk (CRIU's RPC protocol) against a client of our own, and the
-# real container runtimes where they can already get somewhere (included by the
-# Makefile before its own rules).
+# real container runtimes checkpointing and restoring containers through it (included
+# by the Makefile before its own rules).
 #   make B=... rpc-tests                  every case of our own client (about 5 s)
 #   make B=... rpc-tests RPC_ARGS="-f dump_restore_lazy"
 #   make B=... rpc-runtime-tests          runc 1.1.5 (--criu) and podman 4.3 (criu in PATH)

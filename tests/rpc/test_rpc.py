@@ -656,8 +656,9 @@ def unshare_cmd():
 
 @case
 def net_namespace():
-    """a root in its own network namespace: refused, or dumped empty (empty_ns) with
-    network-lock, restored into a new one with setup-namespaces and network-unlock"""
+    """a root in its own network namespace: dumped with its links, addresses and routes
+    (--leave-running here), or empty (empty_ns) with network-lock, restored into a new
+    one with setup-namespaces and network-unlock"""
     if not unshare_cmd():
         return "skip: no unshare"
     env = Env("netns")
@@ -667,9 +668,10 @@ def net_namespace():
         old = ns_ino(p.pid, "net")
         # held, so that its number can't be given to the restored tree's new namespace
         env.fds.append(os.open("/proc/%d/ns/net" % p.pid, os.O_RDONLY))
-        r, notes, s = dump(env, p.pid)
-        expect_fail(r, s, C.DUMP, "own network namespace")
-        check(running_untraced(p.pid), "the tree after a refused dump")
+        r, notes = dump_ok(env, p, leave_running=True)
+        check([n for n, _ in notes] == ["pre-dump", "network-lock", "query-ext-files", "post-dump",
+                                        "network-unlock"], "dump notifications %r" % notes)
+        check(running_untraced(p.pid), "the tree after a dump with leave_running")
         r, notes = dump_ok(env, p, empty_ns=C.CLONE_NEWNET)
         check([n for n, _ in notes] == ["pre-dump", "network-lock", "query-ext-files", "post-dump"],
               "dump notifications %r" % notes)
@@ -727,11 +729,9 @@ def refused_options():
         p = env.target(priv=1, shared=1)
         r0, w0 = env.dirfd(env.img), env.dirfd(env.work)
         cases = [
-            ({"root": "/tmp"}, "--root: not supported yet"),
             ({"exec_cmd": ["true"]}, "exec_cmd: not supported yet"),
             ({"lsm_profile": "apparmor:x"}, "lsm_profile: not supported yet"),
-            ({"external": ["net[1]:k"]}, "--external: not supported yet"),
-            ({"ext_mnt": [{"key": "/a", "val": "/b"}]}, "--external: not supported yet"),
+            ({"external": ["dev[1:3]:k"]}, "--external: not supported yet"),
             ({"ps": {"address": "127.0.0.1", "port": 27}}, "--page-server: not supported yet"),
             ({"parent_img": "../pre"}, "--prev-images-dir: not supported yet"),
             ({"track_mem": True}, "--track-mem: not supported yet"),
@@ -750,9 +750,9 @@ def refused_options():
             check(running_untraced(p.pid), "the tree after %r" % extra)
         # restore's own
         s = env.server()
-        r, _ = s.call({"type": C.RESTORE, "opts": {"images_dir_fd": r0, "root": "/r",
-                                                    "log_file": "restore.log"}})
-        expect_fail(r, s, C.RESTORE, "--root: not supported yet", errno.ENOTSUP)
+        r, _ = s.call({"type": C.RESTORE, "opts": {"images_dir_fd": r0, "log_file": "restore.log",
+                                                    "join_ns": [{"ns": "pid", "ns_file": "/proc/1/ns/pid"}]}})
+        expect_fail(r, s, C.RESTORE, "--join-ns: not supported yet", errno.ENOTSUP)
     finally:
         env.cleanup()
 

@@ -1,25 +1,28 @@
 #!/usr/bin/env python3
-"""runc 1.1.5 (Debian's) against criu-lite's RPC server (`runc --criu build/criu-lite`).
+"""runc 1.1.5 (Debian's) checkpoints and restores containers through criu-lite
+(`runc --criu WRAPPER`, the wrapper running criu-lite and counting its swrk processes).
 
-What works today is the protocol: go-criu's VERSION probe, runc's FEATURE_CHECK with its
-whole options, and runc's DUMP and RESTORE requests, parsed and mapped, with the answer
-runc prints. A container's checkpoint needs its mount, pid, ipc and uts namespaces
-dumped, which criu-lite does not do yet: every case checks that the request fails by
-name, with the log line runc points at, and that the container runs on untouched.
-
-A busybox container (busybox-static as its rootfs) runs a counter loop with its output
-in a file. runc keeps its state in a directory of the test's own (--root), and
-criu-lite is called through a wrapper that counts the swrk processes runc starts.
+A busybox container (busybox-static as its rootfs, runc's default spec: new pid, mount,
+ipc, uts and network namespaces, /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, a
+read-only /sys with the cgroup mounts, masked and read-only /proc paths) runs a counter
+loop whose output goes to a pipe the test reads. Each case checks what a user sees:
+the counter goes on from where it was, in the same pid namespace layout (the shell is
+pid 1 of a new namespace), with its output on the new pipe runc hands over
+(inherit_fd), and nothing is left behind.
 
     test_runc.py --criu build/criu-lite [-l] [-f NAME]
 """
 import argparse
 import json
 import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ARGS = None
@@ -40,17 +43,51 @@ def check(cond, what):
         raise Fail(what)
 
 
+class Reader:
+    """Everything written to a pipe, in a thread of its own."""
+
+    def __init__(self, fd):
+        self.fd, self.buf, self.eof = fd, b"", False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while True:
+            try:
+                d = os.read(self.fd, 65536)
+            except OSError:  # a pty master once its slave is gone: EIO
+                d = b""
+            if not d:
+                self.eof = True
+                os.close(self.fd)
+                return
+            self.buf += d
+
+    def ticks(self):
+        return [int(m) for m in re.findall(rb"tick (\d+)\r?\n", self.buf)]
+
+    def wait_eof(self, timeout=10):
+        self.t.join(timeout)
+        return self.eof
+
+
+LOOP = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done"
+
+
 class Ct:
     """A busybox container under a runc state dir of our own."""
 
-    def __init__(self, name):
+    def __init__(self, name, terminal=False):
         self.dir = tempfile.mkdtemp(prefix="runc-%s." % name)
         self.id = "clrpc-%s-%d" % (name, os.getpid())
+        self.ids = [self.id]
         self.state = os.path.join(self.dir, "state")
         self.bundle = os.path.join(self.dir, "bundle")
-        self.out = os.path.join(self.dir, "out.log")
+        self.img = os.path.join(self.dir, "img")
+        self.work = os.path.join(self.dir, "work")
         self.calls = os.path.join(self.dir, "calls")
         self.wrapper = os.path.join(self.dir, "criu")
+        self.procs = []
         rootfs = os.path.join(self.bundle, "rootfs")
         os.makedirs(os.path.join(rootfs, "bin"))
         shutil.copy(ARGS.busybox, os.path.join(rootfs, "bin", "busybox"))
@@ -60,150 +97,242 @@ class Ct:
         cfg_path = os.path.join(self.bundle, "config.json")
         with open(cfg_path) as f:
             cfg = json.load(f)
-        cfg["process"]["terminal"] = False
-        cfg["process"]["args"] = ["sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done"]
+        cfg["process"]["terminal"] = terminal
+        cfg["process"]["args"] = ["sh", "-c", LOOP]
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
         with open(self.wrapper, "w") as f:
             f.write('#!/bin/sh\necho "$@" >> %s\nexec %s "$@"\n' % (self.calls, ARGS.criu))
         os.chmod(self.wrapper, 0o755)
-        self.started = False
+        self.out = None
 
     def runc(self, *args, **kw):
         return subprocess.run(["runc", "--root", self.state, "--criu", self.wrapper] + list(args),
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, **kw)
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                              cwd=self.bundle, **kw)
+
+    def runc_piped(self, *args):
+        """runc with its (and so the container's) stdout and stderr on a new pipe."""
+        r, w = os.pipe()
+        p = subprocess.run(["runc", "--root", self.state, "--criu", self.wrapper] + list(args),
+                           stdin=subprocess.DEVNULL, stdout=w, stderr=w, timeout=60, cwd=self.bundle)
+        os.close(w)
+        reader = Reader(r)
+        if p.returncode != 0:
+            reader.wait_eof(5)
+            raise Fail("runc %s: %s" % (" ".join(args), reader.buf.decode(errors="replace")))
+        return reader
 
     def start(self):
-        with open(self.out, "w") as out:
-            p = subprocess.run(["runc", "--root", self.state, "run", "-d", self.id], cwd=self.bundle,
-                               stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60)
-        check(p.returncode == 0, "runc run: %s" % open(self.out).read())
-        self.started = True
-        self.wait_ticks(2)
+        self.out = self.runc_piped("run", "-d", self.id)
+        self.wait_ticks(self.out, 3)
 
-    def ticks(self):
-        with open(self.out) as f:
-            return f.read().count("tick ")
-
-    def wait_ticks(self, n, timeout=10):
+    def wait_ticks(self, reader, n, timeout=20, after=0):
         end = time.time() + timeout
         while time.time() < end:
-            if self.ticks() >= n:
+            if len([t for t in reader.ticks() if t > after]) >= n:
                 return
-            time.sleep(0.05)
-        raise Fail("the container did not tick %d times" % n)
+            time.sleep(0.02)
+        raise Fail("the container did not tick %d times (output: %r)" % (n, reader.buf[-200:]))
 
-    def status(self):
-        p = self.runc("state", self.id)
+    def status(self, cid=None):
+        p = self.runc("state", cid or self.id)
         return json.loads(p.stdout)["status"] if p.returncode == 0 else "absent"
 
-    def init_pid(self):
-        return json.loads(self.runc("state", self.id).stdout)["pid"]
+    def init_pid(self, cid=None):
+        return json.loads(self.runc("state", cid or self.id).stdout)["pid"]
 
-    def swrk_calls(self):
+    def checkpoint(self, *extra):
+        p = self.runc("checkpoint", "--image-path", self.img, "--work-path", self.work, *extra, self.id)
+        check(p.returncode == 0, "runc checkpoint: %s%s" % (p.stderr, first_error(os.path.join(self.work,
+                                                                                            "dump.log"))))
+        check(os.path.exists(os.path.join(self.img, "inventory.img")), "no inventory.img")
+
+    def restore(self, cid=None, *extra):
+        if cid and cid not in self.ids:
+            self.ids.append(cid)
         try:
-            with open(self.calls) as f:
-                return [line.split() for line in f]
-        except FileNotFoundError:
-            return []
-
-    def running_on(self, pid):
-        """Still running, untraced, still ticking."""
-        check(self.status() == "running", "container status %s" % self.status())
-        with open("/proc/%d/status" % pid) as f:
-            check("TracerPid:\t0\n" in f.read(), "the container's init is still traced")
-        self.wait_ticks(self.ticks() + 3)
+            return self.runc_piped("restore", "-d", "--image-path", self.img, "--work-path", self.work, *extra,
+                                   cid or self.id)
+        except Fail as e:
+            raise Fail("%s%s" % (e, first_error(os.path.join(self.work, "restore.log"))))
 
     def cleanup(self):
-        if self.started:
-            self.runc("kill", self.id, "KILL")
+        for cid in self.ids:
+            self.runc("kill", cid, "KILL")
             for _ in range(50):
-                if self.runc("delete", "--force", self.id).returncode == 0 or self.status() == "absent":
+                if self.runc("delete", "--force", cid).returncode == 0 or self.status(cid) == "absent":
                     break
                 time.sleep(0.1)
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def first_error(path):
-    with open(path) as f:
+    try:
+        with open(path) as f:
+            for line in f:
+                if "Error (" in line:
+                    return "; " + os.path.basename(path) + ": " + line[line.index("Error ("):].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def nspid(pid):
+    with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if "Error (" in line:
-                return line[line.index("Error ("):].strip()
-    return None
+            if line.startswith("NSpid:"):
+                return [int(x) for x in line.split()[1:]]
+    return []
 
 
-def runs(ct, fn):
+def check_container(ct, cid=None):
+    """The container's init: the shell, pid 1 of a pid namespace of its own, untraced."""
+    pid = ct.init_pid(cid)
+    check(ct.status(cid) == "running", "container status %s" % ct.status(cid))
+    ids = nspid(pid)
+    check(len(ids) == 2 and ids[1] == 1, "the restored init's NSpid is %r, not pid 1 of a namespace" % ids)
+    check(os.readlink("/proc/%d/ns/pid" % pid) != os.readlink("/proc/self/ns/pid"), "init in our pid ns")
+    with open("/proc/%d/status" % pid) as f:
+        check("TracerPid:\t0\n" in f.read(), "the container's init is still traced")
+
+
+def continues(ct, old, new, after_ckpt=True):
+    """The counter goes on: the restored container's first tick follows the last one the
+    checkpointed container printed (the old pipe is drained: its writers are gone)."""
+    if after_ckpt:
+        check(old.wait_eof(10), "the checkpointed container's pipe is still open")
+    last = max(old.ticks())
+    ct.wait_ticks(new, 3)
+    first = new.ticks()[0]
+    check(first == last + 1, "the restored counter starts at %d, the checkpointed one ended at %d" % (first, last))
+    return last
+
+
+@case
+def checkpoint_restore():
+    """runc checkpoint, runc restore: the counter goes on in a new pid namespace, on runc's new pipe"""
+    ct = Ct("ckpt")
     try:
         ct.start()
-        fn(ct)
+        ct.checkpoint()
+        check(ct.status() == "absent", "the checkpointed container is %s" % ct.status())
+        new = ct.restore()
+        continues(ct, ct.out, new)
+        check_container(ct)
+        calls = [line.split() for line in open(ct.calls)]
+        check(all(c[0] == "swrk" for c in calls) and len(calls) == 4, "criu calls %r" % calls)
     finally:
         ct.cleanup()
 
 
 @case
-def checkpoint():
-    """runc checkpoint: VERSION, then DUMP, refused at --root (no mount namespaces yet)"""
-    def body(ct):
-        img, work = os.path.join(ct.dir, "img"), os.path.join(ct.dir, "work")
-        pid = ct.init_pid()
-        p = ct.runc("checkpoint", "--image-path", img, "--work-path", work, ct.id)
-        check(p.returncode != 0, "runc checkpoint succeeded?")
-        check("criu failed: type DUMP errno 95" in p.stderr, "runc said: %s" % p.stderr)
-        # go-criu's VERSION probe (swrk N), then runc's own swrk 3 with the DUMP
-        calls = ct.swrk_calls()
-        check(len(calls) == 2 and all(c[0] == "swrk" for c in calls) and calls[1] == ["swrk", "3"],
-              "criu calls %r" % calls)
-        err = first_error(os.path.join(work, "dump.log"))
-        check(err and "--root: not supported yet" in err, "dump.log's first error: %r" % err)
-        check(os.path.exists(os.path.join(img, "descriptors.json")), "runc wrote no descriptors.json")
-        check(not os.path.exists(os.path.join(img, "inventory.img")), "an inventory of a failed dump")
-        ct.running_on(pid)
-    runs(Ct("ckpt"), body)
-
-
-@case
-def pre_dump():
-    """runc checkpoint --pre-dump: FEATURE_CHECK says no mem_track, runc stops there"""
-    def body(ct):
-        pid = ct.init_pid()
-        p = ct.runc("checkpoint", "--pre-dump", "--image-path", os.path.join(ct.dir, "pre"), ct.id)
-        check(p.returncode != 0 and "CRIU is missing features" in p.stderr, "runc said: %s" % p.stderr)
-        calls = ct.swrk_calls()
-        check(len(calls) == 2 and calls[1] == ["swrk", "3"], "criu calls %r (VERSION, FEATURE_CHECK)" % calls)
-        ct.running_on(pid)
-    runs(Ct("pre"), body)
-
-
-@case
-def lazy_checkpoint():
-    """runc checkpoint --lazy-pages: FEATURE_CHECK says lazy_pages, DUMP refuses a lazy dump"""
-    def body(ct):
-        work = os.path.join(ct.dir, "work")
-        pid = ct.init_pid()
-        p = ct.runc("checkpoint", "--lazy-pages", "--page-server", "127.0.0.1:27", "--image-path",
-                    os.path.join(ct.dir, "img"), "--work-path", work, ct.id)
-        check(p.returncode != 0 and "type DUMP" in p.stderr, "runc said: %s" % p.stderr)
-        check(len(ct.swrk_calls()) == 3, "criu calls %r (VERSION, FEATURE_CHECK, DUMP)" % ct.swrk_calls())
-        err = first_error(os.path.join(work, "dump.log"))
-        check(err and "--lazy-pages: not supported yet" in err, "dump.log's first error: %r" % err)
-        ct.running_on(pid)
-    runs(Ct("lazy"), body)
-
-
-@case
-def restore():
-    """runc restore: VERSION, then RESTORE with runc's options, refused at --root"""
-    ct = Ct("rst")
+def leave_running():
+    """runc checkpoint --leave-running: the container goes on; a second one restored from the images"""
+    ct = Ct("leave")
     try:
-        img, work = os.path.join(ct.dir, "img"), os.path.join(ct.dir, "work")
-        os.makedirs(img)
-        with open(os.path.join(img, "descriptors.json"), "w") as f:
-            json.dump(["/dev/null", "/dev/null", "/dev/null"], f)
-        p = ct.runc("restore", "-d", "--image-path", img, "--work-path", work, "-b", ct.bundle, ct.id)
-        check(p.returncode != 0 and "criu failed: type RESTORE errno 95" in p.stderr, "runc said: %s" % p.stderr)
-        err = first_error(os.path.join(work, "restore.log"))
-        check(err and "--root: not supported yet" in err, "restore.log's first error: %r" % err)
-        check(ct.status() == "absent", "a container after a failed restore: %s" % ct.status())
+        ct.start()
+        ct.checkpoint("--leave-running")
+        n = max(ct.out.ticks())
+        ct.wait_ticks(ct.out, 3, after=n)
+        check_container(ct)
+        second = "%s-b" % ct.id
+        new = ct.restore(second)
+        ct.wait_ticks(new, 3)
+        check(new.ticks()[0] <= n + 1, "the second container starts at tick %d, after %d" % (new.ticks()[0], n))
+        check_container(ct, second)
+        check(ct.init_pid(second) != ct.init_pid(), "one init for two containers")
+        n = max(ct.out.ticks())
+        ct.wait_ticks(ct.out, 3, after=n)
+    finally:
+        ct.cleanup()
+
+
+@case
+def lazy():
+    """runc restore --lazy-pages --work-path IMAGES with criu-lite lazy-pages -D IMAGES: the counter goes on"""
+    ct = Ct("lazy")
+    try:
+        ct.start()
+        ct.checkpoint()
+        lp = subprocess.Popen([ARGS.criu, "lazy-pages", "-D", ct.img, "-o", "lazy-pages.log", "-v4"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ct.procs.append(lp)
+        sock = os.path.join(ct.img, "lazy-pages.socket")
+        end = time.time() + 10
+        while not os.path.exists(sock) and time.time() < end:
+            time.sleep(0.01)
+        check(os.path.exists(sock), "no %s" % sock)
+        ct.work = ct.img  # the daemon's socket is in the restore's work dir (RUNTIMES.md section 5)
+        t0 = time.monotonic()
+        new = ct.restore(None, "--lazy-pages")
+        dt = time.monotonic() - t0
+        continues(ct, ct.out, new)
+        check_container(ct)
+        check(lp.wait(30) == 0, "lazy-pages exited with %s" % lp.returncode)
+        with open(os.path.join(ct.img, "lazy-pages-stats.json")) as f:
+            st = json.load(f)
+        check(st.get("complete"), "lazy-pages-stats.json: not complete")
+        print("# lazy: runc restore took %.0f ms; %d pages served" % (dt * 1000, st.get("pages_copied", 0) +
+                                                                        st.get("pages_continued", 0)))
+    finally:
+        ct.cleanup()
+
+
+class ConsoleSocket:
+    """runc's --console-socket: the master of the container's pty arrives here."""
+
+    def __init__(self, path):
+        self.path, self.fd = path, None
+        self.sk = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sk.bind(path)
+        self.sk.listen(1)
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        c, _ = self.sk.accept()
+        _, fds, _, _ = socket.recv_fds(c, 4096, 1)
+        c.close()
+        self.sk.close()
+        self.fd = fds[0] if fds else None
+
+    def master(self, timeout=20):
+        self.t.join(timeout)
+        check(self.fd is not None, "no pty master on the console socket %s" % self.path)
+        return self.fd
+
+
+@case
+def terminal():
+    """a terminal container: runc restore hands a new master (orphan-pts-master) to its --console-socket"""
+    ct = Ct("tty", terminal=True)
+    try:
+        cs = ConsoleSocket(os.path.join(ct.dir, "console.sock"))
+        p = ct.runc("run", "-d", "--console-socket", cs.path, ct.id)
+        check(p.returncode == 0, "runc run: %s" % p.stderr)
+        old = Reader(cs.master())
+        ct.wait_ticks(old, 3)
+        pid = ct.init_pid()
+        check(os.readlink("/proc/%d/fd/1" % pid).startswith("/dev/pts/"), "no pty: %s" %
+              os.readlink("/proc/%d/fd/1" % pid))
+        ct.checkpoint()
+        cs2 = ConsoleSocket(os.path.join(ct.dir, "console2.sock"))
+        p = ct.runc("restore", "-d", "--console-socket", cs2.path, "--image-path", ct.img, "--work-path", ct.work,
+                    ct.id)
+        check(p.returncode == 0, "runc restore: %s%s" % (p.stderr, first_error(os.path.join(ct.work,
+                                                                                          "restore.log"))))
+        new = Reader(cs2.master())
+        continues(ct, old, new)
+        check_container(ct)
+        pid = ct.init_pid()
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read().rsplit(")", 1)[1].split()
+        check(st[4] != "0" and os.major(int(st[4])) >= 136, "the restored init has no controlling terminal")
     finally:
         ct.cleanup()
 
@@ -229,6 +358,7 @@ def main():
         for i, c in enumerate(sel, 1):
             print("ok %d - %s # skip: no %s" % (i, c.__name__, ", ".join(missing)))
         return 0
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     failed = 0
     for i, c in enumerate(sel, 1):
         t0 = time.time()

@@ -318,8 +318,7 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--prev-images-dir", "../p", "--prev-images-dir" },
 		{ "dump", "--track-mem", NULL, "--track-mem" },
 		{ "dump", "--lazy-pages", NULL, "--lazy-pages" },
-		{ "restore", "--root", "/r", "--root" },
-		{ "dump", "--external", "mnt[/a]:b", "--external" },
+		{ "dump", "--external", "dev[1:3]:b", "--external" },
 		{ "dump", "--manage-cgroups=full", NULL, "--manage-cgroups" },
 		{ "restore", "--manage-cgroups=props", NULL, "--manage-cgroups" },
 		{ "restore", "--join-ns", "pid:/proc/1/ns/pid", "--join-ns" },
@@ -343,6 +342,8 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--cgroup-root", "/x" },  { "restore", "--orphan-pts-master", NULL },
 		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" }, { "dump", "--file-locks", NULL },
 		{ "restore", "--file-locks", NULL },
+		{ "restore", "--root", "/r" },	       { "dump", "--external", "mnt[/a]:b" },
+		{ "restore", "--external", "net[4026531840]:k" },
 		{ "lazy-pages", "--fault-around", "1" }, { "lazy-pages", "--busy-poll", "0" },
 	};
 	struct cr_options o;

@@ -56,7 +56,7 @@ struct child_cfg {
 enum {
 	REFUSE_NONE,
 	REFUSE_SESSION,    /* not a session leader: its session is led outside the tree */
-	REFUSE_NAMESPACE,  /* a UTS namespace of its own */
+	REFUSE_NAMESPACE,  /* a pid namespace made for its children, and none yet */
 	REFUSE_MEMPOLICY,  /* set_mempolicy(MPOL_BIND) */
 	REFUSE_LDT,        /* modify_ldt() */
 	REFUSE_TLS,        /* set_thread_area() */
@@ -123,7 +123,7 @@ static int set_up_refused(int what, uint8_t *anon)
 {
 	switch (what) {
 	case REFUSE_NAMESPACE:
-		return unshare(CLONE_NEWUTS);
+		return unshare(CLONE_NEWPID);
 	case REFUSE_MEMPOLICY: {
 		unsigned long node0 = 1;
 		return syscall(SYS_set_mempolicy, 2 /* MPOL_BIND */, &node0, 2);
@@ -1098,8 +1098,9 @@ START_TEST(test_dump_sigsuspend)
 }
 END_TEST
 
-/* Seccomp filters are not carried: the dump refuses them, once it injected getitimer()
- * into the thread (which the filter would kill it for, if it saw it). */
+/* Seccomp filters are carried: the dump reads them (seccomp.img) and injects getitimer()
+ * into the thread, which the filter would kill it for if it saw it (suspended while
+ * seized). */
 START_TEST(test_dump_seccomp)
 {
 	struct fixture fx;
@@ -1117,12 +1118,20 @@ START_TEST(test_dump_seccomp)
 	o.leave_running = true;
 	snprintf(log, sizeof(log), "%s.log", fx.dir);
 	ck_assert_int_eq(log_init(LOG_WARN, log), 0);
-	ck_assert_int_eq(cr_dump(&o), -1);
+	ck_assert_int_eq(cr_dump(&o), 0);
 	log_fini();
-	cleanup_free char *text = read_file_str(AT_FDCWD, log, 1 << 20, NULL);
-	ck_assert_ptr_nonnull(text);
-	ck_assert_msg(strstr(text, "runs under seccomp (mode 2): seccomp filters are not carried"), "log: %s", text);
 	assert_running_untraced(fx.pid);
+	{
+		int dfd = open_dir(fx.dir);
+		cleanup_img struct img *si = img_open(dfd, IMG_SECCOMP, O_RDONLY, 0);
+		SeccompEntry *se;
+		ck_assert_ptr_nonnull(si);
+		ck_assert_int_eq(img_read_one(si, (void **)&se), 0);
+		ck_assert_uint_eq(se->n_chains, 1);
+		ck_assert_uint_ge(se->chains[0]->n_filters, 1);
+		img_free_msg(si, se);
+		close(dfd);
+	}
 	finish_child_intact(fx.pid);
 	cleanup_fixture(&fx);
 }
@@ -1136,7 +1145,7 @@ START_TEST(test_dump_refuses)
 {
 	static const char *const want[REFUSE_COUNT] = {
 		[REFUSE_SESSION] = "led by a process outside the tree",
-		[REFUSE_NAMESPACE] = "another uts namespace",
+		[REFUSE_NAMESPACE] = "made a new pid namespace for its children",
 		[REFUSE_MEMPOLICY] = "NUMA memory policy",
 		[REFUSE_LDT] = "local descriptor table",
 		[REFUSE_TLS] = "TLS descriptor",
