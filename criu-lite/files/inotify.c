@@ -248,8 +248,10 @@ static int inotify_open(struct rst_ctx *ctx, struct rst_file *rf)
 		pr_perror("can't sort the watches of %s", what);
 		return -1;
 	}
-	memcpy(v, e->wds, e->n_wds * sizeof(*v));
-	qsort(v, e->n_wds, sizeof(*v), cmp_wd);
+	if (e->n_wds) { /* e->wds may be NULL */
+		memcpy(v, e->wds, e->n_wds * sizeof(*v));
+		qsort(v, e->n_wds, sizeof(*v), cmp_wd);
+	}
 	for (size_t i = 0; i < e->n_wds; i++) {
 		int wd;
 		if (skip_wds(fd, &next, v[i]->wd, what) < 0)

@@ -164,7 +164,8 @@ struct sockdiag *sockdiag_unix_load(void)
 		sockdiag_free(t);
 		return NULL;
 	}
-	qsort(t->v, t->nr, sizeof(*t->v), cmp_ino);
+	if (t->nr) /* t->v may be NULL */
+		qsort(t->v, t->nr, sizeof(*t->v), cmp_ino);
 	for (size_t i = 0; i < t->nr; i++)
 		t->nr_icons += t->v[i].nr_icons;
 	t->icons = malloc((t->nr_icons ? t->nr_icons : 1) * sizeof(*t->icons));
