@@ -25,7 +25,7 @@ CONTAINER_PKGS := runc podman busybox-static
 ifneq ($(filter test asan rpc-runtime-tests,$(MAKECMDGOALS)),)
 DEB_PKGS += $(CONTAINER_PKGS)
 endif
-# The network sockets: sock_diag through libnl (criu-lite/files/netdiag.c), the network
+# The sockets: sock_diag through libnl (criu-lite/files/netdiag.c; sockdiag.c for unix ones), the network
 # lock's tools (criu-lite/netlock.c), the real server their tests checkpoint (redis).
 DEB_PKGS += libnl-3-dev iptables nftables redis-server
 PKGS     += libnl-3.0

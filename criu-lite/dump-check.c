@@ -33,15 +33,14 @@ static bool in_tree(struct dump_ctx *ctx, pid_t pid)
 }
 
 /* Two processes of the tree that share what clone() shares between threads: restore
- * makes each process its own (CLONE_FILES fd tables, CLONE_FS cwd and umask, CLONE_VM
- * memory, CLONE_SIGHAND handlers are not carried). 0 or -1 (logged). */
+ * makes each process its own (CLONE_FS cwd and umask, CLONE_VM memory, CLONE_SIGHAND
+ * handlers are not carried; CLONE_FILES fd tables are: dump-files.c). 0 or -1 (logged). */
 static int check_shared_between_processes(struct dump_ctx *ctx)
 {
 	static const struct {
 		int type;
 		const char *what;
 	} res[] = {
-		{ 2 /* KCMP_FILES */, "one fd table (CLONE_FILES)" },
 		{ 3 /* KCMP_FS */, "one cwd, root and umask (CLONE_FS)" },
 		{ 1 /* KCMP_VM */, "one address space (CLONE_VM)" },
 		{ 4 /* KCMP_SIGHAND */, "one set of signal handlers (CLONE_SIGHAND)" },

@@ -14,6 +14,7 @@
 
 struct fd_ops;
 struct dump_file_index;
+struct sockdiag;
 struct net_dump;
 
 /* One open file description (criu-lite/files/files.h). */
@@ -25,6 +26,14 @@ struct dump_file {
 	uint32_t flags;
 	FileEntry *fe;
 	const struct fd_ops *ops;
+	void *priv;   /* the kind's own dump state (freed by its dump_free) */
+};
+
+/* An fd in flight (SCM_RIGHTS in a socket's queue), received into criu-lite at dump:
+ * described like the tasks' fds, its file id then goes to *slot. */
+struct dump_inflight {
+	int fd;
+	uint32_t *slot;
 };
 
 struct dump_shmem {
@@ -65,8 +74,14 @@ struct dump_ctx {
 	struct dump_file *files;
 	size_t nr_files, cap_files;
 	struct dump_file_index *file_index; /* descriptions by inode (criu-lite/files/index.c) */
-	FileDataEntry **file_data; /* file-data.img records (ghost contents) */
-	size_t nr_file_data;
+	FileDataEntry **file_data; /* file-data.img records (ghost contents, socket queues) */
+	size_t nr_file_data, cap_file_data;
+	struct dump_inflight *inflight; /* fds in flight not described yet */
+	size_t nr_inflight, cap_inflight;
+	int *inflight_fds;     /* fds in flight already described: held until the end */
+	size_t nr_inflight_fds, cap_inflight_fds;
+	struct sockdiag *sockdiag; /* the unix sockets (sock_diag), loaded when the first is met */
+	uint32_t *files_ids;   /* per tree.tasks[i]: its fd table (0: not dumped) */
 	struct dump_shmem *shmems;
 	size_t nr_shmems, cap_shmems;
 	struct dump_stats stats;

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <linux/kcmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "lib/util.h"
 #include "criu-lite/dump-files.h"
 #include "criu-lite/files/files.h"
+#include "criu-lite/files/sockdiag.h"
 
 #define FDINFO_MAX (1u << 20) /* an epoll or inotify instance lists one line per target */
 
@@ -86,9 +88,7 @@ int dump_file_of_path(struct dump_ctx *ctx, pid_t pid, const char *proc_path, ui
 			return 0;
 		}
 	}
-	unlinked = files_strip_deleted(path) && st.st_nlink == 0;
-	if (unlinked)
-		pr_warn("pid %d: %s is an unlinked file; restore needs it back at that path\n", pid, path);
+	unlinked = files_strip_deleted(path);
 	fe = new_file_entry(S_ISDIR(st.st_mode) ? FILE_TYPE_DIR : FILE_TYPE_REG);
 	if (!fe)
 		return -1;
@@ -97,12 +97,18 @@ int dump_file_of_path(struct dump_ctx *ctx, pid_t pid, const char *proc_path, ui
 		free(fe);
 		return -1;
 	}
-	fe->reg->has_unlinked = true;
-	fe->reg->unlinked = unlinked;
 	f = add_file(ctx, fe, st.st_dev, st.st_ino, pid, -1, flags);
-	if (!f || dump_file_index(ctx, ctx->nr_files - 1) < 0)
+	if (!f)
 		return -1;
 	f->ops = S_ISDIR(st.st_mode) ? &dir_fd_ops : &reg_fd_ops;
+	if (unlinked) {
+		char what[PROC_PATH_MAX + 64];
+		snprintf(what, sizeof(what), "pid %d: the file mapped from %s", pid, path);
+		if (reg_ghost_dump(ctx, f, proc_path, &st, what) < 0)
+			return -1;
+	}
+	if (dump_file_index(ctx, ctx->nr_files - 1) < 0)
+		return -1;
 	*ret_id = f->id;
 	return 0;
 }
@@ -169,6 +175,78 @@ static int probe_fd(int pidfd, pid_t pid, int fd, struct fd_probe *p)
 	return 0;
 }
 
+#define LOCK_POSIX 1
+#define LOCK_FLOCK 2
+#define LOCK_OFD 3
+
+/* The locks fdinfo lists for (pid, fd), added to its description f: refused without
+ * --file-locks, naming the lock. 0 or -1 (logged). */
+static int dump_locks(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+{
+	for (const char *l = p->fdinfo; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char cls[16], mode[16], type[16], end[32];
+		long long start;
+		int lpid;
+		FileLockEntry *e, **v;
+		uint32_t kind;
+
+		if (strncmp(l, "lock:", 5))
+			continue;
+		if (sscanf(l, "lock:\t%*d: %15s %15s %15s %d %*x:%*x:%*u %lld %31s", cls, mode, type, &lpid, &start,
+			   end) != 6) {
+			pr_err("fd %d of pid %d: can't parse the lock line '%.*s'\n", p->fd, p->pid, (int)strcspn(l, "\n"), l);
+			errno = EINVAL;
+			return -1;
+		}
+		kind = !strcmp(cls, "POSIX") ? LOCK_POSIX : !strcmp(cls, "FLOCK") ? LOCK_FLOCK
+						: !strcmp(cls, "OFDLCK") ? LOCK_OFD : 0;
+		if (!kind || strcmp(mode, "ADVISORY") || (strcmp(type, "READ") && strcmp(type, "WRITE"))) {
+			pr_err("fd %d of pid %d (%s) holds a %s %s %s lock: criu-lite can't carry it\n", p->fd, p->pid,
+			       p->link, cls, mode, type);
+			errno = ENOTSUP;
+			return -1;
+		}
+		if (!ctx->opts->file_locks) {
+			pr_err("fd %d of pid %d (%s) holds a %s %s lock on [%lld, %s]: dump with --file-locks (-l) "
+			       "to carry it\n", p->fd, p->pid, p->link, cls, type, start, end);
+			errno = ENOTSUP;
+			return -1;
+		}
+		/* the same lock through another fd of the description */
+		for (size_t i = 0; i < f->fe->n_locks; i++) {
+			const FileLockEntry *o = f->fe->locks[i];
+			if (o->kind == kind && o->start == (uint64_t)start && o->pid == lpid &&
+			    o->type == (uint32_t)(strcmp(type, "WRITE") ? F_RDLCK : F_WRLCK) &&
+			    o->has_end == !!strcmp(end, "EOF") && (!o->has_end || o->end == strtoull(end, NULL, 10)))
+				goto next;
+		}
+		v = realloc(f->fe->locks, (f->fe->n_locks + 1) * sizeof(*v));
+		e = files_zalloc(sizeof(*e), "a lock");
+		if (!v || !e) {
+			if (v)
+				f->fe->locks = v;
+			free(e);
+			pr_perror("can't note a lock");
+			return -1;
+		}
+		f->fe->locks = v;
+		file_lock_entry__init(e);
+		e->kind = kind;
+		e->type = strcmp(type, "WRITE") ? F_RDLCK : F_WRLCK;
+		e->start = (uint64_t)start;
+		e->has_pid = true;
+		e->pid = lpid;
+		if (strcmp(end, "EOF")) {
+			e->has_end = true;
+			e->end = strtoull(end, NULL, 10);
+		}
+		f->fe->locks[f->fe->n_locks++] = e;
+		pr_info("fd %d of pid %d: %s %s lock [%lld, %s] of pid %d\n", p->fd, p->pid, cls, type, start, end, lpid);
+	next:;
+	}
+	return 0;
+}
+
 /* Describe (pid, fd) and register it: its file id. */
 static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint32_t *ret_id, bool *ret_cloexec)
 {
@@ -192,7 +270,7 @@ static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint3
 		goto out;
 	if (f) {
 		*ret_id = f->id;
-		ret = 0;
+		ret = dump_locks(ctx, &p, f);
 		goto out;
 	}
 	fe = new_file_entry(ops->type);
@@ -202,13 +280,99 @@ static int dump_one_fd(struct dump_ctx *ctx, int pidfd, pid_t pid, int fd, uint3
 	if (!f)
 		goto out;
 	f->ops = ops;
-	if (ops->dump(ctx, &p, f) < 0 || dump_file_index(ctx, ctx->nr_files - 1) < 0)
+	if (ops->dump(ctx, &p, f) < 0 || dump_file_index(ctx, ctx->nr_files - 1) < 0 || dump_locks(ctx, &p, f) < 0)
 		goto out;
 	*ret_id = f->id;
 	ret = 0;
 out:
 	probe_free(&p);
 	return ret;
+}
+
+/* Describe the fds in flight received so far (they may bring more: loop). */
+static int dump_inflight(struct dump_ctx *ctx)
+{
+	while (ctx->nr_inflight) {
+		struct dump_inflight in = ctx->inflight[--ctx->nr_inflight];
+		bool cloexec;
+		int r = dump_one_fd(ctx, -1, getpid(), in.fd, in.slot, &cloexec);
+
+		/* its description is registered with our fd: it stays open until the end */
+		if (r < 0) {
+			close(in.fd);
+			return -1;
+		}
+		if (ctx->nr_inflight_fds == ctx->cap_inflight_fds) {
+			size_t ncap = ctx->cap_inflight_fds ? ctx->cap_inflight_fds * 2 : 16;
+			int *n = realloc(ctx->inflight_fds, ncap * sizeof(*n));
+			if (!n) {
+				pr_perror("can't keep an fd in flight");
+				close(in.fd);
+				return -1;
+			}
+			ctx->inflight_fds = n;
+			ctx->cap_inflight_fds = ncap;
+		}
+		ctx->inflight_fds[ctx->nr_inflight_fds++] = in.fd;
+	}
+	return 0;
+}
+
+bool dump_files_table_id(const struct dump_ctx *ctx, size_t i, uint32_t *ret_id)
+{
+	if (!ctx->files_ids || !ctx->files_ids[i])
+		return false;
+	*ret_id = ctx->files_ids[i];
+	return true;
+}
+
+/* The fd table of task i: its parent's (kcmp KCMP_FILES; the parent is dumped first),
+ * another one already met, or a new one. A table shared with tasks of the tree but not
+ * with the parent can't be rebuilt (restore shares a table from parent to child only):
+ * refused. 0 or -1 (logged). */
+static int table_id(struct dump_ctx *ctx, size_t i)
+{
+	const struct seize_task *t = &ctx->tree.tasks[i];
+	pid_t other = 0;
+	uint32_t next = 1;
+
+	if (!ctx->files_ids) {
+		ctx->files_ids = calloc(ctx->tree.nr_tasks, sizeof(*ctx->files_ids));
+		if (!ctx->files_ids) {
+			pr_perror("can't allocate the fd table ids");
+			return -1;
+		}
+	}
+	for (size_t k = 0; k < ctx->tree.nr_tasks; k++) {
+		const struct seize_task *o = &ctx->tree.tasks[k];
+		long r;
+		if (k == i || !ctx->files_ids[k])
+			continue;
+		next = MAX(next, ctx->files_ids[k] + 1);
+		/* a dead leader's table is its live threads' */
+		r = syscall(SYS_kcmp, seize_proc_pid(o), seize_proc_pid(t), KCMP_FILES, 0, 0);
+		if (r < 0) {
+			pr_perror("kcmp(KCMP_FILES) of pids %d and %d", o->pid, t->pid);
+			return -1;
+		}
+		if (r)
+			continue;
+		if (o->pid != t->ppid) {
+			other = o->pid;
+			continue;
+		}
+		ctx->files_ids[i] = ctx->files_ids[k];
+		pr_info("pid %d shares the fd table of its parent %d\n", t->pid, o->pid);
+		return 0;
+	}
+	if (other) {
+		pr_err("pid %d shares its fd table (CLONE_FILES) with pid %d, but not with its parent %d: "
+		       "criu-lite can't carry it\n", t->pid, other, t->ppid);
+		errno = ENOTSUP;
+		return -1;
+	}
+	ctx->files_ids[i] = next;
+	return 0;
 }
 
 #define PIDFD_THREAD_ 0x80 /* O_EXCL: a pidfd of one thread (Linux 6.9) */
@@ -227,6 +391,9 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 		pr_perror("pidfd_open of pid %d", pid);
 		return -1;
 	}
+	for (size_t i = 0; i < ctx->tree.nr_tasks; i++)
+		if (ctx->tree.tasks[i].pid == pid && table_id(ctx, i) < 0)
+			return -1;
 	snprintf(path, sizeof(path), "/proc/%d/fd", pp);
 	if (proc_list_dir_ints(path, &fds, &nr) < 0)
 		return -1;
@@ -248,6 +415,8 @@ int dump_files_task(struct dump_ctx *ctx, pid_t pid)
 			return -1;
 		pr_debug("pid %d: fd %d -> file %u\n", pid, fds[i], id);
 	}
+	if (dump_inflight(ctx) < 0)
+		return -1;
 	return img_close(steal_pointer(&img));
 }
 
@@ -255,7 +424,7 @@ int dump_files_write(struct dump_ctx *ctx)
 {
 	cleanup_img struct img *img = NULL;
 
-	if (fd_kinds_dump_finish(ctx) < 0)
+	if (dump_inflight(ctx) < 0 || fd_kinds_dump_finish(ctx) < 0 || dump_inflight(ctx) < 0)
 		return -1;
 	img = img_open(ctx->dfd, IMG_FILES, O_WRONLY, 0);
 	if (!img)
@@ -278,8 +447,11 @@ int dump_files_write(struct dump_ctx *ctx)
 
 void dump_files_fini(struct dump_ctx *ctx)
 {
-	for (size_t i = 0; i < ctx->nr_files; i++)
+	for (size_t i = 0; i < ctx->nr_files; i++) {
+		if (ctx->files[i].priv && ctx->files[i].ops->dump_free)
+			ctx->files[i].ops->dump_free(&ctx->files[i]);
 		file_entry__free_unpacked(ctx->files[i].fe, NULL);
+	}
 	free(ctx->files);
 	ctx->files = NULL;
 	ctx->nr_files = ctx->cap_files = 0;
@@ -287,6 +459,20 @@ void dump_files_fini(struct dump_ctx *ctx)
 		file_data_entry__free_unpacked(ctx->file_data[i], NULL);
 	free(ctx->file_data);
 	ctx->file_data = NULL;
-	ctx->nr_file_data = 0;
+	ctx->nr_file_data = ctx->cap_file_data = 0;
+	for (size_t i = 0; i < ctx->nr_inflight; i++)
+		close(ctx->inflight[i].fd);
+	free(ctx->inflight);
+	ctx->inflight = NULL;
+	ctx->nr_inflight = ctx->cap_inflight = 0;
+	for (size_t i = 0; i < ctx->nr_inflight_fds; i++)
+		close(ctx->inflight_fds[i]);
+	free(ctx->inflight_fds);
+	ctx->inflight_fds = NULL;
+	ctx->nr_inflight_fds = ctx->cap_inflight_fds = 0;
+	sockdiag_free(ctx->sockdiag);
+	ctx->sockdiag = NULL;
+	free(ctx->files_ids);
+	ctx->files_ids = NULL;
 	dump_file_index_free(ctx);
 }

@@ -624,12 +624,7 @@ static int classify_vma(struct dump_ctx *ctx, pid_t pid, const struct proc_vma *
 			e->flags |= MAP_ANONYMOUS;
 		return dump_shmem_add(ctx, steal_fd(&fd), kind, name, v->deleted, min_size, &e->shmem_id);
 	}
-	if (v->deleted) {
-		pr_err("pid %d: VMA %" PRIx64 "-%" PRIx64 " maps the deleted file %s: not supported\n", pid,
-		       v->start, v->end, v->name);
-		errno = ENOTSUP;
-		return -1;
-	}
+	/* a deleted file is saved as a ghost (dump-files) */
 	e->kind = v->shared ? VMA_KIND_FILE_SHARED : VMA_KIND_FILE_PRIVATE;
 	e->has_file_id = true;
 	return dump_file_of_path(ctx, pid, path,

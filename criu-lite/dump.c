@@ -870,6 +870,7 @@ static int dump_pstree(struct dump_ctx *ctx)
 		e.sid = t->sid;
 		e.threads = (uint32_t *)t->tids;
 		e.n_threads = t->nr_tids;
+		e.has_files_id = dump_files_table_id(ctx, i, &e.files_id);
 		if (t->zombie) {
 			e.has_zombie = e.has_exit_status = e.has_exit_signal = true;
 			e.zombie = true;

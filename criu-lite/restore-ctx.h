@@ -22,6 +22,9 @@ struct rst_task {
 	int cwd_fd;              /* service fd of a recreated deleted cwd, -1 otherwise */
 	int late_sock;           /* service fd: where criu-lite sends the task its late files, -1: none */
 	size_t nr_late;          /* how many it sends */
+	bool shares_files;       /* its fd table is its parent's (CLONE_FILES): created after the
+	                          * parent installed its fds, installs none itself */
+	bool svc_close_late;     /* in such a group: the service fds are closed at the finish */
 	size_t args_size;        /* bytes of the args area this task needs */
 };
 
@@ -151,8 +154,12 @@ void rst_shmem_fini(struct rst_ctx *ctx);
 /* In a task, before it makes its children: what they inherit of its files (a session
  * leader's controlling terminal). 0 or -1 (message in err). */
 int rst_files_before_children(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
-/* In a task: install its fds. 0 or -1 (message in err). */
+/* In a task: install its fds (none for a task sharing its parent's table). 0 or -1
+ * (message in err). */
 int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen);
+/* In a task, once its args are built: the POSIX locks the blob takes once it closed
+ * the service fds. 0 or -1 (message in err). */
+int rst_files_posix_locks(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a, char *err, size_t errlen);
 /* Move fd to a service fd (closing fd). Returns the new fd or -1 (logged). */
 int rst_svc_fd(struct rst_ctx *ctx, int fd);
 /* A service fd copy of fd (fd stays open). Returns the new fd or -1 (logged). */

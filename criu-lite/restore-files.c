@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -290,6 +291,10 @@ static int shmem_open(struct rst_ctx *ctx, size_t i)
 
 /* ---- open file descriptions ---- */
 
+#define LOCK_POSIX 1
+#define LOCK_FLOCK 2
+#define LOCK_OFD 3
+
 static struct rst_file *rfile_of(struct rst_ctx *ctx, uint32_t id)
 {
 	ssize_t i = file_index(ctx, id);
@@ -423,18 +428,42 @@ static int rfiles_init(struct rst_ctx *ctx)
 			return -1;
 		}
 		rf->late = rf->ops->late && rf->ops->late(rf->fe);
+		rf->lock_task = -1;
+	}
+	/* what queued messages carry must exist too */
+	for (size_t i = 0; i < ctx->img.nr_file_data; i++)
+		for (size_t k = 0; k < ctx->img.file_data[i]->n_fds; k++)
+			rfile_of(ctx, ctx->img.file_data[i]->fds[k])->needed = true; /* exists: validated */
+	/* fd tables shared with the parent (CLONE_FILES): the parent installs them */
+	for (size_t i = 1; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		ssize_t p = img_set_task_idx(&ctx->img, t->img->pe->ppid);
+		const PstreeEntry *pe = t->img->pe, *ppe = p >= 0 ? ctx->tasks[p].img->pe : NULL;
+		if (ppe && pe->has_files_id && ppe->has_files_id && pe->files_id == ppe->files_id) {
+			t->shares_files = true;
+			t->svc_close_late = ctx->tasks[p].svc_close_late = true;
+		}
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 		t->late_sock = -1;
 		t->nr_late = 0;
-		for (size_t k = 0; k < t->img->nr_fds; k++) {
+		for (size_t k = 0; k < t->img->nr_fds && !t->shares_files; k++) {
 			struct rst_file *rf = rfile_of(ctx, t->img->fds[k]->file_id); /* exists: validated */
 			rf->needed = true;
 			if (rf->late)
 				t->nr_late++;
 			if (rf->ops->post_open && rf->post_task < 0)
 				rf->post_task = i;
+			/* flock and OFD locks belong to the description: taken by the task /proc/locks
+			 * named, if it holds it, else by the first that does */
+			for (size_t l = 0; l < rf->fe->n_locks; l++) {
+				const FileLockEntry *lk = rf->fe->locks[l];
+				if (lk->kind == LOCK_POSIX)
+					continue;
+				if (rf->lock_task < 0 || (lk->has_pid && (uint32_t)lk->pid == t->img->pe->pid))
+					rf->lock_task = i;
+			}
 		}
 	}
 	return 0;
@@ -530,6 +559,14 @@ static int open_for_map(struct rst_ctx *ctx, uint32_t file_id)
 		errno = EBADMSG;
 		return -1;
 	}
+	if (fe->reg->has_ghost_id) {
+		/* an unlinked file: the one created again */
+		int g = reg_ghost_fd(ctx, fe);
+		if (g < 0)
+			return -1;
+		return rst_svc_fd(ctx, files_reopen(g, (int)((fe->reg->has_flags ? fe->reg->flags : O_RDONLY) & O_ACCMODE),
+							 fe->reg->path));
+	}
 	fd = open(fe->reg->path, ((fe->reg->has_flags ? fe->reg->flags : O_RDONLY) & O_ACCMODE) | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("can't open %s to map it", fe->reg->path);
@@ -585,7 +622,10 @@ static int task_map_fds(struct rst_ctx *ctx, struct rst_task *t)
 	if (mm->has_exe_file_id) {
 		ssize_t fi = file_index(ctx, mm->exe_file_id);
 		if (fi >= 0 && ctx->img.files[fi]->reg && ctx->img.files[fi]->reg->path) {
-			int fd = open(ctx->img.files[fi]->reg->path, O_RDONLY | O_CLOEXEC);
+			const FileEntry *xe = ctx->img.files[fi];
+			int g = xe->reg->has_ghost_id ? reg_ghost_fd(ctx, xe) : -1;
+			int fd = xe->reg->has_ghost_id ? (g < 0 ? -1 : files_reopen(g, O_RDONLY, xe->reg->path))
+						       : open(xe->reg->path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
 				pr_warn("can't open %s for /proc/%u/exe, ignoring: %s\n", ctx->img.files[fi]->reg->path,
 					t->img->pe->pid, strerror(errno));
@@ -616,6 +656,12 @@ int rst_files_base(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		for (size_t k = 0; k < ctx->tasks[i].img->nr_fds; k++)
 			max_fd = MAX(max_fd, (int)ctx->tasks[i].img->fds[k]->fd);
+	/* fd numbers the entries refer to (epoll targets) are put in place too */
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		const struct fd_ops *ops = fd_kind_of_type(ctx->img.files[i]->type);
+		if (ops && ops->max_fd)
+			max_fd = MAX(max_fd, (int)ops->max_fd(ctx->img.files[i]));
+	}
 	ctx->svc_base = max_fd + 1;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
 	    rl.rlim_cur < (rlim_t)ctx->svc_base + ctx->img.nr_files + 4096) {
@@ -716,6 +762,9 @@ int rst_files_late(struct rst_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		any |= ctx->tasks[i].nr_late > 0;
+	/* (no files here when the root task opens them: a tree in namespaces of its own) */
+	for (size_t i = 0; ctx->rfiles && i < ctx->img.nr_files; i++)
+		any |= ctx->rfiles[i].opened && ctx->rfiles[i].ops->fill;
 	if (!any)
 		return 0;
 	if (wait_all_created(ctx) < 0)
@@ -734,6 +783,12 @@ int rst_files_late(struct rst_ctx *ctx)
 		}
 	}
 	pr_debug("late files sent to their tasks\n");
+	/* every object head whose kind fills it now (socket queues) */
+	for (size_t i = 0; i < ctx->img.nr_files; i++) {
+		struct rst_file *rf = &ctx->rfiles[i];
+		if (rf->opened && rf->priv && rf->ops->fill && rf->ops->fill(ctx, rf) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -780,6 +835,9 @@ int rst_files_adopt(struct rst_ctx *ctx, size_t i, int fd)
 
 void rst_files_fini(struct rst_ctx *ctx)
 {
+	for (size_t i = 0; ctx->rfiles && i < ctx->img.nr_files; i++)
+		if (ctx->rfiles[i].priv && ctx->rfiles[i].ops->rst_free)
+			ctx->rfiles[i].ops->rst_free(&ctx->rfiles[i]);
 	free(ctx->rfiles);
 	ctx->rfiles = NULL;
 	free(ctx->late_socks);
@@ -834,6 +892,8 @@ static int recv_late(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t 
 	return 0;
 }
 
+static int take_locks(struct rst_ctx *ctx, struct rst_task *t, size_t idx, char *err, size_t errlen);
+
 static int fd_cmp(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -860,6 +920,8 @@ int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t
 		set_err(err, errlen, "out of memory");
 		return -1;
 	}
+	if (t->shares_files)
+		return 0; /* the parent's table: installed by the parent */
 	if (t->late_sock >= 0 && recv_late(ctx, t, err, errlen) < 0)
 		return -1;
 	for (size_t k = 0; k < t->img->nr_fds; k++) {
@@ -888,6 +950,74 @@ int rst_files_install(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t
 		if (next > prev + 1)
 			syscall(SYS_close_range, prev + 1, next - 1, 0);
 		prev = next;
+	}
+	return take_locks(ctx, t, idx, err, errlen);
+}
+
+/* The flock and OFD locks this task takes again, through its own fds. */
+static int take_locks(struct rst_ctx *ctx, struct rst_task *t, size_t idx, char *err, size_t errlen)
+{
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		const FdinfoEntry *fi = t->img->fds[k];
+		struct rst_file *rf = rfile_of(ctx, fi->file_id);
+		if (!rf || rf->lock_task != (ssize_t)idx || rf->locked)
+			continue;
+		rf->locked = true;
+		for (size_t l = 0; l < rf->fe->n_locks; l++) {
+			const FileLockEntry *lk = rf->fe->locks[l];
+			int r = 0;
+			if (lk->kind == LOCK_FLOCK) {
+				r = flock((int)fi->fd, (lk->type == F_WRLCK ? LOCK_EX : LOCK_SH) | LOCK_NB);
+			} else if (lk->kind == LOCK_OFD) {
+				struct flock fl = { .l_type = (short)lk->type, .l_whence = SEEK_SET, .l_start = (off_t)lk->start,
+						    .l_len = lk->has_end ? (off_t)(lk->end - lk->start + 1) : 0 };
+				r = fcntl((int)fi->fd, F_OFD_SETLK, &fl);
+			}
+			if (r < 0) {
+				set_err(err, errlen, "can't take the %s %s lock of fd %u again: %s",
+					lk->kind == LOCK_FLOCK ? "flock" : "OFD", lk->type == F_WRLCK ? "write" : "read", fi->fd,
+					strerror(errno));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int rst_files_posix_locks(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a, char *err, size_t errlen)
+{
+	a->nr_locks = 0;
+	for (size_t k = 0; k < t->img->nr_fds; k++) {
+		const FdinfoEntry *fi = t->img->fds[k];
+		struct rst_file *rf = rfile_of(ctx, fi->file_id);
+		bool first = true;
+		if (!rf || !rf->fe->n_locks)
+			continue;
+		for (size_t j = 0; j < k && first; j++)
+			first = t->img->fds[j]->file_id != fi->file_id;
+		if (!first)
+			continue;
+		for (size_t l = 0; l < rf->fe->n_locks; l++) {
+			const FileLockEntry *lk = rf->fe->locks[l];
+			struct rst_flock *fl;
+			if (lk->kind != LOCK_POSIX || !lk->has_pid || (uint32_t)lk->pid != t->img->pe->pid)
+				continue;
+			if (t->svc_close_late) {
+				set_err(err, errlen, "POSIX locks of a task sharing its fd table: not supported");
+				return -1;
+			}
+			if (a->nr_locks == RST_MAX_LOCKS) {
+				set_err(err, errlen, "more than %d POSIX locks: not supported", RST_MAX_LOCKS);
+				return -1;
+			}
+			a->lock_fds[a->nr_locks] = (int)fi->fd;
+			fl = &a->locks[a->nr_locks++];
+			memset(fl, 0, sizeof(*fl));
+			fl->l_type = (rst_s16)lk->type;
+			fl->l_whence = SEEK_SET;
+			fl->l_start = (rst_s64)lk->start;
+			fl->l_len = lk->has_end ? (rst_s64)(lk->end - lk->start + 1) : 0;
+		}
 	}
 	return 0;
 }

@@ -1196,6 +1196,7 @@ int rst_args_build(struct rst_ctx *ctx, struct rst_task *t, void *area, char *er
 			b.rv[i].uffd_mode = 0;
 		a->nr_lazy = 0;
 	}
-	a->svc_fd_base = ctx->svc_base;
+	/* a shared fd table: closed at the finish, once no task of the group needs them */
+	a->svc_fd_base = t->svc_close_late ? 0 : ctx->svc_base;
 	return 0;
 }

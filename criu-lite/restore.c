@@ -438,15 +438,18 @@ static int exit_signal_of(const struct img_task *it)
 	return it->task->has_exit_signal ? (int)it->task->exit_signal : SIGCHLD;
 }
 
-static void create_children(struct rst_ctx *ctx, struct rst_task *t)
+/* The children of t: those sharing its fd table (CLONE_FILES) once t installed its fds
+ * (shared), the others before. */
+static void create_children(struct rst_ctx *ctx, struct rst_task *t, bool shared)
 {
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		pid_t pid;
-		if (ctx->tasks[i].img->pe->ppid != t->img->pe->pid)
+		if (ctx->tasks[i].img->pe->ppid != t->img->pe->pid || ctx->tasks[i].shares_files != shared)
 			continue;
 		if (__atomic_load_n(&ctx->sync->abort, __ATOMIC_SEQ_CST))
 			_exit(1);
-		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, 0, exit_signal_of(ctx->tasks[i].img));
+		pid = rst_clone_pid(ctx->tasks[i].img->pe->pid, shared ? CLONE_FILES : 0,
+				    exit_signal_of(ctx->tasks[i].img));
 		if (pid < 0)
 			task_fail(ctx, t->img->pe->pid, "can't create task %u (clone3 with set_tid): %s",
 				  ctx->tasks[i].img->pe->pid, strerror(errno));
@@ -588,7 +591,7 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 	/* its session's controlling terminal, which the children inherit */
 	if (rst_files_before_children(ctx, t, err, sizeof(err)) < 0)
 		task_fail(ctx, pid, "pid %u: %s", pid, err);
-	create_children(ctx, t);
+	create_children(ctx, t, false);
 	/* the files it opened that need every task (/proc/PID/...), and the shmem objects it
 	 * opened, while the children restore their memory */
 	if (idx == 0 && ns_rst_in_root(ctx) && (rst_files_late(ctx) < 0 || rst_shmem_fill(ctx) < 0))
@@ -603,6 +606,7 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 		task_fail(ctx, pid, "pid %u: %s", pid, err);
 	/* from here on, stderr may be the task's: failures go through the sync page only */
 	log_init(LOG_MSG, NULL);
+	create_children(ctx, t, true);
 
 	blob_addr = ctx->area_start + sync_size(ctx->nr_tasks);
 	args_addr = blob_addr + ctx->blob_size;
@@ -612,7 +616,8 @@ static void task_main(struct rst_ctx *ctx, size_t idx)
 		task_fail(ctx, pid, "pid %u: can't map the restorer at 0x%" PRIx64 ": %s", pid, blob_addr,
 			  strerror(errno));
 	memcpy(p, rst_blob, sizeof(rst_blob));
-	if (rst_args_build(ctx, t, (void *)(uintptr_t)args_addr, err, sizeof(err)) < 0)
+	if (rst_args_build(ctx, t, (void *)(uintptr_t)args_addr, err, sizeof(err)) < 0 ||
+	    rst_files_posix_locks(ctx, t, (struct rst_args *)(uintptr_t)args_addr, err, sizeof(err)) < 0)
 		task_fail(ctx, pid, "pid %u: %s", pid, err);
 
 	task_set_rlimits(ctx, t);
@@ -742,20 +747,32 @@ struct tracee {
 	int state; /* 0: before rt_sigreturn, 1: in it, 2: stopped at its exit, 3: detached */
 };
 
-/* munmap() the restorer's area in the stopped task, through the blob's syscall gadget. */
-static int inject_munmap(struct rst_ctx *ctx, pid_t tid)
+/* munmap() the restorer's area in the stopped task t (through its thread tid), with
+ * the blob's syscall gadget. */
+static int inject_munmap(struct rst_ctx *ctx, const struct rst_task *t, pid_t tid)
 {
 	uint64_t gadget = ctx->area_start + sync_size(ctx->nr_tasks) + RST_BLOB_GADGET;
 	struct infect_ctx ic;
-	long r;
+	long r = 0;
 	int ret;
 
 	if (infect_start(&ic, tid, tid, gadget, INFECT_NO_SCRATCH) < 0)
 		return -1;
+	/* a shared fd table: its service fds, which no task of the group needs any more
+	 * (before the munmap, which takes the syscall gadget away) */
+	if (t->svc_close_late) {
+		if (infect_syscall(&ic, __NR_close_range, ctx->svc_base, ~0U, 0, 0, 0, 0, &r) < 0 || r < 0) {
+			errno = r < 0 ? (int)-r : errno;
+			pr_perror("task %d: can't close the restore's fds", tid);
+			infect_stop(&ic);
+			return -1;
+		}
+	}
 	ret = infect_syscall(&ic, __NR_munmap, ctx->area_start, ctx->area_size, 0, 0, 0, 0, &r);
 	if (ret == 0 && r < 0)
 		pr_warn("task %d: munmap of the restorer area failed: %s, ignoring\n", tid,
 			strerror((int)-r));
+
 	if (infect_stop(&ic) < 0)
 		ret = -1;
 	return ret;
@@ -769,7 +786,7 @@ static int finish_task_if_ready(struct rst_ctx *ctx, struct tracee *tr, size_t n
 	for (size_t i = 0; i < n; i++)
 		if (tr[i].task == task && tr[i].state != 2)
 			return 0;
-	if (inject_munmap(ctx, leader) < 0)
+	if (inject_munmap(ctx, &ctx->tasks[task], leader) < 0)
 		return -1;
 	/* a stopped task: its stop signal, queued while it is held, stops it once let go */
 	if (it->task->has_stop_signal && it->task->stop_signal &&

@@ -643,6 +643,26 @@ static int check_file_entry(const struct img_set *s, const FileEntry *fe)
 	return 0;
 }
 
+static int check_file_data(const struct img_set *s)
+{
+	for (size_t i = 0; i < s->nr_file_data; i++) {
+		const FileDataEntry *d = s->file_data[i];
+		ssize_t fi = img_set_file_idx(s, d->file_id);
+		if (fi < 0 || (s->files[fi]->type != FILE_TYPE_SOCKET && s->files[fi]->type != FILE_TYPE_REG)) {
+			pr_err("file-data.img: record %zu is for file %u, not a socket or a file of files.img\n", i,
+			       d->file_id);
+			return bad();
+		}
+		for (size_t k = 0; k < d->n_fds; k++)
+			if (img_set_file_idx(s, d->fds[k]) < 0) {
+				pr_err("file-data.img: record %zu carries file %u, which is not in files.img\n", i,
+				       d->fds[k]);
+				return bad();
+			}
+	}
+	return 0;
+}
+
 static int check_files(const struct img_set *s)
 {
 	for (size_t i = 0; i < s->nr_files; i++) {
@@ -789,7 +809,9 @@ int img_set_load(int dfd, struct img_set *ret)
 	if (check_pstree(&s) < 0)
 		goto err;
 	if (read_optional(dfd, IMG_FILES, 0, (void ***)&s.files, &s.nr_files) < 0 || load_shmems(dfd, &s) < 0 ||
-	    check_files(&s) < 0)
+	    check_files(&s) < 0 ||
+	    read_optional(dfd, IMG_FILE_DATA, 0, (void ***)&s.file_data, &s.nr_file_data) < 0 ||
+	    check_file_data(&s) < 0)
 		goto err;
 	for (size_t i = 0; i < n; i++) {
 		struct img_task *t = &s.tasks[i];
@@ -831,6 +853,9 @@ void img_set_free(struct img_set *s)
 	for (size_t i = 0; i < s->nr_files; i++)
 		img_free_msg(NULL, s->files[i]);
 	free(s->files);
+	for (size_t i = 0; i < s->nr_file_data; i++)
+		img_free_msg(NULL, s->file_data[i]);
+	free(s->file_data);
 	for (size_t i = 0; i < s->nr_shmems; i++) {
 		if (s->shmems[i].has_pages)
 			page_read_close(&s->shmems[i].pr);

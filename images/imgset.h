@@ -31,6 +31,8 @@
  *  - files.img: unique ids; each entry has the sub-message of its type, and what it
  *    names exists (a memfd's shmem object, an epoll's targets, a ghost's contents);
  *    a pipe's packets add up to its data; fdinfo records are in increasing fd order;
+ *  - file-data.img: each record names a file of files.img (a ghost or a socket), and
+ *    the files its SCM_RIGHTS carry;
  *  - ns.img and seccomp.img: see nsimg.h.
  * What the kernel may refuse (a 32-bit task, a seccomp filter) is not the validator's
  * business: restore says so.
@@ -89,6 +91,8 @@ struct img_set {
 	size_t nr_tasks;
 	FileEntry **files;
 	size_t nr_files;
+	FileDataEntry **file_data; /* file-data.img: ghost contents, socket queues (in order) */
+	size_t nr_file_data;
 	struct img_shmem *shmems;
 	size_t nr_shmems;
 	struct img_ns ns;        /* namespaces and seccomp (nsimg.h) */

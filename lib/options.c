@@ -406,7 +406,6 @@ static bool g_join_ns(const struct cr_options *o)
 			return true;
 	return false;
 }
-static bool g_file_locks(const struct cr_options *o) { return o->file_locks; }
 static bool g_status_fd(const struct cr_options *o) { return o->status_fd >= 0; }
 
 static const struct refusal refusals[] = {
@@ -423,7 +422,6 @@ static const struct refusal refusals[] = {
 	{ "--manage-cgroups", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_cgroups,
 	  "cgroup properties are not dumped; soft puts the tasks back into existing cgroups" },
 	{ "--join-ns", C(CR_CMD_RESTORE), g_join_ns, "only net, uts and ipc namespaces can be joined" },
-	{ "--file-locks", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_file_locks, "file locks are not dumped" },
 	{ "--status-fd", C(CR_CMD_DUMP) | C(CR_CMD_RESTORE), g_status_fd,
 	  "only lazy-pages reports its readiness" },
 };

@@ -100,7 +100,7 @@ static bool chr_match(const struct fd_probe *p)
 	return p->link[0] == '/' && S_ISCHR(p->st.st_mode);
 }
 
-static int chr_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int chr_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	ChrFileEntry *c;
 	bool tty = is_tty_rdev(p->st.st_rdev);

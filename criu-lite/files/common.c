@@ -51,6 +51,24 @@ int fdinfo_u64(const char *text, const char *name, int base, uint64_t *ret)
 	return -1;
 }
 
+int fdinfo_pair(const char *text, const char *name, uint64_t *ret_a, uint64_t *ret_b)
+{
+	size_t n = strlen(name);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		unsigned long long a, b;
+		if (strncmp(l, name, n) || l[n] != ':')
+			continue;
+		if (sscanf(l + n + 1, " (%llu, %llu)", &a, &b) != 2)
+			break;
+		*ret_a = a;
+		*ret_b = b;
+		return 0;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
 void *files_zalloc(size_t size, const char *what)
 {
 	void *p = calloc(1, size);
@@ -91,9 +109,70 @@ int files_set_status_flags(int fd, uint32_t flags, const char *what)
 	return 0;
 }
 
+int dump_file_data_add(struct dump_ctx *ctx, FileDataEntry *rec)
+{
+	if (ctx->nr_file_data == ctx->cap_file_data) {
+		size_t ncap = ctx->cap_file_data ? ctx->cap_file_data * 2 : 32;
+		FileDataEntry **n = realloc(ctx->file_data, ncap * sizeof(*n));
+		if (!n) {
+			pr_perror("can't grow the file data list");
+			file_data_entry__free_unpacked(rec, NULL);
+			return -1;
+		}
+		ctx->file_data = n;
+		ctx->cap_file_data = ncap;
+	}
+	ctx->file_data[ctx->nr_file_data++] = rec;
+	return 0;
+}
+
+int dump_inflight_add(struct dump_ctx *ctx, int fd, uint32_t *slot)
+{
+	if (ctx->nr_inflight == ctx->cap_inflight) {
+		size_t ncap = ctx->cap_inflight ? ctx->cap_inflight * 2 : 16;
+		struct dump_inflight *n = realloc(ctx->inflight, ncap * sizeof(*n));
+		if (!n) {
+			pr_perror("can't grow the list of fds in flight");
+			close(fd);
+			return -1;
+		}
+		ctx->inflight = n;
+		ctx->cap_inflight = ncap;
+	}
+	ctx->inflight[ctx->nr_inflight++] = (struct dump_inflight){ fd, slot };
+	return 0;
+}
+
 int files_kcmp(pid_t p1, int fd1, pid_t p2, int fd2)
 {
 	long r = syscall(SYS_kcmp, p1, p2, KCMP_FILE, fd1, fd2);
 
 	return r < 0 ? -1 : (int)r;
+}
+
+int dump_files_of_kind(struct dump_ctx *ctx, const struct fd_ops *ops, int (*cmp)(const void *, const void *),
+		       struct dump_file ***ret_v, size_t *ret_n)
+{
+	struct dump_file **v;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ctx->nr_files; i++)
+		n += ctx->files[i].ops == ops;
+	*ret_v = NULL;
+	*ret_n = 0;
+	if (!n)
+		return 0;
+	v = malloc(n * sizeof(*v));
+	if (!v) {
+		pr_perror("can't allocate the list of each %s", ops->name);
+		return -1;
+	}
+	n = 0;
+	for (size_t i = 0; i < ctx->nr_files; i++)
+		if (ctx->files[i].ops == ops)
+			v[n++] = &ctx->files[i];
+	qsort(v, n, sizeof(*v), cmp);
+	*ret_v = v;
+	*ret_n = n;
+	return 0;
 }

@@ -57,6 +57,9 @@ struct rst_file {
 	bool opened;
 	struct rst_file *obj_next; /* the next description of the same object (same obj_key) */
 	ssize_t post_task;         /* the task that runs post_open (index in ctx->tasks), -1: none */
+	void *priv;                /* the kind's own restore state (freed by its rst_free) */
+	ssize_t lock_task;         /* the task that takes its flock and OFD locks again, -1: none */
+	bool locked;               /* (in that task) taken */
 };
 
 struct fd_ops {
@@ -72,9 +75,11 @@ struct fd_ops {
 	bool (*match)(const struct fd_probe *p);
 	/* Describe a description met for the first time into f->fe (type and id set).
 	 * 0 or -1 (logged, naming the pid and fd). */
-	int (*dump)(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f);
+	int (*dump)(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f);
 	/* Once every task's fds are known. 0 or -1 (logged). */
 	int (*dump_finish)(struct dump_ctx *ctx);
+	/* Free f->priv. */
+	void (*dump_free)(struct dump_file *f);
 
 	/* ---- restore ---- */
 	/* Descriptions with the same non-zero key are one object, opened together. */
@@ -84,9 +89,16 @@ struct fd_ops {
 	/* Open the object whose descriptions are rf, rf->obj_next, ...: set each one's fd
 	 * (any fd number; the caller moves them to service fds). 0 or -1 (logged). */
 	int (*open)(struct rst_ctx *ctx, struct rst_file *rf);
+	/* In criu-lite once every task exists (they do not run yet): what needs their pids
+	 * (socket queues with their senders' credentials). 0 or -1 (logged). */
+	int (*fill)(struct rst_ctx *ctx, struct rst_file *rf);
+	/* Free rf->priv. */
+	void (*rst_free)(struct rst_file *rf);
 	/* In the task rf->post_task, after every fd exists and before the task installs
 	 * its own: complete what refers to other descriptions. 0 or -1 (message in err). */
 	int (*post_open)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
+	/* The highest fd number the entry refers to in some task (epoll targets), or 0. */
+	uint32_t (*max_fd)(const FileEntry *fe);
 	/* In every task that holds the description, before it makes its children (they
 	 * inherit what it sets: a controlling terminal). 0 or -1 (message in err). */
 	int (*before_children)(struct rst_ctx *ctx, struct rst_file *rf, char *err, size_t errlen);
@@ -101,14 +113,27 @@ const struct fd_ops *fd_kind_of_type(uint32_t type);
 int fd_kinds_dump_finish(struct dump_ctx *ctx);
 
 /* ---- the kinds ---- */
-extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops;
+extern const struct fd_ops reg_fd_ops, dir_fd_ops, chr_fd_ops, memfd_fd_ops, pipe_fd_ops, fifo_fd_ops;
+extern const struct fd_ops eventfd_fd_ops, signalfd_fd_ops, timerfd_fd_ops, epoll_fd_ops, inotify_fd_ops;
+extern const struct fd_ops unix_fd_ops;
 extern const struct fd_ops inet_fd_ops, netlink_fd_ops, packet_fd_ops; /* network sockets (net.h) */
+
+/* fdinfo lines of epoll and inotify (pure: unit-tested). 0, or -1 if the line is bad. */
+int epoll_parse_tfd(const char *line, EpollTfdEntry *ret);
+int inotify_parse_wd(const char *line, InotifyWdEntry *ret, uint8_t *handle, size_t *ret_hlen);
 
 /* ---- regular files (reg.c), also for the files behind mappings and exe links ---- */
 /* A reg entry for path (already without " (deleted)"). NULL (logged). */
 RegFileEntry *reg_entry_new(const char *path, const struct stat *st, uint32_t flags, uint64_t pos);
 /* Open the file of a reg entry with its flags and offset. Returns the fd or -1 (logged). */
 int reg_open_path(const FileEntry *fe, bool dir);
+/* The entry f describes an unlinked file (open as proc_path, stat st): its contents
+ * saved once per inode, under --ghost-limit. 0 or -1 (logged, naming what). */
+int reg_ghost_dump(struct dump_ctx *ctx, struct dump_file *f, const char *proc_path, const struct stat *st,
+		   const char *what);
+/* The unlinked file of a reg entry (ghost_id), created again once: an fd of criu-lite's
+ * own (do not close), or -1 (logged). */
+int reg_ghost_fd(struct rst_ctx *ctx, const FileEntry *fe);
 
 /* ---- pipes and FIFOs (pipe.c) ---- */
 /* The bytes queued in the pipe behind rd (an fd of our own that reads it), without
@@ -122,6 +147,8 @@ int pipe_write_data(int w, const PipeEntry *pe, const char *what);
 bool files_strip_deleted(char *path);
 /* The value of "NAME:" in an fdinfo text as a number in base; -1 if absent or bad. */
 int fdinfo_u64(const char *text, const char *name, int base, uint64_t *ret);
+/* "NAME: (A, B)" of an fdinfo text (timerfd's it_value). 0, or -1 if absent or bad. */
+int fdinfo_pair(const char *text, const char *name, uint64_t *ret_a, uint64_t *ret_b);
 /* A new sub-message of the entry's kind, or NULL (logged). */
 void *files_zalloc(size_t size, const char *what);
 /* Reopen our own fd through /proc/self/fd with flags (a new description of the same
@@ -130,8 +157,17 @@ int files_reopen(int fd, int flags, const char *what);
 /* F_SETFL the status flags (O_NONBLOCK, O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME) of fd
  * to those of flags. 0 or -1 (logged). */
 int files_set_status_flags(int fd, uint32_t flags, const char *what);
+/* Append a file-data.img record (taken). 0 or -1 (logged; rec freed). */
+int dump_file_data_add(struct dump_ctx *ctx, FileDataEntry *rec);
+/* An fd in flight received into criu-lite: described later, its file id to *slot.
+ * Takes fd. 0 or -1 (logged). */
+int dump_inflight_add(struct dump_ctx *ctx, int fd, uint32_t *slot);
 /* kcmp(KCMP_FILE): 0 same description, 1/2 ordering, -1 error (errno). */
 int files_kcmp(pid_t p1, int fd1, pid_t p2, int fd2);
+/* The descriptions of kind ops, sorted by cmp (on struct dump_file *): *ret_v (free
+ * it; NULL if there are none) and *ret_n. 0 or -1 (logged). */
+int dump_files_of_kind(struct dump_ctx *ctx, const struct fd_ops *ops, int (*cmp)(const void *, const void *),
+		       struct dump_file ***ret_v, size_t *ret_n);
 
 /* ---- the identity of descriptions at dump (index.c) ---- */
 /* The description (pid, fd) with stat st, if already registered; NULL if new. A kcmp

@@ -258,7 +258,7 @@ static int dump_tcp(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntry 
 	return -1;
 }
 
-static int inet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int inet_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	InetSkEntry *ie = files_zalloc(sizeof(*ie), "an inet socket entry");
 	const struct netdiag_rec *r;

@@ -41,7 +41,7 @@ static bool memfd_match(const struct fd_probe *p)
 	return !strncmp(p->link, "/memfd:", 7) || (p->st.st_nlink == 0 && on_shmem(p));
 }
 
-static int memfd_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int memfd_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	char proc_path[64], name[PROC_PATH_MAX];
 	uint32_t kind;

@@ -284,7 +284,8 @@ static int dump_set(struct netdiag *d, struct netdiag_set *s)
 		errno = s->err ? s->err : EIO;
 		return -1;
 	}
-	qsort(s->v, s->nr, sizeof(*s->v), cmp_rec);
+	if (s->nr) /* s->v may be NULL */
+		qsort(s->v, s->nr, sizeof(*s->v), cmp_rec);
 	pr_debug("%zu %s sockets (protocol %d)\n", s->nr, family_name(s->family), s->protocol);
 	return 0;
 }

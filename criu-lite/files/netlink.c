@@ -54,7 +54,7 @@ static int nl_getint(int fd, int opt, uint32_t *v, protobuf_c_boolean *has)
 	return 0;
 }
 
-static int netlink_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int netlink_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	NetlinkSkEntry *ne = files_zalloc(sizeof(*ne), "a netlink socket entry");
 	const struct netdiag_rec *r = NULL;

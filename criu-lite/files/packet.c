@@ -46,7 +46,7 @@ static bool packet_match(const struct fd_probe *p)
 	return p->sk >= 0 && p->sk_family == AF_PACKET;
 }
 
-static int packet_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int packet_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	PacketSkEntry *pe = files_zalloc(sizeof(*pe), "a packet socket entry");
 	const struct netdiag_rec *r = NULL;

@@ -37,7 +37,7 @@ static bool pipe_match(const struct fd_probe *p)
 	return !strncmp(p->link, "pipe:[", 6);
 }
 
-static int pipe_dump(struct dump_ctx *ctx, const struct fd_probe *p, struct dump_file *f)
+static int pipe_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file *f)
 {
 	PipeEntry *pe = files_zalloc(sizeof(*pe), "a pipe entry");
 
@@ -202,23 +202,10 @@ static int pipe_settle(struct dump_file **g, size_t n)
 static int pipe_dump_finish(struct dump_ctx *ctx)
 {
 	cleanup_free struct dump_file **v = NULL;
-	size_t nr = 0;
+	size_t nr;
 
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		if (ctx->files[i].ops == &pipe_fd_ops)
-			nr++;
-	if (!nr)
-		return 0;
-	v = malloc(nr * sizeof(*v));
-	if (!v) {
-		pr_perror("can't allocate the pipe list");
+	if (dump_files_of_kind(ctx, &pipe_fd_ops, cmp_pipe, &v, &nr) < 0)
 		return -1;
-	}
-	nr = 0;
-	for (size_t i = 0; i < ctx->nr_files; i++)
-		if (ctx->files[i].ops == &pipe_fd_ops)
-			v[nr++] = &ctx->files[i];
-	qsort(v, nr, sizeof(*v), cmp_pipe);
 	for (size_t i = 0, k; i < nr; i = k) {
 		for (k = i + 1; k < nr && v[k]->fe->pipe->pipe_ino == v[i]->fe->pipe->pipe_ino; k++)
 			;

@@ -22,12 +22,7 @@ static const struct fd_ops refused[] = {
 	REFUSED("anon_inode:[userfaultfd]", "a userfaultfd"),
 	REFUSED("anon_inode:[pidfd]", "a pidfd"),
 	REFUSED("pidfd:", "a pidfd"),
-	REFUSED("anon_inode:[eventfd]", "an eventfd"),
-	REFUSED("anon_inode:[eventpoll]", "an epoll instance"),
-	REFUSED("anon_inode:[signalfd]", "a signalfd"),
-	REFUSED("anon_inode:[timerfd]", "a timerfd"),
-	REFUSED("anon_inode:inotify", "an inotify instance"),
-	REFUSED("socket:", "a socket"),
+	REFUSED("socket:", "a socket of a family criu-lite does not carry (it carries unix, inet, netlink and packet ones)"),
 	REFUSED("anon_inode:", "an anonymous inode"),
 };
 
@@ -37,9 +32,16 @@ static const struct fd_ops *const kinds[] = {
 	&dir_fd_ops,
 	&chr_fd_ops,
 	&pipe_fd_ops,
+	&fifo_fd_ops,
+	&eventfd_fd_ops,
+	&signalfd_fd_ops,
+	&timerfd_fd_ops,
+	&unix_fd_ops,
 	&inet_fd_ops,
 	&netlink_fd_ops,
 	&packet_fd_ops,
+	&epoll_fd_ops, /* after the kinds it watches: its dump_finish finds them */
+	&inotify_fd_ops,
 };
 
 static bool kind_matches(const struct fd_ops *k, const struct fd_probe *p)
@@ -51,7 +53,6 @@ static bool kind_matches(const struct fd_ops *k, const struct fd_probe *p)
 
 const struct fd_ops *fd_kind_of_probe(const struct fd_probe *p)
 {
-	static const struct fd_ops fifo = { .name = "a FIFO", .refuse = "a FIFO" };
 	static const struct fd_ops blk = { .name = "a block device", .refuse = "a block device" };
 	static const struct fd_ops other = { .name = "a special file", .refuse = "a special file" };
 
@@ -61,8 +62,6 @@ const struct fd_ops *fd_kind_of_probe(const struct fd_probe *p)
 	for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
 		if (kind_matches(&refused[i], p))
 			return &refused[i];
-	if (p->link[0] == '/' && S_ISFIFO(p->st.st_mode))
-		return &fifo;
 	if (p->link[0] == '/' && S_ISBLK(p->st.st_mode))
 		return &blk;
 	return &other;

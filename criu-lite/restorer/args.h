@@ -16,6 +16,8 @@
 typedef unsigned long long rst_u64;
 typedef unsigned int rst_u32;
 typedef int rst_s32;
+typedef short rst_s16;
+typedef long long rst_s64;
 
 /* x86-64 magic numbers the sigframe needs (values from the kernel's uapi). */
 #define RST_FP_XSTATE_MAGIC1 0x46505853u
@@ -208,6 +210,15 @@ struct rst_creds {
 	rst_u32 securebits;
 };
 
+/* A POSIX lock to take again (the kernel's struct flock on x86-64) through fd. */
+#define RST_MAX_LOCKS 32
+struct rst_flock {
+	rst_s16 l_type, l_whence;
+	rst_u32 pad;
+	rst_s64 l_start, l_len;
+	rst_s32 l_pid, pad2;
+};
+
 /*
  * Shared between every task of the restore and the criu-lite parent (a MAP_SHARED
  * page at the start of the reserved area): stages and the abort channel.
@@ -292,6 +303,13 @@ struct rst_args {
 	rst_u64 premap_end;
 	rst_s32 devnull_fd;     /* /dev/null, written to move an AIO ring's tail; -1 if none */
 	rst_u32 mdwe;           /* PR_SET_MDWE, once nothing more is mapped */
+
+	/* POSIX locks, taken once the service fds are closed (closing any fd of a file
+	 * drops the process's POSIX locks on it) */
+	rst_u32 nr_locks;
+	rst_u32 pad4;
+	rst_s32 lock_fds[RST_MAX_LOCKS];
+	struct rst_flock locks[RST_MAX_LOCKS];
 };
 
 /* Blob entry: never returns. */

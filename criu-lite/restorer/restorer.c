@@ -1065,6 +1065,11 @@ void rst_main(struct rst_args *a)
 	/* The restorer's own fds (pages image, mapping fds, uffd, exe): not the task's. */
 	if (a->svc_fd_base > 0)
 		SYS(close_range, a->svc_fd_base, ~0U, 0);
+	for (rst_u32 i = 0; i < a->nr_locks && i < RST_MAX_LOCKS; i++) {
+		long r = SYS(fcntl, a->lock_fds[i], 6 /* F_SETLK */, &a->locks[i]);
+		if (r < 0)
+			rst_fail(a, "F_SETLK (a POSIX lock) on fd", a->lock_fds[i], r);
+	}
 	__atomic_add_fetch(&s->nr_done, 1, __ATOMIC_SEQ_CST);
 	sync_bump(s);
 	if (a->leader_dead)

@@ -55,6 +55,7 @@ static inline long rst_syscall6(long nr, long a1, long a2, long a3, long a4, lon
 	X(rt_tgsigqueueinfo, __NR_rt_tgsigqueueinfo, 4) \
 	X(rseq, __NR_rseq, 4)                        \
 	X(close_range, __NR_close_range, 3)          \
+	X(fcntl, __NR_fcntl, 3)                      \
 	X(clock_gettime, __NR_clock_gettime, 2)      \
 	X(setpriority, __NR_setpriority, 3)          \
 	X(capset, __NR_capset, 2)                    \

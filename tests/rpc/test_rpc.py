@@ -739,7 +739,6 @@ def refused_options():
             ({"manage_cgroups_mode": 4}, "--manage-cgroups: not supported yet"),
             ({"skip_mnt": ["/x"]}, "skip_mnt: not supported yet"),
             ({"cpu_cap": 1}, "cpu_cap: not supported yet"),
-            ({"file_locks": True}, "--file-locks: not supported yet"),
         ]
         for extra, msg in cases:
             s = env.server()

@@ -322,7 +322,6 @@ START_TEST(test_refused_and_accepted)
 		{ "dump", "--manage-cgroups=full", NULL, "--manage-cgroups" },
 		{ "restore", "--manage-cgroups=props", NULL, "--manage-cgroups" },
 		{ "restore", "--join-ns", "pid:/proc/1/ns/pid", "--join-ns" },
-		{ "dump", "--file-locks", NULL, "--file-locks" },
 		{ "restore", "--status-fd", "3", "--status-fd" },
 	};
 	static const struct {
@@ -341,7 +340,8 @@ START_TEST(test_refused_and_accepted)
 		{ "restore", "--restore-sibling", NULL }, { "dump", "--empty-ns", "net" },
 		{ "dump", "--freeze-cgroup", "/x" },   { "restore", "--join-ns", "net:/x" },
 		{ "restore", "--cgroup-root", "/x" },  { "restore", "--orphan-pts-master", NULL },
-		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" },
+		{ "restore", "--inherit-fd", "fd[3]:pipe:[1]" }, { "dump", "--file-locks", NULL },
+		{ "restore", "--file-locks", NULL },
 		{ "restore", "--root", "/r" },	       { "dump", "--external", "mnt[/a]:b" },
 		{ "restore", "--external", "net[4026531840]:k" },
 		{ "lazy-pages", "--fault-around", "1" }, { "lazy-pages", "--busy-poll", "0" },

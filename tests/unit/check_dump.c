@@ -66,7 +66,7 @@ enum {
 	REFUSE_AUTOGROUP,  /* an autogroup nice value */
 	REFUSE_DEADLINE,   /* SCHED_DEADLINE */
 	REFUSE_MBIND,      /* a VMA with a memory policy */
-	REFUSE_SHARED_FILES, /* a child sharing its fd table (CLONE_FILES) */
+	REFUSE_SHARED_FILES, /* a grandchild sharing our fd table, not its parent's (CLONE_FILES) */
 	REFUSE_COUNT,
 };
 
@@ -172,17 +172,46 @@ static int set_up_refused(int what, uint8_t *anon)
 		return r;
 	}
 	case REFUSE_SHARED_FILES: {
-		/* fork-like (no CLONE_VM, no stack), but one fd table */
+		/* a child and grandchild of ours in one fd table (CLONE_FILES, fork-like: no
+		 * CLONE_VM, no stack), then the child takes a table of its own: the grandchild
+		 * shares ours, not its parent's */
 		pid_t parent = getpid();
-		long c = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+		int ready[2];
+		char c1 = 0;
+		long c;
+		if (pipe(ready) < 0)
+			return -1;
+		c = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
 		if (c == 0) {
+			pid_t mid = getpid();
+			long g;
 			prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with its parent */
 			if (getppid() != parent)
 				_exit(0);
+			g = syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+			if (g == 0) {
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				if (getppid() != mid)
+					_exit(0);
+				for (;;)
+					pause();
+			}
+			if (g < 0 || unshare(CLONE_FILES) < 0 || write(ready[1], "x", 1) != 1)
+				_exit(1);
+			/* its own table holds copies of ours: none stays open (the test waits
+			 * for EOF on its pipe) */
+			syscall(SYS_close_range, 0, ~0U, 0);
 			for (;;)
 				pause();
 		}
-		return c < 0 ? -1 : 0;
+		if (c < 0 || read(ready[0], &c1, 1) != 1) {
+			close(ready[0]);
+			close(ready[1]);
+			return -1;
+		}
+		close(ready[0]);
+		close(ready[1]);
+		return 0;
 	}
 	case REFUSE_DEADLINE: {
 		struct { uint32_t size, policy; uint64_t flags; int32_t nice; uint32_t prio;
@@ -1126,7 +1155,7 @@ START_TEST(test_dump_refuses)
 		[REFUSE_AUTOGROUP] = "autogroup has nice 5",
 		[REFUSE_DEADLINE] = "SCHED_DEADLINE",
 		[REFUSE_MBIND] = "NUMA memory policy 'bind",
-		[REFUSE_SHARED_FILES] = "share one fd table (CLONE_FILES)",
+		[REFUSE_SHARED_FILES] = "but not with its parent",
 	};
 	struct fixture fx;
 	struct child_cfg cfg = { .refuse = _i };

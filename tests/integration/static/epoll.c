@@ -32,24 +32,41 @@ static void add(int fd, uint32_t events, uint64_t data)
 		fail("epoll_ctl(ADD, %d): %m", fd);
 }
 
-/* the interest list from fdinfo: "tfd: N events: X data: Y" of each entry */
+struct entry {
+	int tfd;
+	unsigned events;
+	unsigned long long data;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->tfd != y->tfd)
+		return x->tfd < y->tfd ? -1 : 1;
+	return x->data < y->data ? -1 : x->data > y->data;
+}
+
+/* the interest list from fdinfo: "tfd: N events: X data: Y" of each entry, sorted
+ * (fdinfo lists them in the order of the kernel's tree, keyed by the address of
+ * each watched file: an order that no restore can keep) */
 static void interest_list(char *out, size_t len)
 {
 	char p[64], *s, *l;
+	struct entry e[32];
+	int n = 0;
 
 	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", epfd);
 	s = zt_read_file(p, NULL);
 	out[0] = 0;
 	if (!s)
 		return;
-	for (l = strtok(s, "\n"); l; l = strtok(NULL, "\n")) {
-		int tfd;
-		unsigned events;
-		unsigned long long data;
-
-		if (sscanf(l, "tfd: %d events: %x data: %llx", &tfd, &events, &data) == 3)
-			snprintf(out + strlen(out), len - strlen(out), "%d:%x:%llx ", tfd, events, data);
-	}
+	for (l = strtok(s, "\n"); l; l = strtok(NULL, "\n"))
+		if (n < 32 && sscanf(l, "tfd: %d events: %x data: %llx", &e[n].tfd, &e[n].events, &e[n].data) == 3)
+			n++;
+	qsort(e, n, sizeof(e[0]), cmp_entry);
+	for (int i = 0; i < n; i++)
+		snprintf(out + strlen(out), len - strlen(out), "%d:%x:%llx ", e[i].tfd, e[i].events, e[i].data);
 	free(s);
 }
 

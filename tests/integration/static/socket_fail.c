@@ -1,7 +1,10 @@
-/* A process holding sockets (not supported by dump): the dump must fail and
- * leave it running as it was: not traced, not stopped, its thread still
- * counting, its memory and sockets intact. Used in the runner's "dumpfail"
- * mode (and plain). */
+/* A process holding sockets with a thread counting all the time: a unix
+ * socketpair with data queued and a bound UDP socket, carried by dump and restore
+ * (every mode). With --refused it also holds, as fd 82, a socket of a family
+ * criu-lite does not carry (vsock, else AF_XDP, else MPTCP): the dump must fail
+ * and leave it running as it was: not traced, not stopped, its thread still
+ * counting, its memory and sockets intact (the runner's "dumpfail" mode). */
+#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,15 +49,55 @@ static int status_field(const char *key, char *out, size_t len)
 	return 0;
 }
 
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+/* the family of fd 82 */
+static int domain_of(int fd)
+{
+	int d = -1;
+	socklen_t len = sizeof(d);
+
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &d, &len) < 0 ? -1 : d;
+}
+
+/* fd 82: a socket of a family criu-lite refuses at dump. 0 or -1. */
+static int refused_socket(void)
+{
+	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		fd = socket(AF_XDP, SOCK_RAW, 0);
+	if (fd < 0)
+		fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
+	if (fd < 0 || dup2(fd, 82) != 82)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int sp[2], udp;
+	int sp[2], udp, refused = 0, refused_domain;
 	pthread_t th;
 	char buf[64];
 	uint64_t c0;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--refused")) {
+			refused = 1;
+			memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(*argv));
+			argc--;
+		}
 	test_init(argc, argv);
+	if (refused && refused_socket() < 0)
+		fail("no socket of a family criu-lite refuses (vsock, AF_XDP, MPTCP): %m");
+	refused_domain = refused ? domain_of(82) : -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
 		fail("socketpair: %m");
 	udp = socket(AF_INET, SOCK_DGRAM, 0);
@@ -88,6 +131,8 @@ int main(int argc, char **argv)
 	memset(buf, 0, sizeof(buf));
 	if (read(sp[1], buf, 6) != 6 || memcmp(buf, "queued", 6))
 		test_err("the data queued in the socketpair is gone");
+	if (refused && domain_of(82) != refused_domain)
+		test_err("fd 82 is not the socket of family %d it was", refused_domain);
 	if (write(sp[1], "back", 4) != 4 || read(sp[0], buf, 4) != 4 || memcmp(buf, "back", 4))
 		test_err("the socketpair does not work");
 	test_result();
