@@ -5,6 +5,7 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOG_PREFIX "seize: "
 #include "lib/log.h"
@@ -248,25 +249,53 @@ static void detach_task(struct seize_task *t)
 			pr_warn("can't detach thread %d: %s\n", t->tids[i], strerror(errno));
 }
 
-static void kill_task_wait(struct seize_task *t)
+/* One killed thread of ours: true once it is gone (reaped, or no longer ours). */
+static bool kill_thread_done(pid_t tid)
 {
-	/* Non-leader threads first: the leader reports only once they are all gone. */
-	for (size_t i = t->nr_tids; i-- > first_seized(t);) {
-		for (;;) {
-			int status;
-			pid_t r = waitpid(t->tids[i], &status, __WALL);
-			if (r < 0) {
-				if (errno == EINTR)
+	int status;
+	pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+
+	if (r == 0)
+		return false;
+	if (r < 0)
+		return errno != EINTR; /* ECHILD: reaped or no longer ours */
+	/* an exit stop (or a stop that raced the kill): let it go on dying untraced */
+	if (WIFSTOPPED(status) && ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0)
+		return true;
+	return !WIFSTOPPED(status);
+}
+
+/*
+ * Wait for every killed thread of the tree, in whatever order they can go: a thread
+ * may only finish dying once we reaped another (the last thread of a pid
+ * namespace's init waits in zap_pid_ns_processes() until its traced, exited
+ * siblings are released: waiting for it first would wait for ever).
+ */
+static void kill_tree_wait(struct seize_tree *tree)
+{
+	uint64_t start = now_ns();
+	unsigned long spins = 0;
+
+	for (;;) {
+		size_t left = 0;
+		for (size_t i = tree->nr_tasks; i-- > 0;) {
+			struct seize_task *t = &tree->tasks[i];
+			for (size_t k = t->nr_tids; k-- > first_seized(t);) {
+				if (!t->tids[k])
 					continue;
-				break; /* ECHILD: reaped or no longer ours */
+				if (kill_thread_done(t->tids[k]))
+					t->tids[k] = 0;
+				else
+					left++;
 			}
-			if (!WIFSTOPPED(status))
-				break;
-			/* an exit stop (or a stop that raced the kill): let it go on dying */
-			if (ptrace(PTRACE_DETACH, t->tids[i], NULL, NULL) < 0)
-				break;
-			break;
 		}
+		if (!left)
+			return;
+		if (spins++ > 100 && now_ns() - start > 10000000000ULL) {
+			pr_warn("%zu killed thread(s) of the tree still not gone after 10 s: left to die alone\n", left);
+			return;
+		}
+		usleep(spins < 100 ? 100 : 1000);
 	}
 }
 
@@ -282,8 +311,7 @@ void seize_release(struct seize_tree *tree, int how)
 		for (size_t i = 0; i < tree->nr_tasks; i++)
 			if (!tree->tasks[i].zombie && kill(tree->tasks[i].pid, SIGKILL) < 0)
 				pr_warn("can't kill pid %d: %s\n", tree->tasks[i].pid, strerror(errno));
-		for (size_t i = tree->nr_tasks; i-- > 0;)
-			kill_task_wait(&tree->tasks[i]);
+		kill_tree_wait(tree);
 	} else {
 		for (size_t i = 0; i < tree->nr_tasks; i++)
 			detach_task(&tree->tasks[i]);

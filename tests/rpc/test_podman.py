@@ -205,6 +205,56 @@ def server_host_binaries():
         pod.cleanup()
 
 
+@case
+def redis_host_binaries():
+    """redis-server from the host's bind-mounted binaries, 100k keys: checkpoint/restore, every key there"""
+    pod = Pod("redis")
+    try:
+        for d in ("lib", "lib64", "sbin", "bin"):
+            if os.path.islink("/" + d) and not os.path.lexists(os.path.join(pod.rootfs, d)):
+                os.symlink(os.readlink("/" + d).lstrip("/"), os.path.join(pod.rootfs, d))
+        os.makedirs(os.path.join(pod.rootfs, "usr"))
+        os.makedirs(os.path.join(pod.rootfs, "data"))
+        p = pod.podman("run", "-d", "--runtime", "runc", "--network", "none", "--ulimit", "nofile=1024:1024",
+                       "--ulimit", "nproc=4096:4096", "--name", pod.name, "-v", "/usr:/usr:ro",
+                       "--rootfs", pod.rootfs, "/usr/bin/redis-server", "--port", "6379", "--bind", "127.0.0.1",
+                       "--save", "", "--appendonly", "no", "--dir", "/data", "--enable-debug-command", "local")
+        check(p.returncode == 0, "podman run: %s" % p.stderr)
+        pod.started = True
+
+        def cli(*args, timeout=20):
+            end = time.time() + timeout
+            while True:
+                p = pod.podman("exec", pod.name, "/usr/bin/redis-cli", *args)
+                if (p.returncode == 0 and not p.stdout.startswith("Could not connect")) or time.time() > end:
+                    return p
+                time.sleep(0.2)
+        p = cli("DEBUG", "POPULATE", "100000")
+        check(p.returncode == 0 and p.stdout.strip() == "OK", "DEBUG POPULATE: %r %r" % (p.stdout, p.stderr))
+        check(cli("SET", "zt:marker", "before the checkpoint").stdout.strip() == "OK", "SET")
+        p = pod.podman("container", "checkpoint", pod.name)
+        check(p.returncode == 0, "podman container checkpoint: %s" % p.stderr)
+        check(pod.state() == "exited", "container state after checkpoint: %s" % pod.state())
+        p = pod.podman("container", "restore", pod.name)
+        check(p.returncode == 0, "podman container restore: %s" % p.stderr)
+        check(pod.state() == "running", "container state after restore: %s" % pod.state())
+        npid = pod.podman("inspect", "--format", "{{.State.Pid}}", pod.name).stdout.strip()
+        p = subprocess.run(["nsenter", "-t", npid, "-n", "ip", "link", "set", "lo", "up"], capture_output=True,
+                           text=True)
+        check(p.returncode == 0, "bringing lo up: %s" % p.stderr)
+        p = cli("DBSIZE")
+        check(p.stdout.strip() == "100001", "DBSIZE after the restore: %r %r" % (p.stdout, p.stderr))
+        p = cli("GET", "key:77777")
+        check(p.stdout.strip() == "value:77777", "GET key:77777 after the restore: %r" % p.stdout)
+        p = cli("GET", "zt:marker")
+        check(p.stdout.strip() == "before the checkpoint", "GET zt:marker after the restore: %r" % p.stdout)
+        with open("/proc/%s/status" % npid) as f:
+            nspid = [line.split()[1:] for line in f if line.startswith("NSpid:")][0]
+        check(nspid[-1] == "1", "the restored redis-server is %r in its pid namespace" % (nspid,))
+    finally:
+        pod.cleanup()
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
