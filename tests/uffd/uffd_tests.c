@@ -1283,6 +1283,137 @@ static int case_fork_prefetch(struct tc *c)
 	return 0;
 }
 
+/* Forked children that leave with pages pending (prefetch none): A reads pages the parent
+ * never touched (the image's), writes, forks A2, which reads more and exits; A exits;
+ * B execs. Their mms go without a word on their uffds (and the loop has no pidfd of a
+ * child seen through FORK): the loop must see them gone and end. */
+static int child_fork_leave(struct tc *c)
+{
+	int st, bad = 0;
+	pid_t a = fork();
+
+	if (a < 0)
+		return 1;
+	if (a == 0) {
+		for (unsigned i = 0; i < 8; i++)
+			bad |= check_page(c->anon + i * P, 1, i);
+		c->anon[0 * P + 10] = 'w'; /* a private write: its own page */
+		bad |= check_page(c->s1 + 3 * P, 2, 3);
+		pid_t a2 = fork();
+		if (a2 == 0) {
+			for (unsigned i = 8; i < 12; i++)
+				bad |= check_page(c->anon + i * P, 1, i);
+			_exit(bad || c->anon[10] != 'w');
+		}
+		if (a2 < 0 || waitpid(a2, &st, 0) != a2 || !WIFEXITED(st) || WEXITSTATUS(st))
+			bad = 1;
+		_exit(bad);
+	}
+	if (waitpid(a, &st, 0) != a || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
+	pid_t b = fork();
+	if (b < 0)
+		return 1;
+	if (b == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* kept across exec: it goes with us */
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(1);
+	}
+	/* the parent's pages are still the image's, not A's write */
+	return child_all(c) | (c->anon[10] == 'w');
+}
+
+static int case_fork_leave(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_fork_leave, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	/* must_finish: every page is in, or its mm gone, while the child (and B's sleep) run */
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->forks == 3, "%" PRIu64, s->forks);
+	CHECK(s->exits_probed >= 3, "%" PRIu64 " exits seen by probes", s->exits_probed);
+	CHECK(s->pages_prefetched == 0, "%" PRIu64, s->pages_prefetched);
+	return 0;
+}
+
+/* The parent exits first: its child, left with pages pending, is still served (from the
+ * image: the parent never touched them), and its exit ends the loop. */
+static int child_orphan(struct tc *c)
+{
+	pid_t parent = getpid(), o = fork();
+
+	if (o < 0)
+		return 1;
+	if (o == 0) {
+		int bad = 0;
+		for (uint64_t end = ms_now() + TIMEOUT_MS; getppid() == parent && ms_now() < end;)
+			usleep(1000);
+		if (getppid() == parent)
+			_exit(2);
+		for (unsigned i = 16; i < 32; i++)
+			bad |= check_page(c->anon + i * P, 1, i);
+		bad |= check_page(c->s2 + 5 * P, 2, 5);
+		_exit(bad);
+	}
+	return 0;
+}
+
+static int case_fork_parent_first(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	int st;
+
+	/* the orphan becomes our child, so that its status can be read */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+		FAIL("PR_SET_CHILD_SUBREAPER: %m");
+	int ret = -1;
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_orphan, &o))
+		goto out;
+	ctl_send(c->ctl, 'G', 0);
+	if (run_until(c, child_replied, "the child's verdict"))
+		goto out;
+	ctl_send(c->ctl, 'B', 0);
+	if (wait_child(c, &st))
+		goto out;
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "  child status %#x\n", st);
+		goto out;
+	}
+	/* the orphan, served meanwhile */
+	for (uint64_t end = ms_now() + TIMEOUT_MS;;) {
+		pid_t r = waitpid(-1, &st, WNOHANG);
+		if (r > 0)
+			break;
+		if (r < 0 || ms_now() > end) {
+			fprintf(stderr, "  the orphan does not exit\n");
+			goto out;
+		}
+		if (lp_loop_step(&c->l, 5) < 0)
+			goto out;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, "  orphan status %#x\n", st);
+		goto out;
+	}
+	lp_loop_finish(&c->l);
+	if (run_until(c, loop_done, "the end of the loop"))
+		goto out;
+	print_stats(c);
+	if (c->l.st.forks != 1 || c->l.st.exits < 2 || c->l.st.faults_missing == 0) {
+		fprintf(stderr, "  forks %" PRIu64 " exits %" PRIu64 " missing faults %" PRIu64 "\n",
+			c->l.st.forks, c->l.st.exits, c->l.st.faults_missing);
+		goto out;
+	}
+	ret = 0;
+out:
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	return ret;
+}
+
 /* EVENT_REMAP: pages moved before they arrived come from their image address. */
 static int child_mremap(struct tc *c)
 {
@@ -2458,6 +2589,10 @@ static const struct tcase cases[] = {
 	{ "fork", case_fork, "anon+shmem", UFFD_FEATURE_EVENT_FORK, "EVENT_FORK" },
 	{ "fork_prefetch", case_fork_prefetch, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
 	  "EVENT_FORK four times while prefetch streams" },
+	{ "fork_leave", case_fork_leave, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
+	  "forked children exit or exec with pages pending (prefetch none): seen gone, the loop ends" },
+	{ "fork_parent_first", case_fork_parent_first, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
+	  "the parent exits first: its child is served from the images, its exit ends the loop" },
 	{ "mremap", case_mremap, "anon+shmem", UFFD_FEATURE_EVENT_REMAP, "EVENT_REMAP" },
 	{ "dontneed", case_dontneed, "anon+shmem", UFFD_FEATURE_EVENT_REMOVE, "EVENT_REMOVE" },
 	{ "munmap", case_munmap, "anon+shmem", UFFD_FEATURE_EVENT_UNMAP, "EVENT_UNMAP" },
