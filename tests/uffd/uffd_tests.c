@@ -1337,6 +1337,15 @@ static int case_fork_leave(struct tc *c)
 	CHECK(s->forks == 3, "%" PRIu64, s->forks);
 	CHECK(s->exits_probed >= 3, "%" PRIu64 " exits seen by probes", s->exits_probed);
 	CHECK(s->pages_prefetched == 0, "%" PRIu64, s->pages_prefetched);
+	/* B (killed as the child exited) was reparented to us: reap it, so that no later
+	 * case takes it for one of its own */
+	int st;
+	pid_t r;
+	for (uint64_t end = ms_now() + TIMEOUT_MS; (r = waitpid(-1, &st, WNOHANG)) == 0;) {
+		CHECK(ms_now() < end, "B is not gone");
+		usleep(2000);
+	}
+	CHECK(r > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "B: %#x", st);
 	return 0;
 }
 
@@ -1367,51 +1376,32 @@ static int case_fork_parent_first(struct tc *c)
 	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
 	int st;
 
-	/* the orphan becomes our child, so that its status can be read */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
-		FAIL("PR_SET_CHILD_SUBREAPER: %m");
-	int ret = -1;
 	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_orphan, &o))
-		goto out;
+		return -1;
 	ctl_send(c->ctl, 'G', 0);
 	if (run_until(c, child_replied, "the child's verdict"))
-		goto out;
+		return -1;
 	ctl_send(c->ctl, 'B', 0);
 	if (wait_child(c, &st))
-		goto out;
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-		fprintf(stderr, "  child status %#x\n", st);
-		goto out;
-	}
-	/* the orphan, served meanwhile */
-	for (uint64_t end = ms_now() + TIMEOUT_MS;;) {
-		pid_t r = waitpid(-1, &st, WNOHANG);
-		if (r > 0)
-			break;
-		if (r < 0 || ms_now() > end) {
-			fprintf(stderr, "  the orphan does not exit\n");
-			goto out;
-		}
+		return -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	/* the orphan, served meanwhile, comes back to us (main() made us a subreaper) */
+	pid_t r;
+	for (uint64_t end = ms_now() + TIMEOUT_MS; (r = waitpid(-1, &st, WNOHANG)) == 0;) {
+		CHECK(ms_now() < end, "the orphan does not exit");
 		if (lp_loop_step(&c->l, 5) < 0)
-			goto out;
+			FAIL("the loop failed");
 	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-		fprintf(stderr, "  orphan status %#x\n", st);
-		goto out;
-	}
+	CHECK(r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "orphan status %#x", st);
 	lp_loop_finish(&c->l);
 	if (run_until(c, loop_done, "the end of the loop"))
-		goto out;
+		return -1;
 	print_stats(c);
-	if (c->l.st.forks != 1 || c->l.st.exits < 2 || c->l.st.faults_missing == 0) {
-		fprintf(stderr, "  forks %" PRIu64 " exits %" PRIu64 " missing faults %" PRIu64 "\n",
-			c->l.st.forks, c->l.st.exits, c->l.st.faults_missing);
-		goto out;
-	}
-	ret = 0;
-out:
-	prctl(PR_SET_CHILD_SUBREAPER, 0);
-	return ret;
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->forks == 1, "%" PRIu64, s->forks);
+	CHECK(s->exits >= 2, "%" PRIu64, s->exits);
+	CHECK(s->faults_missing > 0, "%" PRIu64, s->faults_missing);
+	return 0;
 }
 
 /* EVENT_REMAP: pages moved before they arrived come from their image address. */
