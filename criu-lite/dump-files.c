@@ -168,6 +168,14 @@ static int probe_fd(int pidfd, pid_t pid, int fd, struct fd_probe *p)
 		return -1;
 	}
 	p->flags = p->fi.flags & ~(uint32_t)O_CLOEXEC;
+	if (p->flags & O_ASYNC) {
+		/* the owner and signal (F_SETOWN, F_SETSIG) fdinfo does not show: not carried */
+		pr_err("fd %d of pid %d (%s) has O_ASYNC (signal-driven I/O): its owner and signal are not "
+		       "carried\n", fd, pid, p->link);
+		probe_free(p);
+		errno = ENOTSUP;
+		return -1;
+	}
 	if (!strncmp(p->link, "socket:[", 8) && probe_socket(pidfd, p) < 0) {
 		probe_free(p);
 		return -1;

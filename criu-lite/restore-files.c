@@ -30,6 +30,7 @@
 #include "criu-lite/restore-ctx.h"
 #include "criu-lite/files/files.h"
 #include "criu-lite/ns/ipc.h"
+#include "criu-lite/ns/pid.h"
 
 #define SHMEM_BUF_PAGES 512u
 
@@ -461,7 +462,7 @@ static int rfiles_init(struct rst_ctx *ctx)
 				const FileLockEntry *lk = rf->fe->locks[l];
 				if (lk->kind == LOCK_POSIX)
 					continue;
-				if (rf->lock_task < 0 || (lk->has_pid && (uint32_t)lk->pid == t->img->pe->pid))
+				if (rf->lock_task < 0 || (lk->has_pid && (uint32_t)lk->pid == ns_rst_img_pid(ctx, i)))
 					rf->lock_task = i;
 			}
 		}
@@ -1000,7 +1001,7 @@ int rst_files_posix_locks(struct rst_ctx *ctx, struct rst_task *t, struct rst_ar
 		for (size_t l = 0; l < rf->fe->n_locks; l++) {
 			const FileLockEntry *lk = rf->fe->locks[l];
 			struct rst_flock *fl;
-			if (lk->kind != LOCK_POSIX || !lk->has_pid || (uint32_t)lk->pid != t->img->pe->pid)
+			if (lk->kind != LOCK_POSIX || !lk->has_pid || (uint32_t)lk->pid != ns_rst_img_pid(ctx, (size_t)(t - ctx->tasks)))
 				continue;
 			if (t->svc_close_late) {
 				set_err(err, errlen, "POSIX locks of a task sharing its fd table: not supported");

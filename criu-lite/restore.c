@@ -36,6 +36,7 @@
 #include "criu-lite/cgroup.h"
 #include "criu-lite/files/net.h"
 #include "criu-lite/ns/ns.h"
+#include "criu-lite/ns/pid.h"
 #include "images/imgset.h"
 #include "images/stats.h"
 #include "lib/infect.h"

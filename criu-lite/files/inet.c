@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define CR_TCP_AO_INFO 40 /* linux/tcp.h of Linux 6.7 and later */
+
 #define LOG_PREFIX "files: "
 #include "lib/log.h"
 #include "lib/util.h"
@@ -201,6 +203,30 @@ static int dump_state(struct dump_ctx *ctx, const struct fd_probe *p, InetSkEntr
 			return -1;
 		}
 		ie->state = ti.tcpi_state;
+		if (r && r->has_md5) {
+			pr_err("%s has TCP MD5 signature keys (TCP_MD5SIG): they are not carried\n", what);
+			errno = ENOTSUP;
+			return -1;
+		}
+		{
+			/* TCP-AO (Linux 6.7): getsockopt(TCP_AO_INFO) answers ENOENT on a socket without it */
+			uint64_t ao[8] = { 0 };
+			socklen_t al = sizeof(ao);
+			if (getsockopt(p->sk, SOL_TCP, CR_TCP_AO_INFO, ao, &al) == 0) {
+				pr_err("%s has TCP-AO keys (TCP_AO_ADD_KEY): they are not carried\n", what);
+				errno = ENOTSUP;
+				return -1;
+			}
+		}
+		{
+			char ulp[32] = "";
+			socklen_t ul = sizeof(ulp) - 1;
+			if (getsockopt(p->sk, SOL_TCP, TCP_ULP, ulp, &ul) == 0 && ulp[0]) {
+				pr_err("%s runs the TCP upper layer '%s' (kernel TLS...): it is not carried\n", what, ulp);
+				errno = ENOTSUP;
+				return -1;
+			}
+		}
 		if (ti.tcpi_state == TCP_LISTEN) {
 			ie->has_backlog = true;
 			ie->backlog = ti.tcpi_sacked; /* sk_max_ack_backlog */

@@ -92,10 +92,14 @@ static void fill_inet(struct netdiag_rec *r, struct nlmsghdr *h)
 	r->sport = ntohs(m->id.idiag_sport);
 	r->dport = ntohs(m->id.idiag_dport);
 	r->ifindex = m->id.idiag_if;
-	if (nlmsg_parse(h, sizeof(*m), tb, INET_DIAG_MAX, NULL) == 0 && tb[INET_DIAG_SHUTDOWN]) {
+	if (nlmsg_parse(h, sizeof(*m), tb, INET_DIAG_MAX, NULL) < 0)
+		return;
+	if (tb[INET_DIAG_SHUTDOWN]) {
 		r->shutdown = nla_get_u8(tb[INET_DIAG_SHUTDOWN]);
 		r->has_shutdown = true;
 	}
+	/* (given with INET_DIAG_INFO to a requester with CAP_NET_ADMIN) */
+	r->has_md5 = tb[INET_DIAG_MD5SIG] && nla_len(tb[INET_DIAG_MD5SIG]) > 0;
 }
 
 static void fill_netlink(struct netdiag_set *s, struct netdiag_rec *r, struct nlmsghdr *h)
@@ -272,6 +276,8 @@ static int dump_set(struct netdiag *d, struct netdiag_set *s)
 		req.inet.sdiag_family = (uint8_t)s->family;
 		req.inet.sdiag_protocol = (uint8_t)s->protocol;
 		req.inet.idiag_states = ~0u;
+		if (s->protocol == IPPROTO_TCP)
+			req.inet.idiag_ext = 1 << (INET_DIAG_INFO - 1); /* and with it MD5 keys */
 		len = sizeof(req.inet);
 	}
 	nl_socket_modify_cb(d->nl, NL_CB_VALID, NL_CB_CUSTOM, on_msg, s);

@@ -32,6 +32,7 @@ struct netdiag_rec {
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;  /* host order */
 	uint32_t ifindex;
+	bool has_md5;           /* TCP: MD5 signature keys (TCP_MD5SIG) */
 	/* netlink */
 	uint32_t portid, dst_portid, dst_group, nl_flags;
 	uint32_t *groups;       /* the group bitmap in 32-bit words */

@@ -42,6 +42,8 @@
 #include "lib/util.h"
 #include "criu-lite/files/files.h"
 #include "criu-lite/files/sockdiag.h"
+#include "criu-lite/ns/pid.h"
+#include "criu-lite/ns/sockns.h"
 
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
@@ -334,7 +336,10 @@ static int unix_dump(struct dump_ctx *ctx, struct fd_probe *p, struct dump_file 
 	snprintf(what, sizeof(what), "fd %d of pid %d (socket:[%" PRIu64 "])", p->fd, p->pid,
 		 (uint64_t)p->st.st_ino);
 	if (!ctx->sockdiag) {
-		ctx->sockdiag = sockdiag_unix_load();
+		/* sock_diag answers for the namespace its socket is made in: the tree's */
+		int back = ns_dump_net_enter(ctx);
+		ctx->sockdiag = back == -2 ? NULL : sockdiag_unix_load();
+		ns_net_leave(back);
 		if (!ctx->sockdiag)
 			return -1;
 	}
@@ -1077,9 +1082,13 @@ static int send_one(struct rst_ctx *ctx, int fd, struct usk *u, const FileDataEn
 	mh.msg_control = cbuf;
 	mh.msg_controllen = sizeof(cbuf);
 	c = CMSG_FIRSTHDR(&mh);
-	/* the sender's credentials, when that process is there */
-	if (d->has_creds && d->creds && kill((pid_t)d->pid, 0) == 0) {
-		struct ucred uc = { (pid_t)d->pid, d->uid, d->gid };
+	/* the sender's credentials, when that process is there (a task of the tree: its
+	 * pid as the restored tree sees it) */
+	pid_t cpid = d->has_creds && d->creds ? ns_rst_pid_of_img(ctx, d->pid) : 0;
+	if (d->has_creds && d->creds && !cpid)
+		cpid = (pid_t)d->pid; /* a process outside the tree */
+	if (cpid > 0 && kill(cpid, 0) == 0) {
+		struct ucred uc = { cpid, d->uid, d->gid };
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_CREDENTIALS;
 		c->cmsg_len = CMSG_LEN(sizeof(uc));

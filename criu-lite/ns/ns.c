@@ -762,13 +762,6 @@ pid_t ns_rst_tid(const struct rst_ctx *ctx, size_t task, size_t thread)
 	return (pid_t)ctx->tasks[task].img->pe->threads[thread];
 }
 
-uint32_t ns_rst_img_pid(const struct rst_ctx *ctx, size_t task)
-{
-	if (ctx->ns && ctx->ns->img_pid)
-		return ctx->ns->img_pid[task];
-	return ctx->tasks[task].img->pe->pid;
-}
-
 void ns_rst_sysv_vma(const struct rst_ctx *ctx, const VmaEntry *v, struct rst_vma *o)
 {
 	int id = ns_ipc_shmid(ctx, v->shmem_id);

@@ -79,8 +79,6 @@ pid_t ns_rst_host_self(const struct rst_ctx *ctx);
 int ns_rst_tasks_ready(struct rst_ctx *ctx, const uint32_t *host_pids, pid_t root);
 /* After ns_rst_tasks_ready: thread k of task i in our pid namespace. */
 pid_t ns_rst_tid(const struct rst_ctx *ctx, size_t task, size_t thread);
-/* The pid of task i in the images (the lazy-pages daemon reads them by it). */
-uint32_t ns_rst_img_pid(const struct rst_ctx *ctx, size_t task);
 /* restore-mm.c, building a task's restorer args: a VMA of a System V segment (its id
  * and shmat() flags into o), then the prots its attach maps with. */
 struct rst_vma;

@@ -229,3 +229,18 @@ int ns_pid_host_tids(struct rst_ctx *ctx, const uint32_t *host_pids)
 	}
 	return 0;
 }
+
+uint32_t ns_rst_img_pid(const struct rst_ctx *ctx, size_t task)
+{
+	if (ctx->ns && ctx->ns->img_pid)
+		return ctx->ns->img_pid[task];
+	return ctx->tasks[task].img->pe->pid;
+}
+
+pid_t ns_rst_pid_of_img(const struct rst_ctx *ctx, uint32_t img_pid)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		if (ns_rst_img_pid(ctx, i) == img_pid)
+			return (pid_t)ctx->tasks[i].img->pe->pid;
+	return 0;
+}

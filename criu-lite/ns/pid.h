@@ -28,4 +28,11 @@ pid_t ns_pid_host_self(const struct rst_ctx *ctx);
  * found from host_pids (per task, its pid here). 0 or -1 (logged). */
 int ns_pid_host_tids(struct rst_ctx *ctx, const uint32_t *host_pids);
 
+/* The pid of task i in the images (the lazy-pages daemon reads them by it). */
+uint32_t ns_rst_img_pid(const struct rst_ctx *ctx, size_t task);
+/* The pid, as the restored tree sees it, of the task whose pid in the images is
+ * img_pid (what the dump read from /proc: a lock's owner, a message's sender);
+ * 0 if no task of the tree had it. */
+pid_t ns_rst_pid_of_img(const struct rst_ctx *ctx, uint32_t img_pid);
+
 #endif

@@ -9,10 +9,18 @@ NS_DIR    := tests/ns
 NS_OUT    := $(B)/tests/ns
 NS_SRCS   := $(wildcard $(NS_DIR)/static/*.c)
 NS_BINS   := $(patsubst $(NS_DIR)/static/%.c,$(NS_OUT)/static/%,$(NS_SRCS))
+# integration programs run inside a container too (fds whose objects the root task makes)
+NS_FROM_INTEGRATION := tree_ipc unix_stream unix_dgram unix_scm lock_posix lock_ofd lock_flock
+NS_BINS   += $(patsubst %,$(NS_OUT)/static/%,$(NS_FROM_INTEGRATION))
 NS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE -Itests/integration/lib
 NS_ARGS   ?=
 
 $(NS_OUT)/static/%: $(NS_DIR)/static/%.c $(wildcard tests/integration/lib/*.c tests/integration/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(NS_CFLAGS) -static -o $@ $< tests/integration/lib/ztest.c -lpthread
+
+$(patsubst %,$(NS_OUT)/static/%,$(NS_FROM_INTEGRATION)): $(NS_OUT)/static/%: tests/integration/static/%.c \
+		$(wildcard tests/integration/lib/*.c tests/integration/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(NS_CFLAGS) -static -o $@ $< tests/integration/lib/ztest.c -lpthread
 

@@ -94,6 +94,22 @@ class Pod:
         p = self.podman("inspect", "--format", "{{.State.Status}}", self.name)
         return p.stdout.strip() if p.returncode == 0 else "absent"
 
+    def checkpoint_restore_server(self):
+        """checkpoint, restore, bring lo up; the restored container's init pid (host)"""
+        p = self.podman("container", "checkpoint", self.name)
+        check(p.returncode == 0, "podman container checkpoint: %s" % p.stderr)
+        check(self.state() == "exited", "container state after checkpoint: %s" % self.state())
+        p = self.podman("container", "restore", self.name)
+        check(p.returncode == 0, "podman container restore: %s" % p.stderr)
+        check(self.state() == "running", "container state after restore: %s" % self.state())
+        # runc restores the network namespace it made with empty_ns (it "doesn't manage
+        # network devices"): a new one, lo down, as CRIU leaves it; a hook brings it up
+        npid = self.podman("inspect", "--format", "{{.State.Pid}}", self.name).stdout.strip()
+        p = subprocess.run(["nsenter", "-t", npid, "-n", "ip", "link", "set", "lo", "up"], capture_output=True,
+                           text=True)
+        check(p.returncode == 0, "bringing lo up: %s" % p.stderr)
+        return npid
+
     def cleanup(self):
         if os.environ.get("PODMAN_TEST_KEEP"):
             print("# kept %s" % self.dir)
@@ -182,18 +198,7 @@ def server_host_binaries():
         check(p.returncode == 0 and p.stdout == "served from the host's bind mount\n",
               "fetching before the checkpoint: %r %r" % (p.stdout, p.stderr))
         pid = pod.podman("inspect", "--format", "{{.State.Pid}}", pod.name).stdout.strip()
-        p = pod.podman("container", "checkpoint", pod.name)
-        check(p.returncode == 0, "podman container checkpoint: %s" % p.stderr)
-        check(pod.state() == "exited", "container state after checkpoint: %s" % pod.state())
-        p = pod.podman("container", "restore", pod.name)
-        check(p.returncode == 0, "podman container restore: %s" % p.stderr)
-        check(pod.state() == "running", "container state after restore: %s" % pod.state())
-        # runc restores the network namespace it made with empty_ns (it "doesn't manage
-        # network devices"): a new one, lo down, as CRIU leaves it; a hook brings it up
-        npid = pod.podman("inspect", "--format", "{{.State.Pid}}", pod.name).stdout.strip()
-        p = subprocess.run(["nsenter", "-t", npid, "-n", "ip", "link", "set", "lo", "up"], capture_output=True,
-                           text=True)
-        check(p.returncode == 0, "bringing lo up: %s" % p.stderr)
+        npid = pod.checkpoint_restore_server()
         p = get()
         check(p.returncode == 0 and p.stdout == "served from the host's bind mount\n",
               "fetching after the restore: %r %r" % (p.stdout, p.stderr))
@@ -232,16 +237,7 @@ def redis_host_binaries():
         p = cli("DEBUG", "POPULATE", "100000")
         check(p.returncode == 0 and p.stdout.strip() == "OK", "DEBUG POPULATE: %r %r" % (p.stdout, p.stderr))
         check(cli("SET", "zt:marker", "before the checkpoint").stdout.strip() == "OK", "SET")
-        p = pod.podman("container", "checkpoint", pod.name)
-        check(p.returncode == 0, "podman container checkpoint: %s" % p.stderr)
-        check(pod.state() == "exited", "container state after checkpoint: %s" % pod.state())
-        p = pod.podman("container", "restore", pod.name)
-        check(p.returncode == 0, "podman container restore: %s" % p.stderr)
-        check(pod.state() == "running", "container state after restore: %s" % pod.state())
-        npid = pod.podman("inspect", "--format", "{{.State.Pid}}", pod.name).stdout.strip()
-        p = subprocess.run(["nsenter", "-t", npid, "-n", "ip", "link", "set", "lo", "up"], capture_output=True,
-                           text=True)
-        check(p.returncode == 0, "bringing lo up: %s" % p.stderr)
+        npid = pod.checkpoint_restore_server()
         p = cli("DBSIZE")
         check(p.stdout.strip() == "100001", "DBSIZE after the restore: %r %r" % (p.stdout, p.stderr))
         p = cli("GET", "key:77777")

@@ -67,6 +67,7 @@ enum {
 	REFUSE_DEADLINE,   /* SCHED_DEADLINE */
 	REFUSE_MBIND,      /* a VMA with a memory policy */
 	REFUSE_SHARED_FILES, /* a grandchild sharing our fd table, not its parent's (CLONE_FILES) */
+	REFUSE_ASYNC,      /* signal-driven I/O on a pipe (O_ASYNC, F_SETOWN) */
 	REFUSE_COUNT,
 };
 
@@ -212,6 +213,12 @@ static int set_up_refused(int what, uint8_t *anon)
 		close(ready[0]);
 		close(ready[1]);
 		return 0;
+	}
+	case REFUSE_ASYNC: {
+		int p[2];
+		if (pipe(p) < 0 || fcntl(p[0], F_SETOWN, getpid()) < 0)
+			return -1;
+		return fcntl(p[0], F_SETFL, O_ASYNC);
 	}
 	case REFUSE_DEADLINE: {
 		struct { uint32_t size, policy; uint64_t flags; int32_t nice; uint32_t prio;
@@ -1156,6 +1163,7 @@ START_TEST(test_dump_refuses)
 		[REFUSE_DEADLINE] = "SCHED_DEADLINE",
 		[REFUSE_MBIND] = "NUMA memory policy 'bind",
 		[REFUSE_SHARED_FILES] = "but not with its parent",
+		[REFUSE_ASYNC] = "has O_ASYNC (signal-driven I/O)",
 	};
 	struct fixture fx;
 	struct child_cfg cfg = { .refuse = _i };

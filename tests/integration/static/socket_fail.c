@@ -6,6 +6,7 @@
  * counting, its memory and sockets intact (the runner's "dumpfail" mode). */
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,10 +81,28 @@ static int refused_socket(void)
 	return 0;
 }
 
+/* fd 83: a TCP listener with an MD5 signature key for 127.0.0.1 (not carried). 0 or -1. */
+static int md5_socket(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct tcp_md5sig md5;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&md5, 0, sizeof(md5));
+	memcpy(&md5.tcpm_addr, &sin, sizeof(sin));
+	md5.tcpm_keylen = 6;
+	memcpy(md5.tcpm_key, "secret", 6);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 4) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5)) || dup2(fd, 83) != 83)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int sp[2], udp, refused = 0, refused_domain;
+	int sp[2], udp, refused = 0, refused_domain, md5 = 0;
 	pthread_t th;
 	char buf[64];
 	uint64_t c0;
@@ -93,10 +112,18 @@ int main(int argc, char **argv)
 			refused = 1;
 			memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(*argv));
 			argc--;
+			i--;
+		} else if (!strcmp(argv[i], "--md5")) {
+			md5 = 1;
+			memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(*argv));
+			argc--;
+			i--;
 		}
 	test_init(argc, argv);
 	if (refused && refused_socket() < 0)
 		fail("no socket of a family criu-lite refuses (vsock, AF_XDP, MPTCP): %m");
+	if (md5 && md5_socket() < 0)
+		fail("a TCP socket with an MD5 key: %m");
 	refused_domain = refused ? domain_of(82) : -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
 		fail("socketpair: %m");
@@ -133,6 +160,8 @@ int main(int argc, char **argv)
 		test_err("the data queued in the socketpair is gone");
 	if (refused && domain_of(82) != refused_domain)
 		test_err("fd 82 is not the socket of family %d it was", refused_domain);
+	if (md5 && domain_of(83) != AF_INET)
+		test_err("fd 83, the TCP listener with an MD5 key, is gone");
 	if (write(sp[1], "back", 4) != 4 || read(sp[0], buf, 4) != 4 || memcmp(buf, "back", 4))
 		test_err("the socketpair does not work");
 	test_result();
