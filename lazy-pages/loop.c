@@ -882,6 +882,36 @@ void lp_loop_sync(struct lp_loop *l)
 
 /* ---- the loop ---- */
 
+/* Tasks the loop waits for: their mm may be gone without a word (see lp_task_probe). */
+static bool probe_wanted(const struct lp_loop *l)
+{
+	if (lp_loop_done(l))
+		return false;
+	for (const struct lp_task *t = l->tasks; t; t = t->next)
+		if (!t->exited)
+			return true;
+	return false;
+}
+
+/* Probe every task when it is time; the interval doubles while nothing happens, and
+ * falls back after a round with events (active: this round had some). */
+static void probe_tasks(struct lp_loop *l, bool active)
+{
+	uint64_t now = now_ns();
+
+	if (active || !l->probe_ms) {
+		l->probe_ms = LP_PROBE_MIN_MS;
+		l->probe_at_ns = MIN(l->probe_at_ns ? l->probe_at_ns : UINT64_MAX,
+				     now + LP_PROBE_MIN_MS * 1000000ull);
+	}
+	if (now < l->probe_at_ns || !probe_wanted(l))
+		return;
+	for (struct lp_task *t = l->tasks; t; t = t->next)
+		lp_task_probe(t);
+	l->probe_ms = MIN(l->probe_ms * 2, (uint32_t)LP_PROBE_MAX_MS);
+	l->probe_at_ns = now + l->probe_ms * 1000000ull;
+}
+
 static int retry_all(struct lp_loop *l, bool *ret_soon)
 {
 	*ret_soon = false;
@@ -955,6 +985,7 @@ int lp_loop_step(struct lp_loop *l, int timeout_ms)
 		if (ret < 0)
 			return -1;
 	}
+	probe_tasks(l, n > 0);
 	if (complete_forks(l) || retry_all(l, &soon) || reap_tasks(l) || lp_task_harvest(l))
 		return -1;
 	if (worker_priority(l))
@@ -1007,6 +1038,11 @@ int lp_loop_timeout(const struct lp_loop *l)
 		return 1;
 	if (!l->idle)
 		return 0;
+	if (probe_wanted(l)) {
+		/* wake up for the next probe */
+		uint64_t now = now_ns();
+		return l->probe_at_ns <= now ? 0 : (int)((l->probe_at_ns - now + 999999) / 1000000);
+	}
 	return -1;
 }
 

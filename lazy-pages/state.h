@@ -35,6 +35,8 @@ struct lp_fd {
 #define LP_FA_MIN		16	     /* fault-around window, pages: after a jump */
 #define LP_FA_MAX		256	     /* ... doubled while faults follow on, up to 1 MiB */
 #define LP_MINOR_RUN		512	     /* a MINOR fault continues up to this many pages */
+#define LP_PROBE_MIN_MS		10	     /* is a task's mm still there: first look after a quiet spell */
+#define LP_PROBE_MAX_MS		1000	     /* ... the looks spaced out up to this while nothing happens */
 
 enum lp_prefetch {
 	LP_PREFETCH_NONE = 0, /* faults only */
@@ -78,6 +80,8 @@ struct lp_stats {
 	uint64_t pages_copied, pages_zeroed, pages_continued, pages_prefetched;
 	uint64_t pages_total, bytes_copied;
 	uint64_t eexist, eagain, faults_waited, forks, remaps, removes, unmaps, exits;
+	uint64_t probes;	   /* looks at whether a task's mm is still there */
+	uint64_t exits_probed;	   /* ... that found it gone (an exit or exec the uffd did not tell) */
 	uint64_t tasks_killed;     /* killed because their memory could not be served */
 	uint64_t enoent_retries;   /* multi-page requests retried in halves after ENOENT */
 	uint64_t pages_dropped;    /* single pages with no mapping any more (ENOENT) */
@@ -151,6 +155,10 @@ struct lp_loop {
 	uint32_t fa_max;	 /* fault-around: the largest window (pages); 1: off */
 	uint64_t busy_poll_ns;   /* 0: sleep as soon as nothing is ready */
 	uint64_t last_fault_ns;  /* when the last fault was read */
+	/* an mm can go without a word on its uffd (exit, exec; a forked child's pid is not
+	 * known): tasks are probed (lp_task_probe) while the loop waits for them */
+	uint64_t probe_at_ns;	 /* the next probe */
+	uint32_t probe_ms;	 /* the interval now: doubles while nothing happens */
 	/* faults are served from the faulting thread's CPU: this thread follows it there */
 	bool follow;
 	cpu_set_t cpus;	  /* the daemon's CPUs (the loop thread's when not following) */

@@ -89,7 +89,9 @@ int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 		"  \"busy_poll\": { \"window_us\": %" PRIu64 ", \"waits\": %" PRIu64 ", \"hits\": %" PRIu64
 		" },\n"
 		"  \"events\": { \"fork\": %" PRIu64 ", \"remap\": %" PRIu64 ", \"remove\": %" PRIu64
-		", \"unmap\": %" PRIu64 ", \"exit\": %" PRIu64 " },\n"
+		", \"unmap\": %" PRIu64 ", \"exit\": %" PRIu64 ", \"exit_probed\": %" PRIu64
+		" },\n"
+		"  \"probes\": %" PRIu64 ",\n"
 		"  \"fault_latency_us\": {\n%s,\n%s\n  },\n"
 		"  \"time_to_all_pages_ms\": %" PRIu64 ",\n"
 		"  \"time_after_restore_finished_ms\": %" PRIu64 ",\n"
@@ -104,7 +106,7 @@ int lp_stats_write_json(struct lp_loop *l, int dfd, const char *name)
 		st->hot_pages, st->hot_in_place, st->hot_faults, st->hot_ws_ignored ? "true" : "false",
 		st->t_preloaded_ns > st->t_sync_ns ? (st->t_preloaded_ns - st->t_sync_ns) / 1e6 : 0.0,
 		l->busy_poll_ns / 1000, st->busy_polls, st->busy_poll_hits, st->forks, st->remaps,
-		st->removes, st->unmaps, st->exits, lm, ln, ms_since(st->t_start_ns, end),
+		st->removes, st->unmaps, st->exits, st->exits_probed, st->probes, lm, ln, ms_since(st->t_start_ns, end),
 		ms_since(st->t_finished_ns, end), st->t_all_ns ? "true" : "false",
 		!st->t_all_ns	    ? "failed"
 		: st->ended_by_exit ? "every task exited"

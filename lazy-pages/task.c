@@ -165,6 +165,62 @@ void lp_task_exited(struct lp_task *t, const char *why)
 	/* The fds are closed when the loop reaps the task, after reading what is left. */
 }
 
+/* Probe addresses: above any mmap_min_addr, below the smallest x86-64 TASK_SIZE. */
+#define PROBE_LOW  (1ull << 20)
+#define PROBE_HIGH ((1ull << 47) - PAGE_SIZE)
+
+/* The lowest and highest address of the ranges of s (none: *ret_lo stays UINT64_MAX). */
+static void rset_bounds(const struct lp_rset *s, uint64_t *ret_lo, uint64_t *ret_hi)
+{
+	if (!s->nr)
+		return;
+	*ret_lo = MIN(*ret_lo, lp_rset_at(s, 0)->start);
+	*ret_hi = MAX(*ret_hi, lp_rset_at(s, s->nr - 1)->end);
+}
+
+/* A page no VMA registered with t's uffd covers (registered ranges are those in vmas and
+ * shm: the pending and hot ones lie within vmas), or 0 if there is none to be had. */
+static uint64_t probe_addr(const struct lp_task *t)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	rset_bounds(&t->vmas, &lo, &hi);
+	rset_bounds(&t->shm, &lo, &hi);
+	if (lo == UINT64_MAX)
+		return PROBE_LOW; /* nothing registered any more */
+	if (lo >= PROBE_LOW + PAGE_SIZE)
+		return lo - PAGE_SIZE;
+	if (hi <= PROBE_HIGH - PAGE_SIZE)
+		return hi;
+	return 0;
+}
+
+int lp_task_probe(struct lp_task *t)
+{
+	uint64_t addr = probe_addr(t);
+	int64_t done = 0;
+
+	if (t->exited || !addr)
+		return 0;
+	t->loop->st.probes++;
+	int ret = uffd_zeropage(t->ufd.fd, addr, PAGE_SIZE, UFFDIO_ZEROPAGE_MODE_DONTWAKE, &done);
+	switch (uffd_triage(ret)) {
+	case UFFD_GONE:
+		t->loop->st.exits_probed++;
+		lp_task_exited(t, "exited or exec'd (its mm is gone)");
+		return 1;
+	case UFFD_NOENT:
+	case UFFD_AGAIN:
+		return 0;
+	default:
+		/* a page there after all (OK, EEXIST: it was not registered, so the task's
+		 * memory is what it was) or an address the kernel refuses: alive, as far as
+		 * we can tell */
+		t_debug(t, "probe at %#" PRIx64 ": %s\n", addr, ret ? strerror(-ret) : "a page");
+		return 0;
+	}
+}
+
 /* A request on a task failed for good: kill it (never let it run on without its
  * memory). 0 if it is dead now, -1 if we could not kill it. */
 static int task_fail(struct lp_task *t)

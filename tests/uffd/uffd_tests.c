@@ -1283,6 +1283,127 @@ static int case_fork_prefetch(struct tc *c)
 	return 0;
 }
 
+/* Forked children that leave with pages pending (prefetch none): A reads pages the parent
+ * never touched (the image's), writes, forks A2, which reads more and exits; A exits;
+ * B execs. Their mms go without a word on their uffds (and the loop has no pidfd of a
+ * child seen through FORK): the loop must see them gone and end. */
+static int child_fork_leave(struct tc *c)
+{
+	int st, bad = 0;
+	pid_t a = fork();
+
+	if (a < 0)
+		return 1;
+	if (a == 0) {
+		for (unsigned i = 0; i < 8; i++)
+			bad |= check_page(c->anon + i * P, 1, i);
+		c->anon[0 * P + 10] = 'w'; /* a private write: its own page */
+		bad |= check_page(c->s1 + 3 * P, 2, 3);
+		pid_t a2 = fork();
+		if (a2 == 0) {
+			for (unsigned i = 8; i < 12; i++)
+				bad |= check_page(c->anon + i * P, 1, i);
+			_exit(bad || c->anon[10] != 'w');
+		}
+		if (a2 < 0 || waitpid(a2, &st, 0) != a2 || !WIFEXITED(st) || WEXITSTATUS(st))
+			bad = 1;
+		_exit(bad);
+	}
+	if (waitpid(a, &st, 0) != a || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
+	pid_t b = fork();
+	if (b < 0)
+		return 1;
+	if (b == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* kept across exec: it goes with us */
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(1);
+	}
+	/* the parent's pages are still the image's, not A's write */
+	return child_all(c) | (c->anon[10] == 'w');
+}
+
+static int case_fork_leave(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_fork_leave, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	/* must_finish: every page is in, or its mm gone, while the child (and B's sleep) run */
+	if (tc_finish(c, true))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->forks == 3, "%" PRIu64, s->forks);
+	CHECK(s->exits_probed >= 3, "%" PRIu64 " exits seen by probes", s->exits_probed);
+	CHECK(s->pages_prefetched == 0, "%" PRIu64, s->pages_prefetched);
+	/* B (killed as the child exited) was reparented to us: reap it, so that no later
+	 * case takes it for one of its own */
+	int st;
+	pid_t r;
+	for (uint64_t end = ms_now() + TIMEOUT_MS; (r = waitpid(-1, &st, WNOHANG)) == 0;) {
+		CHECK(ms_now() < end, "B is not gone");
+		usleep(2000);
+	}
+	CHECK(r > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "B: %#x", st);
+	return 0;
+}
+
+/* The parent exits first: its child, left with pages pending, is still served (from the
+ * image: the parent never touched them), and its exit ends the loop. */
+static int child_orphan(struct tc *c)
+{
+	pid_t parent = getpid(), o = fork();
+
+	if (o < 0)
+		return 1;
+	if (o == 0) {
+		int bad = 0;
+		for (uint64_t end = ms_now() + TIMEOUT_MS; getppid() == parent && ms_now() < end;)
+			usleep(1000);
+		if (getppid() == parent)
+			_exit(2);
+		for (unsigned i = 16; i < 32; i++)
+			bad |= check_page(c->anon + i * P, 1, i);
+		bad |= check_page(c->s2 + 5 * P, 2, 5);
+		_exit(bad);
+	}
+	return 0;
+}
+
+static int case_fork_parent_first(struct tc *c)
+{
+	struct start_opts o = { LP_PREFETCH_NONE, false, false, true };
+	int st;
+
+	if (tc_setup(c, SHM_MEMFD) || tc_start(c, child_orphan, &o))
+		return -1;
+	ctl_send(c->ctl, 'G', 0);
+	if (run_until(c, child_replied, "the child's verdict"))
+		return -1;
+	ctl_send(c->ctl, 'B', 0);
+	if (wait_child(c, &st))
+		return -1;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	/* the orphan, served meanwhile, comes back to us (main() made us a subreaper) */
+	pid_t r;
+	for (uint64_t end = ms_now() + TIMEOUT_MS; (r = waitpid(-1, &st, WNOHANG)) == 0;) {
+		CHECK(ms_now() < end, "the orphan does not exit");
+		if (lp_loop_step(&c->l, 5) < 0)
+			FAIL("the loop failed");
+	}
+	CHECK(r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "orphan status %#x", st);
+	lp_loop_finish(&c->l);
+	if (run_until(c, loop_done, "the end of the loop"))
+		return -1;
+	print_stats(c);
+	struct lp_stats *s = &c->l.st;
+	CHECK(s->forks == 1, "%" PRIu64, s->forks);
+	CHECK(s->exits >= 2, "%" PRIu64, s->exits);
+	CHECK(s->faults_missing > 0, "%" PRIu64, s->faults_missing);
+	return 0;
+}
+
 /* EVENT_REMAP: pages moved before they arrived come from their image address. */
 static int child_mremap(struct tc *c)
 {
@@ -2458,6 +2579,10 @@ static const struct tcase cases[] = {
 	{ "fork", case_fork, "anon+shmem", UFFD_FEATURE_EVENT_FORK, "EVENT_FORK" },
 	{ "fork_prefetch", case_fork_prefetch, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
 	  "EVENT_FORK four times while prefetch streams" },
+	{ "fork_leave", case_fork_leave, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
+	  "forked children exit or exec with pages pending (prefetch none): seen gone, the loop ends" },
+	{ "fork_parent_first", case_fork_parent_first, "anon+shmem", UFFD_FEATURE_EVENT_FORK,
+	  "the parent exits first: its child is served from the images, its exit ends the loop" },
 	{ "mremap", case_mremap, "anon+shmem", UFFD_FEATURE_EVENT_REMAP, "EVENT_REMAP" },
 	{ "dontneed", case_dontneed, "anon+shmem", UFFD_FEATURE_EVENT_REMOVE, "EVENT_REMOVE" },
 	{ "munmap", case_munmap, "anon+shmem", UFFD_FEATURE_EVENT_UNMAP, "EVENT_UNMAP" },
