@@ -198,12 +198,14 @@ static uint64_t probe_addr(const struct lp_task *t)
 int lp_task_probe(struct lp_task *t)
 {
 	uint64_t addr = probe_addr(t);
-	int64_t done = 0;
 
 	if (t->exited || !addr)
 		return 0;
 	t->loop->st.probes++;
-	int ret = uffd_zeropage(t->ufd.fd, addr, PAGE_SIZE, UFFDIO_ZEROPAGE_MODE_DONTWAKE, &done);
+	/* clearing write protection changes nothing anywhere (lazy-pages registers no
+	 * range for it): even if addr is a range just remapped there, whose event is not
+	 * read yet, no page is made (a zero page would be) */
+	int ret = uffd_writeprotect(t->ufd.fd, addr, PAGE_SIZE, UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
 	switch (uffd_triage(ret)) {
 	case UFFD_GONE:
 		t->loop->st.exits_probed++;
@@ -213,9 +215,9 @@ int lp_task_probe(struct lp_task *t)
 	case UFFD_AGAIN:
 		return 0;
 	default:
-		/* a page there after all (OK, EEXIST: it was not registered, so the task's
-		 * memory is what it was) or an address the kernel refuses: alive, as far as
-		 * we can tell */
+		/* a range registered there after all (OK: nothing was write-protected, so
+		 * nothing changed) or an address the kernel refuses: alive, as far as we
+		 * can tell */
 		t_debug(t, "probe at %#" PRIx64 ": %s\n", addr, ret ? strerror(-ret) : "a page");
 		return 0;
 	}

@@ -107,9 +107,9 @@ int lp_task_drain(struct lp_task *t);
 void lp_task_exited(struct lp_task *t, const char *why);
 /* Is the task's mm still there? An mm goes without an event on its uffd when the task
  * exits or execs; a child seen through FORK has no pidfd to tell its exit. The probe is
- * a UFFDIO_ZEROPAGE of a page outside every range registered with the uffd: ENOENT (or
- * EAGAIN) while the mm lives, ESRCH once it is gone (then the task is marked exited),
- * never a change to the task's memory. 0 alive (or the task exited before), 1 gone. */
+ * a UFFDIO_WRITEPROTECT (clear) of a page outside every range registered with the uffd:
+ * ENOENT (or EAGAIN) while the mm lives, ESRCH once it is gone (then the task is marked
+ * exited), never a change to the task's memory. 0 alive (or the task exited before), 1 gone. */
 int lp_task_probe(struct lp_task *t);
 /* SIGKILL it (through the pidfd) if we know it. 0 or -1. */
 int lp_task_kill(struct lp_task *t);

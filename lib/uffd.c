@@ -106,6 +106,12 @@ int uffd_continue(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *re
 	return ret;
 }
 
+int uffd_writeprotect(int fd, uint64_t start, uint64_t len, uint64_t mode)
+{
+	struct uffdio_writeprotect w = { .range = { start, len }, .mode = mode };
+	return ioctl(fd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
+}
+
 int uffd_wake(int fd, uint64_t start, uint64_t len)
 {
 	struct uffdio_range r = { start, len };

@@ -39,6 +39,9 @@ int uffd_copy(int fd, uint64_t dst, const void *src, uint64_t len, uint64_t mode
 	      int64_t *ret_done);
 int uffd_zeropage(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done);
 int uffd_continue(int fd, uint64_t dst, uint64_t len, uint64_t mode, int64_t *ret_done);
+/* UFFDIO_WRITEPROTECT (mode 0: clear, which never makes or changes a page of a range
+ * not write-protected). 0 or -errno. */
+int uffd_writeprotect(int fd, uint64_t start, uint64_t len, uint64_t mode);
 int uffd_wake(int fd, uint64_t start, uint64_t len);
 
 enum uffd_outcome {

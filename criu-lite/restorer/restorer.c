@@ -878,11 +878,11 @@ static void thread_prepare(struct rst_args *a, struct rst_thread *t)
 	if (r < 0)
 		rst_fail(a, "arch_prctl(ARCH_SET_FS)", t->fs_base, r);
 
-	/* Ready: the leader counts its threads, then tells the parent. The counter is in
-	 * the task's private memory, where the leader waits with FUTEX_WAIT_PRIVATE: a
-	 * shared wake would not reach it (it would sleep its whole timeout). */
+	/* Ready: the leader counts its threads, then tells the parent. The leader waits
+	 * with a shared FUTEX_WAIT (thread_go): the wake must be shared too, a private one
+	 * has another key and would leave it sleeping its whole timeout (200 ms). */
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
-	SYS(futex, &a->threads_ready, FUTEX_WAKE_PRIVATE, 0x7fffffff, 0, 0, 0);
+	futex_wake_all(&a->threads_ready);
 }
 
 /* seccomp, the thread's last state: its filters, the oldest first (the parent traces

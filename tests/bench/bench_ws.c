@@ -121,6 +121,10 @@ static pid_t spawn(char *const argv[], const char *out)
 			int o = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
 			if (in < 0 || o < 0 || dup2(in, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0)
 				_exit(127);
+			/* the workload leads its own session: a dump refuses a session led
+			 * outside the tree (without --shell-job) */
+			if (setsid() < 0)
+				_exit(127);
 		}
 		execv(argv[0], argv);
 		perror("bench_ws: exec");
