@@ -42,6 +42,8 @@ static int nft_tables(pid_t pid)
 		pr_perror("can't open a netfilter netlink socket in pid %d's net namespace", pid);
 		return -1;
 	}
+	int tries = 0;
+again:
 	if (send(sk, &req, sizeof(req), 0) < 0) {
 		pr_perror("can't ask for pid %d's net namespace's nftables tables", pid);
 		return -1;
@@ -59,8 +61,12 @@ static int nft_tables(pid_t pid)
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)) || !e->error)
 					return 0;
-				if (e->error == -EPROTONOSUPPORT || e->error == -ENOENT)
-					return 0; /* no nf_tables here: nothing in it */
+				/* EAGAIN: the kernel just loaded nf_tables for the request, ask again */
+				if (e->error == -EAGAIN && tries++ < 3)
+					goto again;
+				/* no nf_tables here (EINVAL: no such nfnetlink subsystem): nothing in it */
+				if (e->error == -EINVAL || e->error == -EPROTONOSUPPORT || e->error == -ENOENT)
+					return 0;
 				errno = -e->error;
 				pr_perror("can't list pid %d's net namespace's nftables tables", pid);
 				return -1;
