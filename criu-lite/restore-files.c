@@ -732,26 +732,6 @@ static int wait_all_created(struct rst_ctx *ctx)
 	return 0;
 }
 
-static int send_fd(int sock, uint32_t idx, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &idx, sizeof(idx) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-
-	memset(cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) != sizeof(idx)) {
-		pr_perror("can't send a late file to a task");
-		return -1;
-	}
-	return 0;
-}
-
 int rst_files_late(struct rst_ctx *ctx)
 {
 	bool any = false;
@@ -779,8 +759,10 @@ int rst_files_late(struct rst_ctx *ctx)
 		struct rst_task *t = &ctx->tasks[i];
 		for (size_t k = 0; k < t->img->nr_fds && t->nr_late; k++) {
 			ssize_t fi = file_index(ctx, t->img->fds[k]->file_id);
-			if (ctx->rfiles[fi].late && send_fd(ctx->late_socks[i], (uint32_t)fi, ctx->rfiles[fi].fd) < 0)
+			if (ctx->rfiles[fi].late && send_fd(ctx->late_socks[i], (uint32_t)fi, ctx->rfiles[fi].fd) < 0) {
+				pr_perror("can't send a late file to a task");
 				return -1;
+			}
 		}
 	}
 	pr_debug("late files sent to their tasks\n");
@@ -860,25 +842,19 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 static int recv_late(struct rst_ctx *ctx, struct rst_task *t, char *err, size_t errlen)
 {
 	for (size_t n = 0; n < t->nr_late; n++) {
-		char cbuf[CMSG_SPACE(sizeof(int))];
 		uint32_t idx;
-		struct iovec iov = { &idx, sizeof(idx) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				     .msg_controllen = sizeof(cbuf) };
-		struct cmsghdr *c;
-		int fd, sfd;
-		ssize_t r;
+		int fd, sfd, r;
 
 		do
-			r = recvmsg(t->late_sock, &mh, MSG_CMSG_CLOEXEC);
+			r = recv_fd(t->late_sock, &idx, &fd);
 		while (r < 0 && errno == EINTR);
-		c = r == sizeof(idx) ? CMSG_FIRSTHDR(&mh) : NULL;
-		if (!c || c->cmsg_type != SCM_RIGHTS || idx >= ctx->img.nr_files) {
+		if (r < 0 || fd < 0 || idx >= ctx->img.nr_files) {
 			set_err(err, errlen, "can't receive late file %zu of %zu: %s", n + 1, t->nr_late,
 				r < 0 ? strerror(errno) : "bad message");
+			if (fd >= 0)
+				close(fd);
 			return -1;
 		}
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 		/* out of the way of the fds the task is about to install */
 		sfd = fcntl(fd, F_DUPFD_CLOEXEC, ctx->svc_base);
 		close(fd);

@@ -88,4 +88,10 @@ int parse_u64(const char *s, int base, uint64_t *ret);
 /* Monotonic time in nanoseconds. */
 uint64_t now_ns(void);
 
+/* A 32-bit message with at most one fd (SCM_RIGHTS) on a unix socket; fd -1: the
+ * message alone. 0 or -1 (errno set; the caller logs). recv_fd: *ret_fd -1 when none
+ * came (received close-on-exec). */
+int send_fd(int sk, uint32_t msg, int fd);
+int recv_fd(int sk, uint32_t *msg, int *ret_fd);
+
 #endif

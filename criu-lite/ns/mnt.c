@@ -385,43 +385,6 @@ out:
 	return r;
 }
 
-/* One fd with a small message (SCM_RIGHTS); fd -1: the message alone. */
-static int send_fd(int sk, uint32_t msg, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { &msg, sizeof(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return sendmsg(sk, &mh, MSG_NOSIGNAL) == sizeof(msg) ? 0 : -1;
-}
-
-static int recv_fd(int sk, uint32_t *msg, int *ret_fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { msg, sizeof(*msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	ssize_t n = recvmsg(sk, &mh, MSG_CMSG_CLOEXEC);
-
-	*ret_fd = -1;
-	if (n != sizeof(*msg))
-		return -1;
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(ret_fd, CMSG_DATA(c), sizeof(int));
-	return 0;
-}
-
 #define MNT_MSG_END 0xffffffffu
 
 static int open_proc_ns(pid_t pid)

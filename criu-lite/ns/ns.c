@@ -373,25 +373,6 @@ static int open_fill_sock(struct rst_ctx *ctx)
 #define FILL_END UINT32_MAX
 #define FILL_FILE 0x80000000u /* | file index: a description the parent finishes (a TCP connection) */
 
-static int fill_send(int sk, uint32_t idx, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { &idx, sizeof(idx) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	return sendmsg(sk, &mh, MSG_NOSIGNAL) == sizeof(idx) ? 0 : -1;
-}
-
 int ns_rst_send_shmems(struct rst_ctx *ctx, char *err, size_t errlen)
 {
 	int sk = ctx->ns ? ctx->ns->fill_sock[1] : -1;
@@ -403,7 +384,7 @@ int ns_rst_send_shmems(struct rst_ctx *ctx, char *err, size_t errlen)
 		if (ctx->shmem_filled[i] || !ctx->img.shmems[i].has_pages || ctx->shmem_fds[i] < 0 ||
 		    (ctx->opts->lazy_pages && rst_shmem_lazy(ctx, ctx->img.shmems[i].se->id)))
 			continue;
-		if (fill_send(sk, (uint32_t)i, ctx->shmem_fds[i]) < 0) {
+		if (send_fd(sk, (uint32_t)i, ctx->shmem_fds[i]) < 0) {
 			ns_set_err(err, errlen, "can't pass shmem object %zu to the parent: %s", i, strerror(errno));
 			return -1;
 		}
@@ -412,13 +393,13 @@ int ns_rst_send_shmems(struct rst_ctx *ctx, char *err, size_t errlen)
 	/* TCP connections leave repair mode when the tasks resume, which the parent runs */
 	for (size_t i = 0; i < ctx->img.nr_files; i++) {
 		int fd = rst_files_parent_fd(ctx, i);
-		if (fd >= 0 && fill_send(sk, FILL_FILE | (uint32_t)i, fd) < 0) {
+		if (fd >= 0 && send_fd(sk, FILL_FILE | (uint32_t)i, fd) < 0) {
 			ns_set_err(err, errlen, "can't pass file %u to the parent: %s", ctx->img.files[i]->id,
 				   strerror(errno));
 			return -1;
 		}
 	}
-	if (fill_send(sk, FILL_END, -1) < 0) {
+	if (send_fd(sk, FILL_END, -1) < 0) {
 		ns_set_err(err, errlen, "can't pass the shmem objects to the parent: %s", strerror(errno));
 		return -1;
 	}
@@ -439,15 +420,9 @@ int ns_rst_recv_shmems(struct rst_ctx *ctx)
 		return -1;
 	}
 	for (;;) {
-		char cbuf[CMSG_SPACE(sizeof(int))];
 		uint32_t idx;
-		struct iovec iov = { &idx, sizeof(idx) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-				     .msg_controllen = sizeof(cbuf) };
 		struct pollfd p = { ns->fill_sock[0], POLLIN, 0 };
-		struct cmsghdr *c;
 		int fd = -1;
-		ssize_t n;
 
 		/* the root task may fail first: it says so through the sync page */
 		if (poll(&p, 1, 50) <= 0) {
@@ -459,14 +434,10 @@ int ns_rst_recv_shmems(struct rst_ctx *ctx)
 			}
 			continue;
 		}
-		n = recvmsg(ns->fill_sock[0], &mh, MSG_CMSG_CLOEXEC);
-		if (n != sizeof(idx)) {
+		if (recv_fd(ns->fill_sock[0], &idx, &fd) < 0) {
 			pr_perror("can't receive the shmem objects from the root task");
 			return -1;
 		}
-		c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
 		if (idx == FILL_END)
 			break;
 		if (idx & FILL_FILE) {
