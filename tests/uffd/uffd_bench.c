@@ -102,7 +102,7 @@ static int child_start(struct bench *b, uint64_t mode, int touch)
 		int uffd = uffd_open(0);
 		if (uffd < 0 || uffd_api(uffd, LP_UFFD_FEATURES, NULL, NULL) ||
 		    uffd_register(uffd, (uintptr_t)b->mem, b->pages * P, mode, NULL) ||
-		    send_fd(sv[1], uffd))
+		    t_send_fd(sv[1], uffd))
 			_exit(90);
 		close(uffd);
 		char go;
@@ -131,7 +131,7 @@ static int child_start(struct bench *b, uint64_t mode, int touch)
 	}
 	close(sv[1]);
 	b->sock = sv[0];
-	return recv_fd(b->sock);
+	return t_recv_fd(b->sock);
 }
 
 static int child_end(struct bench *b)

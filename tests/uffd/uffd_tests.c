@@ -205,7 +205,7 @@ static int ctl_read(struct lp_fd *f)
 	return 0;
 }
 
-int send_fd(int sock, int fd)
+int t_send_fd(int sock, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	char b = 'U';
@@ -220,7 +220,7 @@ int send_fd(int sock, int fd)
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-int recv_fd(int sock)
+int t_recv_fd(int sock)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	char b;
@@ -439,7 +439,7 @@ static int child_register(struct tc *c, int sock)
 				return 95;
 		}
 	}
-	if (send_fd(sock, uffd))
+	if (t_send_fd(sock, uffd))
 		return 96;
 	close(uffd);
 	return 0;
@@ -516,7 +516,7 @@ static int tc_start(struct tc *c, child_fn fn, const struct start_opts *o)
 	}
 	close(sv[1]);
 	c->ctl = sv[0];
-	int uffd = recv_fd(c->ctl);
+	int uffd = t_recv_fd(c->ctl);
 	if (uffd < 0)
 		FAIL("no uffd from the child");
 
@@ -1966,7 +1966,7 @@ static int start_child_only(struct tc *c, child_fn fn)
 	}
 	close(sv[1]);
 	c->ctl = sv[0];
-	c->uffd = recv_fd(c->ctl);
+	c->uffd = t_recv_fd(c->ctl);
 	if (c->uffd < 0)
 		FAIL("no uffd from the child");
 	return 0;

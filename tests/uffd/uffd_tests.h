@@ -17,7 +17,7 @@ struct tcase {
 /* uffd_bench.c: fault latency (raw floor vs lp_loop) and bandwidth. Exit status. */
 int uffd_bench(int verbose);
 /* One fd over a unix socket (SCM_RIGHTS); recv_fd waits at most the case timeout. */
-int send_fd(int sock, int fd);
-int recv_fd(int sock);
+int t_send_fd(int sock, int fd);
+int t_recv_fd(int sock);
 
 #endif
